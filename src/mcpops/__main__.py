@@ -1,0 +1,5 @@
+import sys
+
+from mcpops.cli import main
+
+sys.exit(main())
