@@ -33,7 +33,7 @@ def _run(fn):
 @_run
 def cmd_up(args):
     r = _lab(args).up()
-    print(f"lab up: {r['api_url']} gateway pid {r['gateway_pid']} supervisord pid {r['supervisord_pid']}"
+    print(f"lab up{'' if r['started'] else ' (already running)'}: {r['api_url']} gateway pid {r['gateway_pid']} supervisord pid {r['supervisord_pid']}"
           f" (state {r['state_dir']})")
     return 0
 

@@ -315,9 +315,14 @@ class LocalLab:
         self._write_info(mcp_token_id=result.get("ops_token_id"))
 
     def _run_seed(self, force=False):
-        from mcpops.lab.seed import seed_data_dir
-
-        result = seed_data_dir(str(self.data_dir), force=force)
+        try:
+            from mcpops.lab.seed import seed_data_dir
+        except ImportError as exc:
+            raise LabError(f"cannot seed {self.data_dir}: mcpops.lab.seed is not importable ({exc})") from exc
+        try:
+            result = seed_data_dir(str(self.data_dir), force=force)
+        except Exception as exc:  # the seed's own errors, reported with what was tried
+            raise LabError(f"seeding {self.data_dir} failed: {type(exc).__name__}: {exc}") from exc
         self._write_seed_secrets(result)
         return result
 
@@ -511,6 +516,11 @@ stderr_logfile_backups=2
         info = self.read_info()
         sup_pid = self._supervisord_up()
         started = False
+        if not sup_pid and self.supervisord_pid():
+            raise LabError(
+                f"supervisord pid {self.supervisord_pid()} of this lab is running but does not answer on "
+                f"{self.socket_path}; `mcpops lab down` (stops it by that PID) and `up` again"
+            )
         if sup_pid:
             running_listen = info.get("listen") or DEFAULT_LISTEN
             if self._listen_arg and self._listen_arg != running_listen:
@@ -649,7 +659,8 @@ stderr_logfile_backups=2
         with self._locked():
             state, pid = self._program()
             if state in (sup.RUNNING, sup.STARTING, sup.BACKOFF):
-                raise LabError(f"the lab gateway is {state} (pid {pid}); `mcpops lab down` "
+                where = f" (pid {pid})" if pid else ""
+                raise LabError(f"the lab gateway is {state}{where}; `mcpops lab down` "
                                f"(or `mcpops lab break stop`) before seeding {self.data_dir}")
             if state == sup.NOT_RUNNING and self.read_info().get("listen"):
                 status, _ = http_json(self.api_url + "/healthz", timeout=1)
