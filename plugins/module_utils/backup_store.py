@@ -293,7 +293,7 @@ class BackupStore:
 
         Holds the gateway lock throughout (require_lock=False only for force with
         the lock held by someone else). Returns {changed, backup_id, safety_backup_id,
-        schema_version, files_changed, recovered}.
+        schema_version, files_changed, recovered, plan}.
         """
         if backup_id != LATEST_VALID:
             validate_backup_id(backup_id)  # before anything is touched, lock file included
@@ -312,6 +312,7 @@ class BackupStore:
                 "schema_version": plan["schema_version"],
                 "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
                 "recovered": recovered,
+                "plan": plan,
             }
             if not plan["needed"]:
                 return result

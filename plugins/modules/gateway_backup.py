@@ -1,0 +1,386 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mcpops-runbooks engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: gateway_backup
+short_description: Take, restore and prune backups of an MCP gateway data dir
+version_added: "0.1.0"
+description:
+  - Manages the C(backups/) of an MCP gateway data dir (C(ONEC_MCP_DATA_DIR)) as the INC-003 runbook
+    needs; it takes a backup (over the gateway API or on the files), restores one safely, prunes old ones.
+  - Backups made through the API and by this module are the same format (C(backups/<id>/manifest.json)
+    and C(backups/<id>/data/...)) and restorable either way.
+  - A restore refuses while the gateway answers at O(api_url) or holds C(<data_dir>/.gateway.lock),
+    unless O(force=true). It never restores a backup that fails verification or whose C(schemaVersion)
+    is newer than O(max_schema_version), force or not.
+  - A restore takes a safety backup of the current data first (C(YYYYMMDDTHHMMSSZ-pre-restore-<6hex>),
+    a byte copy even when the current data is corrupt), holds the gateway lock throughout, stages a
+    verified copy under C(<data_dir>/.restore-<id>.staging) and swaps it in with renames under an
+    fsync'd journal C(<data_dir>/.restore-journal.json). A restore killed at any point leaves the old
+    or the new data once the next run of this module (any O(state)) has recovered from the journal;
+    the gateway refuses to start while the journal exists. C(backups/) is never touched by a restore
+    except to add the safety backup.
+  - Every run (any O(state), outside check mode) first finishes or rolls back an interrupted restore
+    it finds in the data dir, and reports it in RV(recovered).
+author:
+  - mcpops-runbooks engineers
+options:
+  state:
+    description:
+      - V(present) takes a new backup.
+      - V(restored) restores O(backup_id) into the data dir.
+      - V(absent) prunes old backups by O(keep_last) and/or O(max_age_days).
+    type: str
+    choices: [present, restored, absent]
+    default: present
+  data_dir:
+    description: The gateway data dir (C(ONEC_MCP_DATA_DIR)) on the managed host.
+    type: path
+    default: /var/lib/onec-mcp-gateway
+  backup_id:
+    description:
+      - The backup to restore with O(state=restored), or V(latest_valid) for the newest backup that
+        passes verification and has C(schemaVersion) <= O(max_schema_version); safety backups
+        (C(-pre-restore-)) are not candidates for V(latest_valid), so that a second run does not undo
+        the first.
+      - Must match C(^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$); anything else is refused before any file is
+        touched.
+    type: str
+  transport:
+    description:
+      - How O(state=present) takes the backup. V(api) calls C(POST /api/system/backups) at O(api_url);
+        V(files) copies the data dir on the host; V(auto) uses the API when the gateway answers at
+        O(api_url) and the files otherwise.
+      - The V(files) transport refuses while the gateway holds its lock (it could copy a store half
+        written), unless O(force=true).
+      - A restore always works on the files (the gateway must be stopped).
+    type: str
+    choices: [auto, api, files]
+    default: auto
+  api_url:
+    description:
+      - Base URL of the gateway API, for example C(http://127.0.0.1:3000).
+      - With O(state=restored) the restore refuses while the gateway answers there.
+    type: str
+  api_token:
+    description: The admin (bootstrap) token, C(ONEC_MCP_HTTP_TOKEN). Needed by the V(api) transport.
+    type: str
+  validate_certs:
+    description: Verify the TLS certificate of O(api_url).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each HTTP call.
+    type: int
+    default: 10
+  force:
+    description:
+      - Restore although the gateway answers or holds the lock, or take a V(files) backup while it
+        holds the lock. With the lock held by another process the restore runs without it and the
+        running gateway may overwrite what was restored; stop the gateway instead whenever possible.
+      - Never makes an invalid or too new backup restorable.
+    type: bool
+    default: false
+  max_schema_version:
+    description: The newest C(schemaVersion) the gateway binary supports; newer backups are never restored.
+    type: int
+    default: 3
+  keep_last:
+    description:
+      - With O(state=absent), keep the N newest backups; older ones are removed.
+      - The newest valid backup is never removed, and names starting with C(.) are never touched.
+    type: int
+  max_age_days:
+    description:
+      - With O(state=absent), remove backups whose C(createdAt) is older than this many days.
+      - Combined with O(keep_last), a backup is removed when either rule says so.
+    type: int
+notes:
+  - Supports check mode (reports exactly what would change) and diff mode (the files a restore would
+    add, change or remove, as lists of C(path) and C(sha256)).
+  - Runs on the managed host with its C(python3) and the standard library only.
+seealso:
+  - module: mcpops.runbooks.gateway_backup_info
+  - module: mcpops.runbooks.gateway_health
+"""
+
+EXAMPLES = r"""
+- name: Take a backup (API when the gateway answers, the files otherwise)
+  mcpops.runbooks.gateway_backup:
+    state: present
+    data_dir: /var/lib/onec-mcp-gateway
+    api_url: http://127.0.0.1:3000
+    api_token: "{{ gateway_admin_token }}"
+
+- name: INC-003 - restore the newest valid backup (gateway stopped before)
+  mcpops.runbooks.gateway_backup:
+    state: restored
+    backup_id: latest_valid
+    data_dir: /var/lib/onec-mcp-gateway
+    api_url: http://127.0.0.1:3000
+  register: restore
+
+- name: Keep a week of backups
+  mcpops.runbooks.gateway_backup:
+    state: absent
+    keep_last: 7
+    max_age_days: 30
+"""
+
+RETURN = r"""
+backup_id:
+  description: The backup taken (V(present)) or restored (V(restored)). With V(present) in check mode, null.
+  returned: state is present or restored
+  type: str
+  sample: 20261123T020000Z-a1b2c3
+transport:
+  description: How the backup was taken, V(api) or V(files).
+  returned: state is present
+  type: str
+  sample: files
+backup:
+  description: The backup's summary (C(id), C(createdAt), C(schemaVersion), C(files), C(sizeBytes)).
+  returned: state is present and a backup was taken or already matched the data
+  type: dict
+safety_backup_id:
+  description: The safety backup of the data the restore replaced; null when nothing was restored.
+  returned: state is restored
+  type: str
+  sample: 20261123T031500Z-pre-restore-0f9e8d
+schema_version:
+  description: The restored backup's C(schemaVersion).
+  returned: state is restored
+  type: int
+  sample: 3
+files_changed:
+  description: The files the restore added, changed and removed (relative paths).
+  returned: state is restored
+  type: dict
+  sample: {"added": [], "changed": ["tokens.json"], "removed": ["index/stale.json"]}
+removed:
+  description: The backup ids pruned (in check mode, those that would be).
+  returned: state is absent
+  type: list
+  elements: str
+recovered:
+  description:
+    - The interrupted restore this run recovered from its journal before doing anything else,
+      C({action, backup_id, phase}) with C(action) V(rolled_forward) or V(rolled_back)
+      (V(would_recover) in check mode); null when there was none.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
+    BackupIdError,
+    validate_backup_id,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest import (
+    ManifestError,
+    read_manifest,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import (
+    LATEST_VALID,
+    BackupError,
+    BackupStore,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock import LockHeldError
+from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+    GatewayClient,
+    GatewayError,
+)
+
+
+def summary(backup):
+    """id, createdAt, schemaVersion, files (count), sizeBytes of a manifest or of an API backup record."""
+    files = backup.get("files")
+    if isinstance(files, list):
+        return {
+            "id": backup.get("id"),
+            "createdAt": backup.get("createdAt"),
+            "schemaVersion": backup.get("schemaVersion"),
+            "files": len(files),
+            "sizeBytes": sum(item.get("size", 0) for item in files if isinstance(item, dict)),
+        }
+    return {key: backup.get(key) for key in ("id", "createdAt", "schemaVersion", "files", "sizeBytes")}
+
+
+def recover_first(module, store):
+    """Finish an interrupted restore before anything else (a half state must not outlive this run)."""
+    if not store.interrupted_restore():
+        return None
+    if module.check_mode:
+        return {"action": "would_recover", "backup_id": None, "phase": None}
+    try:
+        return store.recover()
+    except LockHeldError as exc:
+        module.fail_json(msg="an interrupted restore is waiting in %s but %s" % (store.data_dir, exc))
+
+
+def gateway_client(module):
+    params = module.params
+    return GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
+
+
+def take_backup(module, store, result):
+    params = module.params
+    transport = params["transport"]
+    if transport == "api" and not params["api_url"]:
+        module.fail_json(msg="transport: api needs api_url (and api_token)", **result)
+    if transport == "auto":
+        transport = "api" if params["api_url"] and gateway_client(module).answers() else "files"
+    result["transport"] = transport
+    if transport == "api":
+        result["changed"] = True
+        if module.check_mode:
+            result["backup_id"] = None
+            return
+        backup = gateway_client(module).create_backup()
+        result["backup_id"] = backup.get("id")
+        result["backup"] = summary(backup)
+        return
+    if not params["force"] and store.lock_is_held():
+        module.fail_json(
+            msg="the gateway holds %s/.gateway.lock: a backup on the files could copy a store half written; "
+            "use transport: api with api_url/api_token while it runs, stop it, or set force: true" % store.data_dir,
+            **result
+        )
+    # Idempotent: when the newest backup already holds exactly the current data, take none.
+    current = store.current_files()
+    for entry in store.list()[:1]:
+        if entry["files"] is not None and not store.verify(entry["id"]):
+            manifest = read_manifest(store.backup_dir(entry["id"]))
+            if [{k: f[k] for k in ("path", "size", "sha256")} for f in manifest["files"]] == current:
+                result.update(changed=False, backup_id=entry["id"], backup=summary(manifest))
+                return
+    result["changed"] = True
+    if module.check_mode:
+        result["backup_id"] = None
+        return
+    manifest = store.create(force=params["force"])
+    result["backup_id"] = manifest["id"]
+    result["backup"] = summary(manifest)
+
+
+def restore_backup(module, store, result):
+    params = module.params
+    backup_id = params["backup_id"]
+    warnings = []
+    if params["api_url"]:
+        client = gateway_client(module)
+        if client.answers():
+            if not params["force"]:
+                module.fail_json(
+                    msg="the gateway answers at %s/healthz: stop it before restoring (runbook INC-003 step 1, "
+                    "role mcpops.runbooks.gateway_service) or set force: true" % client.base_url,
+                    **result
+                )
+            warnings.append("restoring while the gateway answers at %s (force: true)" % client.base_url)
+    require_lock = True
+    if store.lock_is_held():
+        if not params["force"]:
+            module.fail_json(
+                msg="the gateway (or another restore) holds %s/.gateway.lock: stop it before restoring "
+                "(runbook INC-003 step 1) or set force: true" % store.data_dir,
+                **result
+            )
+        require_lock = False
+        warnings.append(
+            "restoring without the data dir lock, which another process holds (force: true); that process "
+            "may overwrite the restored data"
+        )
+    for warning in warnings:
+        module.warn(warning)
+    if module.check_mode:
+        plan = store.plan_restore(backup_id, params["max_schema_version"])
+        outcome = {
+            "changed": plan["needed"],
+            "backup_id": plan["backup_id"],
+            "safety_backup_id": None,
+            "schema_version": plan["schema_version"],
+            "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
+        }
+    else:
+        outcome = store.restore(backup_id, params["max_schema_version"], require_lock=require_lock)
+        plan = outcome.pop("plan")
+        if outcome.get("recovered"):
+            result["recovered"] = outcome["recovered"]
+        outcome.pop("recovered", None)
+    result.update(outcome)
+    if module._diff and plan["needed"]:
+        result["diff"] = {
+            "before_header": "%s (current data)" % store.data_dir,
+            "after_header": "backup %s" % plan["backup_id"],
+            "before": {"files": plan["before"]},
+            "after": {"files": plan["after"]},
+        }
+
+
+def prune_backups(module, store, result):
+    params = module.params
+    if params["keep_last"] is None and params["max_age_days"] is None:
+        module.fail_json(msg="state: absent needs keep_last and/or max_age_days", **result)
+    if module.check_mode:
+        removed = store.plan_prune(params["keep_last"], params["max_age_days"])
+    else:
+        removed = store.prune(params["keep_last"], params["max_age_days"])
+    result.update(changed=bool(removed), removed=removed)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", default="present", choices=["present", "restored", "absent"]),
+            data_dir=dict(type="path", default="/var/lib/onec-mcp-gateway"),
+            backup_id=dict(type="str"),
+            transport=dict(type="str", default="auto", choices=["auto", "api", "files"]),
+            api_url=dict(type="str"),
+            api_token=dict(type="str", no_log=True),
+            validate_certs=dict(type="bool", default=True),
+            timeout=dict(type="int", default=10),
+            force=dict(type="bool", default=False),
+            max_schema_version=dict(type="int", default=3),
+            keep_last=dict(type="int", no_log=False),
+            max_age_days=dict(type="int"),
+        ),
+        required_if=[("state", "restored", ["backup_id"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = dict(changed=False, recovered=None)
+    # Bad input is refused before any file is touched, the lock file included.
+    if params["backup_id"] is not None and params["backup_id"] != LATEST_VALID:
+        try:
+            validate_backup_id(params["backup_id"])
+        except BackupIdError as exc:
+            module.fail_json(msg=str(exc), **result)
+    store = BackupStore(params["data_dir"])
+    try:
+        result["recovered"] = recover_first(module, store)
+        if result["recovered"]:
+            result["changed"] = True
+        if params["state"] == "present":
+            take_backup(module, store, result)
+        elif params["state"] == "restored":
+            restore_backup(module, store, result)
+        else:
+            prune_backups(module, store, result)
+    except (BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    if result["recovered"]:
+        result["changed"] = True
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
