@@ -236,3 +236,23 @@ def test_cli_up_down_purge(tmp_path):
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(d)
     assert not [p for p in pids if alive(p)]
+
+
+def test_down_and_up_after_supervisord_was_killed(lab):
+    """supervisord SIGKILLed: its gateway is orphaned; down (and up) stop it by its recorded PID."""
+    import signal
+
+    sup_pid = lab.read_info()["supervisord_pid"]
+    gw_pid = lab.gateway_pid()
+    os.kill(sup_pid, signal.SIGKILL)
+    assert sup.wait_gone([sup_pid], 10) == []
+    assert alive(gw_pid)
+    st = lab.status()
+    assert st["supervisord_pid"] is None and not st["healthy"]
+    again = lab.up()  # stops the orphan, starts a fresh supervisord on the same data
+    lab.recorder.note()
+    assert again["started"] and not alive(gw_pid)
+    assert lab.status()["healthy"]
+    lab.down()
+    lab.recorder.note()
+    assert not alive(sup_pid) and not alive(gw_pid)

@@ -456,6 +456,15 @@ stderr_logfile_backups=2
             return sup.NOT_RUNNING, None
         return info.get("statename"), (info.get("pid") or None)
 
+    def _stop_orphan_gateway(self, info):
+        """A gateway we recorded that outlived its supervisord (e.g. supervisord was SIGKILLed)."""
+        pid = info.get("gateway_pid")
+        if pid and sup.is_our_gateway(int(pid), self.data_dir):
+            self._say(f"stopping gateway pid {pid} left behind by a dead supervisord")
+            left = sup.terminate([int(pid)], timeout=10.0, kill_timeout=KILL_TIMEOUT)
+            if left:
+                raise LabError(f"could not stop the orphaned gateway pid {pid}")
+
     def _check_port_free(self):
         host, port = parse_listen(self.listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -528,6 +537,7 @@ stderr_logfile_backups=2
                                f"`mcpops lab down` first to move it to {self._listen_arg}")
             self._listen_arg = running_listen
         else:
+            self._stop_orphan_gateway(info)
             self._check_port_free()
         self._prepare_dirs()
         seeded = self._ensure_secrets()
