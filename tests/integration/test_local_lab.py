@@ -182,9 +182,36 @@ def test_break_stop_then_up_starts_it_again(lab):
     assert lab.status()["healthy"]
 
 
-def test_seed_refuses_while_running(lab):
+def _mcp_initialize(lab, token):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-03-26", "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "0"}}}
+    return http_json(lab.api_url + "/mcp", method="POST", token=token, body=body)
+
+
+def test_mcp_token_is_the_seeded_ops_token(lab):
+    status, body = _mcp_initialize(lab, lab.mcp_token())
+    assert status == 200 and "result" in body, body
+    status, _ = _mcp_initialize(lab, "mcp_0000" + "x" * 40)
+    assert status == 401
+
+
+def test_seed_refuses_while_running_and_reseeds_when_stopped(lab):
     with pytest.raises(LabError, match="before seeding"):
         lab.seed(force=True)
+    old_token = lab.mcp_token()
+    lab.break_("stop")
+    with pytest.raises(LabError, match="--force"):
+        lab.seed()
+    r = lab.seed(force=True)
+    assert r["mcp_token_id"]
+    assert lab.mcp_token() != old_token
+    assert stat.S_IMODE(os.stat(lab.mcp_token_file).st_mode) == 0o600
+    lab.up()
+    lab.recorder.note()
+    assert lab.status()["healthy"]
+    status, _ = _mcp_initialize(lab, lab.mcp_token())
+    assert status == 200
 
 
 def _cli(*args, env=None):
