@@ -151,8 +151,9 @@ class DataSwap:
         self.on_step("journal_written")
         try:
             self._stage(journal, source_data_dir)
-        except BaseException:
-            # SIGKILL cannot reach here; anything that can gets the data dir back as it was.
+        except Exception:
+            # An error while staging gets the data dir back as it was. A kill (or a
+            # BaseException) leaves the journal for the next run to roll back.
             self.roll_back(journal)
             raise
         journal["phase"] = "staged"
