@@ -174,7 +174,7 @@ class BackupStore:
         catch a store half-written). Any error removes the tmp dir: nothing partial.
         Returns the manifest.
         """
-        backup_id = validate_backup_id(backup_id or new_backup_id())
+        backup_id = validate_backup_id(new_backup_id() if backup_id is None else backup_id)
         if not os.path.isdir(self.data_dir):
             raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
         if not _locked and not force and self.lock_is_held():
@@ -299,6 +299,8 @@ class BackupStore:
             validate_backup_id(backup_id)  # before anything is touched, lock file included
         if not os.path.isdir(self.data_dir):
             raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
+        # Read-only refusals (unknown, invalid, too new) come before the lock file is even created.
+        self.check_restorable(self.resolve(backup_id, max_schema_version), max_schema_version)
         lock = DataDirLock(self.data_dir)
         if require_lock:
             lock.acquire()  # raises LockHeldError
