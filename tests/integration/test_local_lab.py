@@ -283,3 +283,20 @@ def test_down_and_up_after_supervisord_was_killed(lab):
     lab.down()
     lab.recorder.note()
     assert not alive(sup_pid) and not alive(gw_pid)
+
+
+def test_long_state_dir_puts_the_socket_in_a_private_tmp_dir(tmp_path):
+    lab = LocalLab(tmp_path / ("d" * 100) / "lab", listen=f"127.0.0.1:{free_port()}")
+    pids = []
+    try:
+        lab.up()
+        pids = [lab.read_info()["supervisord_pid"], lab.gateway_pid()]
+        sock = lab.socket_path
+        assert sock.parent != lab.state_dir and len(str(sock)) < 100
+        assert lab.read_info()["supervisor_socket"] == str(sock)
+        assert stat.S_IMODE(os.stat(sock.parent).st_mode) == 0o700
+        assert lab.status()["healthy"]
+    finally:
+        lab.down(purge=True)
+    assert not [p for p in pids if p and alive(p)]
+    assert not lab.state_dir.exists() and not lab.socket_path.parent.exists()
