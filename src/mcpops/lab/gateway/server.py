@@ -4,6 +4,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +60,13 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "onec-mcp-gateway/" + VERSION
     sys_version = ""
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        try:  # one response is headers + body in two writes; do not let Nagle hold the body back
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     @property
     def gw(self):
