@@ -3,7 +3,9 @@
 import json
 import os
 import sys
+import threading
 import types
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -73,3 +75,47 @@ def dd():
     return types.SimpleNamespace(
         OLD_DATA=OLD_DATA, write_tree=write_tree, make=make_data_dir, snapshot=snapshot, data_snapshot=data_snapshot
     )
+
+
+# -- a tiny HTTP stub for the clients' error paths (fixture `stub`) ------------------
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+        route = self.server.routes.get((self.command, self.path.split("?")[0]))
+        if route is None:
+            status, headers, payload = 404, {"Content-Type": "application/json"}, b'{"error": {"code": "not_found", "message": "no route"}}'
+        else:
+            status, headers, payload = route(self, body) if callable(route) else route
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload).encode()
+        elif isinstance(payload, str):
+            payload = payload.encode()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub():
+    """A loopback HTTP server: stub.routes[(method, path)] = (status, headers, body) or fn(handler, body)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubHandler)
+    server.routes = {}
+    server.requests = []
+    server.url = "http://127.0.0.1:%d" % server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
