@@ -626,3 +626,62 @@ def test_admin_token_file_wins_and_no_canary_leaks(seeded, gateway_factory, tmp_
     assert gw.mcp(seeded["ops_token_secret"], call("list_profiles")).status == 200
     assert gw.request("GET", "/api/mcp-tokens?prefix=" + seeded["ops_token_secret"][:8], token=file_token).status == 200
     assert_no_secret(gw, [CANARY_ADMIN, file_token, seeded["ops_token_secret"]])
+
+
+def test_check_connection_health_against_a_local_upstream(seeded, gateway_factory):
+    """A plain-HTTP stand-in for the 1C publication: status, latency and error, never the password."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            if self.path.startswith("/erp/"):
+                body = b'<?xml version="1.0"?><edmx:Edmx Version="1.0"/>'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+            else:
+                body = b"no"
+                self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = upstream.server_address[1]
+        path = os.path.join(seeded["data_dir"], "profiles.json")
+        profiles = json.load(open(path))
+        for p in profiles["profiles"]:
+            p["odataUrl"] = p["odataUrl"].replace("https://127.0.0.1:8443", "http://127.0.0.1:%d" % port)
+        open(path, "w").write(json.dumps(profiles))
+        password = seeded["password_env"]["ONEC_ERP_PROD_PASSWORD"]
+        gw = gateway_factory(seeded["data_dir"], secrets=[seeded["ops_token_secret"], password],
+                             ONEC_MCP_ENV_FILE=seeded["env_file"])
+        secret = seeded["ops_token_secret"]
+        res = gw.mcp(secret, call("check_connection_health", {"profile": "erp-prod"})).json["result"]
+        ok = res["structuredContent"]
+        assert ok["healthy"] is True and ok["status"] == 200 and ok["error"] is None
+        assert isinstance(ok["latency_ms"], int) and 0 <= ok["latency_ms"] < 5000
+        assert seen[0][0] == "/erp/odata/standard.odata/$metadata"
+        user_pass = base64.b64decode(seen[0][1].split()[1]).decode()
+        assert user_pass.endswith(":" + password)
+        assert password not in json.dumps(res)
+        bad = gw.mcp(secret, call("check_connection_health", {"profile": "hr-prod"})).json["result"]
+        assert bad["structuredContent"]["healthy"] is False and bad["structuredContent"]["status"] == 503
+        assert "503" in bad["structuredContent"]["error"]
+        # the profile check flags a non-https odataUrl
+        health = gw.mcp(secret, call("check_profile_health", {"profile": "erp-prod"})).json["result"]
+        assert health["structuredContent"]["healthy"] is False
+        assert [c for c in health["structuredContent"]["checks"] if c["name"] == "odata_https"][0]["ok"] is False
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
