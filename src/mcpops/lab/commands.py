@@ -80,7 +80,8 @@ def cmd_seed(args):
 
 
 def add_parser(subparsers):
-    from mcpops.lab.local_lab import DEFAULT_LISTEN, LocalLab
+    from mcpops.lab.faults import FAULTS
+    from mcpops.lab.local_lab import DEFAULT_LISTEN
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default=argparse.SUPPRESS,
@@ -103,8 +104,8 @@ def add_parser(subparsers):
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("break", parents=[common],
-                       help=f"inject a fault: {', '.join(LocalLab.FAULTS)}")
-    p.add_argument("fault", metavar="fault", help=", ".join(LocalLab.FAULTS))
+                       help=f"inject a fault: {', '.join(FAULTS)}")
+    p.add_argument("fault", metavar="fault", help=", ".join(FAULTS))
     p.set_defaults(func=cmd_break)
 
     p = sub.add_parser("seed", parents=[common], help="(re)seed the data dir; refuses while the gateway runs")

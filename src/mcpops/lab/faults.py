@@ -13,7 +13,6 @@ import time
 from mcpops.lab import supervisor as sup
 from mcpops.lab.local_lab import SERVICE_NAME, LabError, UnknownFault, _atomic_write, http_json
 
-FAULTS = ("corrupt-store", "bad-migration", "stop", "crash")
 WAIT = 20.0
 
 
@@ -122,6 +121,7 @@ _FAULTS = {
     "stop": stop,
     "crash": crash,
 }
+FAULTS = tuple(_FAULTS)
 
 
 def inject(lab, fault):

@@ -145,8 +145,6 @@ def http_json(url, method="GET", token=None, body=None, timeout=3.0):
 class LocalLab:
     """One local lab in one state dir. Usable from the CLI and from pytest fixtures."""
 
-    FAULTS = ("corrupt-store", "bad-migration", "stop", "crash")
-
     def __init__(self, state_dir=None, listen=None, python=None, out=None):
         self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
         self._listen_arg = listen
