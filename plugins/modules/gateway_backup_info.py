@@ -138,7 +138,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
     BackupIdError,
     is_safety_backup_id,
-    validate_backup_id,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
