@@ -226,58 +226,70 @@ class Backups:
             return {"restored": backup_id, "schemaVersion": version}
 
     def _swap_in(self, backup_id, backup_dir, manifest):
-        token = secrets.token_hex(3)
-        stage = os.path.join(self.data_dir, ".restore-stage-%s" % token)
-        old = os.path.join(self.data_dir, ".restore-old-%s" % token)
-        journal = os.path.join(self.data_dir, JOURNAL_NAME)
-        need = sum(int(f.get("size") or 0) for f in manifest["files"]) + 64 * 1024
+        """Stage, then swap, with the same journal protocol as the collection's data_swap module_utils
+        (phases staging -> staged -> swapped; `.restore-<id>.staging`, `.restore-<id>.old`), so that a
+        gateway killed mid-restore is finished by re-running the restore with the gateway_backup module."""
+        files = [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in manifest["files"]]
+        new_entries = sorted({f["path"].split("/", 1)[0] for f in files})
+        stage_name, old_name = ".restore-%s.staging" % backup_id, ".restore-%s.old" % backup_id
+        stage, old = os.path.join(self.data_dir, stage_name), os.path.join(self.data_dir, old_name)
+        journal_path = os.path.join(self.data_dir, JOURNAL_NAME)
+        journal = {"version": 1, "backupId": backup_id, "phase": "staging", "staging": stage_name, "old": old_name,
+                   "newEntries": new_entries, "files": files, "writer": "onec-mcp-gateway"}
+        need = sum(int(f["size"] or 0) for f in files) + 64 * 1024
         if shutil.disk_usage(self.data_dir).free < need:
             raise ApiError(507, "insufficient_storage", "no room on the data volume to stage backup %s" % backup_id)
+
+        def write_journal():
+            fsutil.atomic_write_bytes(journal_path, json.dumps(journal, sort_keys=True).encode("utf-8"), mode=0o600)
+
+        write_journal()
         try:
-            os.makedirs(stage)
-            for entry in manifest["files"]:
+            shutil.rmtree(stage, ignore_errors=True)
+            os.mkdir(stage, 0o700)
+            for entry in files:
                 parts = entry["path"].split("/")
                 dst = os.path.join(stage, *parts)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 size, digest = _copy_hashing(os.path.join(backup_dir, "data", *parts), dst)
                 if size != entry["size"] or digest != entry["sha256"]:
                     raise ApiError(422, "backup_invalid", "%s changed while it was being staged" % entry["path"])
-        except BaseException as exc:
+            fsutil.fsync_dir(stage)
+        except BaseException as exc:  # phase staging: the data dir is untouched; roll back
             shutil.rmtree(stage, ignore_errors=True)
+            os.unlink(journal_path)
+            fsutil.fsync_dir(self.data_dir)
             if _is_enospc(exc):
                 raise ApiError(507, "insufficient_storage", "no room on the data volume to stage backup %s" % backup_id)
             raise
-        current = sorted(n for n in os.listdir(self.data_dir) if fsutil.is_data_name(n))
-        incoming = sorted(os.listdir(stage))
-        fsutil.atomic_write_json(journal, {"backupId": backup_id, "writer": "onec-mcp-gateway", "stage": os.path.basename(stage),
-                                           "old": os.path.basename(old), "current": current, "incoming": incoming,
-                                           "startedAt": fsutil.iso_s()}, mode=0o600)
-        os.makedirs(old)
+        journal["phase"] = "staged"
+        write_journal()
         moved_out, moved_in = [], []
         try:
-            for name in current:
+            os.makedirs(old, 0o700, exist_ok=True)
+            for name in sorted(n for n in os.listdir(self.data_dir) if fsutil.is_data_name(n)):
                 os.rename(os.path.join(self.data_dir, name), os.path.join(old, name))
                 moved_out.append(name)
-            for name in incoming:
+            for name in new_entries:
                 os.rename(os.path.join(stage, name), os.path.join(self.data_dir, name))
                 moved_in.append(name)
             fsutil.fsync_dir(self.data_dir)
         except BaseException:
-            for name in moved_in:  # roll back: the old data goes back where it was
-                try:
+            try:  # put the old data back; if that fails too the journal stays (phase staged) for the module
+                for name in moved_in:
                     os.rename(os.path.join(self.data_dir, name), os.path.join(stage, name))
-                except OSError:
-                    pass
-            for name in moved_out:
-                try:
+                for name in moved_out:
                     os.rename(os.path.join(old, name), os.path.join(self.data_dir, name))
-                except OSError:
-                    pass
-            fsutil.fsync_dir(self.data_dir)
-            os.unlink(journal)
-            shutil.rmtree(stage, ignore_errors=True)
+                fsutil.fsync_dir(self.data_dir)
+                shutil.rmtree(stage, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
+                os.unlink(journal_path)
+            except OSError:
+                pass
             raise
-        os.unlink(journal)
-        fsutil.fsync_dir(self.data_dir)
+        journal["phase"] = "swapped"
+        write_journal()
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(stage, ignore_errors=True)
+        os.unlink(journal_path)
+        fsutil.fsync_dir(self.data_dir)
