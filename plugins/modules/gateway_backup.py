@@ -18,8 +18,10 @@ description:
   - Backups made through the API and by this module are the same format (C(backups/<id>/manifest.json)
     and C(backups/<id>/data/...)) and restorable either way.
   - A restore refuses while the gateway answers at O(api_url) or holds C(<data_dir>/.gateway.lock),
-    unless O(force=true). It never restores a backup that fails verification or whose C(schemaVersion)
-    is newer than O(max_schema_version), force or not.
+    unless O(force=true). In check mode these two only warn and the plan is still reported (the
+    runbook stops the gateway in a step that check mode skips); a real run refuses. It never restores
+    a backup that fails verification or whose C(schemaVersion) is newer than O(max_schema_version),
+    force or not.
   - A restore takes a safety backup of the current data first (C(YYYYMMDDTHHMMSSZ-pre-restore-<6hex>),
     a byte copy even when the current data is corrupt), holds the gateway lock throughout, stages a
     verified copy under C(<data_dir>/.restore-<id>.staging) and swaps it in with renames under an
@@ -180,161 +182,10 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
-    BackupIdError,
-    validate_backup_id,
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_tasks import (
+    BackupTaskError,
+    run_backup_task,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest import (
-    ManifestError,
-    read_manifest,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import (
-    LATEST_VALID,
-    BackupError,
-    BackupStore,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock import LockHeldError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
-    GatewayClient,
-    GatewayError,
-)
-
-
-def summary(backup):
-    """id, createdAt, schemaVersion, files (count), sizeBytes of a manifest or of an API backup record."""
-    files = backup.get("files")
-    if isinstance(files, list):
-        return {
-            "id": backup.get("id"),
-            "createdAt": backup.get("createdAt"),
-            "schemaVersion": backup.get("schemaVersion"),
-            "files": len(files),
-            "sizeBytes": sum(item.get("size", 0) for item in files if isinstance(item, dict)),
-        }
-    return {key: backup.get(key) for key in ("id", "createdAt", "schemaVersion", "files", "sizeBytes")}
-
-
-def recover_first(module, store):
-    """Finish an interrupted restore before anything else (a half state must not outlive this run)."""
-    if not store.interrupted_restore():
-        return None
-    if module.check_mode:
-        return {"action": "would_recover", "backup_id": None, "phase": None}
-    try:
-        return store.recover()
-    except LockHeldError as exc:
-        module.fail_json(msg="an interrupted restore is waiting in %s but %s" % (store.data_dir, exc))
-
-
-def gateway_client(module):
-    params = module.params
-    return GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
-
-
-def take_backup(module, store, result):
-    params = module.params
-    transport = params["transport"]
-    if transport == "api" and not params["api_url"]:
-        module.fail_json(msg="transport: api needs api_url (and api_token)", **result)
-    if transport == "auto":
-        transport = "api" if params["api_url"] and gateway_client(module).answers() else "files"
-    result["transport"] = transport
-    if transport == "api":
-        result["changed"] = True
-        if module.check_mode:
-            result["backup_id"] = None
-            return
-        backup = gateway_client(module).create_backup()
-        result["backup_id"] = backup.get("id")
-        result["backup"] = summary(backup)
-        return
-    if not params["force"] and store.lock_is_held():
-        module.fail_json(
-            msg="the gateway holds %s/.gateway.lock: a backup on the files could copy a store half written; "
-            "use transport: api with api_url/api_token while it runs, stop it, or set force: true" % store.data_dir,
-            **result
-        )
-    # Idempotent: when the newest backup already holds exactly the current data, take none.
-    current = store.current_files()
-    for entry in store.list()[:1]:
-        if entry["files"] is not None and not store.verify(entry["id"]):
-            manifest = read_manifest(store.backup_dir(entry["id"]))
-            if [{k: f[k] for k in ("path", "size", "sha256")} for f in manifest["files"]] == current:
-                result.update(changed=False, backup_id=entry["id"], backup=summary(manifest))
-                return
-    result["changed"] = True
-    if module.check_mode:
-        result["backup_id"] = None
-        return
-    manifest = store.create(force=params["force"])
-    result["backup_id"] = manifest["id"]
-    result["backup"] = summary(manifest)
-
-
-def restore_backup(module, store, result):
-    params = module.params
-    backup_id = params["backup_id"]
-    warnings = []
-    if params["api_url"]:
-        client = gateway_client(module)
-        if client.answers():
-            if not params["force"]:
-                module.fail_json(
-                    msg="the gateway answers at %s/healthz: stop it before restoring (runbook INC-003 step 1, "
-                    "role mcpops.runbooks.gateway_service) or set force: true" % client.base_url,
-                    **result
-                )
-            warnings.append("restoring while the gateway answers at %s (force: true)" % client.base_url)
-    require_lock = True
-    if store.lock_is_held():
-        if not params["force"]:
-            module.fail_json(
-                msg="the gateway (or another restore) holds %s/.gateway.lock: stop it before restoring "
-                "(runbook INC-003 step 1) or set force: true" % store.data_dir,
-                **result
-            )
-        require_lock = False
-        warnings.append(
-            "restoring without the data dir lock, which another process holds (force: true); that process "
-            "may overwrite the restored data"
-        )
-    for warning in warnings:
-        module.warn(warning)
-    if module.check_mode:
-        plan = store.plan_restore(backup_id, params["max_schema_version"])
-        outcome = {
-            "changed": plan["needed"],
-            "backup_id": plan["backup_id"],
-            "safety_backup_id": None,
-            "schema_version": plan["schema_version"],
-            "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
-        }
-    else:
-        outcome = store.restore(backup_id, params["max_schema_version"], require_lock=require_lock)
-        plan = outcome.pop("plan")
-        if outcome.get("recovered"):
-            result["recovered"] = outcome["recovered"]
-        outcome.pop("recovered", None)
-    result.update(outcome)
-    if module._diff and plan["needed"]:
-        result["diff"] = {
-            "before_header": "%s (current data)" % store.data_dir,
-            "after_header": "backup %s" % plan["backup_id"],
-            "before": {"files": plan["before"]},
-            "after": {"files": plan["after"]},
-        }
-
-
-def prune_backups(module, store, result):
-    params = module.params
-    if params["keep_last"] is None and params["max_age_days"] is None:
-        module.fail_json(msg="state: absent needs keep_last and/or max_age_days", **result)
-    if module.check_mode:
-        removed = store.plan_prune(params["keep_last"], params["max_age_days"])
-    else:
-        removed = store.prune(params["keep_last"], params["max_age_days"])
-    result.update(changed=bool(removed), removed=removed)
 
 
 def main():
@@ -356,29 +207,10 @@ def main():
         required_if=[("state", "restored", ["backup_id"])],
         supports_check_mode=True,
     )
-    params = module.params
-    result = dict(changed=False, recovered=None)
-    # Bad input is refused before any file is touched, the lock file included.
-    if params["backup_id"] is not None and params["backup_id"] != LATEST_VALID:
-        try:
-            validate_backup_id(params["backup_id"])
-        except BackupIdError as exc:
-            module.fail_json(msg=str(exc), **result)
-    store = BackupStore(params["data_dir"])
     try:
-        result["recovered"] = recover_first(module, store)
-        if result["recovered"]:
-            result["changed"] = True
-        if params["state"] == "present":
-            take_backup(module, store, result)
-        elif params["state"] == "restored":
-            restore_backup(module, store, result)
-        else:
-            prune_backups(module, store, result)
-    except (BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    if result["recovered"]:
-        result["changed"] = True
+        result = run_backup_task(module.params, module.check_mode, module._diff, module.warn)
+    except BackupTaskError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
     module.exit_json(**result)
 
 
