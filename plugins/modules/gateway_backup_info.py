@@ -131,42 +131,12 @@ interrupted_restore:
   type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
-    BackupIdError,
-    is_safety_backup_id,
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_listing import (
+    BackupListingError,
+    list_backups,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
-from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
-    GatewayClient,
-    GatewayError,
-)
-
-FIELDS = ("id", "createdAt", "schemaVersion", "sizeBytes", "files")
-
-
-def backup_entry(raw, store, verify):
-    entry = {key: raw.get(key) for key in FIELDS}
-    if isinstance(entry["files"], list):
-        entry["files"] = len(entry["files"])
-    backup_id = entry["id"] if isinstance(entry["id"], str) else ""
-    entry["safety"] = is_safety_backup_id(backup_id)
-    if verify:
-        try:
-            local = os.path.isdir(store.backup_dir(backup_id))
-        except BackupIdError:
-            local = False
-        if local:
-            entry["problems"] = store.verify(backup_id)
-            entry["valid"] = not entry["problems"]
-        else:
-            entry["valid"] = None
-            entry["problems"] = ["not verified: %s is not on this host" % os.path.join(store.backups_dir, backup_id)]
-    return entry
 
 
 def main():
@@ -183,40 +153,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    store = BackupStore(params["data_dir"])
-    transport = params["transport"]
-    client = None
-    if params["api_url"]:
-        client = GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
-    if transport == "api" and client is None:
-        module.fail_json(msg="transport: api needs api_url (and api_token)")
-    if transport == "auto":
-        transport = "api" if client is not None and client.answers() else "files"
     try:
-        if transport == "api":
-            raw = [item for item in client.list_backups() if isinstance(item, dict)]
-        else:
-            if not os.path.isdir(params["data_dir"]):
-                module.fail_json(msg="data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % params["data_dir"])
-            raw = store.list()
-        backups = [backup_entry(item, store, params["verify"]) for item in raw]
-        latest_valid = store.latest_valid(params["max_schema_version"])
-    except (GatewayError, SwapError, OSError) as exc:
-        module.fail_json(msg=str(exc))
-    interrupted = store.interrupted_restore()
-    if interrupted:
-        module.warn(
-            "an interrupted restore is waiting in %s (.restore-journal.json): the gateway will not start until "
-            "mcpops.runbooks.gateway_backup runs (any state) and recovers it" % params["data_dir"]
-        )
-    module.exit_json(
-        changed=False,
-        backups=backups,
-        latest_valid=latest_valid,
-        transport=transport,
-        interrupted_restore=interrupted,
-    )
+        result = list_backups(module.params, module.warn)
+    except BackupListingError as exc:
+        module.fail_json(msg=exc.msg)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpops-runbooks engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""gateway_backup_info's listing: the backups of a data dir (over the API or the files), each optionally verified.
+
+list_backups(params, warn) returns the module's result dict or raises BackupListingError(msg).
+No Ansible here: unit tests call it directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
+    BackupIdError,
+    is_safety_backup_id,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
+from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+    GatewayClient,
+    GatewayError,
+)
+
+FIELDS = ("id", "createdAt", "schemaVersion", "sizeBytes", "files")
+
+
+class BackupListingError(Exception):
+    """The backups could not be listed: msg for fail_json."""
+
+    def __init__(self, msg):
+        super(BackupListingError, self).__init__(msg)
+        self.msg = msg
+
+
+def _ignore(message):
+    pass
+
+
+def backup_entry(raw, store, verify):
+    """One listed backup (a store entry or an API record) as the module returns it."""
+    entry = {key: raw.get(key) for key in FIELDS}
+    if isinstance(entry["files"], list):
+        entry["files"] = len(entry["files"])
+    backup_id = entry["id"] if isinstance(entry["id"], str) else ""
+    entry["safety"] = is_safety_backup_id(backup_id)
+    if verify:
+        try:
+            local = os.path.isdir(store.backup_dir(backup_id))
+        except BackupIdError:
+            local = False
+        if local:
+            entry["problems"] = store.verify(backup_id)
+            entry["valid"] = not entry["problems"]
+        else:
+            entry["valid"] = None
+            entry["problems"] = ["not verified: %s is not on this host" % os.path.join(store.backups_dir, backup_id)]
+    return entry
+
+
+def list_backups(params, warn=None, client=None):
+    """gateway_backup_info's whole run for params (the module's options). client: a GatewayClient
+    stand-in for tests; by default one is built from api_url. Raises BackupListingError."""
+    warn = warn or _ignore
+    store = BackupStore(params["data_dir"])
+    transport = params["transport"]
+    if client is None and params.get("api_url"):
+        client = GatewayClient(params["api_url"], params.get("api_token"), params.get("validate_certs", True), params.get("timeout", 10))
+    if transport == "api" and client is None:
+        raise BackupListingError("transport: api needs api_url (and api_token)")
+    if transport == "auto":
+        transport = "api" if client is not None and client.answers() else "files"
+    try:
+        if transport == "api":
+            raw = [item for item in client.list_backups() if isinstance(item, dict)]
+        else:
+            if not os.path.isdir(params["data_dir"]):
+                raise BackupListingError(
+                    "data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % params["data_dir"]
+                )
+            raw = store.list()
+        backups = [backup_entry(item, store, params["verify"]) for item in raw]
+        latest_valid = store.latest_valid(params["max_schema_version"])
+    except (GatewayError, SwapError, OSError) as exc:
+        raise BackupListingError(str(exc))
+    interrupted = store.interrupted_restore()
+    if interrupted:
+        warn(
+            "an interrupted restore is waiting in %s (.restore-journal.json): the gateway will not start until "
+            "mcpops.runbooks.gateway_backup runs (any state) and recovers it" % params["data_dir"]
+        )
+    return dict(
+        changed=False,
+        backups=backups,
+        latest_valid=latest_valid,
+        transport=transport,
+        interrupted_restore=interrupted,
+    )
