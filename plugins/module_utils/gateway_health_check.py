@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpops-runbooks engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""gateway_health's checks: /healthz, /readyz, storage-meta and the MCP checks, retried until healthy.
+
+check_until_healthy(params, warn) returns the module's result dict (tokens redacted) or raises
+GatewayUnhealthyError carrying msg and the result. No Ansible here: unit tests call it directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+    GatewayClient,
+    GatewayError,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.mcp_client import (
+    McpClient,
+    McpError,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.mcp_recovery_checks import check_mcp
+
+
+class GatewayUnhealthyError(Exception):
+    """Still unhealthy after the retries, with fail_when_unhealthy: msg for fail_json and the result."""
+
+    def __init__(self, msg, result):
+        super(GatewayUnhealthyError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def _ignore(message):
+    pass
+
+
+def check_storage_meta(meta, max_schema_version):
+    problems = []
+    version = meta.get("schemaVersion") if isinstance(meta, dict) else None
+    if isinstance(version, bool) or not isinstance(version, int):
+        problems.append("storage-meta: schemaVersion is %r, not a known version" % (version,))
+    elif version > max_schema_version:
+        problems.append("storage-meta: schemaVersion %d is newer than max_schema_version %d" % (version, max_schema_version))
+    stores = meta.get("stores") if isinstance(meta, dict) else None
+    if isinstance(stores, dict):
+        for name in sorted(stores):
+            store = stores[name]
+            if not (isinstance(store, dict) and store.get("ok") is True):
+                problems.append("storage-meta: store %s is not ok: %r" % (name, store))
+    else:
+        problems.append("storage-meta: no 'stores' in the answer")
+    return problems
+
+
+def check_once(params):
+    """One round of every check: (report dict, problems)."""
+    api = GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
+    report = {"healthz": None, "readyz": None, "storage_meta": None, "mcp": None}
+    problems = []
+    try:
+        report["healthz"] = api.healthz()
+        if report["healthz"].get("status") != "ok":
+            problems.append("GET %s/healthz: status %r, expected 'ok'" % (api.base_url, report["healthz"].get("status")))
+    except GatewayError as exc:
+        problems.append(str(exc))
+    try:
+        report["readyz"] = api.readyz()
+        if report["readyz"].get("status") != "ready":
+            checks = report["readyz"].get("checks") or {}
+            failing = ", ".join("%s=%s" % (k, v) for k, v in sorted(checks.items()) if v != "ok") or "none named"
+            problems.append("GET %s/readyz: not ready, failing checks: %s" % (api.base_url, failing))
+    except GatewayError as exc:
+        problems.append(str(exc))
+    if params["api_token"]:
+        try:
+            report["storage_meta"] = api.storage_meta()
+            problems.extend(check_storage_meta(report["storage_meta"], params["max_schema_version"]))
+        except GatewayError as exc:
+            problems.append(str(exc))
+    if params["mcp_token"]:
+        mcp = McpClient(
+            params["mcp_url"] or api.base_url + "/mcp", params["mcp_token"], params["validate_certs"], params["timeout"]
+        )
+        try:
+            report["mcp"], mcp_problems = check_mcp(mcp, params["critical_profiles"])
+            problems.extend(mcp_problems)
+        except McpError as exc:
+            problems.append(str(exc))
+    return report, problems
+
+
+def redact(value, secrets):
+    """Belt and braces: no token text in anything returned (a server could echo it back)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "********")
+        return value
+    if isinstance(value, list):
+        return [redact(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    return value
+
+
+def check_until_healthy(params, warn=None, check=check_once, sleep=time.sleep):
+    """check(params) once, then up to params["retries"] more times params["delay"] seconds apart
+    until it finds no problem. Returns the result (no token text in it); raises GatewayUnhealthyError
+    when still unhealthy and params["fail_when_unhealthy"]."""
+    warn = warn or _ignore
+    secrets = [s for s in (params["api_token"], params["mcp_token"]) if s]
+    if not params["api_token"]:
+        warn("no api_token: /api/system/storage-meta (schemaVersion, stores) was not checked")
+    attempts = 0
+    while True:
+        attempts += 1
+        report, problems = check(params)
+        if not problems or attempts > max(0, params["retries"]):
+            break
+        sleep(max(0, params["delay"]))
+    result = redact(dict(report, changed=False, healthy=not problems, problems=problems, attempts=attempts), secrets)
+    if problems and params["fail_when_unhealthy"]:
+        raise GatewayUnhealthyError(
+            redact(
+                "gateway at %s unhealthy after %d checks: %s" % (params["api_url"], attempts, "; ".join(result["problems"])),
+                secrets,
+            ),
+            result,
+        )
+    return result
