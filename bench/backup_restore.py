@@ -242,11 +242,58 @@ def write_checksums(data_dir, path):
         handle.write(out)
 
 
+def profile_module_utils(data_dir, top=14):
+    """cProfile of the module_utils the modules call, in process (no Ansible), one pass each."""
+    import cProfile
+    import io
+    import pstats
+
+    sys.path.insert(0, os.path.join(ROOT, "collections"))
+    from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
+
+    store = BackupStore(data_dir)
+    rmtree(store.backups_dir)
+
+    def info_verify():  # what gateway_backup_info verify=true does
+        entries = store.list()
+        problems = [store.verify(entry["id"]) for entry in entries]
+        return problems, store.latest_valid()
+
+    def create():  # what gateway_backup state=present transport=files does with no backup yet
+        store.current_files()
+        store.list()
+        return store.create()
+
+    made = {}
+    steps = [("create", lambda: made.setdefault("id", create()["id"])), ("verify", info_verify)]
+
+    def restore():
+        with open(os.path.join(data_dir, "audit.jsonl"), "a") as handle:
+            handle.write(json.dumps({"ts": "2026-11-30T00:00:00.000Z", "event": "auth.ok"}) + "\n")
+        return store.restore(made["id"])
+
+    steps.append(("restore", restore))
+    for name, call in steps:
+        profiler = cProfile.Profile()
+        start = time.perf_counter()
+        profiler.runcall(call)
+        elapsed = time.perf_counter() - start
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(r"module_utils|hashlib|json|fsync|read|write", top)
+        stats.sort_stats("tottime").print_stats(8)
+        print("== %s: %.2f s in process (cProfile on)" % (name, elapsed))
+        print(out.getvalue())
+    rmtree(store.backups_dir)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the data dir (MiB), default 1024")
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds, the median is reported (default 3)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the figure: cProfile the module_utils functions in process, one pass each")
     parser.add_argument("--tmpdir", help="where to build the data dir (default: the system temp dir)")
     args = parser.parse_args(argv)
 
@@ -258,6 +305,10 @@ def main(argv=None):
         total_bytes, n_files = build_data_dir(data_dir, args.size_mb)
         print("data dir: %d files, %.1f MiB (built in %.1f s) under %s"
               % (n_files, total_bytes / MIB, time.perf_counter() - start, work), flush=True)
+        if args.profile:
+            run_shell(["cat", "--"] + [os.path.join(r, f) for r, _d, fs in os.walk(data_dir) for f in fs])
+            profile_module_utils(data_dir)
+            return 0
         checksums = os.path.join(work, "SHA256SUMS")
         write_checksums(data_dir, checksums)
         overhead = [run_module("ansible.builtin.ping", {})[0] for _ in range(3)]
