@@ -1,0 +1,38 @@
+"""`make demo` is the README's first command: run its script on a private lab dir and port and check
+that it breaks the gateway, brings it back and leaves the run's output without a secret."""
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_breaks_and_restores_the_gateway(tmp_path):
+    lab_dir, runs_dir = tmp_path / "lab", tmp_path / "runs"
+    env = dict(os.environ, MCPOPS_LAB_DIR=str(lab_dir), MCPOPS_RUNS_DIR=str(runs_dir),
+               LISTEN="127.0.0.1:%d" % free_port())
+    proc = subprocess.run([str(REPO / "scripts" / "demo")], env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    out = proc.stdout
+    # Broken first, healthy after the playbook, storage-meta shown, lab down at the end.
+    assert out.index("healthy:     no") < out.index("Restored backup") < out.rindex("healthy:     yes")
+    assert '"schemaVersion": 3' in out
+    assert "lab down: stopped" in out
+    [run] = list(runs_dir.iterdir())
+    assert str(run) in out
+    assert "Restored backup" in (run / "output.txt").read_text()
+    for name in ("admin_token", "mcp_token"):
+        secret = (lab_dir / "secrets" / name).read_text().strip()
+        assert len(secret) > 16
+        assert secret not in out and secret not in proc.stderr
+        for f in run.iterdir():
+            assert secret not in f.read_text()
