@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from mcpops.lab import supervisor as sup
+from mcpops.lab.gateway.fsutil import atomic_write_bytes
 
 SERVICE_NAME = "onec-mcp-gateway"
 DEFAULT_LISTEN = "127.0.0.1:3000"
@@ -77,22 +78,8 @@ def parse_listen(listen):
 
 
 def _atomic_write(path, data, mode=0o600):
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{_secrets.token_hex(3)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Secrets by default: the temp file is 0600 from its creation (mkstemp) until renamed."""
+    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data, mode)
 
 
 def _conf_value(text):

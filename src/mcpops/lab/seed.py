@@ -13,10 +13,9 @@ import json
 import os
 import random
 import secrets
-import tempfile
 
-SCHEMA_VERSION = 3
-MIGRATIONS = ["001_init", "002_tokens_org", "003_rate_limits"]
+from mcpops.lab.gateway import KNOWN_MIGRATIONS, SCHEMA_VERSION
+from mcpops.lab.gateway.fsutil import atomic_write_bytes
 ORGS = ["org_acme", "org_globex", "org_initech"]
 CLIENTS = ["cursor-ide", "ci-bot", "claude-desktop", "mcpops-oncall", "vscode-copilot", "n8n-automation"]
 PROFILES = [
@@ -42,24 +41,6 @@ def _iso_s(when):
 def _iso_ms(when):
     when = when.astimezone(_dt.timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (when.microsecond // 1000)
-
-
-def _atomic_write(path, data, mode=0o644):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _json(obj):
@@ -168,10 +149,10 @@ def seed_data_dir(data_dir, *, rng_seed=1, tokens=50, audit_lines=3000, now=None
                                                           "Document_РеализацияТоваровУслуг"]} for p in profiles]}),
          0o644),
         # storage-meta last: a half-seeded dir never looks complete
-        ("storage-meta.json", _json({"schemaVersion": SCHEMA_VERSION, "appliedMigrations": list(MIGRATIONS)}), 0o644),
+        ("storage-meta.json", _json({"schemaVersion": SCHEMA_VERSION, "appliedMigrations": list(KNOWN_MIGRATIONS)}), 0o644),
     ]
     for name, data, mode in files:
-        _atomic_write(os.path.join(data_dir, name), data, mode)
+        atomic_write_bytes(os.path.join(data_dir, name), data, mode)
     return {"ops_token_id": ops_id, "ops_token_secret": ops_secret, "password_env": password_env}
 
 
