@@ -1,0 +1,571 @@
+"""gateway_backup / gateway_backup_info run for real through Ansible against the local lab (real
+supervisord, real reference gateway on a free 127.0.0.1 port): both transports, interop of API and
+module backups, refusals while the gateway runs or its lock is held, check mode, and a restore killed
+with SIGKILL at several points and recovered from its journal."""
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mcpops.lab import supervisor as sup
+from mcpops.lab.local_lab import SERVICE_NAME, LocalLab, http_json
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+JOURNAL = ".restore-journal.json"
+
+
+# ---------------------------------------------------------------------------- lab and ansible helpers
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path, request):
+    lab = LocalLab(tmp_path / "lab", listen="127.0.0.1:%d" % free_port())
+    request.addfinalizer(lab.down)
+    lab.up()
+    return lab
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        PATH="%s:%s" % (BIN, env.get("PATH", "")),
+        no_proxy="127.0.0.1,localhost",
+    )
+    env.pop("ONEC_MCP_HTTP_TOKEN", None)
+    return env
+
+
+class Runner:
+    """Writes a one-task playbook per call; the admin token goes in a 0600 extra-vars file, never argv."""
+
+    def __init__(self, lab, workdir):
+        self.lab = lab
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self.vars_file = self.workdir / "secret-vars.json"
+        fd = os.open(self.vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"api_token": lab.admin_token()}, fh)
+
+    def command(self, module, args, check=False):
+        self.count += 1
+        args = dict(args)
+        args.setdefault("data_dir", str(self.lab.data_dir))
+        if args.pop("with_api", True):
+            args.setdefault("api_url", self.lab.api_url)
+            args.setdefault("api_token", "{{ api_token }}")
+            args.setdefault("timeout", 3)
+        play = [{
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable},
+            "tasks": [{"name": "t", "mcpops.runbooks.%s" % module: args}],
+        }]
+        playbook = self.workdir / ("play-%02d.yml" % self.count)
+        playbook.write_text(json.dumps(play))
+        cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+               "-e", "@%s" % self.vars_file]
+        if check:
+            cmd.append("--check")
+        return cmd
+
+    def run(self, module, check=False, **args):
+        proc = subprocess.run(self.command(module, args, check), cwd=self.workdir, env=ansible_env(),
+                              capture_output=True, text=True, timeout=300)
+        assert self.lab.admin_token() not in proc.stdout + proc.stderr
+        result = host_result(proc.stdout)
+        assert result is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.returncode, result
+
+
+def host_result(stdout):
+    try:
+        doc = json.loads(stdout[stdout.index("{"):])
+        return doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def ok(rc_result):
+    rc, result = rc_result
+    assert rc == 0 and not result.get("failed"), json.dumps(result, indent=1)[:3000]
+    return result
+
+
+# ---------------------------------------------------------------------------- data dir helpers
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_digest(root):
+    """{relative path: sha256} of every file under root, backups/, dot names and the lock included."""
+    root = Path(root)
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = Path(dirpath, name)
+            out[str(full.relative_to(root))] = sha256_file(full)
+    return out
+
+
+def data_files(data_dir):
+    """{path: sha256} of the data files (conventions: not dot names, not backups/)."""
+    data_dir = Path(data_dir)
+    out = {}
+    for top in os.listdir(data_dir):
+        if top.startswith(".") or top == "backups":
+            continue
+        path = data_dir / top
+        if path.is_file():
+            out[top] = sha256_file(path)
+        else:
+            for dirpath, _dirs, files in os.walk(path):
+                for name in files:
+                    full = Path(dirpath, name)
+                    out[full.relative_to(data_dir).as_posix()] = sha256_file(full)
+    return out
+
+
+def manifest(lab, backup_id):
+    return json.loads(Path(lab.data_dir, "backups", backup_id, "manifest.json").read_text())
+
+
+def manifest_files(lab, backup_id):
+    return {f["path"]: f["sha256"] for f in manifest(lab, backup_id)["files"]}
+
+
+def leftovers(lab):
+    return sorted(n for n in os.listdir(lab.data_dir) if n == JOURNAL or n.startswith(".restore-"))
+
+
+def api_backups(lab):
+    status, body = http_json(lab.api_url + "/api/system/backups", token=lab.admin_token(), timeout=10)
+    assert status == 200, body
+    return [b["id"] for b in body["backups"]]
+
+
+def assert_storage_meta_ok(lab):
+    status, body = http_json(lab.api_url + "/api/system/storage-meta", token=lab.admin_token(), timeout=10)
+    assert status == 200, body
+    assert body["schemaVersion"] == 3
+    assert body["stores"] and all(store["ok"] for store in body["stores"].values()), body
+    return body
+
+
+def stop_gateway(lab):
+    lab.break_("stop")
+    assert lab.program_state() in (sup.STOPPED, sup.EXITED, sup.FATAL)
+    status, _ = http_json(lab.api_url + "/healthz", timeout=1)
+    assert status is None
+
+
+def start_gateway(lab):
+    lab.up()  # starts the stopped program and waits for /healthz
+    assert lab.program_state() == sup.RUNNING
+    return assert_storage_meta_ok(lab)
+
+
+def edit_json(path, change):
+    path = Path(path)
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def block_first_token(doc):
+    doc["tokens"][0]["blocked"] = not doc["tokens"][0].get("blocked", False)
+
+
+# ---------------------------------------------------------------------------- 1. transports
+
+
+def test_transports_api_files_and_auto(lab, tmp_path):
+    run = Runner(lab, tmp_path / "ansible")
+    before = set(api_backups(lab))
+
+    # api while the gateway runs: the gateway made it, so it lists it.
+    result = ok(run.run("gateway_backup", state="present", transport="api"))
+    assert result["changed"] and result["transport"] == "api"
+    api_id = result["backup_id"]
+    assert api_id not in before and api_id in api_backups(lab)
+    assert result["backup"]["id"] == api_id and result["backup"]["schemaVersion"] == 3
+
+    # auto while the gateway answers: api.
+    result = ok(run.run("gateway_backup", state="present", transport="auto"))
+    assert result["transport"] == "api"
+    auto_api_id = result["backup_id"]
+    assert auto_api_id in api_backups(lab)
+
+    # files while the gateway runs: refused (it holds the lock), nothing added.
+    digest = tree_digest(lab.data_dir)
+    rc, result = run.run("gateway_backup", state="present", transport="files")
+    assert rc != 0 and result["failed"] and ".gateway.lock" in result["msg"]
+    assert tree_digest(lab.data_dir) == digest
+
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)  # the data differs from every backup
+
+    # files while it is stopped: a backup of exactly the current data.
+    result = ok(run.run("gateway_backup", state="present", transport="files"))
+    assert result["changed"] and result["transport"] == "files"
+    files_id = result["backup_id"]
+    assert manifest_files(lab, files_id) == data_files(lab.data_dir)
+
+    # auto while it does not answer: files (and idempotent: the newest backup already holds the data).
+    result = ok(run.run("gateway_backup", state="present", transport="auto"))
+    assert result["transport"] == "files"
+    assert result["changed"] is False and result["backup_id"] == files_id
+    Path(lab.data_dir, "usage.jsonl").open("a").write(json.dumps({"ts": "2026-11-23T10:00:00Z"}) + "\n")
+    result = ok(run.run("gateway_backup", state="present", transport="auto"))
+    assert result["transport"] == "files" and result["changed"]
+    auto_files_id = result["backup_id"]
+    assert manifest_files(lab, auto_files_id) == data_files(lab.data_dir)
+
+    # The module's backups are listed (and verified) by the gateway's own listing once it is back.
+    start_gateway(lab)
+    listed = api_backups(lab)
+    assert {api_id, auto_api_id, files_id, auto_files_id} <= set(listed)
+    info = ok(run.run("gateway_backup_info", transport="files", verify=True))
+    assert info["transport"] == "files"
+    assert all(b["valid"] for b in info["backups"]), info["backups"]
+    assert info["latest_valid"] == listed[0]
+
+
+# ---------------------------------------------------------------------------- 2. interop
+
+
+def test_api_backup_restored_by_module_and_module_backup_restored_by_api(lab, tmp_path):
+    run = Runner(lab, tmp_path / "ansible")
+
+    # A backup made through the API, restored by the module on the files (gateway stopped).
+    status, body = http_json(lab.api_url + "/api/system/backups", method="POST", token=lab.admin_token(),
+                             body={}, timeout=30)
+    assert status == 201, body
+    api_id = body["backup"]["id"]
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)
+    edit_json(lab.data_dir / "clients.json", lambda d: d["allowedClients"].append("interop-client"))
+    assert data_files(lab.data_dir) != manifest_files(lab, api_id)
+
+    result = ok(run.run("gateway_backup", state="restored", backup_id=api_id))
+    assert result["changed"] and result["backup_id"] == api_id
+    assert "tokens.json" in result["files_changed"]["changed"]
+    assert "clients.json" in result["files_changed"]["changed"]
+    assert "-pre-restore-" in result["safety_backup_id"]
+    assert data_files(lab.data_dir) == manifest_files(lab, api_id)
+    assert leftovers(lab) == []
+    start_gateway(lab)
+
+    # A backup made by the module on the files, restored by the gateway's API (gateway running).
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "profiles.json", lambda d: d["profiles"][0].update(writeTools=False))
+    edit_json(lab.data_dir / "clients.json", lambda d: d["allowedClients"].append("module-client"))
+    result = ok(run.run("gateway_backup", state="present", transport="files"))
+    assert result["transport"] == "files"
+    module_id = result["backup_id"]
+    expected = manifest_files(lab, module_id)
+    assert expected == data_files(lab.data_dir)
+    edit_json(lab.data_dir / "clients.json", lambda d: d["allowedClients"].remove("module-client"))
+    edit_json(lab.data_dir / "tokens.json", block_first_token)
+    start_gateway(lab)
+    assert module_id in api_backups(lab)
+    audit_before = Path(lab.data_dir, "audit.jsonl").stat().st_size
+
+    status, body = http_json(lab.api_url + "/api/system/backups/%s/restore" % module_id, method="POST",
+                             token=lab.admin_token(), body={}, timeout=60)
+    assert status == 200, body
+    assert body == {"restored": module_id, "schemaVersion": 3}
+    now = data_files(lab.data_dir)
+    # Every store equals the backup; audit.jsonl is the backup's bytes plus the gateway's own
+    # backup.restored line(s), appended after the swap.
+    assert {p: h for p, h in now.items() if p != "audit.jsonl"} == \
+        {p: h for p, h in expected.items() if p != "audit.jsonl"}
+    backup_audit = Path(lab.data_dir, "backups", module_id, "data", "audit.jsonl").read_bytes()
+    audit = Path(lab.data_dir, "audit.jsonl").read_bytes()
+    assert audit.startswith(backup_audit)
+    extra = [json.loads(line) for line in audit[len(backup_audit):].splitlines() if line.strip()]
+    assert [e["event"] for e in extra] == ["backup.restored"] and extra[0]["backupId"] == module_id
+    assert len(audit) != audit_before
+    assert leftovers(lab) == []
+    assert_storage_meta_ok(lab)
+    # And it starts again from the restored data.
+    stop_gateway(lab)
+    start_gateway(lab)
+    clients = json.loads(Path(lab.data_dir, "clients.json").read_text())["allowedClients"]
+    assert "module-client" in clients and "interop-client" not in clients
+
+
+# ---------------------------------------------------------------------------- 3. refusals
+
+
+LOCK_HOLDER = textwrap.dedent("""
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("locked", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_restore_refused_while_running_or_lock_held(lab, tmp_path, request):
+    run = Runner(lab, tmp_path / "ansible")
+    [backup_id] = api_backups(lab)
+
+    # Gateway running: refused, names the running gateway, touches nothing (backups/ included).
+    digest = tree_digest(lab.data_dir)
+    rc, result = run.run("gateway_backup", state="restored", backup_id=backup_id)
+    assert rc != 0 and result["failed"]
+    assert "gateway answers at %s" % lab.api_url in result["msg"]
+    assert tree_digest(lab.data_dir) == digest
+    # Without api_url the lock alone refuses it.
+    rc, result = run.run("gateway_backup", state="restored", backup_id=backup_id, with_api=False)
+    assert rc != 0 and result["failed"] and ".gateway.lock" in result["msg"]
+    assert tree_digest(lab.data_dir) == digest
+
+    # Gateway stopped, lock held by another process: refused, byte-identical.
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)  # a restore would change something
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lab.data_dir / ".gateway.lock")],
+                              stdout=subprocess.PIPE, text=True)
+
+    def stop_holder():
+        if holder.poll() is None:
+            os.kill(holder.pid, signal.SIGTERM)
+            holder.wait(10)
+
+    request.addfinalizer(stop_holder)
+    assert holder.stdout.readline().strip() == "locked"
+    digest = tree_digest(lab.data_dir)
+    rc, result = run.run("gateway_backup", state="restored", backup_id=backup_id)
+    assert rc != 0 and result["failed"]
+    assert ".gateway.lock" in result["msg"] and "stop it before restoring" in result["msg"]
+    assert tree_digest(lab.data_dir) == digest
+    stop_holder()
+
+    # Lock released: the same restore goes through.
+    result = ok(run.run("gateway_backup", state="restored", backup_id=backup_id))
+    # audit.jsonl too: the gateway logged backup.created after taking the lab's backup
+    assert result["changed"] and result["files_changed"]["changed"] == ["audit.jsonl", "tokens.json"]
+    assert data_files(lab.data_dir) == manifest_files(lab, backup_id)
+    start_gateway(lab)
+
+
+# ---------------------------------------------------------------------------- 5. check mode
+
+
+def test_check_mode_restore_changes_nothing(lab, tmp_path):
+    run = Runner(lab, tmp_path / "ansible")
+    [backup_id] = api_backups(lab)
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)
+    Path(lab.data_dir, "index", "stale.json").write_text("{}\n")
+    digest = tree_digest(lab.data_dir)
+
+    result = ok(run.run("gateway_backup", check=True, state="restored", backup_id=backup_id))
+    assert result["changed"] is True and result["backup_id"] == backup_id
+    # audit.jsonl: the gateway logged backup.created after taking the lab's backup
+    assert result["files_changed"] == {"added": [], "changed": ["audit.jsonl", "tokens.json"],
+                                       "removed": ["index/stale.json"]}
+    assert result["safety_backup_id"] is None
+    assert tree_digest(lab.data_dir) == digest
+    assert lab.program_state() in (sup.STOPPED, sup.EXITED)
+
+
+# ---------------------------------------------------------------------------- 4. SIGKILL mid-restore
+
+
+AUDIT_TARGET_BYTES = 150 * 1024 * 1024
+
+
+def grow_audit(path, target=AUDIT_TARGET_BYTES):
+    line = json.dumps({"ts": "2026-11-23T10:00:00.123Z", "event": "tool.called", "status": 200,
+                       "tokenPrefix": "mcp_ab12", "clientId": "cursor-ide", "orgId": "org_acme",
+                       "ip": "203.0.113.7", "path": "/mcp", "tool": "list_profiles", "rows": 3,
+                       "note": "x" * 800}) + "\n"
+    chunk = (line * (4 * 1024 * 1024 // len(line))).encode()
+    with open(path, "ab") as fh:
+        while fh.tell() < target:
+            fh.write(chunk)
+
+
+def mutate(lab, n):
+    """Change the data validly so that it differs from backup A."""
+    with open(lab.data_dir / "audit.jsonl", "a") as fh:
+        fh.write(json.dumps({"ts": "2026-11-23T11:00:00Z", "event": "auth.ok", "status": 200, "n": n}) + "\n")
+    edit_json(lab.data_dir / "tokens.json", lambda d: d["tokens"][0].update(note="mutation %d" % n))
+
+
+def journal_phase(lab):
+    try:
+        return json.loads(Path(lab.data_dir, JOURNAL).read_text()).get("phase")
+    except (OSError, ValueError):
+        return None
+
+
+def safety_backup_in_progress(lab):
+    return any(n.startswith(".tmp-") and "-pre-restore-" in n for n in os.listdir(lab.data_dir / "backups"))
+
+
+def kill_restore(cmd, env, cwd, delay=None, when=None, timeout=60):
+    """Run cmd in its own process group; SIGKILL the group after delay seconds or as soon as when()
+    is true. Returns (killed, returncode, stdout, seconds)."""
+    out = Path(cwd, "kill-run.out")
+    with open(out, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    started = time.monotonic()
+    killed = False
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - started
+            if (delay is not None and elapsed >= delay) or (when is not None and when()):
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+            if elapsed > timeout:
+                raise AssertionError("restore did not finish within %ss" % timeout)
+            time.sleep(0.003)
+    finally:
+        if proc.poll() is None and not killed:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    # The whole group is gone (the module process included): nothing holds the lock any more.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("process group %d survived SIGKILL" % proc.pid)
+    return killed, proc.returncode, out.read_text(), time.monotonic() - started
+
+
+def assert_gateway_refuses_with_journal(lab):
+    log = lab.gateway_stderr_log
+    size = log.stat().st_size if log.exists() else 0
+    lab.client().start(SERVICE_NAME, False)
+    deadline = time.monotonic() + 20
+    state = None
+    while time.monotonic() < deadline:
+        state = lab.program_state()
+        with open(log, "rb") as fh:
+            fh.seek(size)
+            new = fh.read().decode("utf-8", "replace")
+        if state in (sup.BACKOFF, sup.FATAL, sup.EXITED) and "interrupted restore" in new:
+            break
+        assert state != sup.RUNNING, "the gateway is RUNNING with a restore journal present"
+        time.sleep(0.05)
+    else:
+        raise AssertionError("gateway state %s; stderr: %s" % (state, new[-500:]))
+    assert "StoreMigrationRunner: interrupted restore in %s" % lab.data_dir in new
+    assert http_json(lab.api_url + "/healthz", timeout=1)[0] is None
+    stop_gateway(lab)
+    assert Path(lab.data_dir, JOURNAL).exists()
+
+
+def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
+    run = Runner(lab, tmp_path / "ansible")
+    stop_gateway(lab)
+    grow_audit(lab.data_dir / "audit.jsonl")
+    result = ok(run.run("gateway_backup", state="present", transport="files"))
+    backup_a = result["backup_id"]
+    a_files = manifest_files(lab, backup_a)
+    assert a_files == data_files(lab.data_dir)
+    earlier = set(api_backups_from_files(lab))
+    env = ansible_env()
+
+    # time-based kills, then kills aimed at each phase, then one run left to complete
+    attempts = [
+        ("delay 0.3s", dict(delay=0.3)),
+        ("delay 1.5s", dict(delay=1.5)),
+        ("during the safety backup", dict(when=lambda: safety_backup_in_progress(lab))),
+        ("journal phase staging", dict(when=lambda: journal_phase(lab) == "staging")),
+        ("journal phase staged", dict(when=lambda: journal_phase(lab) == "staged")),
+        ("journal phase swapped", dict(when=lambda: journal_phase(lab) == "swapped")),
+        ("no kill", dict()),
+    ]
+    seen = []
+    for n, (label, how) in enumerate(attempts):
+        mutate(lab, n)
+        pre = data_files(lab.data_dir)
+        assert pre != a_files and pre.keys() == a_files.keys()
+        backups_before = set(os.listdir(lab.data_dir / "backups"))
+        cmd = run.command("gateway_backup", {"state": "restored", "backup_id": backup_a})
+        killed, rc, out, secs = kill_restore(cmd, env, run.workdir, **how)
+        journal = Path(lab.data_dir, JOURNAL).exists()
+        seen.append((label, killed, journal_phase(lab) if journal else None, round(secs, 2)))
+        if not killed:
+            assert rc == 0, out[-3000:]
+            assert how == {}, "%s: the restore finished before the kill point" % label
+        if journal:
+            # The gateway must not start on a half-restored data dir.
+            assert_gateway_refuses_with_journal(lab)
+            # A run that only recovers (prunes nothing) leaves the old or the new data, never a mix.
+            rec = ok(run.run("gateway_backup", state="absent", keep_last=1000))
+            assert rec["recovered"] and rec["recovered"]["backup_id"] == backup_a, rec
+            assert rec["removed"] == []
+            now = data_files(lab.data_dir)
+            expected = a_files if rec["recovered"]["action"] == "rolled_forward" else pre
+            assert now == expected, "%s: %s left a mix" % (label, rec["recovered"])
+        else:
+            now = data_files(lab.data_dir)
+            assert now in (pre, a_files), "%s: data is a mix of old and new" % label
+        assert leftovers(lab) == [], label
+
+        # Re-running the restore finishes the job.
+        result = ok(run.run("gateway_backup", state="restored", backup_id=backup_a))
+        assert result["backup_id"] == backup_a
+        assert data_files(lab.data_dir) == a_files, label
+        assert leftovers(lab) == [], label
+
+        # backups/: A and every earlier backup are still there and valid; safety backups were added.
+        info = ok(run.run("gateway_backup_info", transport="files", verify=True))
+        ids = {b["id"] for b in info["backups"]}
+        assert earlier <= ids and backup_a in ids
+        assert all(b["valid"] for b in info["backups"]), [b for b in info["backups"] if not b["valid"]]
+        assert info["latest_valid"] == backup_a and info["interrupted_restore"] is False
+        assert manifest_files(lab, backup_a) == a_files
+        added = ids - set(backups_before)
+        assert all("-pre-restore-" in b for b in added), added
+        earlier = ids
+        if not killed:
+            break
+
+    # The gateway starts on the restored data and answers.
+    meta = start_gateway(lab)
+    assert meta["stores"]["audit"]["records"] > 100000
+    print("kill points:", seen)
+
+
+def api_backups_from_files(lab):
+    return [n for n in os.listdir(lab.data_dir / "backups") if not n.startswith(".")]
