@@ -69,6 +69,7 @@ options:
     default: 10
 attributes:
   check_mode:
+    description: Read-only, so a check run does exactly what a real run does.
     support: full
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
