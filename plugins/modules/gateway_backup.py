@@ -32,7 +32,7 @@ description:
   - Every run (any O(state), outside check mode) first finishes or rolls back an interrupted restore
     it finds in the data dir, and reports it in RV(recovered).
 author:
-  - mcpops-runbooks engineers
+  - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
     description:

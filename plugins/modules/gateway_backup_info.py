@@ -19,7 +19,7 @@ description:
     C(sha256_mismatch), C(invalid_json) with line and column, C(bad_jsonl_line) with the line number).
   - Read-only; runs in check mode.
 author:
-  - mcpops-runbooks engineers
+  - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   data_dir:
     description: The gateway data dir (C(ONEC_MCP_DATA_DIR)) on the managed host.

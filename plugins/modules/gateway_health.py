@@ -22,7 +22,7 @@ description:
   - Retries up to O(retries) more times, O(delay) seconds apart, until everything is healthy.
   - Read-only; runs in check mode.
 author:
-  - mcpops-runbooks engineers
+  - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   api_url:
     description: Base URL of the gateway.
