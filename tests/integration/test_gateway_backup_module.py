@@ -434,20 +434,84 @@ def safety_backup_in_progress(lab):
     return any(n.startswith(".tmp-") and "-pre-restore-" in n for n in os.listdir(lab.data_dir / "backups"))
 
 
+def _children():
+    """{ppid: [pid, ...]} of every process now."""
+    tree = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path("/proc", name, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        tree.setdefault(ppid, []).append(int(name))
+    return tree
+
+
+def _descendants(root):
+    tree, found, todo = _children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        for child in tree.get(pid, []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(root):
+    """SIGKILL root's process group and every descendant's group. Ansible's workers call setsid(),
+    so the module runs outside ansible-playbook's group: freeze the tree with SIGSTOP until no new
+    process appears (a stopped process cannot fork), then SIGKILL every group and pid in it."""
+    pids, groups = {root}, {root}
+    os.killpg(root, signal.SIGSTOP)
+    while True:
+        new = set(_descendants(root)) - pids
+        if not new:
+            break
+        for pid in new:
+            try:
+                groups.add(os.getpgid(pid))
+                os.killpg(os.getpgid(pid), signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        pids |= new
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids, groups
+
+
+def _gone(pid):
+    try:
+        stat = Path("/proc", str(pid), "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] == "Z"
+
+
 def kill_restore(cmd, env, cwd, delay=None, when=None, timeout=60):
-    """Run cmd in its own process group; SIGKILL the group after delay seconds or as soon as when()
-    is true. Returns (killed, returncode, stdout, seconds)."""
+    """Run cmd in its own session; SIGKILL its whole process tree after delay seconds or as soon as
+    when() is true. Returns (killed, returncode, stdout, seconds)."""
     out = Path(cwd, "kill-run.out")
     with open(out, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     started = time.monotonic()
     killed = False
+    pids = {proc.pid}
     try:
         while proc.poll() is None:
             elapsed = time.monotonic() - started
             if (delay is not None and elapsed >= delay) or (when is not None and when()):
-                os.killpg(proc.pid, signal.SIGKILL)
+                pids, _groups = kill_tree(proc.pid)
                 killed = True
                 break
             if elapsed > timeout:
@@ -455,19 +519,15 @@ def kill_restore(cmd, env, cwd, delay=None, when=None, timeout=60):
             time.sleep(0.003)
     finally:
         if proc.poll() is None and not killed:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
         proc.wait(30)
-    # The whole group is gone (the module process included): nothing holds the lock any more.
+    seconds = time.monotonic() - started
+    # Every process of the run is gone (the module included): nothing of it holds the lock any more.
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("process group %d survived SIGKILL" % proc.pid)
-    return killed, proc.returncode, out.read_text(), time.monotonic() - started
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, "processes %s survived SIGKILL" % [p for p in pids if not _gone(p)]
+        time.sleep(0.02)
+    return killed, proc.returncode, out.read_text(), seconds
 
 
 def assert_gateway_refuses_with_journal(lab):
@@ -503,6 +563,7 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
     assert a_files == data_files(lab.data_dir)
     earlier = set(api_backups_from_files(lab))
     env = ansible_env()
+    litter = {}
 
     # time-based kills, then kills aimed at each phase, then one run left to complete
     attempts = [
@@ -519,7 +580,7 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
         mutate(lab, n)
         pre = data_files(lab.data_dir)
         assert pre != a_files and pre.keys() == a_files.keys()
-        backups_before = set(os.listdir(lab.data_dir / "backups"))
+        backups_before = backup_stats(lab)
         cmd = run.command("gateway_backup", {"state": "restored", "backup_id": backup_a})
         killed, rc, out, secs = kill_restore(cmd, env, run.workdir, **how)
         journal = Path(lab.data_dir, JOURNAL).exists()
@@ -543,28 +604,85 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
         assert leftovers(lab) == [], label
 
         # Re-running the restore finishes the job.
+        assert lock_holders(lab.data_dir / ".gateway.lock") == [], label
         result = ok(run.run("gateway_backup", state="restored", backup_id=backup_a))
         assert result["backup_id"] == backup_a
         assert data_files(lab.data_dir) == a_files, label
         assert leftovers(lab) == [], label
 
-        # backups/: A and every earlier backup are still there and valid; safety backups were added.
-        info = ok(run.run("gateway_backup_info", transport="files", verify=True))
-        ids = {b["id"] for b in info["backups"]}
-        assert earlier <= ids and backup_a in ids
-        assert all(b["valid"] for b in info["backups"]), [b for b in info["backups"] if not b["valid"]]
-        assert info["latest_valid"] == backup_a and info["interrupted_restore"] is False
-        assert manifest_files(lab, backup_a) == a_files
-        added = ids - set(backups_before)
+        # backups/: every earlier backup (A included) is still there, untouched; only safety backups
+        # were added. (Full verification through gateway_backup_info once at the end: it rereads
+        # every backup, 150 MB each.)
+        after = backup_stats(lab)
+        assert {k: v for k, v in after.items() if k in backups_before} == backups_before, label
+        added = {k.split("/")[0] for k in after} - {k.split("/")[0] for k in backups_before}
         assert all("-pre-restore-" in b for b in added), added
-        earlier = ids
+        litter[label] = sorted(n for n in os.listdir(lab.data_dir / "backups") if n.startswith("."))
         if not killed:
             break
+
+    info = ok(run.run("gateway_backup_info", transport="files", verify=True))
+    ids = {b["id"] for b in info["backups"]}
+    assert earlier <= ids and backup_a in ids
+    assert all(b["valid"] for b in info["backups"]), [b for b in info["backups"] if not b["valid"]]
+    assert info["latest_valid"] == backup_a and info["interrupted_restore"] is False
+    assert all(b["safety"] for b in info["backups"] if b["id"] not in earlier)
+    assert manifest_files(lab, backup_a) == a_files
+    print("dot names left in backups/ after each attempt:", litter)
 
     # The gateway starts on the restored data and answers.
     meta = start_gateway(lab)
     assert meta["stores"]["audit"]["records"] > 100000
     print("kill points:", seen)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a restore SIGKILLed while it copies its safety backup leaves backups/.tmp-<id>-pre-restore-<hex> "
+    "(a partial copy of the data) for good; recovery (DataSwap._remove_strays) only cleans .restore-* in the "
+    "data dir and prune skips dot names, so the space is never reclaimed"))
+def test_killed_safety_backup_leaves_no_half_made_backup(lab, tmp_path):
+    run = Runner(lab, tmp_path / "ansible")
+    stop_gateway(lab)
+    grow_audit(lab.data_dir / "audit.jsonl", 40 * 1024 * 1024)
+    backup_a = ok(run.run("gateway_backup", state="present", transport="files"))["backup_id"]
+    mutate(lab, 0)
+    cmd = run.command("gateway_backup", {"state": "restored", "backup_id": backup_a})
+    killed, _rc, _out, _secs = kill_restore(cmd, ansible_env(), run.workdir,
+                                            when=lambda: safety_backup_in_progress(lab))
+    assert killed
+    assert not Path(lab.data_dir, JOURNAL).exists()  # killed before the swap began: old data
+    result = ok(run.run("gateway_backup", state="restored", backup_id=backup_a))
+    assert data_files(lab.data_dir) == manifest_files(lab, backup_a) and result["changed"]
+    ok(run.run("gateway_backup", state="absent", keep_last=1000))
+    assert [n for n in os.listdir(lab.data_dir / "backups") if n.startswith(".")] == []
+
+
+def lock_holders(path):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == str(path):
+                    out.append((pid, open("/proc/%s/cmdline" % pid).read().replace("\0", " ")[:200]))
+        except OSError:
+            pass
+    return out
+
+
+def backup_stats(lab):
+    """{relative path: (size, mtime_ns, inode)} of every file under backups/ whose top name is not a dot name."""
+    root = lab.data_dir / "backups"
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = Path(dirpath, name)
+            rel = full.relative_to(root).as_posix()
+            if not rel.startswith("."):
+                st = full.stat()
+                out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
 
 
 def api_backups_from_files(lab):
