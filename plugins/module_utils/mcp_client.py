@@ -53,7 +53,7 @@ def parse_sse(text):
             continue
         if line.startswith(":"):
             continue  # an SSE comment / keep-alive
-        field, _, value = line.partition(":")
+        field, dummy, value = line.partition(":")
         if field == "data":
             data_lines.append(value[1:] if value.startswith(" ") else value)
     return messages
