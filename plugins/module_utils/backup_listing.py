@@ -82,7 +82,9 @@ def list_backups(params, warn=None, client=None):
                 )
             raw = store.list()
         backups = [backup_entry(item, store, params["verify"]) for item in raw]
-        latest_valid = store.latest_valid(params["max_schema_version"])
+        # each backup is verified once: latest_valid reuses what backup_entry verified
+        latest_valid = store.latest_valid(params["max_schema_version"], raw if transport == "files" else None)
+        store.save_parse_cache()
     except (GatewayError, SwapError, OSError) as exc:
         raise BackupListingError(str(exc))
     interrupted = store.interrupted_restore()

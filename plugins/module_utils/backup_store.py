@@ -30,7 +30,11 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest im
     read_manifest,
     read_schema_version,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_verify import verify_backup_dir
+from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_verify import (
+    check_backup_dir,
+    read_parse_cache,
+    write_parse_cache,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock import (
     DataDirLock,
     LockHeldError,
@@ -38,8 +42,9 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock impo
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import (
     DataSwap,
-    copy_file_durably,
+    copy_file,
     fsync_dir,
+    fsync_tree,
     interrupted_restore,
 )
 
@@ -89,6 +94,10 @@ class BackupStore:
         self.data_dir = os.path.abspath(data_dir)
         self.backups_dir = os.path.join(self.data_dir, BACKUPS_DIR)
         self.on_step = on_step  # test hook, see DataSwap
+        # One verification per backup per run: {id: (fingerprint, manifest, problems, vouched)}.
+        # The fingerprint (stat of the manifest and of every listed file) drops an entry whose
+        # files changed since, so a cached answer is never about other bytes.
+        self._checked = {}
 
     # -- reading -----------------------------------------------------------
     def backup_dir(self, backup_id):
@@ -129,18 +138,57 @@ class BackupStore:
 
     def verify(self, backup_id):
         """Named problems of one backup; [] when it is valid."""
+        return self.check(backup_id)[1]
+
+    def _fingerprint(self, path, manifest):
+        stats = []
+        names = [MANIFEST_NAME] + (["data/" + item["path"] for item in manifest["files"]] if manifest else [])
+        for rel in names:
+            try:
+                st = os.stat(os.path.join(path, *rel.split("/")))
+            except OSError:
+                stats.append(None)
+                continue
+            stats.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(stats)
+
+    def check(self, backup_id):
+        """(manifest or None, problems, vouched) of one backup, verified at most once per store
+        (that is, per module run) while its files stay as they were."""
         path = self.backup_dir(backup_id)
         if not os.path.isdir(path):
             raise UnknownBackupError("unknown backup %r: %s does not exist" % (backup_id, path))
-        return verify_backup_dir(path)[1]
+        cached = self._checked.get(backup_id)
+        if cached is not None and cached[0] == self._fingerprint(path, cached[1]):
+            return cached[1:]
+        manifest, problems, vouched = check_backup_dir(path, record=False)
+        self._checked[backup_id] = (self._fingerprint(path, manifest), manifest, problems, vouched)
+        return manifest, problems, vouched
 
-    def latest_valid(self, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
+    def save_parse_cache(self):
+        """Record, in each backup this store verified clean, which (path, sha256) parse:
+        backups/<id>/.parsed.json (conventions.md), written atomically and only when it adds
+        something. The modules call it at the end of a run that may write (never in check mode,
+        never on a refusal). Returns the ids written."""
+        written = []
+        for backup_id, (fingerprint, manifest, problems, vouched) in sorted(self._checked.items()):
+            path = os.path.join(self.backups_dir, backup_id)
+            if problems or manifest is None or not os.path.isdir(path):
+                continue
+            if self._fingerprint(path, manifest) != fingerprint or read_parse_cache(path) == vouched:
+                continue
+            if write_parse_cache(path, vouched):
+                written.append(backup_id)
+        return written
+
+    def latest_valid(self, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, entries=None):
         """The newest backup that verifies and is not too new, safety backups excluded (or None).
 
         Safety backups are left out so that restoring 'latest_valid' twice does not
-        undo the first restore with the copy it took.
+        undo the first restore with the copy it took. entries: a list() already made;
+        backups verified earlier in this run are not verified again.
         """
-        for entry in self.list():
+        for entry in self.list() if entries is None else entries:
             if is_safety_backup_id(entry["id"]):
                 continue
             version = entry["schemaVersion"]
@@ -159,6 +207,16 @@ class BackupStore:
 
     def current_files(self):
         return describe_files(self.data_dir)
+
+    def current_sizes(self):
+        """[(path, size)] of every data file: stat only, no read."""
+        sizes = []
+        for rel in data_files(self.data_dir):
+            try:
+                sizes.append((rel, os.stat(os.path.join(self.data_dir, *rel.split("/"))).st_size))
+            except OSError:
+                sizes.append((rel, None))
+        return sizes
 
     def lock_is_held(self):
         return lock_is_held(self.data_dir)
@@ -191,28 +249,26 @@ class BackupStore:
         schema_version = read_schema_version(self.data_dir)
         try:
             os.mkdir(tmp, 0o700)
-            files = []
+            files, written = [], []
             for rel in data_files(self.data_dir):
                 src = os.path.join(self.data_dir, *rel.split("/"))
                 dst = os.path.join(tmp, "data", *rel.split("/"))
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 try:
-                    size, sha = copy_file_durably(src, dst)
+                    size, sha = copy_file(src, dst)  # one read: read -> sha256 -> write
                 except OSError as exc:
                     exc.filename = exc.filename or src
                     raise
                 files.append({"path": rel, "size": size, "sha256": sha})
+                written.append(dst)
             manifest = build_manifest(backup_id, schema_version, files)
             manifest_path = os.path.join(tmp, MANIFEST_NAME)
             with open(manifest_path, "w") as handle:
                 json.dump(manifest, handle, indent=2, sort_keys=True)
                 handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            for root, dirs, _files in os.walk(tmp):
-                for name in dirs:
-                    fsync_dir(os.path.join(root, name))
-            fsync_dir(tmp)
+            written.append(manifest_path)
+            # write everything, then fsync the files, then the dirs (batched, not write+fsync each)
+            fsync_tree(written, tmp)
             os.rename(tmp, final)
             fsync_dir(self.backups_dir)
         except BaseException as exc:
@@ -254,7 +310,7 @@ class BackupStore:
 
     def check_restorable(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
         """The backup's manifest, or RestoreRefusedError: invalid or too new is never restored, force or not."""
-        manifest, problems = verify_backup_dir(self.backup_dir(backup_id))
+        manifest, problems, _vouched = self.check(backup_id)
         if problems:
             raise RestoreRefusedError(
                 "backup %s fails verification, refusing to restore it: %s; pick another backup "
@@ -269,11 +325,18 @@ class BackupStore:
             )
         return manifest
 
-    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
-        """What restore() would do, touching nothing: {backup_id, schema_version, changed, added, changed_files, removed, before, after}."""
-        backup_id = self.resolve(backup_id, max_schema_version)
-        manifest = self.check_restorable(backup_id, max_schema_version)
-        plan = plan_changes(self.current_files(), manifest["files"])
+    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, manifest=None, current=None):
+        """What restore() would do, touching nothing: {backup_id, schema_version, changed, added, changed_files, removed, before, after}.
+
+        manifest: backup_id's manifest when check_restorable() already passed it (backup_id then
+        is a concrete id); current: current_files() when already hashed.
+        """
+        if manifest is None:
+            backup_id = self.resolve(backup_id, max_schema_version)
+            manifest = self.check_restorable(backup_id, max_schema_version)
+        if current is None:
+            current = self.current_files()
+        plan = plan_changes(current, manifest["files"])
         plan["backup_id"] = backup_id
         plan["schema_version"] = manifest.get("schemaVersion")
         plan["needed"] = bool(plan["added"] or plan["changed"] or plan["removed"])
@@ -300,13 +363,19 @@ class BackupStore:
         if not os.path.isdir(self.data_dir):
             raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
         # Read-only refusals (unknown, invalid, too new) come before the lock file is even created.
-        self.check_restorable(self.resolve(backup_id, max_schema_version), max_schema_version)
+        concrete = self.resolve(backup_id, max_schema_version)
+        self.check_restorable(concrete, max_schema_version)
         lock = DataDirLock(self.data_dir)
         if require_lock:
             lock.acquire()  # raises LockHeldError
         try:
             recovered = DataSwap(self.data_dir, on_step=self.on_step).recover()
-            plan = self.plan_restore(backup_id, max_schema_version)
+            if recovered and backup_id == LATEST_VALID:
+                concrete = self.resolve(backup_id, max_schema_version)  # a recovery may add a safety backup
+            # verified above (once): check() answers from this run's result while the files are unchanged
+            manifest = self.check_restorable(concrete, max_schema_version)
+            current = self.current_files()
+            plan = self.plan_restore(concrete, max_schema_version, manifest=manifest, current=current)
             result = {
                 "changed": plan["needed"],
                 "backup_id": plan["backup_id"],
@@ -318,13 +387,18 @@ class BackupStore:
             }
             if not plan["needed"]:
                 return result
-            safety = self.create(new_safety_backup_id(), _locked=True)
-            result["safety_backup_id"] = safety["id"]
-            if self.on_step:
-                self.on_step("safety_backup", backup_id=safety["id"])
-            manifest = read_manifest(self.backup_dir(plan["backup_id"]))
-            source = os.path.join(self.backup_dir(plan["backup_id"]), "data")
-            DataSwap(self.data_dir, on_step=self.on_step).run(plan["backup_id"], source, manifest["files"])
+            # The safety backup is the current data itself: its manifest from the sha256s just
+            # taken, its data/ the current entries renamed aside during the swap (DataSwap).
+            safety_id = validate_backup_id(new_safety_backup_id())
+            if os.path.lexists(self.backup_dir(safety_id)):
+                raise BackupError("backup %s already exists at %s" % (safety_id, self.backup_dir(safety_id)))
+            safety = build_manifest(safety_id, read_schema_version(self.data_dir), current)
+            result["safety_backup_id"] = safety_id
+            _m, _p, vouched = self.check(concrete)
+            source = os.path.join(self.backup_dir(concrete), "data")
+            DataSwap(self.data_dir, on_step=self.on_step).run(
+                concrete, source, manifest["files"], safety_manifest=safety, vouched=vouched
+            )
             return result
         finally:
             lock.release()

@@ -90,6 +90,8 @@ class BackupTask:
             if self.result["recovered"]:
                 self.result["changed"] = True
             {"present": self.present, "restored": self.restored, "absent": self.absent}[self.params["state"]]()
+            if not self.check_mode:
+                self.store.save_parse_cache()  # what this run verified parses (never on a refusal)
         except TASK_ERRORS as exc:
             self.fail(str(exc))
         if self.result["recovered"]:
@@ -130,14 +132,22 @@ class BackupTask:
                 "the gateway holds %s/.gateway.lock: a backup on the files could copy a store half written; "
                 "use transport: api with api_url/api_token while it runs, stop it, or set force: true" % store.data_dir
             )
-        # Idempotent: when the newest backup already holds exactly the current data, take none.
-        current = store.current_files()
+        # Idempotent: when the newest backup already holds exactly the current data (and is
+        # valid), take none. Cheapest check first: paths and sizes (stat), then the sha256s of
+        # the current data, then the backup's verification. No backup: nothing is hashed twice.
         for entry in store.list()[:1]:
-            if entry["files"] is not None and not store.verify(entry["id"]):
+            if entry["files"] is None:
+                continue
+            try:
                 manifest = read_manifest(store.backup_dir(entry["id"]))
-                if [{k: f[k] for k in ("path", "size", "sha256")} for f in manifest["files"]] == current:
-                    result.update(changed=False, backup_id=entry["id"], backup=summary(manifest))
-                    return
+            except ManifestError:
+                continue
+            if [(f["path"], f["size"]) for f in manifest["files"]] != store.current_sizes():
+                continue
+            listed = [{"path": f["path"], "size": f["size"], "sha256": f["sha256"].lower()} for f in manifest["files"]]
+            if listed == store.current_files() and not store.verify(entry["id"]):
+                result.update(changed=False, backup_id=entry["id"], backup=summary(manifest))
+                return
         result["changed"] = True
         if self.check_mode:
             result["backup_id"] = None

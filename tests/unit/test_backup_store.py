@@ -69,7 +69,7 @@ def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
     data_dir = dd.make(tmp_path)
     store = BackupStore(data_dir)
     calls = {"n": 0}
-    real_copy = backup_store_module.copy_file_durably
+    real_copy = backup_store_module.copy_file
 
     def full_disk(src, dst):
         calls["n"] += 1
@@ -77,7 +77,7 @@ def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", dst)
         return real_copy(src, dst)
 
-    monkeypatch.setattr(backup_store_module, "copy_file_durably", full_disk)
+    monkeypatch.setattr(backup_store_module, "copy_file", full_disk)
     with pytest.raises(BackupError) as exc:
         store.create()
     assert "no space left" in str(exc.value)
