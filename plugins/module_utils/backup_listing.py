@@ -60,9 +60,15 @@ def backup_entry(raw, store, verify):
     return entry
 
 
-def list_backups(params, warn=None, client=None):
+def list_backups(params, warn=None, client=None, check_mode=None):
     """gateway_backup_info's whole run for params (the module's options). client: a GatewayClient
-    stand-in for tests; by default one is built from api_url. Raises BackupListingError."""
+    stand-in for tests; by default one is built from api_url. Raises BackupListingError.
+
+    check_mode: nothing is written then, not even the parse cache. None: taken from the
+    AnsibleModule whose bound warn method was passed (module.warn), else False.
+    """
+    if check_mode is None:
+        check_mode = bool(getattr(getattr(warn, "__self__", None), "check_mode", False))
     warn = warn or _ignore
     store = BackupStore(params["data_dir"])
     transport = params["transport"]
@@ -84,7 +90,8 @@ def list_backups(params, warn=None, client=None):
         backups = [backup_entry(item, store, params["verify"]) for item in raw]
         # each backup is verified once: latest_valid reuses what backup_entry verified
         latest_valid = store.latest_valid(params["max_schema_version"], raw if transport == "files" else None)
-        store.save_parse_cache()
+        if not check_mode:
+            store.save_parse_cache()  # what this run verified parses: the next verify only hashes
     except (GatewayError, SwapError, OSError) as exc:
         raise BackupListingError(str(exc))
     interrupted = store.interrupted_restore()

@@ -167,3 +167,20 @@ def test_jsonl_checker_matches_the_per_line_rule():
             checker.feed(data[start:start + size])
         problems = checker.finish()
         assert [p.split(": ")[2] for p in problems] == ["line 4", "line 5", "line 7"], problems
+
+
+def test_check_mode_listing_writes_no_cache(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    backup_id = BackupStore(data_dir).create()["id"]
+    before = dd.snapshot(str(tmp_path))
+    params = {"data_dir": data_dir, "transport": "files", "verify": True, "max_schema_version": 3}
+    assert list_backups(params, check_mode=True)["latest_valid"] == backup_id
+
+    class Module:  # what gateway_backup_info passes: module.warn, bound to a module in check mode
+        check_mode = True
+
+        def warn(self, message):
+            pass
+
+    assert list_backups(params, Module().warn)["latest_valid"] == backup_id
+    assert dd.snapshot(str(tmp_path)) == before
