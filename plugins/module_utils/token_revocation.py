@@ -39,6 +39,10 @@ class TokenRevokeError(Exception):
         self.result = result
 
 
+def entry_id(entry):
+    return str(entry.get("id"))
+
+
 class Outcome:
     """The four lists of a revocation run (thread-safe appends)."""
 
@@ -54,8 +58,7 @@ class Outcome:
             getattr(self, name).append(entry)
 
     def sorted(self):
-        key = lambda e: str(e.get("id"))  # noqa: E731
-        return {name: sorted(getattr(self, name), key=key) for name in ("revoked", "already_revoked", "not_found", "failed")}
+        return {name: sorted(getattr(self, name), key=entry_id) for name in ("revoked", "already_revoked", "not_found", "failed")}
 
 
 def revoke_one(client, token, retries, backoff, outcome, sleep=time.sleep):
@@ -127,7 +130,7 @@ def revoke_tokens(make_client, tokens, concurrency=8, retries=3, backoff=0.2, sl
 
 def run_token_revoke(params, check_mode=False):
     """The token_revoke module's run: result dict, or TokenRevokeError(msg, result)."""
-    result = dict(changed=False, revoked=[], already_revoked=[], not_found=[], failed=[], skipped=[])
+    result = dict(changed=False, revoked=[], already_revoked=[], not_found=[], failed_tokens=[], skipped=[])
     if (params.get("concurrency") or 0) < 1 or (params.get("concurrency") or 0) > 64:
         raise TokenRevokeError("concurrency must be 1..64", result)
     if (params.get("retries") or 0) < 0:
@@ -160,20 +163,19 @@ def run_token_revoke(params, check_mode=False):
                             params.get("concurrency") or 8, params.get("retries", 3), params.get("backoff", 0.2))
     lists = outcome.sorted()
     result["revoked"] = lists["revoked"]
-    result["already_revoked"] = sorted(selection.already_revoked + lists["already_revoked"], key=lambda e: str(e.get("id")))
-    result["not_found"] = sorted(selection.not_found + lists["not_found"], key=lambda e: str(e.get("id")))
-    result["failed"] = lists["failed"]
+    result["already_revoked"] = sorted(selection.already_revoked + lists["already_revoked"], key=entry_id)
+    result["not_found"] = sorted(selection.not_found + lists["not_found"], key=entry_id)
+    result["failed_tokens"] = lists["failed"]
     result["changed"] = bool(result["revoked"])
-    if result["failed"]:
-        first = result["failed"][0]
+    if result["failed_tokens"]:
+        first = result["failed_tokens"][0]
         raise TokenRevokeError(
             "%d of %d selected tokens were not revoked and are left active (revoked %d, already revoked %d); "
             "first failure %s: %s. Re-run the task: it is idempotent and only retries what is left"
-            % (len(result["failed"]), len(selection.to_revoke), len(result["revoked"]), len(result["already_revoked"]),
+            % (len(result["failed_tokens"]), len(selection.to_revoke), len(result["revoked"]), len(result["already_revoked"]),
                first["id"], first["message"]), result)
     if lists["not_found"] and not ignore_missing:
         raise TokenRevokeError(
             "%d selected tokens disappeared before they could be revoked (HTTP 404): %s"
             % (len(lists["not_found"]), ", ".join(e["id"] for e in lists["not_found"])), result)
     return result
-

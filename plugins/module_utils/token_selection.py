@@ -45,11 +45,11 @@ def parse_ts(text):
     if value.endswith("Z") or value.endswith("z"):
         value = value[:-1] + "+00:00"
     if "." in value:
-        head, _, tail = value.partition(".")
+        head, dot, tail = value.partition(".")
         digits = re.match(r"\d+", tail)
         if digits:
             frac = digits.group(0)
-            value = head + "." + (frac + "000000")[:6] + tail[len(frac):]
+            value = head + dot + (frac + "000000")[:6] + tail[len(frac):]
     parsed = _dt.datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.timezone.utc)
@@ -110,11 +110,13 @@ def list_all(client, query):
     """Every token GET /api/mcp-tokens returns for query, following nextCursor to the end."""
     tokens, cursor, seen = [], None, set()
     params = dict(query, limit=PAGE_LIMIT)
-    for _ in range(MAX_PAGES):
+    for page_number in range(MAX_PAGES):
         page, cursor = client.list_tokens(params, cursor)
         tokens.extend(t for t in page if isinstance(t, dict))
         if not cursor:
             return tokens
+        if page_number + 1 == MAX_PAGES:
+            break
         if cursor in seen:
             raise SelectionError("GET /api/mcp-tokens returned the nextCursor %r twice: the listing does not advance" % cursor)
         seen.add(cursor)

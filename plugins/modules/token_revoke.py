@@ -145,9 +145,10 @@ not_found:
   returned: always
   type: list
   elements: dict
-failed:
+failed_tokens:
   description:
-    - Tokens left unrevoked after the retries, with C(status) (the HTTP status, null when there was no answer),
+    - Tokens left unrevoked after the retries (named so because Ansible reserves C(failed) for the task's
+      own flag), with C(status) (the HTTP status, null when there was no answer),
       C(message) (method, endpoint and what came back) and C(attempts).
   returned: always
   type: list

@@ -174,7 +174,7 @@ def test_run_partial_failure_names_how_many_were_left(stub):
         run_token_revoke(params)
     assert exc.value.msg.startswith("2 of 5 selected tokens were not revoked and are left active")
     result = exc.value.result
-    assert [e["id"] for e in result["failed"]] == ["tok_1", "tok_3"] and len(result["revoked"]) == 3
+    assert [e["id"] for e in result["failed_tokens"]] == ["tok_1", "tok_3"] and len(result["revoked"]) == 3
     assert result["changed"] is True and CANARY not in json.dumps(result) + exc.value.msg
 
 
