@@ -60,15 +60,12 @@ def backup_entry(raw, store, verify):
     return entry
 
 
-def list_backups(params, warn=None, client=None, check_mode=None):
+def list_backups(params, warn=None, client=None, check_mode=False):
     """gateway_backup_info's whole run for params (the module's options). client: a GatewayClient
     stand-in for tests; by default one is built from api_url. Raises BackupListingError.
 
-    check_mode: nothing is written then, not even the parse cache. None: taken from the
-    AnsibleModule whose bound warn method was passed (module.warn), else False.
+    check_mode: nothing is written then, not even the parse cache.
     """
-    if check_mode is None:
-        check_mode = bool(getattr(getattr(warn, "__self__", None), "check_mode", False))
     warn = warn or _ignore
     store = BackupStore(params["data_dir"])
     transport = params["transport"]

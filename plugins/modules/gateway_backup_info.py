@@ -155,7 +155,7 @@ def main():
         supports_check_mode=True,
     )
     try:
-        result = list_backups(module.params, module.warn)
+        result = list_backups(module.params, module.warn, check_mode=module.check_mode)
     except BackupListingError as exc:
         module.fail_json(msg=exc.msg)
     module.exit_json(**result)
