@@ -19,6 +19,7 @@ import os
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest import (
     ManifestError,
+    file_digest,
     read_manifest,
 )
 
@@ -144,8 +145,9 @@ def scan_file(path, label, parse=True):
     digest = hashlib.sha256()
     size = 0
     kind = "jsonl" if label.endswith(".jsonl") else "json" if label.endswith(".json") else None
-    if not parse:
-        kind = None
+    if not parse or kind is None:
+        size, sha = file_digest(path)
+        return size, sha, []
     checker = JsonlChecker(label) if kind == "jsonl" else None
     parts = [] if kind == "json" else None  # a .json store is parsed whole, as json.loads needs it
     with open(path, "rb") as handle:

@@ -42,7 +42,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_verify impo
 
 JOURNAL_NAME = ".restore-journal.json"
 RESTORE_PREFIX = ".restore-"
-COPY_CHUNK = 4 * 1024 * 1024
+COPY_CHUNK = 256 * 1024
 
 
 class SwapError(Exception):
@@ -68,16 +68,20 @@ def copy_file(src, dst, expect=None):
     """
     digest = hashlib.sha256()
     size = 0
-    with open(src, "rb") as reader, open(dst, "wb") as writer:
+    buf = bytearray(COPY_CHUNK)  # reused: a fresh bytes object per read costs page faults
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as reader, open(dst, "wb", buffering=0) as writer:
         while True:
-            chunk = reader.read(COPY_CHUNK)
-            if not chunk:
+            count = reader.readinto(buf)
+            if not count:
                 break
-            size += len(chunk)
+            size += count
             if expect is not None and size > expect[0]:
                 break
-            writer.write(chunk)
-            digest.update(chunk)
+            chunk = view[:count]
+            while chunk:
+                chunk = chunk[writer.write(chunk):]
+            digest.update(view[:count])
     shutil.copystat(src, dst, follow_symlinks=False)
     return size, digest.hexdigest()
 
