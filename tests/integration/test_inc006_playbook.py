@@ -1,0 +1,273 @@
+"""INC-006 end to end: the local lab (real supervisord, real reference gateway) with tokens in two orgs,
+then `ansible-playbook playbooks/inc-006-secret-leak.yml` revokes one org's tokens, rotates the admin token and
+the OData credentials, exports the audit and notifies a local webhook. No secret may show anywhere."""
+
+import hashlib
+import http.server
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from mcpops.lab.local_lab import LocalLab, http_json
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PLAYBOOK = "playbooks/inc-006-secret-leak.yml"
+ORG = "org_acme"
+OTHER_ORG = "org_globex"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_lab(path):
+    lab = LocalLab(path, listen="127.0.0.1:%d" % free_port())
+    lab.up()
+    return lab
+
+
+def run_playbook(lab_dir, *args):
+    env = dict(os.environ)
+    env.update(
+        MCPOPS_LAB_DIR=str(lab_dir),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        PATH="%s:%s" % (BIN, env.get("PATH", "")),
+        no_proxy="127.0.0.1,localhost",
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    cmd = [str(BIN / "ansible-playbook"), PLAYBOOK, "-i", "inventories/lab"] + list(args)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def issue(lab, client_id, org_id):
+    status, body = http_json(lab.api_url + "/api/mcp-tokens", method="POST", token=lab.admin_token(),
+                             body={"clientId": client_id, "orgId": org_id, "scopes": ["tools:read"]})
+    assert status == 201, body
+    return body["secret"]
+
+
+def all_tokens(lab, token=None):
+    tokens, cursor = {}, None
+    while True:
+        query = {"limit": 100}
+        if cursor:
+            query["cursor"] = cursor
+        status, body = http_json(lab.api_url + "/api/mcp-tokens?" + urllib.parse.urlencode(query),
+                                 token=token or lab.admin_token())
+        assert status == 200, body
+        tokens.update((t["id"], t) for t in body["tokens"])
+        cursor = body.get("nextCursor")
+        if not cursor:
+            return tokens
+
+
+def read_env(path):
+    lines = Path(path).read_text().splitlines()
+    return lines, dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def password_envs(lab):
+    profiles = json.loads(Path(lab.data_dir, "profiles.json").read_text())["profiles"]
+    return sorted({p["passwordEnv"] for p in profiles if p.get("passwordEnv")})
+
+
+def state_digest(lab):
+    """sha256 over the lab's secrets and data, every file's relative path and bytes."""
+    h = hashlib.sha256()
+    for root in (lab.secrets_dir, lab.data_dir):
+        for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+            h.update(str(path.relative_to(lab.state_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def assert_no_secret(secrets, **texts):
+    for secret in secrets:
+        assert len(secret) >= 16
+        for name, text in texts.items():
+            assert secret not in text, "a secret shows in %s" % name
+
+
+class Webhook:
+    """A tiny local webhook: records every POSTed body."""
+
+    def __init__(self):
+        self.bodies = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                hook.bodies.append(self.rfile.read(length).decode("utf-8", "replace"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hooks/incident" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def webhook(request):
+    hook = Webhook()
+    request.addfinalizer(hook.stop)
+    return hook
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = make_lab(tmp_path / "lab")
+    yield lab
+    lab.down()
+
+
+@pytest.fixture(scope="module")
+def untouched_lab(tmp_path_factory):
+    """One lab for the runs that must change nothing (check mode, refusals)."""
+    lab = make_lab(tmp_path_factory.mktemp("inc006") / "lab")
+    yield lab
+    lab.down()
+
+
+def test_leak_revokes_the_org_rotates_every_secret_exports_and_notifies(lab, webhook, tmp_path):
+    issued = [issue(lab, "cursor-ide", ORG), issue(lab, "ci-bot", ORG),
+              issue(lab, "cursor-ide", OTHER_ORG), issue(lab, "ci-bot", OTHER_ORG)]
+    before = all_tokens(lab)
+    assert any(t["orgId"] == ORG and t["revokedAt"] is None for t in before.values())
+    assert any(t["orgId"] != ORG for t in before.values())
+    old_admin = lab.admin_token()
+    env_file = Path(lab.read_info()["env_file"])
+    with env_file.open("a") as handle:
+        handle.write("# kept by INC-006\nONEC_MCP_EXTRA_SETTING=keep-me\n")
+    _, old_env = read_env(env_file)
+    names = password_envs(lab)
+    assert names and all(old_env.get(n) for n in names)
+    given = {names[0]: "Given-OData-Password-%s" % os.urandom(8).hex()}
+    vars_file = tmp_path / "odata.json"
+    vars_file.write_text(json.dumps({"odata_passwords": given}))
+    vars_file.chmod(0o600)
+    export_dir = tmp_path / "export"
+
+    proc = run_playbook(lab.state_dir, "-v", "--diff", "-e", "org_id=" + ORG, "-e", "@" + str(vars_file),
+                        "-e", "export_dir=" + str(export_dir), "-e", "notify_webhook_url=" + webhook.url)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+    # Step 1: every token of the org revoked, no token of another org changed.
+    new_admin = lab.admin_token()
+    after = all_tokens(lab, token=new_admin)
+    assert after.keys() == before.keys()
+    for token_id, token in after.items():
+        if before[token_id]["orgId"] == ORG:
+            assert token["revokedAt"] is not None, token_id
+            if before[token_id]["revokedAt"] is not None:
+                assert token["revokedAt"] == before[token_id]["revokedAt"]
+        else:
+            assert token == before[token_id], token_id
+    newly = [t for t in before.values() if t["orgId"] == ORG and t["revokedAt"] is None]
+    assert "Step 1: revoked %d MCP token(s) of %s" % (len(newly), ORG) in proc.stdout
+
+    # Step 2: the old admin token is refused, the new one (from the file the gateway reads) works.
+    assert new_admin != old_admin and len(new_admin) >= 32
+    assert stat.S_IMODE(os.stat(lab.admin_token_file).st_mode) == 0o600
+    assert http_json(lab.api_url + "/api/system/storage-meta", token=old_admin)[0] == 401
+    assert http_json(lab.api_url + "/api/system/storage-meta", token=new_admin)[0] == 200
+    assert lab.program_state() == "RUNNING"
+
+    # Step 3: a new value for every passwordEnv, the given one where given; other lines kept.
+    lines, new_env = read_env(env_file)
+    assert stat.S_IMODE(os.stat(env_file).st_mode) == 0o600
+    for name in names:
+        assert new_env[name] != old_env[name]
+        assert len(new_env[name]) >= 16
+    assert new_env[names[0]] == given[names[0]]
+    assert "# kept by INC-006" in lines and new_env["ONEC_MCP_EXTRA_SETTING"] == "keep-me"
+    assert len(lines) == len(Path(env_file).read_text().splitlines())
+    assert sorted(k for k in new_env) == sorted(old_env)
+
+    # Step 4: the redacted export, 0600.
+    [export] = list(export_dir.iterdir())
+    assert export.name == "inc-006-%s-lab-gateway.audit.jsonl" % ORG
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    export_text = export.read_text()
+    assert export_text.count("\n") > 100
+    assert str(export) in proc.stdout
+
+    # Step 5: one JSON notice, names only.
+    assert len(webhook.bodies) == 1
+    notice = json.loads(webhook.bodies[0])
+    assert notice["incident"] == "INC-006" and notice["org_id"] == ORG
+    assert int(notice["tokens_revoked"]) == len(newly)
+    assert notice["rotated"] == ["ONEC_MCP_HTTP_TOKEN"] + names
+    assert notice["export"] == str(export)
+
+    # Step 6: the manual steps are listed.
+    assert "THREAT_MODEL.md" in proc.stdout
+    assert "set the new OData passwords on the 1C side" in proc.stdout
+
+    # The canary: no secret, old or new, anywhere.
+    secrets = [old_admin, new_admin, lab.mcp_token()] + issued
+    secrets += [old_env[n] for n in names] + [new_env[n] for n in names]
+    assert_no_secret(secrets, stdout=proc.stdout, stderr=proc.stderr, export=export_text, notice=webhook.bodies[0])
+
+
+def test_check_mode_changes_nothing(untouched_lab, webhook, tmp_path):
+    lab = untouched_lab
+    digest = state_digest(lab)
+    tokens = all_tokens(lab)
+    export_dir = tmp_path / "export"
+    proc = run_playbook(lab.state_dir, "--check", "--diff", "-v", "-e", "org_id=" + ORG,
+                        "-e", "export_dir=" + str(export_dir), "-e", "notify_webhook_url=" + webhook.url)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    would = [t for t in tokens.values() if t["orgId"] == ORG and t["revokedAt"] is None]
+    assert "Check mode: would revoke %d token(s) of %s" % (len(would), ORG) in proc.stdout
+    assert state_digest(lab) == digest
+    assert all_tokens(lab) == tokens
+    assert not export_dir.exists()
+    assert webhook.bodies == []
+    assert lab.program_state() == "RUNNING"
+    _, env = read_env(lab.read_info()["env_file"])
+    assert_no_secret([lab.admin_token(), lab.mcp_token()] + list(env.values()), stdout=proc.stdout, stderr=proc.stderr)
+
+
+@pytest.mark.parametrize("args", [(), ("-e", "org_id="), ("-e", "org_id=../etc")], ids=["missing", "empty", "bad"])
+def test_refused_without_org_id(untouched_lab, args):
+    lab = untouched_lab
+    digest = state_digest(lab)
+    proc = run_playbook(lab.state_dir, *args)
+    assert proc.returncode == 2, proc.stdout[-5000:]
+    assert "INC-006 refused: give the org" in proc.stdout
+    assert "Step 1" not in proc.stdout
+    assert state_digest(lab) == digest
+
+
+def test_unknown_odata_password_name_is_refused(untouched_lab, tmp_path):
+    lab = untouched_lab
+    digest = state_digest(lab)
+    vars_file = tmp_path / "odata.json"
+    vars_file.write_text(json.dumps({"odata_passwords": {"ONEC_NO_SUCH_PASSWORD": "Typo-Value-0123456789"}}))
+    proc = run_playbook(lab.state_dir, "-e", "org_id=" + ORG, "-e", "@" + str(vars_file))
+    assert proc.returncode == 2, proc.stdout[-5000:]
+    assert "unknown: ONEC_NO_SUCH_PASSWORD" in proc.stdout
+    assert "Typo-Value-0123456789" not in proc.stdout
+    assert state_digest(lab) == digest
