@@ -271,3 +271,20 @@ def test_unknown_odata_password_name_is_refused(untouched_lab, tmp_path):
     assert "unknown: ONEC_NO_SUCH_PASSWORD" in proc.stdout
     assert "Typo-Value-0123456789" not in proc.stdout
     assert state_digest(lab) == digest
+
+
+def test_the_proof_fails_when_the_service_does_not_read_the_token_file(lab, tmp_path):
+    """The token written where the gateway does not look: after the restart the old token still works, so the
+    play must fail at the proof, name the step, and print no secret."""
+    old_admin = lab.admin_token()
+    elsewhere = tmp_path / "not-read-by-the-gateway"
+    proc = run_playbook(lab.state_dir, "-e", "org_id=" + OTHER_ORG, "-e", "gateway_admin_token_file=" + str(elsewhere))
+    assert proc.returncode == 2, proc.stdout[-5000:]
+    assert 'INC-006 failed on lab-gateway at "Step 2: Check the new admin token got 200 and the old one 401"' in proc.stdout
+    assert "answered 401 to the new admin token (wanted 200) and 200 to the old one" in " ".join(proc.stdout.split())
+    assert "Step 6" not in proc.stdout
+    new_admin = elsewhere.read_text().strip()
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+    assert lab.admin_token() == old_admin
+    assert http_json(lab.api_url + "/api/system/storage-meta", token=old_admin)[0] == 200
+    assert_no_secret([old_admin, new_admin, lab.mcp_token()], stdout=proc.stdout, stderr=proc.stderr)
