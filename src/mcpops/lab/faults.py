@@ -3,11 +3,16 @@
 Each fault returns one line saying what it did. The store faults make the gateway's
 StoreMigrationRunner refuse to start, so supervisor ends in BACKOFF/FATAL: the crash loop of
 INC-001/INC-003, repaired by restoring a backup (the lab makes one at `up`).
+The token faults (auth-spike, rate-storm, leak) drive the running gateway's HTTP API and /mcp on
+loopback, as a misbehaving client would, and record what they did in `<state dir>/faults/<fault>.json`.
 """
 
+import http.client
 import json
 import os
+import secrets
 import signal
+import socket
 import time
 
 from mcpops.lab import supervisor as sup
@@ -115,11 +120,188 @@ def crash(lab):
     return f"crash: sent SIGKILL to gateway pid {pid}; supervisor state now {state} (pid {new_pid})"
 
 
+# -- token faults (INC-002, INC-005, INC-006) -----------------------------------------------------
+# They drive the running lab gateway over HTTP on loopback only, the way clients and attackers do;
+# nothing is edited behind its back. Each records what it did (never a secret) in
+# <state dir>/faults/<fault>.json for tests and drills.
+
+AUTH_SPIKE_REVOKED_CALLS = 50
+AUTH_SPIKE_UNKNOWN_CALLS = 20
+RATE_STORM_RPM = 5
+RATE_STORM_CALLS = 40
+LEAK_NORMAL_CALLS = 5
+LEAK_HEAVY_CALLS = 150
+_FAULT_CLIENT = "ci-bot"
+_FAULT_ORG = "org_acme"
+
+
+def _require_healthy(lab):
+    _require_up(lab)
+    status, _ = http_json(lab.api_url + "/healthz", timeout=3)
+    if status != 200:
+        raise LabError(f"the lab gateway at {lab.api_url} is not healthy (/healthz: {status}); "
+                       "token faults need it running")
+
+
+def _admin(lab, method, path, body=None):
+    status, answer = http_json(lab.api_url + path, method=method, token=lab.admin_token(), body=body, timeout=10)
+    if status is None or status >= 300:
+        raise LabError(f"{method} {path} -> {status}: {answer}")
+    return answer
+
+
+def _issue(lab, client_id, org_id, rpm):
+    answer = _admin(lab, "POST", "/api/mcp-tokens", {
+        "clientId": client_id, "orgId": org_id, "scopes": ["tools:read"],
+        "rateLimit": {"requestsPerMinute": rpm}})
+    return answer["token"], answer["secret"]
+
+
+class _McpCaller:
+    """POSTs JSON-RPC messages to the lab's /mcp over one kept-alive loopback connection."""
+
+    def __init__(self, lab, secret, source_ip=None):
+        host, port = lab.listen.rsplit(":", 1)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise LabError(f"token faults only talk to a loopback gateway, not {host}")
+        self.host, self.port, self.secret, self.source_ip = host, int(port), secret, source_ip
+        self.conn = None
+        self.statuses = {}
+        self.next_id = 0
+
+    def _connect(self):
+        source = (self.source_ip, 0) if self.source_ip else None
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10, source_address=source)
+
+    def call(self, method, params=None):
+        self.next_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}})
+        headers = {"Authorization": "Bearer " + self.secret, "Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream"}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request("POST", "/mcp", body=body, headers=headers)
+                resp = self.conn.getresponse()
+                resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.close()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 2:
+                    raise LabError(f"POST /mcp on {self.host}:{self.port}: {exc}") from exc
+        self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
+        return resp.status
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _record(lab, fault, **facts):
+    facts = dict(fault=fault, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **facts)
+    path = lab.state_dir / "faults" / f"{fault}.json"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(facts, indent=2, sort_keys=True) + "\n", 0o600)
+    return path
+
+
+def _token_facts(token):
+    return {"token_id": token["id"], "token_prefix": token["prefix"], "client_id": token["clientId"],
+            "org_id": token["orgId"]}
+
+
+def auth_spike(lab):
+    """A ci-bot token is revoked, and something keeps calling /mcp with its secret (403 revoked),
+    plus a few calls with a secret the gateway never issued (401 unknown_token)."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, _FAULT_CLIENT, _FAULT_ORG, 600)
+    _admin(lab, "POST", f"/api/mcp-tokens/{token['id']}/revoke")
+    caller = _McpCaller(lab, secret)
+    try:
+        for _ in range(AUTH_SPIKE_REVOKED_CALLS):
+            caller.call("tools/list")
+    finally:
+        caller.close()
+    del secret
+    unknown = "mcp_" + secrets.token_hex(2) + secrets.token_urlsafe(30)
+    unknown_prefix = unknown[:8]
+    stranger = _McpCaller(lab, unknown)
+    try:
+        for _ in range(AUTH_SPIKE_UNKNOWN_CALLS):
+            stranger.call("tools/list")
+    finally:
+        stranger.close()
+    del unknown
+    path = _record(lab, "auth-spike", **_token_facts(token), revoked_calls=caller.statuses,
+                   unknown_prefix=unknown_prefix, unknown_calls=stranger.statuses)
+    return (f"auth-spike: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}) revoked, then {AUTH_SPIKE_REVOKED_CALLS} /mcp calls with its secret "
+            f"(HTTP {caller.statuses}) and {AUTH_SPIKE_UNKNOWN_CALLS} with an unknown secret prefix "
+            f"{unknown_prefix} (HTTP {stranger.statuses}); recorded in {path}")
+
+
+def rate_storm(lab):
+    """A ci-bot token limited to 5 requests a minute calls tools/list 40 times at once (429s)."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, _FAULT_CLIENT, _FAULT_ORG, RATE_STORM_RPM)
+    caller = _McpCaller(lab, secret)
+    try:
+        for _ in range(RATE_STORM_CALLS):
+            caller.call("tools/list")
+    finally:
+        caller.close()
+    del secret
+    path = _record(lab, "rate-storm", **_token_facts(token), rate_limit=RATE_STORM_RPM, calls=caller.statuses)
+    return (f"rate-storm: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}, {RATE_STORM_RPM}/min) called tools/list {RATE_STORM_CALLS} times "
+            f"(HTTP {caller.statuses}); recorded in {path}")
+
+
+def leak(lab):
+    """A token used normally, then from another loopback address with heavy data-reading calls."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, "n8n-automation", _FAULT_ORG, 10000)
+    normal = _McpCaller(lab, secret)
+    try:
+        for _ in range(LEAK_NORMAL_CALLS):
+            normal.call("tools/call", {"name": "list_profiles", "arguments": {}})
+    finally:
+        normal.close()
+    source_ip = "127.0.0.2"
+    try:
+        with socket.socket() as probe:
+            probe.bind((source_ip, 0))
+    except OSError:
+        source_ip = None  # a loopback without 127.0.0.2: same ip, the volume still shows
+    heavy = _McpCaller(lab, secret, source_ip=source_ip)
+    try:
+        for index in range(LEAK_HEAVY_CALLS):
+            if index % 3 == 2:
+                heavy.call("tools/call", {"name": "get_active_profile", "arguments": {}})
+            else:
+                heavy.call("tools/call", {"name": "list_profiles", "arguments": {}})
+    finally:
+        heavy.close()
+    del secret
+    path = _record(lab, "leak", **_token_facts(token), normal_calls=normal.statuses, heavy_calls=heavy.statuses,
+                   heavy_ip=source_ip or "127.0.0.1")
+    return (f"leak: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}) made {LEAK_NORMAL_CALLS} normal calls, then {LEAK_HEAVY_CALLS} data-reading "
+            f"tool calls from {source_ip or '127.0.0.1'} (HTTP {heavy.statuses}); recorded in {path}")
+
+
 _FAULTS = {
     "corrupt-store": corrupt_store,
     "bad-migration": bad_migration,
     "stop": stop,
     "crash": crash,
+    "auth-spike": auth_spike,
+    "rate-storm": rate_storm,
+    "leak": leak,
 }
 FAULTS = tuple(_FAULTS)
 

@@ -1,0 +1,293 @@
+"""INC-002 and INC-005 end to end: the lab's token faults (auth-spike, rate-storm, leak) drive the real
+reference gateway over loopback, then `ansible-playbook playbooks/inc-002-auth-failures.yml` /
+`inc-005-rate-limit.yml` run against it. Every token is listed through the admin API before and after, so
+each test asserts exactly which tokens changed and that no other did."""
+
+import http.client
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpops.lab.local_lab import LocalLab, http_json
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+INC002 = "playbooks/inc-002-auth-failures.yml"
+INC005 = "playbooks/inc-005-rate-limit.yml"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = LocalLab(tmp_path / "lab", listen="127.0.0.1:%d" % free_port())
+    lab.up()
+    yield lab
+    lab.down()
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    return path
+
+
+def run_playbook(lab, run_dir, playbook, *args):
+    env = dict(os.environ)
+    env.update(
+        MCPOPS_LAB_DIR=str(lab.state_dir),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOG_PATH=str(run_dir / "ansible.log"),
+        PATH="%s:%s" % (BIN, env.get("PATH", "")),
+        no_proxy="127.0.0.1,localhost",
+    )
+    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/lab"] + list(args)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    with open(run_dir / "output.txt", "a") as out:
+        out.write(proc.stdout + proc.stderr)
+    return proc
+
+
+def all_tokens(lab):
+    tokens, cursor = {}, None
+    while True:
+        path = "/api/mcp-tokens?limit=100" + ("&cursor=" + cursor if cursor else "")
+        status, body = http_json(lab.api_url + path, token=lab.admin_token())
+        assert status == 200, body
+        for token in body["tokens"]:
+            tokens[token["id"]] = token
+        cursor = body.get("nextCursor")
+        if not cursor:
+            return tokens
+
+
+def diff(before, after):
+    """(ids added, {id: (before, after)} for every record that changed); nothing may disappear."""
+    assert set(before) <= set(after)
+    added = sorted(set(after) - set(before))
+    changed = {i: (before[i], after[i]) for i in before if before[i] != after[i]}
+    return added, changed
+
+
+def fault(lab, name):
+    line = lab.break_(name)
+    facts = json.loads(Path(lab.state_dir, "faults", name + ".json").read_text())
+    assert facts["token_prefix"] in line and facts["token_id"] in line
+    return facts
+
+
+def mcp_status(lab, secret):
+    host, port = lab.listen.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", "/mcp", body=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+                     headers={"Authorization": "Bearer " + secret, "Content-Type": "application/json",
+                              "Accept": "application/json, text/event-stream"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def assert_no_secret(lab, run_dir, proc, *extra):
+    secrets = [lab.admin_token(), lab.mcp_token()] + list(extra)
+    texts = [proc.stdout, proc.stderr]
+    files = [p for p in run_dir.rglob("*") if p.is_file()] + list(Path(lab.state_dir, "faults").glob("*"))
+    assert files
+    texts += [p.read_text(errors="replace") for p in files]
+    for secret in secrets:
+        assert len(secret) > 16
+        for text in texts:
+            assert secret not in text
+
+
+def ok(proc):
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+def refused(proc, *words):
+    assert proc.returncode == 2, proc.stdout[-5000:] + proc.stderr[-2000:]
+    for word in words:
+        assert word in proc.stdout, proc.stdout[-3000:]
+
+
+# -- the faults ------------------------------------------------------------------------------
+
+
+def audit_lines(lab, prefix):
+    lines = [json.loads(line) for line in Path(lab.data_dir, "audit.jsonl").read_text().splitlines() if line.strip()]
+    return [line for line in lines if line.get("tokenPrefix") == prefix]
+
+
+def test_token_faults_drive_the_gateway_and_record_what_they_did(lab):
+    spike = fault(lab, "auth-spike")
+    assert spike["client_id"] == "ci-bot" and spike["revoked_calls"] == {"403": 50}
+    failed = [x for x in audit_lines(lab, spike["token_prefix"]) if x["event"] == "auth.failed"]
+    assert len(failed) == 50 and {x["reason"] for x in failed} == {"revoked"}
+    unknown = [x for x in audit_lines(lab, spike["unknown_prefix"]) if x["event"] == "auth.failed"]
+    assert len(unknown) == 20 and {x["status"] for x in unknown} == {401}
+
+    storm = fault(lab, "rate-storm")
+    limited = [x for x in audit_lines(lab, storm["token_prefix"]) if x["event"] == "rate_limit.exceeded"]
+    assert len(limited) == 35 and storm["calls"] == {"200": 5, "429": 35}
+
+    leak = fault(lab, "leak")
+    calls = [x for x in audit_lines(lab, leak["token_prefix"]) if x["event"] == "tool.called"]
+    assert len(calls) == 155 and any(x["ip"] == leak["heavy_ip"] for x in calls)
+    for path in Path(lab.state_dir, "faults").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert "secret" not in path.read_text()
+
+
+# -- INC-002 ---------------------------------------------------------------------------------
+
+
+def test_inc002_from_auth_spike_issues_one_new_token_for_the_client(lab, run_dir, tmp_path):
+    spike = fault(lab, "auth-spike")
+    before = all_tokens(lab)
+    dest = tmp_path / "secrets" / "ci-bot.token"
+    dest.parent.mkdir()
+    proc = run_playbook(lab, run_dir, INC002, "-e", "secret_dest=%s" % dest)
+    ok(proc)
+
+    added, changed = diff(before, all_tokens(lab))
+    assert changed == {}  # the spiking token was already revoked: reported, not touched again
+    assert len(added) == 1
+    new = all_tokens(lab)[added[0]]
+    old = before[spike["token_id"]]
+    assert (new["clientId"], new["orgId"], new["scopes"], new["rateLimit"]) == (
+        "ci-bot", "org_acme", old["scopes"], old["rateLimit"])
+    assert new["revokedAt"] is None and not new["blocked"]
+
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    secret = dest.read_text().strip()
+    assert secret.startswith(new["prefix"])
+    assert mcp_status(lab, secret) == 200
+
+    out = proc.stdout
+    assert "Identified prefix %s (client ci-bot, org org_acme): 50 of" % spike["token_prefix"] in out
+    assert "Revoked: none; already revoked: %s" % spike["token_id"] in " ".join(out.split())
+    assert "New token %s prefix %s for ci-bot" % (new["id"], new["prefix"]) in out
+    assert str(dest) in out
+    assert "Clock skew" in out and "allowedClients: cursor-ide, ci-bot" in out
+    assert "Expired but not revoked:" in out and "Active tokens of clients no longer allowed: 0" in out
+    assert_no_secret(lab, run_dir, proc, secret)
+
+
+def test_inc002_with_a_prefix_revokes_exactly_that_token_and_reissues(lab, run_dir, tmp_path):
+    before = all_tokens(lab)
+    ops_prefix = lab.mcp_token()[:8]
+    victim = next(t for t in before.values()
+                  if t["revokedAt"] is None and t["expiresAt"] is None and not t["blocked"]
+                  and t["prefix"] != ops_prefix)
+    dest = tmp_path / "victim.token"
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=%s" % victim["prefix"], "-e", "secret_dest=%s" % dest)
+    ok(proc)
+
+    after = all_tokens(lab)
+    added, changed = diff(before, after)
+    assert list(changed) == [victim["id"]]
+    was, now = changed[victim["id"]]
+    assert now["revokedAt"] and {k: v for k, v in now.items() if k != "revokedAt"} == {
+        k: v for k, v in was.items() if k != "revokedAt"}
+    assert len(added) == 1
+    new = after[added[0]]
+    assert (new["clientId"], new["orgId"], new["scopes"]) == (victim["clientId"], victim["orgId"], victim["scopes"])
+    assert new.get("profile") == victim.get("profile")
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert mcp_status(lab, dest.read_text().strip()) == 200
+    assert "Revoked: %s; already revoked: none" % victim["id"] in " ".join(proc.stdout.split())
+    assert_no_secret(lab, run_dir, proc, dest.read_text().strip())
+
+
+def test_inc002_check_mode_changes_nothing(lab, run_dir):
+    spike = fault(lab, "auth-spike")
+    before = all_tokens(lab)
+    tokens_json = Path(lab.data_dir, "tokens.json").read_bytes()
+    proc = run_playbook(lab, run_dir, INC002, "--check")
+    ok(proc)
+    assert all_tokens(lab) == before
+    assert Path(lab.data_dir, "tokens.json").read_bytes() == tokens_json
+    assert "Check mode: would issue a new token for ci-bot" in proc.stdout
+    assert "Identified prefix %s" % spike["token_prefix"] in proc.stdout
+    assert_no_secret(lab, run_dir, proc)
+
+
+@pytest.mark.parametrize("prefix, words", [
+    ("../x", ["Bad input", "token_prefix must match"]),
+    ("unknown", ["The gateway has no token with prefix", "Nothing was changed"]),
+])
+def test_inc002_bad_prefix_is_refused_and_nothing_changes(lab, run_dir, tmp_path, prefix, words):
+    spike = fault(lab, "auth-spike")
+    if prefix == "unknown":
+        prefix = spike["unknown_prefix"]  # 20 auth.failed, but a secret the gateway never issued
+    before = all_tokens(lab)
+    dest = tmp_path / "never.token"
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=%s" % prefix, "-e", "secret_dest=%s" % dest)
+    refused(proc, "INC-002 failed on lab-gateway", "No token was revoked", "No new token was issued", *words)
+    assert all_tokens(lab) == before
+    assert not dest.exists()
+    assert_no_secret(lab, run_dir, proc)
+
+
+# -- INC-005 ---------------------------------------------------------------------------------
+
+
+def test_inc005_from_rate_storm_adjusts_then_blocks_only_that_token(lab, run_dir):
+    storm = fault(lab, "rate-storm")
+    before = all_tokens(lab)
+
+    proc = run_playbook(lab, run_dir, INC005, "-e", "rate_limit=120", "--check")
+    ok(proc)
+    assert "Check mode: would change" in proc.stdout and "rateLimit 5 -> 120" in proc.stdout
+    assert all_tokens(lab) == before
+
+    proc = run_playbook(lab, run_dir, INC005, "-e", "rate_limit=120")
+    ok(proc)
+    assert "Actor: token %s prefix %s (client ci-bot, org org_acme): 35 of" % (
+        storm["token_id"], storm["token_prefix"]) in proc.stdout
+    assert "Changed:" in proc.stdout
+    middle = all_tokens(lab)
+    added, changed = diff(before, middle)
+    assert added == [] and list(changed) == [storm["token_id"]]
+    was, now = changed[storm["token_id"]]
+    assert now["rateLimit"] == {"requestsPerMinute": 120}
+    assert dict(now, rateLimit=was["rateLimit"]) == was
+
+    proc = run_playbook(lab, run_dir, INC005, "-e", "action=block")
+    ok(proc)
+    assert "blocked False -> True" in proc.stdout
+    added, changed = diff(middle, all_tokens(lab))
+    assert added == [] and list(changed) == [storm["token_id"]]
+    was, now = changed[storm["token_id"]]
+    assert now["blocked"] is True and dict(now, blocked=False) == was
+    assert_no_secret(lab, run_dir, proc)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-e", "token_prefix=../x", "-e", "rate_limit=10"], ["Bad input"]),
+    (["-e", "action=delete"], ["Bad input", "action must be rate_limit or block"]),
+    ([], ["Bad input", "needs -e rate_limit"]),
+    (["-e", "token_prefix=mcp_zzzz", "-e", "rate_limit=10"], ["0 tokens with prefix mcp_zzzz"]),
+])
+def test_inc005_bad_input_is_refused_and_nothing_changes(lab, run_dir, args, words):
+    fault(lab, "rate-storm")
+    before = all_tokens(lab)
+    proc = run_playbook(lab, run_dir, INC005, *args)
+    refused(proc, "INC-005 failed on lab-gateway", "Nothing was changed", *words)
+    assert all_tokens(lab) == before
+    assert_no_secret(lab, run_dir, proc)
