@@ -288,3 +288,33 @@ def test_the_proof_fails_when_the_service_does_not_read_the_token_file(lab, tmp_
     assert lab.admin_token() == old_admin
     assert http_json(lab.api_url + "/api/system/storage-meta", token=old_admin)[0] == 200
     assert_no_secret([old_admin, new_admin, lab.mcp_token()], stdout=proc.stdout, stderr=proc.stderr)
+
+
+def test_from_the_leak_fault_the_leaked_token_is_revoked_and_its_reads_are_in_the_export(lab, tmp_path):
+    """The lab's `leak` fault (heavy data-reading calls from a second loopback address), then the
+    runbook: the leaked token is revoked with the rest of its org, no other org's token changes, and
+    the redacted export holds the leak's tool calls with their source ip and no secret."""
+    lab.break_("leak")
+    leak = json.loads((lab.state_dir / "faults" / "leak.json").read_text())
+    before = all_tokens(lab)
+    assert before[leak["token_id"]]["revokedAt"] is None
+    old_admin = lab.admin_token()
+    export_dir = tmp_path / "export"
+    proc = run_playbook(lab.state_dir, "-e", "org_id=" + leak["org_id"], "-e", "export_dir=" + str(export_dir))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+    after = all_tokens(lab)  # with the rotated admin token, read from the lab's file
+    assert lab.admin_token() != old_admin
+    assert after[leak["token_id"]]["revokedAt"] is not None
+    for token_id, token in before.items():
+        if token["orgId"] == leak["org_id"]:
+            assert after[token_id]["revokedAt"] is not None
+        else:
+            assert after[token_id] == token
+    [export] = list(export_dir.iterdir())
+    lines = [json.loads(line) for line in export.read_text().splitlines()]
+    reads = [line for line in lines if line.get("event") == "tool.called" and line.get("tokenPrefix") == leak["token_prefix"]]
+    assert len(reads) >= 150
+    assert {line.get("ip") for line in reads} >= {leak["heavy_ip"]}
+    assert_no_secret([old_admin, lab.admin_token(), lab.mcp_token()],
+                     stdout=proc.stdout, stderr=proc.stderr, export=export.read_text())
