@@ -1,5 +1,6 @@
 """The reference gateway over real HTTP: a real process on 127.0.0.1, a seeded data dir in tmp_path."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -251,6 +252,19 @@ def test_revoke_twice_keeps_first_revoked_at(gw, seeded):
     revokes = [e for e in audit_lines(seeded["data_dir"]) if e["event"] == "token.revoked" and e.get("tokenId") == tid]
     assert len(revokes) == 2
     assert_no_secret(gw, [secret])
+
+
+def test_concurrent_revokes_each_reach_the_disk(gw, seeded):
+    """Token writes are group-committed: requests in flight share one write of tokens.json. Every
+    revoke that got its 200 must be in the file on disk, whoever wrote it."""
+    ids = [issue(gw)["token"]["id"] for _ in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda tid: gw.request("POST", "/api/mcp-tokens/%s/revoke" % tid), ids))
+    assert [r.status for r in answers] == [200] * len(ids)
+    revoked_at = {r.json["token"]["id"]: r.json["token"]["revokedAt"] for r in answers}
+    stored = {t["id"]: t["revokedAt"] for t in tokens_file(seeded["data_dir"])}
+    assert {tid: stored[tid] for tid in ids} == revoked_at
+    assert all(revoked_at.values())
 
 
 def test_patch_token(gw, seeded):

@@ -73,7 +73,7 @@ class Backups:
 
     # -- create ------------------------------------------------------------------------------
     def create(self, ip=None, kind=""):
-        with self.store.lock:
+        with self.store.save_lock, self.store.lock:  # no token write in flight while copying
             files = fsutil.iter_data_files(self.data_dir)
             need = sum(os.path.getsize(p) for _, p in files) + 64 * 1024
             os.makedirs(self.root, exist_ok=True)
@@ -204,7 +204,7 @@ class Backups:
         backup_dir = os.path.join(self.root, backup_id)
         if not os.path.isfile(os.path.join(backup_dir, "manifest.json")) and not os.path.isdir(backup_dir):
             raise ApiError(404, "backup_not_found", "no backup %s" % backup_id)
-        with self.store.lock:
+        with self.store.save_lock, self.store.lock:  # no token write in flight over the swap
             running = jobs.running()
             if running:
                 raise ApiError(409, "index_job_running",

@@ -169,11 +169,18 @@ class StoreMigrationRunner:
 
 
 class Store:
-    """In-memory copy of the stores; every mutation and every append happens under `lock`."""
+    """In-memory copy of the stores; every mutation and every append happens under `lock`.
+
+    `save_lock` orders writes of tokens.json (see commit_tokens). Take it before `lock`, never
+    while holding `lock`: a backup or a restore takes both, so no token write runs under it.
+    """
 
     def __init__(self, data_dir, loaded):
         self.data_dir = data_dir
         self.lock = threading.RLock()
+        self.save_lock = threading.Lock()
+        self._tokens_changed = 0  # token changes made in memory
+        self._tokens_saved = 0  # of those, how many tokens.json on disk holds
         self.replace(loaded)
 
     def replace(self, loaded):
@@ -191,10 +198,25 @@ class Store:
     def path(self, name):
         return os.path.join(self.data_dir, name)
 
-    def save_tokens(self):
+    def commit_tokens(self):
+        """Durably write tokens.json with every token change made so far; call it after a change
+        made under `lock`, without holding `lock`.
+
+        Group commit: requests in flight share one write instead of queueing one write each
+        (every write is the whole file), and each returns only once its own change is on disk.
+        """
         with self.lock:
-            fsutil.atomic_write_json(self.path("tokens.json"), {"tokens": self.tokens}, mode=0o600)
+            self._tokens_changed += 1
+            wanted = self._tokens_changed
             self.by_hash = {t.get("secretHash"): t for t in self.tokens if t.get("secretHash")}
+        with self.save_lock:
+            if self._tokens_saved >= wanted:
+                return  # another request's write already carried this change
+            with self.lock:
+                covered = self._tokens_changed
+                payload = fsutil.json_bytes({"tokens": self.tokens})
+            fsutil.atomic_write_bytes(self.path("tokens.json"), payload, mode=0o600)
+            self._tokens_saved = covered
 
     def append(self, name, obj):
         with self.lock:

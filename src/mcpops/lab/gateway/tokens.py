@@ -181,9 +181,9 @@ def create_token(store, audit, body, ip=None):
             record["profile"] = profile
         record["secretHash"] = hash_secret(secret)
         store.tokens.append(record)
-        store.save_tokens()
-        audit.event("token.issued", ip=ip, path="/api/mcp-tokens", status=201, scopes=record["scopes"],
-                    **token_fields(record))
+    store.commit_tokens()
+    audit.event("token.issued", ip=ip, path="/api/mcp-tokens", status=201, scopes=record["scopes"],
+                **token_fields(record))
     return public(record), secret
 
 
@@ -193,10 +193,12 @@ def revoke_token(store, audit, token_id, ip=None):
         already = bool(token.get("revokedAt"))
         if not already:
             token["revokedAt"] = fsutil.iso_s()
-            store.save_tokens()
-        audit.event("token.revoked", ip=ip, path="/api/mcp-tokens/%s/revoke" % token_id, status=200,
-                    alreadyRevoked=already, **token_fields(token))
-        return public(token), already
+        answer = public(token)
+    if not already:
+        store.commit_tokens()
+    audit.event("token.revoked", ip=ip, path="/api/mcp-tokens/%s/revoke" % token_id, status=200,
+                alreadyRevoked=already, **token_fields(answer))
+    return answer, already
 
 
 def patch_token(store, audit, token_id, body, ip=None):
@@ -217,10 +219,11 @@ def patch_token(store, audit, token_id, body, ip=None):
     with store.lock:
         token = find(store, token_id)
         token.update(changes)
-        store.save_tokens()
-        audit.event("token.updated", ip=ip, path="/api/mcp-tokens/%s" % token_id, status=200,
-                    changed=sorted(changes), **token_fields(token))
-        return public(token)
+        answer = public(token)
+    store.commit_tokens()
+    audit.event("token.updated", ip=ip, path="/api/mcp-tokens/%s" % token_id, status=200,
+                changed=sorted(changes), **token_fields(answer))
+    return answer
 
 
 def lookup_secret(store, secret):
