@@ -43,7 +43,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock impo
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import (
     DataSwap,
     copy_file,
-    fsync_dir,
+    fsync_path,
     fsync_tree,
     interrupted_restore,
 )
@@ -270,7 +270,7 @@ class BackupStore:
             # write everything, then fsync the files, then the dirs (batched, not write+fsync each)
             fsync_tree(written, tmp)
             os.rename(tmp, final)
-            fsync_dir(self.backups_dir)
+            fsync_path(self.backups_dir)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError):

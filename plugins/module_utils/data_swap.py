@@ -53,7 +53,8 @@ def _noop_step(name, **info):
     return None
 
 
-def fsync_dir(path):
+def fsync_path(path):
+    """fsync a file or a directory (a directory's entries: the renames and creations in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -86,31 +87,16 @@ def copy_file(src, dst, expect=None):
     return size, digest.hexdigest()
 
 
-def fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def fsync_tree(paths, root):
     """fsync every file in paths, then every dir under root (deepest first), then root."""
     for path in paths:
-        fsync_file(path)
+        fsync_path(path)
     dirs = []
     for dirpath, names, _files in os.walk(root):
         dirs.extend(os.path.join(dirpath, name) for name in names)
     for path in sorted(dirs, key=len, reverse=True):
-        fsync_dir(path)
-    fsync_dir(root)
-
-
-def copy_file_durably(src, dst):
-    """Copy bytes src -> dst, fsync dst, return (size, sha256) of what was written."""
-    size, sha = copy_file(src, dst)
-    fsync_file(dst)
-    return size, sha
+        fsync_path(path)
+    fsync_path(root)
 
 
 def write_json_durably(path, obj):
@@ -136,7 +122,7 @@ def write_journal(data_dir, journal):
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(tmp, path)
-    fsync_dir(data_dir)
+    fsync_path(data_dir)
 
 
 def read_journal(data_dir):
@@ -261,11 +247,11 @@ class DataSwap:
             manifest = dict(manifest, files=files)
             fsync_tree(written, aside)
         write_json_durably(os.path.join(tmp, MANIFEST_NAME), manifest)
-        fsync_dir(tmp)
+        fsync_path(tmp)
         if mode == "copy":
             os.rename(tmp, os.path.join(self.backups_dir, safety["id"]))
-        fsync_dir(self.backups_dir)
-        fsync_dir(self.data_dir)
+        fsync_path(self.backups_dir)
+        fsync_path(self.data_dir)
         safety["mode"] = mode
         self.on_step("safety_backup", backup_id=safety["id"])
 
@@ -311,9 +297,9 @@ class DataSwap:
         if safety:
             _remove_tree(os.path.join(self.backups_dir, safety["tmp"]))
             if os.path.isdir(self.backups_dir):
-                fsync_dir(self.backups_dir)
+                fsync_path(self.backups_dir)
         os.unlink(journal_path(self.data_dir))
-        fsync_dir(self.data_dir)
+        fsync_path(self.data_dir)
 
     def _move_aside(self, aside, staging, new_entries):
         # An entry named in newEntries that is no longer in staging has already
@@ -352,11 +338,11 @@ class DataSwap:
                     os.makedirs(aside, mode=0o700, exist_ok=True)
                     self._move_aside(aside, staging, new_entries)
                     self._move_in(staging, new_entries)
-                    fsync_dir(data_dir)
-                    fsync_dir(aside)
+                    fsync_path(data_dir)
+                    fsync_path(aside)
                     self._check_swapped(journal, aside)
                     os.rename(tmp, final)  # the old data is now the safety backup
-                    fsync_dir(self.backups_dir)
+                    fsync_path(self.backups_dir)
                     self.on_step("safety_renamed", backup_id=safety["id"])
                 else:
                     # backups/<safety-id> is in place: every entry had moved before it was renamed
@@ -366,7 +352,7 @@ class DataSwap:
                     os.mkdir(old, 0o700)
                 self._move_aside(old, staging, new_entries)
                 self._move_in(staging, new_entries)
-                fsync_dir(data_dir)
+                fsync_path(data_dir)
                 self._check_swapped(journal, old)
             journal["phase"] = "swapped"
             write_journal(data_dir, journal)
@@ -375,7 +361,7 @@ class DataSwap:
         self.on_step("old_removed")
         _remove_tree(staging)
         os.unlink(journal_path(data_dir))
-        fsync_dir(data_dir)
+        fsync_path(data_dir)
         self.on_step("done")
 
     def _check_swapped(self, journal, previous):
