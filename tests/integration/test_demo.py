@@ -2,17 +2,12 @@
 that it breaks the gateway, brings it back and leaves the run's output without a secret."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
+from loopback import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_demo_breaks_and_restores_the_gateway(tmp_path):

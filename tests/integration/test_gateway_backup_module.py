@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import pytest
 
 from mcpops.lab import supervisor as sup
 from mcpops.lab.local_lab import SERVICE_NAME, LocalLab, http_json
+from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -25,12 +25,6 @@ JOURNAL = ".restore-journal.json"
 
 
 # ---------------------------------------------------------------------------- lab and ansible helpers
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

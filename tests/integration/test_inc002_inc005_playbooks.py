@@ -6,7 +6,6 @@ each test asserts exactly which tokens changed and that no other did."""
 import http.client
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -15,17 +14,12 @@ from pathlib import Path
 import pytest
 
 from mcpops.lab.local_lab import LocalLab, http_json
+from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 INC002 = "playbooks/inc-002-auth-failures.yml"
 INC005 = "playbooks/inc-005-rate-limit.yml"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

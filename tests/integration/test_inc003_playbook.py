@@ -4,7 +4,6 @@ runbook describes, then `ansible-playbook playbooks/inc-003-restore.yml` is run 
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from mcpops.lab.local_lab import LocalLab, http_json
+from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_lab(path):

@@ -6,7 +6,6 @@ import hashlib
 import http.server
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -17,18 +16,13 @@ from pathlib import Path
 import pytest
 
 from mcpops.lab.local_lab import LocalLab, http_json
+from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = "playbooks/inc-006-secret-leak.yml"
 ORG = "org_acme"
 OTHER_ORG = "org_globex"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_lab(path):

@@ -12,17 +12,12 @@ import pytest
 
 from mcpops.lab import supervisor as sup
 from mcpops.lab.local_lab import LabError, LocalLab, http_json
+from loopback import free_port
 
 REQUIRED_KEYS = {
     "listen", "api_url", "data_dir", "state_dir", "supervisor_config", "supervisor_socket",
     "supervisord_pid", "service_name", "logs_dir", "python", "secrets_dir",
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive(pid):
