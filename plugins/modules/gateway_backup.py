@@ -74,14 +74,6 @@ options:
   api_token:
     description: The admin (bootstrap) token, C(ONEC_MCP_HTTP_TOKEN). Needed by the V(api) transport.
     type: str
-  validate_certs:
-    description: Verify the TLS certificate of O(api_url).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
   force:
     description:
       - Restore although the gateway answers or holds the lock, or take a V(files) backup while it
@@ -104,6 +96,8 @@ options:
       - With O(state=absent), remove backups whose C(createdAt) is older than this many days.
       - Combined with O(keep_last), a backup is removed when either rule says so.
     type: int
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
 notes:
   - Supports check mode (reports exactly what would change) and diff mode (the files a restore would
     add, change or remove, as lists of C(path) and C(sha256)).
@@ -186,6 +180,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_tasks impor
     BackupTaskError,
     run_backup_task,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
 
 
 def main():
@@ -195,14 +190,11 @@ def main():
             data_dir=dict(type="path", default="/var/lib/onec-mcp-gateway"),
             backup_id=dict(type="str"),
             transport=dict(type="str", default="auto", choices=["auto", "api", "files"]),
-            api_url=dict(type="str"),
-            api_token=dict(type="str", no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
             force=dict(type="bool", default=False),
             max_schema_version=dict(type="int", default=3),
             keep_last=dict(type="int", no_log=False),
             max_age_days=dict(type="int"),
+            **gateway_api_argument_spec(api_url_default=None, token_required=False)
         ),
         required_if=[("state", "restored", ["backup_id"])],
         supports_check_mode=True,

@@ -48,14 +48,8 @@ options:
   api_token:
     description: The admin (bootstrap) token, needed by the V(api) transport.
     type: str
-  validate_certs:
-    description: Verify the TLS certificate of O(api_url).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
 attributes:
   check_mode:
     description: Read-only, so a check run does exactly what a real run does.
@@ -138,6 +132,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_listing imp
     BackupListingError,
     list_backups,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
 
 
 def main():
@@ -147,10 +142,7 @@ def main():
             transport=dict(type="str", default="auto", choices=["auto", "api", "files"]),
             verify=dict(type="bool", default=False),
             max_schema_version=dict(type="int", default=3),
-            api_url=dict(type="str"),
-            api_token=dict(type="str", no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
+            **gateway_api_argument_spec(api_url_default=None, token_required=False)
         ),
         supports_check_mode=True,
     )

@@ -59,14 +59,8 @@ options:
     description: Fail the task when the gateway is still unhealthy after the retries; otherwise only report.
     type: bool
     default: true
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
 attributes:
   check_mode:
     description: Read-only, so a check run does exactly what a real run does.
@@ -146,13 +140,12 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_health_che
     GatewayUnhealthyError,
     check_until_healthy,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            api_url=dict(type="str", default="http://127.0.0.1:3000"),
-            api_token=dict(type="str", no_log=True),
             mcp_url=dict(type="str"),
             mcp_token=dict(type="str", no_log=True),
             critical_profiles=dict(type="list", elements="str"),
@@ -160,8 +153,7 @@ def main():
             retries=dict(type="int", default=10),
             delay=dict(type="int", default=2),
             fail_when_unhealthy=dict(type="bool", default=True),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
+            **gateway_api_argument_spec(token_required=False)
         ),
         supports_check_mode=True,
     )

@@ -71,22 +71,9 @@ options:
       - New expiry of the token O(id), an ISO-8601 timestamp (compared in UTC to the second), or V(never) to
         remove the expiry.
     type: str
-  api_url:
-    description: Base URL of the gateway API.
-    type: str
-    default: http://127.0.0.1:3000
-  api_token:
-    description: The admin (bootstrap) token, C(ONEC_MCP_HTTP_TOKEN).
-    type: str
-    required: true
-  validate_certs:
-    description: Verify the TLS certificate of O(api_url).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
+  - mcpops.runbooks.gateway_api.admin_api
 attributes:
   check_mode:
     description:
@@ -158,6 +145,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.token_issue import
     TokenIssueError,
     run_mcp_token,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
 
 
 def main():
@@ -174,10 +162,7 @@ def main():
             secret_dest=dict(type="path", no_log=False),
             blocked=dict(type="bool"),
             expires_at=dict(type="str"),
-            api_url=dict(type="str", default="http://127.0.0.1:3000"),
-            api_token=dict(type="str", required=True, no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
+            **gateway_api_argument_spec()
         ),
         mutually_exclusive=[("id", "client_id"), ("id", "org_id"), ("id", "scopes"), ("id", "expires_in"),
                             ("id", "profile"), ("id", "secret_dest")],

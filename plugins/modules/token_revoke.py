@@ -70,22 +70,9 @@ options:
     description: How many more times a revoke is tried after a transient failure (no answer, timeout, reset, 5xx).
     type: int
     default: 3
-  api_url:
-    description: Base URL of the gateway API.
-    type: str
-    default: http://127.0.0.1:3000
-  api_token:
-    description: The admin (bootstrap) token, C(ONEC_MCP_HTTP_TOKEN).
-    type: str
-    required: true
-  validate_certs:
-    description: Verify the TLS certificate of O(api_url).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
+  - mcpops.runbooks.gateway_api.admin_api
 attributes:
   check_mode:
     description: Selects the tokens exactly as a real run and returns under RV(revoked) those it would revoke; sends no revoke.
@@ -168,6 +155,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.token_revocation i
     TokenRevokeError,
     run_token_revoke,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
 
 
 def main():
@@ -182,10 +170,7 @@ def main():
             ignore_missing=dict(type="bool", default=False),
             concurrency=dict(type="int", default=8),
             retries=dict(type="int", default=3),
-            api_url=dict(type="str", default="http://127.0.0.1:3000"),
-            api_token=dict(type="str", required=True, no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
+            **gateway_api_argument_spec()
         ),
         supports_check_mode=True,
     )

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpops-runbooks engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The argument spec of the gateway API options (documented by the doc fragment mcpops.runbooks.gateway_api)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DEFAULT_API_URL = "http://127.0.0.1:3000"
+
+
+def gateway_api_argument_spec(api_url_default=DEFAULT_API_URL, token_required=True):
+    """api_url, api_token (no_log), validate_certs and timeout, to merge into a module's argument_spec.
+
+    api_url_default=None and token_required=False suit modules that can also work on files alone.
+    """
+    return dict(
+        api_url=dict(type="str", default=api_url_default),
+        api_token=dict(type="str", required=token_required, no_log=True),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="int", default=10),
+    )
