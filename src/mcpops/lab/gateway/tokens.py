@@ -181,7 +181,7 @@ def create_token(store, audit, body, ip=None):
             record["profile"] = profile
         record["secretHash"] = hash_secret(secret)
         store.tokens.append(record)
-    store.commit_tokens()
+    store.commit_tokens(record)
     audit.event("token.issued", ip=ip, path="/api/mcp-tokens", status=201, scopes=record["scopes"],
                 **token_fields(record))
     return public(record), secret
@@ -195,7 +195,7 @@ def revoke_token(store, audit, token_id, ip=None):
             token["revokedAt"] = fsutil.iso_s()
         answer = public(token)
     if not already:
-        store.commit_tokens()
+        store.commit_tokens(token)
     audit.event("token.revoked", ip=ip, path="/api/mcp-tokens/%s/revoke" % token_id, status=200,
                 alreadyRevoked=already, **token_fields(answer))
     return answer, already
@@ -220,7 +220,7 @@ def patch_token(store, audit, token_id, body, ip=None):
         token = find(store, token_id)
         token.update(changes)
         answer = public(token)
-    store.commit_tokens()
+    store.commit_tokens(token)
     audit.event("token.updated", ip=ip, path="/api/mcp-tokens/%s" % token_id, status=200,
                 changed=sorted(changes), **token_fields(answer))
     return answer
