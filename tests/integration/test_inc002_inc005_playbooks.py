@@ -3,12 +3,15 @@ reference gateway over loopback, then `ansible-playbook playbooks/inc-002-auth-f
 `inc-005-rate-limit.yml` run against it. Every token is listed through the admin API before and after, so
 each test asserts exactly which tokens changed and that no other did."""
 
+import email.utils
 import http.client
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -236,6 +239,50 @@ def test_inc002_bad_prefix_is_refused_and_nothing_changes(lab, run_dir, tmp_path
     assert all_tokens(lab) == before
     assert not dest.exists()
     assert_no_secret(lab, run_dir, proc)
+
+
+def restart_with_clock_offset(lab, seconds):
+    """The lab gateway restarted with its Date header `seconds` off (ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS in
+    the env file it reads at start), as from a gateway host whose clock drifted."""
+    with open(lab.env_file, "a") as env:
+        env.write("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS=%d\n" % seconds)
+    lab.break_("stop")
+    lab.up()
+    host, port = lab.listen.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        sent = email.utils.parsedate_to_datetime(resp.getheader("Date")).timestamp()
+    finally:
+        conn.close()
+    assert abs(sent - time.time() - seconds) < 30  # the restarted gateway does run off by `seconds`
+
+
+def test_inc002_clock_skew_over_the_limit_fails_after_the_token_steps(lab, run_dir, tmp_path):
+    restart_with_clock_offset(lab, -300)
+    before = all_tokens(lab)
+    ops_prefix = lab.mcp_token()[:8]
+    victim = next(t for t in before.values()
+                  if t["revokedAt"] is None and t["expiresAt"] is None and not t["blocked"] and t["prefix"] != ops_prefix)
+
+    measured = run_playbook(lab, run_dir, INC002, "--check", "-e", "token_prefix=%s" % victim["prefix"],
+                            "-e", "max_clock_skew=600")
+    ok(measured)
+    skew = int(re.search(r"Clock skew (\d+) s \(limit 600 s\)", measured.stdout).group(1))
+    assert 270 <= skew <= 330
+    assert all_tokens(lab) == before
+
+    dest = tmp_path / "victim.token"
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=%s" % victim["prefix"], "-e", "secret_dest=%s" % dest)
+    refused(proc, "INC-002 failed on lab-gateway", "Step 4: Check clock skew", "is over 30 s", "fix NTP",
+            "Revoked so far: %s" % victim["id"], "A new token")
+    added, changed = diff(before, all_tokens(lab))
+    assert list(changed) == [victim["id"]] and len(added) == 1  # the token steps before the check stand
+    assert mcp_status(lab, dest.read_text().strip()) == 200
+    assert_no_secret(lab, run_dir, measured, dest.read_text().strip())
+    assert_no_secret(lab, run_dir, proc, dest.read_text().strip())
 
 
 # -- INC-005 ---------------------------------------------------------------------------------

@@ -225,6 +225,37 @@ def test_refusals_touch_nothing(gw, runner):
     assert all_tokens(gw) == before and revoked_lines(gw) == audit_before
 
 
+# ---------------------------------------------------------------------------- mcp_token_info
+
+
+def test_token_info_lists_every_page_by_status_and_client_in_check_mode(gw, runner):
+    for n in range(130):
+        r = gw.request("POST", "/api/mcp-tokens", body={"clientId": "ci-bot", "orgId": "org_globex", "scopes": ["tools:read"]})
+        assert r.status == 201
+    some = sorted(t["id"] for t in all_tokens(gw).values() if t["orgId"] == "org_globex")[:3]
+    for token_id in some:
+        assert gw.request("POST", "/api/mcp-tokens/%s/revoke" % token_id).status == 200
+    before = all_tokens(gw)
+    listed = runner.run([
+        ("mcp_token_info", {"client_id": "ci-bot", "org_id": "org_globex", "status": "active"}),
+        ("mcp_token_info", {"status": "revoked"}),
+        ("mcp_token_info", {}),
+        ("mcp_token_info", {"prefix": "mcp_"}),
+        ("mcp_token_info", {"status": "expired"}),
+    ], check=True)
+    active_globex, revoked, everything, refused, expired = listed
+    want = sorted(t["id"] for t in before.values() if t["orgId"] == "org_globex" and t["clientId"] == "ci-bot" and is_active(t))
+    assert len(want) >= 127 and ids(ok(active_globex)["tokens"]) == want and active_globex["count"] == len(want)
+    assert active_globex["changed"] is False
+    assert ids(ok(revoked)["tokens"]) == sorted(t["id"] for t in before.values() if t["revokedAt"])
+    assert set(some) <= set(ids(revoked["tokens"]))
+    assert ok(everything)["count"] == len(before) and sum(everything["by_status"].values()) == len(before)
+    assert all(t["status"] == "expired" and not t["revokedAt"] for t in ok(expired)["tokens"])
+    assert refused.get("failed") and "invalid prefix" in refused["msg"]
+    assert not any("secretHash" in t for t in everything["tokens"])
+    assert all_tokens(gw) == before
+
+
 # ---------------------------------------------------------------------------- mcp_token
 
 

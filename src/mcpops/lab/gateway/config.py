@@ -46,6 +46,9 @@ class Config:
     admin_token: str
     discover_seconds: float
     reserve_bytes: int = 0
+    # Lab only: the HTTP Date header runs this many seconds off, as from a host whose clock drifted
+    # (INC-002's clock-skew step reads it).
+    clock_offset_seconds: float = 0.0
 
     @classmethod
     def from_env(cls, environ=None):
@@ -89,5 +92,9 @@ class Config:
             reserve = int(environ.get("ONEC_MCP_BACKUP_RESERVE_BYTES") or 0)
         except ValueError:
             raise ConfigError("ONEC_MCP_BACKUP_RESERVE_BYTES must be an integer")
+        try:
+            clock_offset = float(environ.get("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS") or 0)
+        except ValueError:
+            raise ConfigError("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS must be a number of seconds")
         return cls(host=host, port=port, data_dir=os.path.abspath(data_dir), admin_token=token,
-                   discover_seconds=discover, reserve_bytes=max(reserve, 0))
+                   discover_seconds=discover, reserve_bytes=max(reserve, 0), clock_offset_seconds=clock_offset)

@@ -7,6 +7,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -71,6 +72,11 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def gw(self):
         return self.server.gateway
+
+    def date_time_string(self, timestamp=None):
+        if timestamp is None:
+            timestamp = time.time() + self.gw.config.clock_offset_seconds
+        return super().date_time_string(timestamp)
 
     # -- plumbing ----------------------------------------------------------------------------
     def log_message(self, fmt, *args):  # one line per request, no headers, no query secrets
