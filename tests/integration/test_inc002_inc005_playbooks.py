@@ -241,11 +241,11 @@ def test_inc002_bad_prefix_is_refused_and_nothing_changes(lab, run_dir, tmp_path
     assert_no_secret(lab, run_dir, proc)
 
 
-def restart_with_clock_offset(lab, seconds):
-    """The lab gateway restarted with its Date header `seconds` off (ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS in
-    the env file it reads at start), as from a gateway host whose clock drifted."""
+def restart_with(lab, line):
+    """The lab gateway restarted with one more KEY=VALUE in the env file it reads at start; returns the
+    Date header of its /healthz (None when it sends none)."""
     with open(lab.env_file, "a") as env:
-        env.write("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS=%d\n" % seconds)
+        env.write(line + "\n")
     lab.break_("stop")
     lab.up()
     host, port = lab.listen.rsplit(":", 1)
@@ -254,10 +254,27 @@ def restart_with_clock_offset(lab, seconds):
         conn.request("GET", "/healthz")
         resp = conn.getresponse()
         resp.read()
-        sent = email.utils.parsedate_to_datetime(resp.getheader("Date")).timestamp()
+        return resp.getheader("Date")
     finally:
         conn.close()
-    assert abs(sent - time.time() - seconds) < 30  # the restarted gateway does run off by `seconds`
+
+
+def restart_with_clock_offset(lab, seconds):
+    """As from a gateway host whose clock drifted by `seconds`."""
+    sent = email.utils.parsedate_to_datetime(restart_with(lab, "ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS=%d" % seconds))
+    assert abs(sent.timestamp() - time.time() - seconds) < 30  # the restarted gateway does run off by `seconds`
+
+
+def test_inc002_without_a_date_header_reads_the_hosts_clock(lab, run_dir):
+    assert restart_with(lab, "ONEC_MCP_LAB_NO_DATE_HEADER=1") is None
+    victim = next(t for t in all_tokens(lab).values() if t["revokedAt"] is None and t["prefix"] != lab.mcp_token()[:8])
+    proc = run_playbook(lab, run_dir, INC002, "--check", "-e", "token_prefix=%s" % victim["prefix"], "-v")
+    ok(proc)
+    # the fallback ran (date -u +%s on the gateway host, this machine) and found no skew
+    assert re.search(r"TASK \[Step 4: Check clock skew: the host's date \+%s when the gateway sends no Date header\]"
+                     r"[^\n]*\n(ok|changed): \[lab-gateway\]", proc.stdout), proc.stdout[-3000:]
+    assert int(re.search(r"Clock skew (\d+) s \(limit 30 s\)", proc.stdout).group(1)) <= 5
+    assert_no_secret(lab, run_dir, proc)
 
 
 def test_inc002_clock_skew_over_the_limit_fails_after_the_token_steps(lab, run_dir, tmp_path):

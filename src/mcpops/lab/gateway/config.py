@@ -49,6 +49,8 @@ class Config:
     # Lab only: the HTTP Date header runs this many seconds off, as from a host whose clock drifted
     # (INC-002's clock-skew step reads it).
     clock_offset_seconds: float = 0.0
+    # Lab only: no Date header at all, as from a proxy that strips it (INC-002 then reads the host's clock).
+    send_date_header: bool = True
 
     @classmethod
     def from_env(cls, environ=None):
@@ -97,4 +99,5 @@ class Config:
         except ValueError:
             raise ConfigError("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS must be a number of seconds")
         return cls(host=host, port=port, data_dir=os.path.abspath(data_dir), admin_token=token,
-                   discover_seconds=discover, reserve_bytes=max(reserve, 0), clock_offset_seconds=clock_offset)
+                   discover_seconds=discover, reserve_bytes=max(reserve, 0), clock_offset_seconds=clock_offset,
+                   send_date_header=(environ.get("ONEC_MCP_LAB_NO_DATE_HEADER") or "0") in ("0", ""))

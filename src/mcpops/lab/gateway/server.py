@@ -78,6 +78,11 @@ class Handler(BaseHTTPRequestHandler):
             timestamp = time.time() + self.gw.config.clock_offset_seconds
         return super().date_time_string(timestamp)
 
+    def send_header(self, keyword, value):
+        if keyword == "Date" and not self.gw.config.send_date_header:
+            return
+        super().send_header(keyword, value)
+
     # -- plumbing ----------------------------------------------------------------------------
     def log_message(self, fmt, *args):  # one line per request, no headers, no query secrets
         pass
