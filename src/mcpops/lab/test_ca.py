@@ -112,6 +112,22 @@ class TestCA:
         cert = builder.sign(issuer.key if issuer else key, hashes.SHA256())
         return Issued(cert, key)
 
+    def save(self, directory):
+        """Keep the CA (certs 0644, keys 0600) so that the lab can issue again after a restart."""
+        directory = Path(directory)
+        self.root.write(directory / "root.crt", directory / "root.key", with_chain=False)
+        if self.intermediate:
+            self.intermediate.write(directory / "intermediate.crt", directory / "intermediate.key", with_chain=False)
+
+    @classmethod
+    def load(cls, directory):
+        directory = Path(directory)
+        ca = cls.__new__(cls)
+        ca.root = _load_issued(directory / "root.crt", directory / "root.key")
+        inter = directory / "intermediate.crt"
+        ca.intermediate = _load_issued(inter, directory / "intermediate.key") if inter.exists() else None
+        return ca
+
     @property
     def issuer(self):
         return self.intermediate or self.root
@@ -144,6 +160,12 @@ class TestCA:
                                critical=False)
                 .sign(issuer.key, hashes.SHA256()))
         return Issued(cert, key, [self.intermediate.cert] if self.intermediate else [])
+
+
+def _load_issued(cert_path, key_path):
+    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    return Issued(cert, key)
 
 
 def self_signed(names, days=90):
