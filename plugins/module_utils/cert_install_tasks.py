@@ -45,14 +45,24 @@ def _check_dest(params):
         raise CertInstallError("cert_path and key_path are the same file; nothing was changed")
 
 
-def install(params, check_mode):
-    _check_dest(params)
+def _checked_pair(params, unchanged):
     try:
         new_cert, new_key = read_bytes(params["cert_src"]), read_bytes(params["key_src"])
         facts = check_pair(new_cert, params["cert_src"], new_key, params["key_src"], params["names"])
     except (CertPairError, CertSwapError) as exc:
-        raise CertInstallError("%s. Refused before anything was touched: %s and %s are unchanged."
-                               % (exc, params["cert_path"], params["key_path"]))
+        raise CertInstallError("%s. Refused before anything was touched: %s." % (exc, unchanged))
+    return new_cert, new_key, facts
+
+
+def check_only(params):
+    """state=checked: the new pair's checks alone (for a method that puts it somewhere else, e.g. a k8s secret)."""
+    facts = _checked_pair(params, "nothing was changed")[2]
+    return {"changed": False, "backup": None, "old_serial": None, "new_serial": facts["serial"], "certificate": facts}
+
+
+def install(params, check_mode):
+    _check_dest(params)
+    new_cert, new_key, facts = _checked_pair(params, "%s and %s are unchanged" % (params["cert_path"], params["key_path"]))
     old_cert, old_key = read_optional(params["cert_path"]), read_optional(params["key_path"])
     result = {"changed": False, "backup": None, "old_serial": _serial(old_cert), "new_serial": facts["serial"],
               "certificate": facts, "diff": {"before": {"serial": _serial(old_cert)}, "after": {"serial": facts["serial"]}}}

@@ -18,6 +18,8 @@ description:
     name in O(names), is expired or not yet valid, or whose chain is out of order. Then copies the current
     pair into a new backup directory under O(backup_dir) and replaces O(cert_path) and O(key_path) atomically
     (each file's mode and owner kept; a key is never left world-readable).
+  - With O(state=checked), only runs those checks on the new pair (for a method that puts it elsewhere, such as a
+    Kubernetes TLS secret).
   - With O(state=restored), puts the pair of O(backup) back (the rollback of a renewal whose endpoint does not
     serve the new certificate).
   - Idempotent (the same bytes are not written again) and check mode reports exactly what would change.
@@ -26,15 +28,15 @@ author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
-    description: V(present) installs the new pair; V(restored) puts a backup back.
+    description: V(present) installs the new pair; V(checked) only checks it; V(restored) puts a backup back.
     type: str
-    choices: [present, restored]
+    choices: [present, checked, restored]
     default: present
   cert_src:
-    description: The new certificate on the host (PEM, leaf first, then its chain). Required with V(present).
+    description: The new certificate on the host (PEM, leaf first, then its chain). Required with V(present) and V(checked).
     type: path
   key_src:
-    description: The new private key on the host (PEM, unencrypted). Required with V(present).
+    description: The new private key on the host (PEM, unencrypted). Required with V(present) and V(checked).
     type: path
   cert_path:
     description: Where the service reads its certificate. Required with V(present); with V(restored) default the backup's.
@@ -95,7 +97,7 @@ new_serial:
   type: str
 certificate:
   description: The new certificate's facts (subject, issuer, sans, not_after, days_left, key_type, ...).
-  returned: with state=present
+  returned: with state=present and state=checked
   type: dict
 """
 
@@ -104,6 +106,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_facts import load_cryptography
 from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_install_tasks import (
     CertInstallError,
+    check_only,
     install,
     restore,
 )
@@ -112,7 +115,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_install_tasks
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", default="present", choices=["present", "restored"]),
+            state=dict(type="str", default="present", choices=["present", "checked", "restored"]),
             cert_src=dict(type="path"),
             key_src=dict(type="path", no_log=False),
             cert_path=dict(type="path"),
@@ -121,7 +124,8 @@ def main():
             backup_dir=dict(type="path"),
             backup=dict(type="path"),
         ),
-        required_if=[("state", "present", ("cert_src", "key_src", "cert_path", "key_path"))],
+        required_if=[("state", "present", ("cert_src", "key_src", "cert_path", "key_path")),
+                     ("state", "checked", ("cert_src", "key_src"))],
         supports_check_mode=True,
     )
     try:
@@ -132,6 +136,8 @@ def main():
     try:
         if module.params["state"] == "present":
             result = install(module.params, module.check_mode)
+        elif module.params["state"] == "checked":
+            result = check_only(module.params)
         else:
             result = restore(module.params, module.check_mode)
     except CertInstallError as exc:

@@ -144,7 +144,7 @@ class TestCA:
         key = key or new_key(rsa_bits)
         now = _now()
         not_before = not_before or now - ONE_DAY
-        not_after = not_after or now + _dt.timedelta(days=days)
+        not_after = not_after or now + _dt.timedelta(days=days, hours=1)  # days_left reads `days`
         issuer = self.issuer
         cert = (x509.CertificateBuilder()
                 .subject_name(_name(names[0]))
