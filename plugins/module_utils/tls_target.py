@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 # a DNS name or an IPv4 address; IPv6 literals are written in brackets: [::1]:443
@@ -42,7 +43,9 @@ def _check_host(host, entry):
     if not isinstance(host, str) or not host:
         raise TargetError("target %r: host must be a non-empty string" % (entry,))
     if ":" in host:  # IPv6 literal
-        if not re.match(r"^[0-9A-Fa-f:.]+$", host):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
             raise TargetError("target %r: %r is not a host name or an IP address" % (entry, host))
         return host
     if not _HOST.match(host):
