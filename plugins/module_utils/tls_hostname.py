@@ -28,7 +28,7 @@ def _dns_match(pattern, name):
         return True
     # one wildcard, the whole left-most label, never for a bare TLD: *.example.com
     if pattern.startswith("*.") and pattern.count("*") == 1 and pattern.count(".") >= 2:
-        head, _, rest = name.partition(".")
+        head, rest = name.partition(".")[0], name.partition(".")[2]
         return bool(head) and rest == pattern[2:]
     return False
 
@@ -37,7 +37,7 @@ def hostname_matches(name, sans):
     """sans: strings as cert_facts gives them ('DNS:x', 'IP:1.2.3.4')."""
     wanted_ip = _ip(name)
     for san in sans or []:
-        kind, _, value = san.partition(":")
+        kind, value = san.partition(":")[0], san.partition(":")[2]
         if wanted_ip is not None and kind == "IP" and _ip(value) == wanted_ip:
             return True
         if wanted_ip is None and kind == "DNS" and _dns_match(value, name):

@@ -70,9 +70,9 @@ def _chain(sock, verified):
         certs = getter() or []
     except (ssl.SSLError, ValueError):
         return None
-    der = getattr(ssl, "_ssl", None)
-    encoding = getattr(der, "ENCODING_DER", 1) if der else 1
-    return [c if isinstance(c, bytes) else c.public_bytes(encoding) for c in certs]
+    import _ssl  # the C module behind ssl: its certificate objects and their DER encoding constant
+
+    return [c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER) for c in certs]
 
 
 def _handshake(target, context, timeout):

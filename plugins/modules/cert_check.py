@@ -118,7 +118,7 @@ targets:
     server_name: {description: The name sent as SNI and checked against the SANs., type: str}
     status: {description: "V(ok), V(warn), V(critical), V(expired) or V(error).", type: str}
     reason: {description: Why the status is not V(ok) by date (null for ok/warn/critical)., type: str}
-    message: {description: The reason in words, naming the endpoint and what to do., type: str}
+    message: {description: "The reason in words, naming the endpoint and what to do.", type: str}
     subject: {description: The leaf's subject (RFC 4514)., type: str}
     issuer: {description: The leaf's issuer (RFC 4514)., type: str}
     sans: {description: "Subject alternative names, C(DNS:name) and C(IP:addr).", type: list, elements: str}

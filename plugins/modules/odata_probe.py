@@ -69,7 +69,7 @@ results:
     latency_ms: {description: Time to the answer or the failure., type: int}
     healthy: {description: 200 with an XML body in time., type: bool}
     failure: {description: "V(http), V(timeout), V(refused), V(tls), V(unreachable) or null.", type: str}
-    error: {description: What came back, in words., type: str}
+    error: {description: "What came back, in words.", type: str}
 healthy:
   description: Whether every URL is healthy.
   returned: always

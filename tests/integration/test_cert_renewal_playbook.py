@@ -47,8 +47,8 @@ class Service:
 
     def vars(self, cert, key, **extra):
         data = {"cert_endpoint": "127.0.0.1:%d" % self.port, "cert_ca_path": self.ca_file, "cert_path": self.cert,
-                "key_path": self.key, "new_cert": cert, "new_key": key, "tls_reload_method": "command",
-                "tls_reload_command": ["kill", "-HUP", str(self.server.pid)], "cert_verify_retries": 3}
+                "key_path": self.key, "new_cert": cert, "new_key": key, "tls_service_reload_method": "command",
+                "tls_service_reload_command": ["kill", "-HUP", str(self.server.pid)], "cert_verify_retries": 3}
         data.update(extra)
         path = self.dir / ("vars-%d.json" % len(list(self.dir.glob("vars-*.json"))))
         path.write_text(json.dumps(data))
@@ -112,7 +112,7 @@ def test_a_certificate_missing_a_name_is_refused(service):
 def test_a_reload_that_does_not_take_is_rolled_back(service):
     old_serial, old_files = service.served_serial(), service.files()
     cert, key, new_serial = service.new_pair("new")
-    rc, out = run(service, service.vars(cert, key, tls_reload_command=["true"]))
+    rc, out = run(service, service.vars(cert, key, tls_service_reload_command=["true"]))
     assert rc != 0
     assert "Roll back: put the old pair back" in out and "was put back from" in out
     assert service.files() == old_files and service.served_serial() == old_serial != new_serial
@@ -123,7 +123,7 @@ def test_certbot_and_kubernetes_in_check_mode(service, method):
     old_files = service.files()
     cert, key, _ = service.new_pair("new")
     extra = {"cert_renewal_method": method, "certbot_cert_name": "gw.example", "k8s_namespace": "mcp",
-             "k8s_tls_secret": "gw-tls", "tls_reload_method": "none" if method == "kubernetes" else "command"}
+             "k8s_tls_secret": "gw-tls", "tls_service_reload_method": "none" if method == "kubernetes" else "command"}
     rc, out = run(service, service.vars(cert, key, **extra), "--check")
     assert rc == 0, out[-3000:]
     assert "Check mode: would renew" in out and service.files() == old_files
