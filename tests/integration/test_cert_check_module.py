@@ -120,3 +120,16 @@ def test_through_ansible_in_check_mode(servers):
     assert servers.target("refused") in failed["msg"] and failed["summary"]["error"] == 1
     bad, _ = run_module("cert_check", {"targets": ["127.0.0.1:0"]})
     assert bad["failed"] is True and "Nothing was checked" in bad["msg"]
+
+
+def test_a_host_without_cryptography_is_told_what_is_missing(servers, tmp_path):
+    """The module runs on the managed host: a bare python3 venv (standard library only) stands for one."""
+    import subprocess
+    import sys
+
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    result, _ = run_module("cert_check", {"targets": [servers.target("valid")]},
+                           "-e", "ansible_python_interpreter=%s" % (bare / "bin" / "python"))
+    assert result["failed"] is True
+    assert "cryptography" in result["msg"] and "targets" not in result
