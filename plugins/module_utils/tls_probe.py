@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -43,20 +45,15 @@ _HOSTNAME_MISMATCH = 62
 class TlsContexts(object):
     def __init__(self, ca_path=None):
         self.ca_path = ca_path
-        self.verifying = ssl.create_default_context(cafile=ca_path if ca_path and not _is_dir(ca_path) else None,
-                                                    capath=ca_path if ca_path and _is_dir(ca_path) else None)
+        in_dir = bool(ca_path) and os.path.isdir(ca_path)
+        self.verifying = ssl.create_default_context(cafile=ca_path if ca_path and not in_dir else None,
+                                                    capath=ca_path if in_dir else None)
         if ca_path is None:
             self.verifying.load_default_certs()
         self.verifying.check_hostname = False  # checked from the SANs (tls_hostname)
         self.inspecting = ssl.create_default_context()
         self.inspecting.check_hostname = False
         self.inspecting.verify_mode = ssl.CERT_NONE
-
-
-def _is_dir(path):
-    import os
-
-    return os.path.isdir(path)
 
 
 def _chain(sock, verified):
@@ -87,8 +84,6 @@ def _handshake(target, context, timeout):
 
 
 def _is_ip(name):
-    import ipaddress
-
     try:
         ipaddress.ip_address(name)
         return True
