@@ -48,8 +48,6 @@ class TlsContexts(object):
         in_dir = bool(ca_path) and os.path.isdir(ca_path)
         self.verifying = ssl.create_default_context(cafile=ca_path if ca_path and not in_dir else None,
                                                     capath=ca_path if in_dir else None)
-        if ca_path is None:
-            self.verifying.load_default_certs()
         self.verifying.check_hostname = False  # checked from the SANs (tls_hostname)
         self.inspecting = ssl.create_default_context()
         self.inspecting.check_hostname = False
@@ -168,7 +166,7 @@ def probe(target, contexts, timeout, now=None):
     if verify is not None:
         reason, words = chain_reason(verify[0], verify[1], [load_der(d) for d in presented], leaf)
         row["chain_error"] = "%s (OpenSSL %d: %s)" % (words, verify[0], verify[1])
-        if reason != st.EXPIRED:
+        if reason != st.EXPIRED or not row["expired"]:  # an expired intermediate under a valid leaf is an error
             row["reason"], row["message"] = reason, words
     elif is_not_yet_valid(leaf, now):
         row["reason"], row["message"] = st.NOT_YET_VALID, "the certificate is not valid before %s" % row["not_before"]
