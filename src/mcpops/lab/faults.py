@@ -294,6 +294,51 @@ def leak(lab):
             f"tool calls from {source_ip or '127.0.0.1'} (HTTP {heavy.statuses}); recorded in {path}")
 
 
+# -- upstream faults (INC-004) ----------------------------------------------------------------------
+# The lab's 1C OData upstream (mcpops.lab.odata_upstream) is started on first use where the production
+# profiles' odataUrl point; each fault changes it live and records what it did.
+
+
+def _upstream(lab):
+    from mcpops.lab.odata_upstream import LabUpstream, UpstreamError
+
+    upstream = LabUpstream(lab.state_dir, lab.data_dir)
+    try:
+        server, _ = upstream.ensure()
+    except UpstreamError as exc:
+        raise LabError(str(exc)) from exc
+    return upstream, server
+
+
+def _upstream_mode(lab, fault, mode, what):
+    upstream, server = _upstream(lab)
+    upstream.set_mode(mode)
+    port = server.ports.get("odata")
+    path = _record(lab, fault, mode=mode, port=port, pid=server.pid, ca_file=str(upstream.ca_file))
+    return f"{fault}: the lab OData upstream (pid {server.pid}, port {port}) now {what}; recorded in {path}"
+
+
+def upstream_slow(lab):
+    from mcpops.lab.odata_upstream import SLOW_SECONDS
+
+    return _upstream_mode(lab, "upstream-slow", "slow", f"answers $metadata after {SLOW_SECONDS}s")
+
+
+def upstream_down(lab):
+    return _upstream_mode(lab, "upstream-down", "failing", "answers $metadata with HTTP 500")
+
+
+def cert_expiring(lab):
+    from mcpops.lab.test_ca import EXPIRING_DAYS
+
+    upstream, server = _upstream(lab)
+    serial = upstream.reissue(days=EXPIRING_DAYS)
+    path = _record(lab, "cert-expiring", serial="%X" % serial, days=EXPIRING_DAYS, pid=server.pid,
+                   cert_file=str(upstream.cert_file))
+    return (f"cert-expiring: the lab OData upstream (pid {server.pid}) now serves certificate {serial:X}, "
+            f"valid {EXPIRING_DAYS} more days; recorded in {path}")
+
+
 _FAULTS = {
     "corrupt-store": corrupt_store,
     "bad-migration": bad_migration,
@@ -302,6 +347,9 @@ _FAULTS = {
     "auth-spike": auth_spike,
     "rate-storm": rate_storm,
     "leak": leak,
+    "upstream-slow": upstream_slow,
+    "upstream-down": upstream_down,
+    "cert-expiring": cert_expiring,
 }
 FAULTS = tuple(_FAULTS)
 

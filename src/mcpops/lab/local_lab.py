@@ -601,6 +601,11 @@ stderr_logfile_backups=2
         if orphans:
             sup.terminate(orphans, timeout=10.0, kill_timeout=KILL_TIMEOUT)
         stopped.extend(sorted(gw_pids))
+        from mcpops.lab.odata_upstream import LabUpstream  # the INC-004 upstream, when a fault started it
+
+        upstream_pid = LabUpstream(self.state_dir, self.data_dir).stop()
+        if upstream_pid:
+            stopped.append(upstream_pid)
         still = [p for p in [sup_pid, *gw_pids] if p and sup.pid_alive(p)]
         if self._popen is not None:
             with contextlib.suppress(Exception):

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Figure: cert_check on 200 TLS endpoints against the runbook's way of checking a certificate.
+
+Setup (untimed): a test CA (mcpops.lab.test_ca) issues one leaf a endpoint, and one real TLS server process
+(`python -m mcpops.lab.tls_server`) listens on --endpoints (default 200) free 127.0.0.1 ports, each with its
+own certificate. Then, timed, each side reads every endpoint's validity dates:
+
+  serial    the runbook's step 1 in a bash loop, one endpoint after the other:
+            echo | openssl s_client -servername 127.0.0.1 -connect 127.0.0.1:$port 2>/dev/null | openssl x509 -noout -dates
+  xargs     the same pipeline under `xargs -P 32`
+  module    cert_check's work in process: run_cert_check() (module_utils) on all endpoints, concurrency 32
+  ansible   `ansible localhost -m mcpops.runbooks.cert_check` on all endpoints, Ansible's start-up included
+
+Each side is checked: 200 notAfter lines (shell) or 200 rows with status ok (module). --rounds (default 3) runs
+of each side; the best of each is compared. A figure, not a test: it exits 0 whatever the ratios are.
+
+    .venv/bin/python bench/cert_check.py [--endpoints 200] [--rounds 3] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "src"))
+sys.path.insert(0, os.path.join(ROOT, "collections"))
+ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
+PIPELINE = ("echo | openssl s_client -servername 127.0.0.1 -connect 127.0.0.1:$0 2>/dev/null "
+            "| openssl x509 -noout -dates")
+
+
+def start_endpoints(directory, count):
+    from mcpops.lab.test_ca import TestCA
+    from mcpops.lab.tls_server import TlsServerProcess
+
+    ca = TestCA()
+    ca_file = ca.write_root(os.path.join(directory, "ca.crt"))
+    endpoints = []
+    for index in range(count):
+        cert, key = ca.issue(["127.0.0.1"], days=60 + index % 30).write(
+            os.path.join(directory, "c%d.crt" % index), os.path.join(directory, "c%d.key" % index))
+        endpoints.append({"name": "e%d" % index, "host": "127.0.0.1", "port": 0, "cert": cert, "key": key})
+    server = TlsServerProcess(directory, endpoints)
+    ports = server.start(timeout=120)
+    return server, ca_file, [ports["e%d" % i] for i in range(count)]
+
+
+def timed(fn):
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def shell_serial(ports):
+    script = "for p in %s; do %s; done" % (" ".join(map(str, ports)), PIPELINE.replace("$0", "$p"))
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout
+
+
+def shell_xargs(ports):
+    return subprocess.run(["xargs", "-P", "32", "-n", "1", "bash", "-c", PIPELINE],
+                          input="\n".join(map(str, ports)), capture_output=True, text=True).stdout
+
+
+def module_in_process(ports, ca_file):
+    from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_check_run import run_cert_check
+
+    return run_cert_check({"targets": ["127.0.0.1:%d" % p for p in ports], "files": [], "ca_path": ca_file,
+                           "warn_days": 30, "critical_days": 7, "fail_on": "never", "timeout": 30,
+                           "concurrency": 32})
+
+
+def module_through_ansible(ports, ca_file):
+    args = json.dumps({"targets": ["127.0.0.1:%d" % p for p in ports], "ca_path": ca_file, "fail_on": "never",
+                       "timeout": 30})
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    proc = subprocess.run([ANSIBLE, "localhost", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+                           "-m", "mcpops.runbooks.cert_check", "-a", args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def check_shell(out, count, side):
+    got = out.count("notAfter=")
+    if got != count:
+        raise SystemExit("%s read %d notAfter lines, expected %d" % (side, got, count))
+
+
+def check_module(result, count, side):
+    ok = sum(1 for r in result["targets"] if r["status"] == "ok")
+    if ok != count:
+        raise SystemExit("%s: %d of %d endpoints ok: %s" % (side, ok, count, result.get("summary")))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoints", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-cert-check-") as directory:
+        server, ca_file, ports = start_endpoints(directory, args.endpoints)
+        try:
+            best = {}
+            for _ in range(args.rounds):
+                sides = {
+                    "serial": lambda: shell_serial(ports),
+                    "xargs": lambda: shell_xargs(ports),
+                    "module": lambda: module_in_process(ports, ca_file),
+                    "ansible": lambda: module_through_ansible(ports, ca_file),
+                }
+                for side, fn in sides.items():
+                    seconds, out = timed(fn)
+                    if side in ("serial", "xargs"):
+                        check_shell(out, args.endpoints, side)
+                    else:
+                        check_module(out, args.endpoints, side)
+                    best[side] = min(best.get(side, seconds), seconds)
+        finally:
+            server.stop()
+    n = args.endpoints
+    print("%d TLS endpoints on 127.0.0.1, best of %d rounds (%s, %d CPUs):" % (n, args.rounds, platform.python_version(),
+                                                                            os.cpu_count() or 0))
+    print("  serial openssl s_client | openssl x509 loop  %7.2f s" % best["serial"])
+    print("  xargs -P 32 of the same pipeline              %7.2f s" % best["xargs"])
+    print("  cert_check (module_utils, concurrency 32)     %7.2f s" % best["module"])
+    print("  cert_check through ansible (start-up incl.)   %7.2f s" % best["ansible"])
+    print("cert_check vs serial loop: %.1fx faster (target >= 20x); through ansible %.1fx"
+          % (best["serial"] / best["module"], best["serial"] / best["ansible"]))
+    print("cert_check vs xargs -P 32: %.2fx (target >= 1x, no slower); through ansible %.2fx"
+          % (best["xargs"] / best["module"], best["xargs"] / best["ansible"]))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"endpoints": n, "rounds": args.rounds, "seconds": best}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
