@@ -144,17 +144,18 @@ def supervisor_history(name, maintail_text):
     """Restarts and last exit status from supervisord's log.
 
     restarts: the spawns supervisor made by itself (a spawn that follows an unexpected exit) since the
-    last time an operator stopped the program or supervisord started; a spawn after `gave up` (FATAL)
-    is an operator's start, not a restart. last_exit_status: the last exit's code (128 + signal
+    last time an operator stopped or started the program or supervisord started. A spawn after `gave up`
+    (FATAL) is an operator's start: it begins a new count (in FATAL the count of the loop that ended there
+    stays). A restart from BACKOFF leaves no trace in the log and is counted as one more restart. last_exit_status: the last exit's code (128 + signal
     number for a signal), None when the tail has no exit."""
     pats = _log_patterns(name)
-    restarts, pending, last_exit = 0, False, None
+    restarts, pending, after_fatal, last_exit = 0, False, False, None
     for line in (maintail_text or "").splitlines():
         if pats["stopped"].search(line) or pats["supervisord_started"].search(line):
             restarts, pending = 0, False
             continue
         if pats["gave_up"].search(line):
-            pending = False
+            pending, after_fatal = False, True
             continue
         match = pats["exited"].search(line)
         if match:
@@ -163,9 +164,11 @@ def supervisor_history(name, maintail_text):
             pending = bool(not_expected)
             continue
         if pats["spawned"].search(line):
-            if pending:
+            if after_fatal:
+                restarts = 0
+            elif pending:
                 restarts += 1
-            pending = False
+            pending, after_fatal = False, False
     return {"restarts": restarts, "last_exit_status": last_exit}
 
 

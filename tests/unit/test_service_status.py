@@ -115,10 +115,14 @@ def test_supervisor_restarts_count_respawns_since_the_last_operator_stop():
 
 
 def test_supervisor_spawn_after_fatal_is_an_operator_start():
-    tail = MAINTAIL + (
-        "2026-11-24 16:00:14,000 INFO gave up: onec-mcp-gateway entered FATAL state, too many start retries too quickly\n"
-        "2026-11-24 16:01:00,000 INFO spawned: 'onec-mcp-gateway' with pid 106\n")
-    assert supervisor_history(NAME, tail)["restarts"] == 2
+    fatal = MAINTAIL + (
+        "2026-11-24 16:00:14,000 INFO gave up: onec-mcp-gateway entered FATAL state, too many start retries too quickly\n")
+    assert supervisor_history(NAME, fatal)["restarts"] == 2  # the loop that ended in FATAL
+    started = fatal + "2026-11-24 16:01:00,000 INFO spawned: 'onec-mcp-gateway' with pid 106\n"
+    assert supervisor_history(NAME, started)["restarts"] == 0
+    again = started + ("x WARN exited: onec-mcp-gateway (exit status 1; not expected)\n"
+                       "x INFO spawned: 'onec-mcp-gateway' with pid 107\n")
+    assert supervisor_history(NAME, again)["restarts"] == 1
 
 
 def test_supervisor_other_programs_do_not_count():
