@@ -356,6 +356,19 @@ def fill_volume(lab):
     return f"fill-volume: wrote {filler}; {free // 1024} KiB of {size // 1024} KiB left free; recorded in {path}"
 
 
+def not_ready(lab):
+    """The gateway runs and answers /healthz, but /readyz says 503 (index/ missing): a host that fails a
+    health gate after a restart. index/ is moved aside to <state dir>/index.moved, not deleted."""
+    _require_healthy(lab)
+    index, aside = lab.data_dir / "index", lab.state_dir / "index.moved"
+    if index.is_dir():
+        if aside.exists():
+            raise LabError(f"not-ready: {aside} already exists; move it back to {index} or remove it first")
+        os.rename(index, aside)
+    status, body = http_json(lab.api_url + "/readyz", timeout=3)
+    return f"not-ready: moved {index} to {aside}; /readyz now answers {status} {body}"
+
+
 _FAULTS = {
     "corrupt-store": corrupt_store,
     "bad-migration": bad_migration,
@@ -366,6 +379,7 @@ _FAULTS = {
     "leak": leak,
     "index-job": index_job,
     "fill-volume": fill_volume,
+    "not-ready": not_ready,
 }
 FAULTS = tuple(_FAULTS)
 
