@@ -13,7 +13,7 @@ def parse_loadavg(text):
     fields = (text or "").split()
     if len(fields) < 4:
         raise ValueError("/proc/loadavg: expected at least 4 fields, got %r" % text)
-    running, _, total = fields[3].partition("/")
+    running, _sep, total = fields[3].partition("/")
     return {"1m": float(fields[0]), "5m": float(fields[1]), "15m": float(fields[2]),
             "running": int(running), "total_tasks": int(total) if total else None}
 
@@ -22,7 +22,7 @@ def parse_meminfo(text):
     """/proc/meminfo -> total, available, swap total and free in bytes, and the percent available."""
     kib = {}
     for line in (text or "").splitlines():
-        key, _, rest = line.partition(":")
+        key, _sep, rest = line.partition(":")
         parts = rest.split()
         if parts and parts[0].isdigit():
             kib[key.strip()] = int(parts[0]) * 1024

@@ -72,7 +72,7 @@ def _read_systemd(params, run, clock):
     show = _checked(run, ["systemctl", "show", name, "--property=" + ",".join(service_status.SYSTEMD_PROPERTIES)])
     status = service_status.systemd_status(name, show, clock.monotonic())
     if status["available"]:
-        rc, out, _ = run(["journalctl", "-u", name, "-n", str(count), "--no-pager", "-o", "short-iso"])
+        rc, out, dummy = run(["journalctl", "-u", name, "-n", str(count), "--no-pager", "-o", "short-iso"])
         status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
         status["log_source"] = "journalctl -u %s" % name
     return status
@@ -85,11 +85,11 @@ def _read_supervisor(params, run, clock):
     line = _checked(run, ctl + ["status", name], ok=(0, 3)).strip()
     if not line:
         raise ReadError("`%s status %s` printed nothing: is supervisord running?" % (" ".join(ctl), name))
-    rc, maintail, _ = run(ctl + ["maintail", "-%d" % SUPERVISOR_MAINTAIL_BYTES])
+    rc, maintail, dummy = run(ctl + ["maintail", "-%d" % SUPERVISOR_MAINTAIL_BYTES])
     status = service_status.supervisor_status(name, line.splitlines()[-1], maintail if rc == 0 else "")
     if status["available"]:
         size = max(8192, count * SUPERVISOR_BYTES_PER_LINE)
-        rc, out, _ = run(ctl + ["tail", "-%d" % size, name, "stderr"])
+        rc, out, dummy = run(ctl + ["tail", "-%d" % size, name, "stderr"])
         status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
         status["log_source"] = "supervisorctl tail %s stderr" % name
     return status
@@ -101,7 +101,7 @@ def _read_compose(params, run, clock):
     ids = _checked(run, base + ["ps", "--all", "-q", service]).split()
     inspect = _checked(run, ["docker", "inspect"] + ids) if ids else "[]"
     status = service_status.docker_status(service, inspect, clock.utcnow())
-    rc, out, _ = run(base + ["logs", "--tail", str(count), "--no-color", "--no-log-prefix", service])
+    rc, out, dummy = run(base + ["logs", "--tail", str(count), "--no-color", "--no-log-prefix", service])
     status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
     status["log_source"] = "docker compose logs %s" % service
     return status
@@ -120,7 +120,7 @@ def _read_kubernetes(params, run, clock):
     status["ready_replicas"] = dstatus.get("readyReplicas", 0)
     status["revision"] = ((deployment.get("metadata") or {}).get("annotations") or {}).get(
         "deployment.kubernetes.io/revision")
-    rc, out, _ = run(base + ["logs", "deployment/%s" % name, "--tail", str(count)])
+    rc, out, dummy = run(base + ["logs", "deployment/%s" % name, "--tail", str(count)])
     status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
     status["log_source"] = "kubectl logs deployment/%s" % name
     return status

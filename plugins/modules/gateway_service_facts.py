@@ -110,26 +110,62 @@ status:
   returned: always
   type: dict
   contains:
-    platform: {description: The platform asked., type: str}
-    name: {description: The unit, program, compose service or deployment., type: str}
-    available: {description: Whether the manager could be asked at all., type: bool}
-    error: {description: Why it could not (the command and what it said), or null., type: str}
-    state: {description: "The manager's word: V(active)/V(failed) (systemd), V(RUNNING)/V(BACKOFF)/V(FATAL) (supervisor),
-      V(running)/V(restarting) (docker), V(Running)/V(CrashLoopBackOff) (kubernetes).", type: str}
-    running: {description: Whether it runs (every replica, for compose and kubernetes)., type: bool}
-    pid: {description: The main PID, null when not running or not visible (kubernetes)., type: int}
-    restarts: {description: "Restarts the manager made by itself (systemd C(NRestarts), supervisor: spawns after an
-      unexpected exit since the last operator stop, docker C(RestartCount), kubernetes C(restartCount) summed).", type: int}
-    last_exit_status: {description: The last exit code; 128 + the signal number for a signal., type: int}
-    uptime_seconds: {description: Seconds since it entered the running state, null when not running., type: int}
-    log_lines: {description: The newest log lines., type: list, elements: str}
-    log_source: {description: The command the log lines came from., type: str}
-    crash_loop: {description: Whether it is crash-looping., type: bool}
-    crash_loop_reasons: {description: What was seen, one sentence each., type: list, elements: str}
-    restarts_rising: {description: Whether the restart count rose since O(previous)., type: bool}
-    migration_error: {description: The last C(StoreMigrationRunner) line of the logs, or null., type: str}
-    data_corrupt: {description: "Not running and the logs carry a C(StoreMigrationRunner) failure: the data dir is
-      corrupt or too new (INC-003).", type: bool}
+    platform:
+      description: "The platform asked."
+      type: str
+    name:
+      description: "The unit, program, compose service or deployment."
+      type: str
+    available:
+      description: "Whether the manager could be asked at all."
+      type: bool
+    error:
+      description: "Why it could not (the command and what it said), or null."
+      type: str
+    state:
+      description: "The manager's word: V(active)/V(failed) (systemd), V(RUNNING)/V(BACKOFF)/V(FATAL) (supervisor),
+        V(running)/V(restarting) (docker), V(Running)/V(CrashLoopBackOff) (kubernetes)."
+      type: str
+    running:
+      description: "Whether it runs (every replica, for compose and kubernetes)."
+      type: bool
+    pid:
+      description: "The main PID, null when not running or not visible (kubernetes)."
+      type: int
+    restarts:
+      description: "Restarts the manager made by itself (systemd C(NRestarts), supervisor: spawns after an
+        unexpected exit since the last operator stop or start, docker C(RestartCount), kubernetes C(restartCount) summed)."
+      type: int
+    last_exit_status:
+      description: "The last exit code; 128 + the signal number for a signal."
+      type: int
+    uptime_seconds:
+      description: "Seconds since it entered the running state, null when not running."
+      type: int
+    log_lines:
+      description: "The newest log lines."
+      type: list
+      elements: str
+    log_source:
+      description: "The command the log lines came from."
+      type: str
+    crash_loop:
+      description: "Whether it is crash-looping."
+      type: bool
+    crash_loop_reasons:
+      description: "What was seen, one sentence each."
+      type: list
+      elements: str
+    restarts_rising:
+      description: "Whether the restart count rose since O(previous)."
+      type: bool
+    migration_error:
+      description: "The last C(StoreMigrationRunner) line of the logs, or null."
+      type: str
+    data_corrupt:
+      description: "Not running and the logs carry a C(StoreMigrationRunner) failure: the data dir is
+        corrupt or too new (INC-003)."
+      type: bool
   sample:
     platform: supervisor
     name: onec-mcp-gateway
