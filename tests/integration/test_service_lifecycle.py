@@ -228,7 +228,26 @@ def test_forced_restart_interrupts_the_index_job_and_runs_discover_again(lab, sh
     assert rerun and all(j["id"] != job["id"] for j in rerun)
 
 
+def test_inc001_does_not_restart_into_a_running_index_job(lab, short_index_job):
+    lab.break_("index-job")
+    pid = lab.gateway_pid()
+    proc = run_playbook("inc-001-gateway-down.yml", "-e", "restart_when_healthy=true",
+                        "-e", "gateway_service_job_wait_timeout=1", lab_dir=lab.state_dir)
+    assert proc.returncode == 2, out(proc)
+    assert 'INC-001 stopped on lab-gateway at "Step 4: Restart refused or impossible' in proc.stdout
+    assert "index.discover job(s) still running" in proc.stdout
+    assert lab.gateway_pid() == pid
+
+
 # -- rolling restart ----------------------------------------------------------------------------
+
+def test_rolling_restart_check_mode_restarts_nothing(lab):
+    pid = lab.gateway_pid()
+    proc = run_playbook("rolling-restart.yml", "--check", lab_dir=lab.state_dir)
+    assert proc.returncode == 0, out(proc)
+    assert "Check mode: would restart onec-mcp-gateway on lab-gateway" in proc.stdout
+    assert lab.gateway_pid() == pid
+
 
 def test_rolling_restart_stops_at_the_host_that_fails_its_health_gate(tmp_path):
     labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
