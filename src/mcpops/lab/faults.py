@@ -339,6 +339,81 @@ def cert_expiring(lab):
             f"valid {EXPIRING_DAYS} more days; recorded in {path}")
 
 
+# -- service lifecycle faults (INC-001, rolling restart, the index-job guard) ----------------------
+
+INDEX_JOB_SECONDS = 30  # how long the index-job fault's discover runs; tests may lower it
+FILL_LEAVE_BYTES = 256 * 1024  # what fill-volume leaves free: enough for the gateway to keep running
+FILL_MAX_VOLUME_BYTES = 1024 ** 3  # fill-volume refuses bigger volumes: it is for a small test mount
+_DISCOVER_KEY = "ONEC_MCP_DISCOVER_SECONDS"
+
+
+def _set_env_line(path, key, value):
+    """Set KEY=VALUE in the gateway's env file (ONEC_MCP_ENV_FILE), keeping every other line."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        lines = []
+    kept = [line for line in lines if not line.split("=", 1)[0].strip() == key]
+    _atomic_write(path, "".join(line + "\n" for line in kept + ["%s=%s" % (key, value)]))
+
+
+def index_job(lab):
+    """A long index.discover job (INDEX_JOB_SECONDS): the gateway is restarted once with that discover
+    length (ONEC_MCP_DISCOVER_SECONDS in its env file) and a job is started over the API."""
+    _require_healthy(lab)
+    _set_env_line(lab.env_file, _DISCOVER_KEY, INDEX_JOB_SECONDS)
+    client = lab.client()
+    client.stop(SERVICE_NAME, True)
+    client.start(SERVICE_NAME, True)
+    deadline = time.monotonic() + WAIT
+    while http_json(lab.api_url + "/healthz", timeout=2)[0] != 200:
+        if time.monotonic() > deadline:
+            raise LabError(f"index-job: {SERVICE_NAME} did not answer /healthz within {WAIT:.0f}s after its restart")
+        time.sleep(0.2)
+    lab._write_info(gateway_pid=lab.gateway_pid())
+    job = _admin(lab, "POST", "/api/system/index/discover", {})["job"]
+    path = _record(lab, "index-job", job_id=job["id"], seconds=INDEX_JOB_SECONDS, gateway_pid=lab.gateway_pid())
+    return (f"index-job: started index.discover job {job['id']} that runs {INDEX_JOB_SECONDS}s "
+            f"({_DISCOVER_KEY} in {lab.env_file}); recorded in {path}")
+
+
+def fill_volume(lab):
+    """Fill the (small) volume that holds the lab's data dir until FILL_LEAVE_BYTES are free, with one
+    file next to the data dir (never in it: it is not the gateway's data)."""
+    _require_up(lab)
+    st = os.statvfs(lab.data_dir)
+    size = st.f_blocks * st.f_frsize
+    if size > FILL_MAX_VOLUME_BYTES:
+        raise LabError(f"fill-volume: {lab.data_dir} is on a {size // 1024 ** 2} MiB volume; this fault only fills "
+                       f"volumes up to {FILL_MAX_VOLUME_BYTES // 1024 ** 2} MiB (put the lab's state dir on a small "
+                       "tmpfs or loop mount)")
+    filler = lab.state_dir / "fill-volume.bin"
+    free = st.f_bavail * st.f_frsize
+    with open(filler, "ab") as handle:
+        chunk = b"\0" * (64 * 1024)
+        while free > FILL_LEAVE_BYTES + len(chunk):
+            handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+            st = os.statvfs(lab.data_dir)
+            free = st.f_bavail * st.f_frsize
+    path = _record(lab, "fill-volume", filler=str(filler), free_bytes=free, volume_bytes=size)
+    return f"fill-volume: wrote {filler}; {free // 1024} KiB of {size // 1024} KiB left free; recorded in {path}"
+
+
+def not_ready(lab):
+    """The gateway runs and answers /healthz, but /readyz says 503 (index/ missing): a host that fails a
+    health gate after a restart. index/ is moved aside to <state dir>/index.moved, not deleted."""
+    _require_healthy(lab)
+    index, aside = lab.data_dir / "index", lab.state_dir / "index.moved"
+    if index.is_dir():
+        if aside.exists():
+            raise LabError(f"not-ready: {aside} already exists; move it back to {index} or remove it first")
+        os.rename(index, aside)
+    status, body = http_json(lab.api_url + "/readyz", timeout=3)
+    return f"not-ready: moved {index} to {aside}; /readyz now answers {status} {body}"
+
+
 _FAULTS = {
     "corrupt-store": corrupt_store,
     "bad-migration": bad_migration,
@@ -350,6 +425,9 @@ _FAULTS = {
     "upstream-slow": upstream_slow,
     "upstream-down": upstream_down,
     "cert-expiring": cert_expiring,
+    "index-job": index_job,
+    "fill-volume": fill_volume,
+    "not-ready": not_ready,
 }
 FAULTS = tuple(_FAULTS)
 
