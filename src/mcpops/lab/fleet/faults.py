@@ -83,7 +83,9 @@ def crash(fleet, host):
     before = host.unit_state(pid)
     if before.get("ActiveState") != "active" or before.get("MainPID") in (None, "0"):
         raise FleetError(f"crash: {UNIT} on {host.name} is {before.get('ActiveState')}; nothing to crash")
-    host.run(pid, ["systemctl", "kill", "--signal=KILL", UNIT])
+    # The main process only: signalling the whole control group fails (EIO) on a host whose cgroup
+    # hierarchy nspawn could not delegate (a hybrid one), and the gateway is a single process anyway.
+    host.run(pid, ["systemctl", "kill", "--kill-whom=main", "--signal=KILL", UNIT])
     # Restart=on-failure brings it back: wait for a new main PID that answers /healthz.
     deadline = time.monotonic() + WAIT
     state = before

@@ -203,6 +203,8 @@ class FleetLab:
                     self._record_pid(host, pid)
                     self._say(f"{host.name}: systemd-nspawn pid {pid} on {host.address}")
             for host in hosts:
+                if host.name in running:
+                    self._start_services(host, running[host.name])
                 self._wait_ready(host, pids[host.name])
             backups = {h.name: self._ensure_backup(h) for h in hosts}
         except BaseException:
@@ -217,6 +219,16 @@ class FleetLab:
                 "started": [h.name for h, _ in started],
                 "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name]}
                           for h in hosts]}
+
+    def _start_services(self, host, pid):
+        """On a host that was already running: start its sshd and gateway units where they are not
+        (a host made unreachable, a gateway stopped or failed), as `lab up` does."""
+        for unit in ("ssh.service", image.SERVICE_NAME):
+            state = host.unit_state(pid, unit).get("ActiveState")
+            if state not in ("active", "activating", "reloading"):
+                host.run(pid, ["systemctl", "reset-failed", unit], check=False)
+                host.run(pid, ["systemctl", "start", "--no-block", unit])
+                self._say(f"{host.name}: started {unit} (was {state})")
 
     def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT):
         """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200."""
