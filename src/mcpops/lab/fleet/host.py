@@ -2,7 +2,7 @@
 
     <fleet state dir>/hosts/<name>/
       fleet/          -> /etc/mcpops-fleet (read-only): sshd.conf, ssh_host_ed25519_key(.pub),
-                         authorized_keys, gateway.listen.env
+                         authorized_keys, gateway.listen.env, hostname
       etc-gateway/    -> /etc/onec-mcp-gateway: admin_token, gateway.env (0600)
       data/           -> /var/lib/onec-mcp-gateway: the gateway's data dir, seeded at the first up
       secrets/        controller side only: mcp_token (the seeded ops token's secret)
@@ -126,6 +126,7 @@ class FleetHost:
                "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                "KbdInteractiveAuthentication no\nUseDNS no\n", 0o644)
         _write(self.fleet_etc / "authorized_keys", client_public_key, 0o644)
+        _write(self.fleet_etc / "hostname", self.name + "\n", 0o644)  # systemd reads /etc/hostname at boot
         _write(self.fleet_etc / "gateway.listen.env", f"ONEC_MCP_LISTEN={self.address}:{GATEWAY_PORT}\n", 0o644)
         if not self.admin_token_file.exists():
             _write(self.admin_token_file, _secrets.token_urlsafe(32) + "\n")
@@ -150,6 +151,7 @@ class FleetHost:
             "systemd-nspawn", "--quiet", "-D", str(rootfs), "-M", self.name, "--hostname", self.name,
             "-b", "--volatile=overlay", "--register=no", "--keep-unit", "--console=read-only",
             f"--bind-ro={self.fleet_etc}:{image.FLEET_ETC}",
+            f"--bind-ro={self.fleet_etc}/hostname:/etc/hostname",
             f"--bind={self.gateway_etc}:{image.GATEWAY_ETC}",
             f"--bind={self.data_dir}:{image.GATEWAY_DATA}",
             f"--bind-ro={mcpops_src}:{image.MCPOPS_SRC}/mcpops",
