@@ -26,7 +26,13 @@ def mcpops_fleet(fleet, *args):
 
 
 def test_up_status_down_leaves_nothing_running(make_fleet):
+    from mcpops.lab.fleet.image import Image
+
+    marker = Image().marker
+    built = marker.stat().st_mtime if marker.exists() else None
     fleet = make_fleet(2)
+    if built is not None:
+        assert marker.stat().st_mtime == built  # the cached image is reused, not rebuilt
     status = fleet.status()
     assert status["healthy"], status
     assert [h["address"] for h in status["hosts"]] == ["127.0.0.11", "127.0.0.12"]
@@ -110,3 +116,41 @@ def test_faults_unreachable_poweroff_stop_crash_and_up_again(make_fleet):
     fleet.up(2)
     assert fleet.status()["healthy"]
     assert fleet.ssh(two, "true").returncode == 0
+
+
+def test_nothing_is_left_half_started(tmp_path, monkeypatch):
+    from mcpops.lab.fleet.host import FleetHost
+    from mcpops.lab.fleet.lab import FleetError, FleetLab
+
+    fleet = FleetLab(tmp_path / "state", inventory_dir=tmp_path / "inv")
+    # An address already taken: refused before anything boots.
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the previous test's TIME_WAIT
+        taken.bind(("127.0.0.12", 3000))
+        taken.listen()
+        try:
+            fleet.up(2)
+        except FleetError as exc:
+            assert "127.0.0.12:3000 already in use" in str(exc) and "Nothing was started" in str(exc)
+        else:
+            raise AssertionError("up succeeded on a taken address")
+    assert not (tmp_path / "inv" / "hosts.yml").exists()
+    # A host that dies during boot: the hosts booted by this `up` are powered off again.
+    real_argv = FleetHost.nspawn_argv
+
+    def argv(host, rootfs, src):
+        return real_argv(host, rootfs, src) + (["--no-such-option"] if host.name == "fleet2" else [])
+
+    monkeypatch.setattr(FleetHost, "nspawn_argv", argv)
+    try:
+        fleet.up(2)
+    except FleetError as exc:
+        assert "fleet2: systemd-nspawn pid" in str(exc) and "exited during boot" in str(exc)
+    else:
+        fleet.down()
+        raise AssertionError("up succeeded with a host that cannot boot")
+    assert [fleet.pid(h) for h in fleet.hosts()] == [None, None]
+    assert not port_open("127.0.0.11", 22) and not port_open("127.0.0.11", 3000)
+    assert not (tmp_path / "inv" / "hosts.yml").exists()
+    info = fleet.read_info()
+    assert [h["pid"] for h in info["hosts"].values()] == [None, None]
