@@ -6,7 +6,7 @@ import re
 import time
 
 from mcpops.lab.local_lab import http_json
-from conftest import run_playbook
+from fleet_helpers import run_playbook
 
 CORRUPT_PROFILES = ("import os\n"
                     "p = '/var/lib/onec-mcp-gateway/profiles.json'\n"

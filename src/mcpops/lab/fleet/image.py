@@ -147,8 +147,9 @@ class Image:
             self._out(line)
 
     def _build(self):
+        for stale in (self.cache / "images").glob(f".build-{self.hash}-*"):  # builds that were interrupted
+            shutil.rmtree(stale, ignore_errors=True)
         work = self.cache / "images" / f".build-{self.hash}-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         log = work / "debootstrap.log"
         argv = ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE,

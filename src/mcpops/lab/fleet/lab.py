@@ -9,6 +9,11 @@ State dir ($MCPOPS_FLEET_DIR, default ./.fleet):
 Each host shares this machine's network and listens on its own loopback address 127.0.0.(10+i): sshd on
 port 22, the gateway (systemd unit onec-mcp-gateway) on port 3000. Every host is recorded by the PID of
 its systemd-nspawn and stopped by that PID; nothing is killed by name.
+
+`--register=no --keep-unit` keep systemd-nspawn away from systemd-machined and from creating a scope
+unit, so the fleet also runs where PID 1 is not systemd (a Firecracker VM with a hybrid cgroup
+hierarchy, for one). There the hosts' systemd cannot signal a whole control group (EIO), which is why
+the crash fault signals the gateway's main PID only.
 """
 
 import contextlib
@@ -71,6 +76,12 @@ def _port_in_use(address, port):
     return False
 
 
+def _port_open(address, port):
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex((address, port)) == 0
+
+
 def _tail(path, lines=15):
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -111,9 +122,9 @@ class FleetLab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode(), 0o644)
 
-    def _record_pid(self, host, pid, **extra):
+    def _record_pid(self, host, pid):
         info = self.read_info()
-        info.setdefault("hosts", {}).setdefault(host.name, {"address": host.address}).update(pid=pid, **extra)
+        info.setdefault("hosts", {}).setdefault(host.name, {"address": host.address})["pid"] = pid
         self._write_info(info)
 
     def hosts(self):
@@ -294,7 +305,7 @@ class FleetLab:
             entry = {"name": host.name, "address": host.address, "pid": pid, "running": bool(pid),
                      "sshd": False, "gateway": None, "healthz": None}
             if pid:
-                entry["sshd"] = _port_in_use(host.address, 22)
+                entry["sshd"] = _port_open(host.address, 22)
                 with contextlib.suppress(HostError, subprocess.TimeoutExpired):
                     entry["gateway"] = host.unit_state(pid).get("ActiveState")
                 entry["healthz"], _ = http_json(host.api_url + "/healthz", timeout=2)
