@@ -282,6 +282,7 @@ class FleetLab:
         if not self.state_dir.exists():
             return {"stopped": [], "purged": False}
         stopped = []
+        written = Path(self.read_info().get("inventory_dir") or self.inventory_dir)  # where `up` wrote it
         with self._locked():
             for host in self.hosts():
                 pid = self.pid(host)
@@ -294,7 +295,7 @@ class FleetLab:
         if purge:
             for name in ("hosts.yml", "group_vars/gateways.yml"):
                 with contextlib.suppress(FileNotFoundError):
-                    (self.inventory_dir / name).unlink()
+                    (written / name).unlink()
             shutil.rmtree(self.state_dir, ignore_errors=True)
         return {"stopped": stopped, "purged": purge}
 
