@@ -245,6 +245,7 @@ class FleetLab:
         """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200."""
         deadline = time.monotonic() + timeout
         ssh_ok = health = None
+        last_ssh = ""
         while time.monotonic() < deadline:
             if not host.is_ours(pid):
                 raise FleetError(f"{host.name}: systemd-nspawn pid {pid} exited during boot; "
