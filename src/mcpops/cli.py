@@ -10,6 +10,9 @@ def build_parser():
     from mcpops.lab import commands as lab_commands
 
     lab_commands.add_parser(sub)
+    from mcpops.lab.fleet import commands as fleet_commands
+
+    fleet_commands.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,101 @@
+"""`mcpops fleet up --hosts N | down | status | break HOST FAULT`: argparse wiring over FleetLab."""
+
+import argparse
+import json
+import sys
+
+EXIT_ERROR = 1
+EXIT_UNKNOWN_FAULT = 4
+
+
+def _fleet(args):
+    from mcpops.lab.fleet.lab import FleetLab
+
+    return FleetLab(args.dir, inventory_dir=getattr(args, "inventory", None), out=print)
+
+
+def _run(fn):
+    def wrapper(args):
+        from mcpops.lab.fleet.host import HostError
+        from mcpops.lab.fleet.image import ImageError
+        from mcpops.lab.fleet.lab import FleetError, UnknownFault
+
+        try:
+            return fn(args)
+        except UnknownFault as exc:
+            print(f"mcpops fleet: {exc}", file=sys.stderr)
+            return EXIT_UNKNOWN_FAULT
+        except (FleetError, HostError, ImageError) as exc:
+            print(f"mcpops fleet: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+
+    return wrapper
+
+
+@_run
+def cmd_up(args):
+    r = _fleet(args).up(args.hosts)
+    for h in r["hosts"]:
+        print(f"{h['name']}: {h['address']} (ssh :22, gateway :3000) systemd-nspawn pid {h['pid']}"
+              + (f", backup {h['backup']}" if h["backup"] else ""))
+    print(f"fleet up: {len(r['hosts'])} hosts ({len(r['started'])} booted now); inventory {r['inventory_dir']}")
+    return 0
+
+
+@_run
+def cmd_down(args):
+    r = _fleet(args).down(purge=args.purge)
+    stopped = ", ".join(str(p) for p in r["stopped"]) or "nothing was running"
+    print(f"fleet down: stopped {stopped}" + ("; state dir removed" if r["purged"] else ""))
+    return 0
+
+
+@_run
+def cmd_status(args):
+    s = _fleet(args).status()
+    if args.json:
+        print(json.dumps(s, indent=2, sort_keys=True))
+    elif not s["hosts"]:
+        print(f"no fleet in {s['state_dir']}")
+    else:
+        for h in s["hosts"]:
+            print(f"{h['name']:<8} {h['address']:<12} " + (
+                f"pid {h['pid']}  sshd {'up' if h['sshd'] else 'down'}  {'onec-mcp-gateway'} {h['gateway']}  "
+                f"healthz {h['healthz']}" if h["running"] else "powered off"))
+    return 0 if s["healthy"] else 1
+
+
+@_run
+def cmd_break(args):
+    print(_fleet(args).break_(args.host, args.fault))
+    return 0
+
+
+def add_parser(subparsers):
+    from mcpops.lab.fleet.faults import FAULTS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", default=argparse.SUPPRESS,
+                        help="fleet state dir (default: $MCPOPS_FLEET_DIR or ./.fleet)")
+    fleet = subparsers.add_parser("fleet", help="the fleet lab (root): Debian hosts under systemd-nspawn")
+    fleet.add_argument("--dir", default=None, help="fleet state dir (default: $MCPOPS_FLEET_DIR or ./.fleet)")
+    sub = fleet.add_subparsers(dest="fleet_command", required=True)
+
+    p = sub.add_parser("up", parents=[common], help="build the image if needed and boot N hosts (idempotent)")
+    p.add_argument("--hosts", type=int, required=True, help="how many hosts (127.0.0.11 ...)")
+    p.add_argument("--inventory", default=None, help="where to write the inventory (default inventories/fleet)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", parents=[common], help="power off every host by its recorded PID (idempotent)")
+    p.add_argument("--purge", action="store_true", help="also remove the state dir and the written inventory")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", parents=[common], help="each host: PID, sshd, gateway unit, /healthz")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("break", parents=[common], help=f"inject a fault into one host: {', '.join(FAULTS)}")
+    p.add_argument("host", help="host name (fleet1 ...) or address")
+    p.add_argument("fault", help=", ".join(FAULTS))
+    p.set_defaults(func=cmd_break)
+    return fleet

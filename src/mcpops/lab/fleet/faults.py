@@ -1,0 +1,134 @@
+"""Faults for one fleet host (`mcpops fleet break HOST FAULT`), applied inside the host.
+
+Host faults: `unreachable` stops the host's sshd (the gateway keeps running), `poweroff` shuts the host
+down. Data and service faults are the local lab's, done the systemd way inside the host: the store
+faults rewrite a file in the data dir and restart the unit, which then crash-loops until systemd gives
+up ("failed"), the crash loop INC-001 and INC-003 start from.
+"""
+
+import time
+
+from mcpops.lab.fleet import image
+from mcpops.lab.fleet.host import HostError
+from mcpops.lab.fleet.lab import FleetError, UnknownFault
+from mcpops.lab.local_lab import http_json
+
+UNIT = image.SERVICE_NAME
+WAIT = 60.0
+# Python run by the host's own python3: a local-lab fault's file edit, on the host's data dir.
+_CORRUPT_STORE = f"""
+import os
+path = "{image.GATEWAY_DATA}/tokens.json"
+with open(path + ".fault", "w") as fh:
+    fh.write('{{"tokens": [ {{"id": "tok_broken", \\n')
+os.chmod(path + ".fault", 0o600)
+os.replace(path + ".fault", path)
+print(path)
+"""
+_BAD_MIGRATION = f"""
+import json, os
+path = "{image.GATEWAY_DATA}/storage-meta.json"
+try:
+    meta = json.load(open(path))
+    meta = meta if isinstance(meta, dict) else {{}}
+except (OSError, ValueError):
+    meta = {{}}
+applied = list(meta.get("appliedMigrations") or ["001_init", "002_tokens_org", "003_rate_limits"])
+if "099_future" not in applied:
+    applied.append("099_future")
+meta.update(schemaVersion=99, appliedMigrations=applied)
+with open(path + ".fault", "w") as fh:
+    json.dump(meta, fh)
+os.replace(path + ".fault", path)
+print(path)
+"""
+
+
+def _running_pid(fleet, host):
+    pid = fleet.pid(host)
+    if not pid:
+        raise FleetError(f"{host.name} is not running; `mcpops fleet up` first")
+    return pid
+
+
+def _restart_into_crash_loop(host, pid):
+    host.run(pid, ["systemctl", "reset-failed", UNIT], check=False)
+    host.run(pid, ["systemctl", "restart", "--no-block", UNIT])
+    state = host.wait_unit(pid, ("failed",), timeout=WAIT)
+    return f"{state['ActiveState']} ({state.get('Result')})"
+
+
+def _store_fault(script, what):
+    def fault(fleet, host):
+        pid = _running_pid(fleet, host)
+        path = host.run(pid, ["python3", "-c", script]).stdout.strip()
+        state = _restart_into_crash_loop(host, pid)
+        return f"{what} in {host.name}:{path} and restarted {UNIT}; now {state}"
+    return fault
+
+
+corrupt_store = _store_fault(_CORRUPT_STORE, "corrupt-store: wrote invalid JSON")
+bad_migration = _store_fault(_BAD_MIGRATION, "bad-migration: set schemaVersion 99 and appliedMigrations += 099_future")
+
+
+def stop(fleet, host):
+    pid = _running_pid(fleet, host)
+    before = host.unit_state(pid)
+    host.run(pid, ["systemctl", "stop", UNIT])
+    return f"stop: systemctl stop {UNIT} on {host.name} (was {before.get('ActiveState')}, pid {before.get('MainPID')})"
+
+
+def crash(fleet, host):
+    pid = _running_pid(fleet, host)
+    before = host.unit_state(pid)
+    if before.get("ActiveState") != "active" or before.get("MainPID") in (None, "0"):
+        raise FleetError(f"crash: {UNIT} on {host.name} is {before.get('ActiveState')}; nothing to crash")
+    # The main process only: signalling the whole control group fails (EIO) on a host whose cgroup
+    # hierarchy nspawn could not delegate (a hybrid one), and the gateway is a single process anyway.
+    host.run(pid, ["systemctl", "kill", "--kill-whom=main", "--signal=KILL", UNIT])
+    # Restart=on-failure brings it back: wait for a new main PID that answers /healthz.
+    deadline = time.monotonic() + WAIT
+    state = before
+    while time.monotonic() < deadline:
+        state = host.unit_state(pid)
+        if state.get("ActiveState") == "active" and state.get("MainPID") not in ("0", before["MainPID"]):
+            if http_json(host.api_url + "/healthz", timeout=2)[0] == 200:
+                return (f"crash: SIGKILL to {UNIT} pid {before['MainPID']} on {host.name}; systemd restarted it "
+                        f"as pid {state['MainPID']}, healthy")
+        time.sleep(0.5)
+    return f"crash: SIGKILL to {UNIT} pid {before['MainPID']} on {host.name}; now {state.get('ActiveState')}"
+
+
+def unreachable(fleet, host):
+    pid = _running_pid(fleet, host)
+    host.run(pid, ["systemctl", "stop", "ssh.service"])
+    return f"unreachable: stopped sshd on {host.name} ({host.address}:22); its gateway keeps running"
+
+
+def poweroff(fleet, host):
+    pid = _running_pid(fleet, host)
+    host.stop(pid)
+    fleet._record_pid(host, None)
+    return f"poweroff: {host.name} shut down (systemd-nspawn pid {pid}); `mcpops fleet up` boots it again"
+
+
+_FAULTS = {
+    "unreachable": unreachable,
+    "poweroff": poweroff,
+    "corrupt-store": corrupt_store,
+    "bad-migration": bad_migration,
+    "stop": stop,
+    "crash": crash,
+}
+FAULTS = tuple(_FAULTS)
+
+
+def inject(fleet, host, fault):
+    fn = _FAULTS.get(fault)
+    if fn is None:
+        raise UnknownFault(f"unknown fault {fault!r}; faults: {', '.join(FAULTS)}")
+    try:
+        return fn(fleet, host)
+    except HostError as exc:
+        raise FleetError(f"{fault} on {host.name}: {exc}") from exc
+

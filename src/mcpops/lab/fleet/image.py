@@ -1,0 +1,205 @@
+"""The fleet image: one Debian root file system built with debootstrap and cached by its recipe's hash.
+
+The recipe is everything that decides the image's contents (suite, variant, packages, the files we add);
+its sha256 names the cache entry, so a changed recipe builds a new image and an unchanged one is reused.
+The mirror is not part of the recipe: any Debian mirror yields the same image.
+
+Nothing host-specific is in the image: each host's sshd address, host key, authorized key, gateway
+address, admin token and data dir are bind-mounted from the fleet's state dir at boot, and the project's
+`src/mcpops` is bind-mounted read-only at /opt/mcpops/src/mcpops (so code changes need no rebuild).
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+SUITE = "bookworm"
+VARIANT = "minbase"
+# systemd and sshd make it a host; python3 runs the gateway and the Ansible modules; curl, procps and
+# iproute2 are what an on-call engineer's shell loop (seed 002) uses on a gateway host.
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_CACHE = "/var/cache/mcpops-fleet"
+BUILD_TIMEOUT = 1800
+
+# Mount points inside a host, filled per host at boot (host.py).
+FLEET_ETC = "/etc/mcpops-fleet"          # read-only: sshd.conf, host key, authorized_keys, gateway.listen.env
+GATEWAY_ETC = "/etc/onec-mcp-gateway"    # admin_token and gateway.env (INC-006 rotates them)
+GATEWAY_DATA = "/var/lib/onec-mcp-gateway"
+MCPOPS_SRC = "/opt/mcpops/src"
+SERVICE_NAME = "onec-mcp-gateway"
+
+GATEWAY_UNIT = f"""[Unit]
+Description=onec-mcp-gateway (the mcpops reference gateway)
+After=network.target
+# A crash loop ends in "failed" after 3 starts, as supervisor's FATAL does in the local lab.
+StartLimitIntervalSec=30
+StartLimitBurst=3
+
+[Service]
+Type=simple
+Environment=PYTHONPATH={MCPOPS_SRC} PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+Environment=ONEC_MCP_DATA_DIR={GATEWAY_DATA}
+Environment=ONEC_MCP_HTTP_TOKEN_FILE={GATEWAY_ETC}/admin_token
+Environment=ONEC_MCP_ENV_FILE={GATEWAY_ETC}/gateway.env
+EnvironmentFile={FLEET_ETC}/gateway.listen.env
+ExecStart=/usr/bin/python3 -m mcpops.lab.gateway
+Restart=on-failure
+RestartSec=1
+TimeoutStopSec=15
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# The files the recipe adds to the debootstrapped tree (path -> content).
+FILES = {
+    f"/etc/systemd/system/{SERVICE_NAME}.service": GATEWAY_UNIT,
+    # sshd reads the host's own settings (ListenAddress, HostKey, AuthorizedKeysFile) from the bind mount.
+    "/etc/ssh/sshd_config.d/00-mcpops-fleet.conf": f"Include {FLEET_ETC}/sshd.conf\n",
+    "/etc/systemd/journald.conf.d/mcpops-fleet.conf": "[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n",
+    # The image is never booted without --volatile: an empty machine-id gets a fresh one at each boot.
+    "/etc/machine-id": "",
+    "/etc/hostname": "fleet\n",
+}
+LINKS = {
+    f"/etc/systemd/system/multi-user.target.wants/{SERVICE_NAME}.service": f"/etc/systemd/system/{SERVICE_NAME}.service",
+    # Timers that would wake up a lab host for nothing.
+    "/etc/systemd/system/apt-daily.timer": "/dev/null",
+    "/etc/systemd/system/apt-daily-upgrade.timer": "/dev/null",
+    "/etc/systemd/system/e2scrub_all.timer": "/dev/null",
+    "/etc/systemd/system/dpkg-db-backup.timer": "/dev/null",
+    "/etc/systemd/system/console-getty.service": "/dev/null",
+}
+DIRS = (FLEET_ETC, GATEWAY_ETC, GATEWAY_DATA, MCPOPS_SRC + "/mcpops")
+RECIPE_VERSION = 1  # bump when build() changes in a way the recipe below does not show
+
+
+class ImageError(Exception):
+    """The image could not be built or found; the message says what was tried."""
+
+
+def recipe():
+    return {"version": RECIPE_VERSION, "suite": SUITE, "variant": VARIANT, "packages": list(PACKAGES),
+            "files": FILES, "links": LINKS, "dirs": list(DIRS)}
+
+
+def recipe_hash(rec=None):
+    text = json.dumps(rec or recipe(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_dir():
+    return Path(os.environ.get("MCPOPS_FLEET_CACHE") or DEFAULT_CACHE)
+
+
+def mirror():
+    return os.environ.get("MCPOPS_FLEET_MIRROR") or DEFAULT_MIRROR
+
+
+class Image:
+    """The cached image for the current recipe: <cache>/images/<hash>/rootfs, complete once image.json exists."""
+
+    def __init__(self, cache=None, out=None):
+        self.cache = Path(cache or cache_dir())
+        self.hash = recipe_hash()
+        self.dir = self.cache / "images" / self.hash
+        self._out = out
+
+    @property
+    def rootfs(self):
+        return self.dir / "rootfs"
+
+    @property
+    def marker(self):
+        return self.dir / "image.json"
+
+    def ready(self):
+        return self.marker.is_file() and (self.rootfs / "usr/lib/systemd/systemd").exists()
+
+    def ensure(self):
+        """Build the image unless the cache holds one for this recipe; returns the rootfs path."""
+        if self.ready():
+            return self.rootfs
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if not self.ready():  # another `fleet up` may have built it while we waited
+                self._build()
+        return self.rootfs
+
+    @contextlib.contextmanager
+    def _locked(self):
+        fd = os.open(self.cache / ".build.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _say(self, line):
+        if self._out:
+            self._out(line)
+
+    def _build(self):
+        for stale in (self.cache / "images").glob(f".build-{self.hash}-*"):  # builds that were interrupted
+            shutil.rmtree(stale, ignore_errors=True)
+        work = self.cache / "images" / f".build-{self.hash}-{os.getpid()}"
+        work.mkdir(parents=True)
+        log = work / "debootstrap.log"
+        argv = ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE,
+                str(work / "rootfs"), mirror()]
+        self._say(f"building the fleet image {self.hash} (debootstrap {SUITE} from {mirror()}; a few minutes)")
+        started = time.monotonic()
+        try:
+            with open(log, "wb") as fh:
+                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                      timeout=BUILD_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(work, ignore_errors=True)
+            raise ImageError(f"`{' '.join(argv)}` did not finish within {BUILD_TIMEOUT}s") from None
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace").splitlines()[-8:]
+            shutil.rmtree(work, ignore_errors=True)
+            raise ImageError(f"`{' '.join(argv)}` exited {proc.returncode}; last lines:\n" + "\n".join(tail)
+                             + "\ncheck that the mirror is reachable (MCPOPS_FLEET_MIRROR to choose another)")
+        self._provision(work / "rootfs")
+        (work / "image.json").write_text(json.dumps(
+            {"hash": self.hash, "recipe": recipe(), "mirror": mirror(),
+             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "build_seconds": round(time.monotonic() - started, 1)}, indent=2, sort_keys=True) + "\n")
+        shutil.rmtree(self.dir, ignore_errors=True)  # a half-built entry without image.json
+        os.rename(work, self.dir)
+        self._say(f"fleet image {self.hash} built in {time.monotonic() - started:.0f}s: {self.rootfs}")
+
+    @staticmethod
+    def _provision(root):
+        def inside(path):
+            return root / path.lstrip("/")
+
+        # debootstrap generated host keys; every host would share them. Each host gets its own at boot.
+        for key in inside("/etc/ssh").glob("ssh_host_*"):
+            key.unlink()
+        for d in DIRS:
+            inside(d).mkdir(parents=True, exist_ok=True)
+        for path, content in FILES.items():
+            target = inside(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            target.write_text(content)
+        for path, dest in LINKS.items():
+            link = inside(path)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            link.symlink_to(dest)
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for entry in (root / cache).glob("*"):
+                if entry.is_file():
+                    entry.unlink()

@@ -1,0 +1,60 @@
+"""`inventories/fleet/`, written by `mcpops fleet up` for the running fleet.
+
+hosts.yml lists the hosts with their loopback address; group_vars/gateways.yml carries the same names as
+`inventories/lab` (and `production.example`), so a playbook runs unchanged on either. Secrets are read
+from the fleet's 0600 files with lookups at run time; no secret is written into the inventory.
+"""
+
+import json
+from pathlib import Path
+
+from mcpops.lab.fleet import image
+from mcpops.lab.fleet.host import GATEWAY_PORT
+from mcpops.lab.gateway.fsutil import atomic_write_bytes
+
+GROUP_VARS = """---
+# Written by `mcpops fleet up` (mcpops.lab.fleet.inventory); regenerated at every up. The fleet's state
+# dir (mcpops_fleet_dir) is set in hosts.yml; tokens are read from its 0600 files, never copied here.
+gateway_platform: systemd
+gateway_service_name: {service}
+gateway_data_dir: {data}
+# Each host's own gateway, as seen from the host itself (the modules run there; the network is shared).
+gateway_api_url: "http://{{{{ ansible_host }}}}:{port}"
+gateway_validate_certs: true
+gateway_max_schema_version: 3
+gateway_admin_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/etc-gateway/admin_token') }}}}"
+gateway_mcp_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/secrets/mcp_token') }}}}"
+gateway_admin_token_file: {etc}/admin_token
+gateway_env_file: {etc}/gateway.env
+
+# Real SSH as root with the fleet's own key; host keys pinned in the fleet's known_hosts.
+ansible_user: root
+ansible_python_interpreter: /usr/bin/python3
+ansible_ssh_private_key_file: "{{{{ mcpops_fleet_dir }}}}/ssh/id_ed25519"
+ansible_ssh_common_args: >-
+  -o UserKnownHostsFile={{{{ mcpops_fleet_dir }}}}/ssh/known_hosts -o GlobalKnownHostsFile=/dev/null
+  -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes
+"""
+
+
+def group_vars():
+    return GROUP_VARS.format(service=image.SERVICE_NAME, data=image.GATEWAY_DATA, port=GATEWAY_PORT,
+                             etc=image.GATEWAY_ETC)
+
+
+def hosts_yml(state_dir, hosts):
+    # JSON is YAML: quoting by json.dumps keeps any path safe.
+    lines = ["---", "# Written by `mcpops fleet up` for the fleet in %s; regenerated at every up." % state_dir,
+             "all:", "  vars:", "    mcpops_fleet_dir: %s" % json.dumps(str(state_dir)),
+             "  children:", "    gateways:", "      hosts:"]
+    for host in hosts:
+        lines += ["        %s:" % host.name, "          ansible_host: %s" % host.address]
+    return "\n".join(lines) + "\n"
+
+
+def write(inventory_dir, state_dir, hosts):
+    inventory_dir = Path(inventory_dir)
+    (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts).encode(), 0o644)
+    atomic_write_bytes(inventory_dir / "group_vars" / "gateways.yml", group_vars().encode(), 0o644)
+    return inventory_dir

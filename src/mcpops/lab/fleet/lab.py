@@ -1,0 +1,330 @@
+"""The fleet lab: N Debian hosts booted with systemd-nspawn from the cached image, on one machine.
+
+State dir ($MCPOPS_FLEET_DIR, default ./.fleet):
+
+    fleet.json        the fleet: host count, image, and each host's address and systemd-nspawn PID
+    ssh/              id_ed25519(.pub): the fleet's client key; known_hosts: every host key, pinned
+    hosts/<name>/     one host's files (host.py)
+
+Each host shares this machine's network and listens on its own loopback address 127.0.0.(10+i): sshd on
+port 22, the gateway (systemd unit onec-mcp-gateway) on port 3000. Every host is recorded by the PID of
+its systemd-nspawn and stopped by that PID; nothing is killed by name.
+
+`--register=no --keep-unit` keep systemd-nspawn away from systemd-machined and from creating a scope
+unit, so the fleet also runs where PID 1 is not systemd (a Firecracker VM with a hybrid cgroup
+hierarchy, for one). There the hosts' systemd cannot signal a whole control group (EIO), which is why
+the crash fault signals the gateway's main PID only.
+"""
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import mcpops
+from mcpops.lab.fleet import image, inventory
+from mcpops.lab.fleet.host import MAX_HOSTS, FleetHost, HostError, keygen
+from mcpops.lab.gateway.fsutil import atomic_write_bytes
+from mcpops.lab.local_lab import http_json
+
+BOOT_TIMEOUT = 180.0  # from systemd-nspawn to sshd and a healthy gateway, on a loaded 2-core machine
+DEFAULT_INVENTORY = "inventories/fleet"
+# command -> the Debian package that provides it
+PREREQUISITES = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container",
+                 "ssh": "openssh-client", "ssh-keygen": "openssh-client", "nsenter": "util-linux"}
+
+
+class FleetError(Exception):
+    """A fleet operation failed or cannot start; the message says what was tried and what to do."""
+
+
+class UnknownFault(FleetError):
+    pass
+
+
+def default_state_dir():
+    return Path(os.environ.get("MCPOPS_FLEET_DIR") or ".fleet")
+
+
+def preflight():
+    """Refuse, before anything is touched, on a machine that cannot run the fleet."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root: debootstrap and systemd-nspawn need root (run it with sudo)")
+    missing = {cmd: pkg for cmd, pkg in PREREQUISITES.items() if shutil.which(cmd) is None}
+    if missing:
+        pkgs = " ".join(sorted(set(missing.values())))
+        problems.append(f"missing {', '.join(missing)} (apt-get install {pkgs}; scripts/bootstrap does it as root)")
+    if problems:
+        raise FleetError("the fleet lab cannot start on this machine: " + "; ".join(problems)
+                         + ". Nothing was started.")
+
+
+def _port_in_use(address, port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def _port_open(address, port):
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex((address, port)) == 0
+
+
+def _tail(path, lines=15):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class FleetLab:
+    """One fleet in one state dir. Usable from the CLI and from pytest fixtures."""
+
+    def __init__(self, state_dir=None, inventory_dir=None, out=None):
+        self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
+        self.inventory_dir = Path(inventory_dir or DEFAULT_INVENTORY).expanduser().resolve()
+        self.mcpops_src = Path(mcpops.__file__).resolve().parent
+        self._out = out
+
+    # ------------------------------------------------------------------ records
+
+    @property
+    def info_path(self):
+        return self.state_dir / "fleet.json"
+
+    @property
+    def client_key(self):
+        return self.state_dir / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts(self):
+        return self.state_dir / "ssh" / "known_hosts"
+
+    def read_info(self):
+        try:
+            return json.loads(self.info_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_info(self, info):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode(), 0o644)
+
+    def _record_pid(self, host, pid):
+        info = self.read_info()
+        info.setdefault("hosts", {}).setdefault(host.name, {"address": host.address})["pid"] = pid
+        self._write_info(info)
+
+    def hosts(self):
+        return [FleetHost(self.state_dir, i) for i in range(1, int(self.read_info().get("count") or 0) + 1)]
+
+    def host(self, name):
+        for host in self.hosts():
+            if host.name == name or host.address == name:
+                return host
+        names = ", ".join(h.name for h in self.hosts()) or "none: `mcpops fleet up` first"
+        raise FleetError(f"no host {name!r} in the fleet in {self.state_dir} (hosts: {names})")
+
+    def pid(self, host):
+        """The recorded systemd-nspawn PID of host when that process is alive and is that host."""
+        pid = (self.read_info().get("hosts", {}).get(host.name) or {}).get("pid")
+        return int(pid) if pid and host.is_ours(int(pid)) else None
+
+    def _say(self, line):
+        if self._out:
+            self._out(line)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_dir / ".fleet.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # ------------------------------------------------------------------ ssh
+
+    def ssh_argv(self, host, *command, known_hosts=None):
+        return ["ssh", "-F", "/dev/null", "-i", str(self.client_key),
+                "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                f"root@{host.address}", *command]
+
+    def ssh(self, host, *command, known_hosts=None, timeout=60):
+        return subprocess.run(self.ssh_argv(host, *command, known_hosts=known_hosts), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    # ------------------------------------------------------------------ up
+
+    def up(self, count):
+        """Boot `count` hosts (idempotent: running hosts are kept, stopped ones booted again)."""
+        if not 1 <= int(count) <= MAX_HOSTS:
+            raise FleetError(f"--hosts {count}: choose 1..{MAX_HOSTS}")
+        preflight()
+        with self._locked():
+            return self._up(int(count))
+
+    def _up(self, count):
+        info = self.read_info()
+        recorded = int(info.get("count") or 0)
+        running = {h.name: self.pid(h) for h in self.hosts() if self.pid(h)}
+        if recorded and recorded != count and running:
+            raise FleetError(f"the fleet in {self.state_dir} runs {recorded} hosts; "
+                             f"`mcpops fleet down` first to boot {count}")
+        hosts = [FleetHost(self.state_dir, i) for i in range(1, count + 1)]
+        busy = [f"{h.address}:{port}" for h in hosts if h.name not in running
+                for port in (22, 3000) if _port_in_use(h.address, port)]
+        if busy:
+            raise FleetError(f"{', '.join(busy)} already in use by something that is not this fleet; "
+                             "stop it (another fleet? `mcpops fleet down --dir ...`). Nothing was started.")
+        rootfs = image.Image(out=self._say).ensure()
+        self.client_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keygen(self.client_key, "mcpops fleet")
+        public = Path(str(self.client_key) + ".pub").read_text()
+        for host in hosts:
+            host.prepare(public)
+        atomic_write_bytes(self.known_hosts, "".join(h.known_hosts_line() for h in hosts).encode(), 0o644)
+        info.update(count=count, image=str(rootfs), image_hash=image.recipe_hash(),
+                    mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir))
+        info["hosts"] = {h.name: {"address": h.address, "pid": running.get(h.name)} for h in hosts}
+        self._write_info(info)
+
+        started, pids = [], dict(running)
+        try:
+            for host in hosts:
+                if host.name not in running:
+                    pid = host.start(rootfs, self.mcpops_src)
+                    started.append((host, pid))
+                    pids[host.name] = pid
+                    self._record_pid(host, pid)
+                    self._say(f"{host.name}: systemd-nspawn pid {pid} on {host.address}")
+            for host in hosts:
+                if host.name in running:
+                    self._start_services(host, running[host.name])
+                self._wait_ready(host, pids[host.name])
+            backups = {h.name: self._ensure_backup(h) for h in hosts}
+        except BaseException:
+            for host, pid in started:
+                with contextlib.suppress(HostError):
+                    host.stop(pid)
+                self._record_pid(host, None)
+            raise
+        inventory.write(self.inventory_dir, self.state_dir, hosts)
+        self._say(f"inventory: {self.inventory_dir}")
+        return {"state_dir": str(self.state_dir), "inventory_dir": str(self.inventory_dir), "image": str(rootfs),
+                "started": [h.name for h, _ in started],
+                "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name]}
+                          for h in hosts]}
+
+    def _start_services(self, host, pid):
+        """On a host that was already running: start its sshd and gateway units where they are not
+        (a host made unreachable, a gateway stopped or failed), as `lab up` does."""
+        for unit in ("ssh.service", image.SERVICE_NAME):
+            state = host.unit_state(pid, unit).get("ActiveState")
+            if state not in ("active", "activating", "reloading"):
+                host.run(pid, ["systemctl", "reset-failed", unit], check=False)
+                host.run(pid, ["systemctl", "start", "--no-block", unit])
+                self._say(f"{host.name}: started {unit} (was {state})")
+
+    def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT):
+        """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200."""
+        deadline = time.monotonic() + timeout
+        ssh_ok = health = None
+        last_ssh = ""
+        while time.monotonic() < deadline:
+            if not host.is_ours(pid):
+                raise FleetError(f"{host.name}: systemd-nspawn pid {pid} exited during boot; "
+                                 f"{host.console_log} ends with:\n{_tail(host.console_log)}")
+            if not ssh_ok:
+                proc = self.ssh(host, "true", timeout=30)
+                ssh_ok = proc.returncode == 0
+                last_ssh = proc.stderr.strip()
+            health, _ = http_json(host.api_url + "/healthz", timeout=2)
+            if ssh_ok and health == 200:
+                return
+            time.sleep(1)
+        raise FleetError(f"{host.name} did not come up within {timeout:.0f}s (ssh root@{host.address}: "
+                         f"{'ok' if ssh_ok else last_ssh or 'no answer'}; {host.api_url}/healthz: {health}); "
+                         f"{host.console_log} ends with:\n{_tail(host.console_log)}")
+
+    def _ensure_backup(self, host):
+        """A first backup, made by the gateway, so that INC-003 has something to restore."""
+        token = host.admin_token()
+        status, body = http_json(host.api_url + "/api/system/backups", token=token, timeout=10)
+        if status != 200:
+            raise FleetError(f"{host.name}: GET {host.api_url}/api/system/backups returned {status}: {body}")
+        if (body or {}).get("backups"):
+            return None
+        status, body = http_json(host.api_url + "/api/system/backups", method="POST", token=token, body={},
+                                 timeout=60)
+        if status not in (200, 201):
+            raise FleetError(f"{host.name}: POST {host.api_url}/api/system/backups returned {status}: {body}")
+        return ((body or {}).get("backup") or {}).get("id")
+
+    # ------------------------------------------------------------------ down / status
+
+    def down(self, purge=False):
+        """Stop every host by its recorded PID (idempotent). Returns the PIDs that were stopped."""
+        if not self.state_dir.exists():
+            return {"stopped": [], "purged": False}
+        stopped = []
+        written = Path(self.read_info().get("inventory_dir") or self.inventory_dir)  # where `up` wrote it
+        with self._locked():
+            for host in self.hosts():
+                pid = self.pid(host)
+                if pid:
+                    self._say(f"{host.name}: powering off (systemd-nspawn pid {pid})")
+                    host.stop(pid)
+                    stopped.append(pid)
+                if self.info_path.exists():
+                    self._record_pid(host, None)
+        if purge:
+            for name in ("hosts.yml", "group_vars/gateways.yml"):
+                with contextlib.suppress(FileNotFoundError):
+                    (written / name).unlink()
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        return {"stopped": stopped, "purged": purge}
+
+    def status(self):
+        hosts = []
+        for host in self.hosts():
+            pid = self.pid(host)
+            entry = {"name": host.name, "address": host.address, "pid": pid, "running": bool(pid),
+                     "sshd": False, "gateway": None, "healthz": None}
+            if pid:
+                entry["sshd"] = _port_open(host.address, 22)
+                with contextlib.suppress(HostError, subprocess.TimeoutExpired):
+                    entry["gateway"] = host.unit_state(pid).get("ActiveState")
+                entry["healthz"], _ = http_json(host.api_url + "/healthz", timeout=2)
+            entry["healthy"] = bool(pid and entry["sshd"] and entry["gateway"] == "active"
+                                    and entry["healthz"] == 200)
+            hosts.append(entry)
+        return {"state_dir": str(self.state_dir), "inventory_dir": self.read_info().get("inventory_dir"),
+                "hosts": hosts, "healthy": bool(hosts) and all(h["healthy"] for h in hosts)}
+
+    # ------------------------------------------------------------------ faults
+
+    def run(self, host, argv, **kwargs):
+        """Run argv inside a running host (nsenter), for faults and tests."""
+        return host.run(self.pid(host), argv, **kwargs)
+
+    def break_(self, name, fault):
+        from mcpops.lab.fleet import faults
+
+        with self._locked():
+            return faults.inject(self, self.host(name), fault)

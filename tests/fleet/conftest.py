@@ -1,0 +1,37 @@
+"""Fixtures for the fleet tests: real Debian hosts under systemd-nspawn, real sshd and systemd.
+
+They need root (systemd-nspawn); as another user every test here is skipped with that reason. The image
+is built on first use (debootstrap from the Debian mirror, a few minutes) and cached outside the clone.
+The hosts use the fixed addresses 127.0.0.11... so the tests boot one fleet at a time.
+"""
+
+import os
+
+import pytest
+
+from mcpops.lab.fleet.lab import FleetLab
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="the fleet lab boots hosts with systemd-nspawn, which needs root")
+    for item in items:
+        if "tests/fleet/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def make_fleet(tmp_path):
+    """make_fleet(n) -> a running FleetLab of n hosts in tmp_path; every fleet made is downed at the end."""
+    made = []
+
+    def make(count):
+        fleet = FleetLab(tmp_path / ("fleet%d" % len(made)), inventory_dir=tmp_path / ("inventory%d" % len(made)))
+        made.append(fleet)
+        fleet.up(count)
+        return fleet
+
+    yield make
+    for fleet in made:
+        fleet.down()
