@@ -20,7 +20,7 @@ description:
     C(idle in transaction) session and the sessions waiting on a lock with the pids blocking them. Read-only.
   - O(state=terminated) calls C(pg_terminate_backend), O(state=cancelled) C(pg_cancel_backend), on the client
     sessions matching every filter given (AND; a list matches any of its values). Selection and signal are one
-    parameterised statement: no filter value is ever spliced into SQL, so quotes, C(; DROP) or any unicode can
+    parameterised statement; no filter value is ever spliced into SQL, so quotes, C(; DROP) or any unicode can
     only fail to match.
   - Never signalled - this module's own session; any backend that is not a client backend (walsender,
     autovacuum, background workers, ...); the sessions of a superuser unless O(include_superusers=true).
