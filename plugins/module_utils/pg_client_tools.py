@@ -32,7 +32,7 @@ def candidate_dirs(bin_dir=None):
     dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     if shutil.which("pg_config"):
         try:
-            out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=30)
+            out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=30, check=False)
             if out.returncode == 0 and out.stdout.strip():
                 dirs.append(out.stdout.strip())
         except (OSError, subprocess.SubprocessError):

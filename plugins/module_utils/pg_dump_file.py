@@ -73,7 +73,7 @@ def _unquote(name):
 def list_archive(path, pg_restore, timeout):
     """Tables of a custom or tar archive from its table of contents; DumpError when pg_restore cannot read it."""
     try:
-        proc = subprocess.run([pg_restore, "--list", path], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([pg_restore, "--list", path], capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise DumpError("pg_restore --list %s did not finish within %ss" % (path, timeout))
     if proc.returncode != 0:

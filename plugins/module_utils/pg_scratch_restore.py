@@ -118,7 +118,7 @@ def restore_dump(path, kind, scratch_name, params, tools, timeout):
         cmd = [tools["pg_restore"], "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
                "--dbname", scratch_name, path]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise DumpError("pg_restore of %s into %s did not finish within restore_timeout=%ss" % (path, scratch_name, timeout), "restore")
         rc, err, tool = proc.returncode, proc.stderr, "pg_restore"

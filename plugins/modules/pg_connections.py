@@ -201,7 +201,9 @@ server_version:
   returned: state is info
   type: str
 by_state:
-  description: C([{name, count}]) most first; likewise RV(by_client_addr) (unix socket clients as C(local)), RV(by_application_name), RV(by_user), RV(by_database).
+  description:
+    - Sessions per state, C([{name, count}]) most first; likewise RV(by_client_addr) (unix socket clients as
+      C(local)), RV(by_application_name), RV(by_user), RV(by_database).
   returned: state is info
   type: list
   elements: dict
@@ -227,7 +229,9 @@ by_database:
   type: list
   elements: dict
 oldest_idle_in_transaction:
-  description: The session longest in an open transaction while idle (C(pid), C(user), C(database), C(client_addr), C(application_name), C(idle_seconds), C(transaction_seconds)), or null.
+  description:
+    - The session longest in an open transaction while idle (C(pid), C(user), C(database), C(client_addr),
+      C(application_name), C(idle_seconds), C(transaction_seconds)), or null.
   returned: state is info
   type: dict
 waiting:
@@ -249,7 +253,9 @@ count:
   returned: state is terminated or cancelled
   type: int
 survived:
-  description: Signalled sessions still present (terminated) or still running the same query (cancelled) after O(wait_timeout); the task fails when there are any.
+  description:
+    - Signalled sessions still present (terminated) or still running the same query (cancelled) after
+      O(wait_timeout); the task fails when there are any.
   returned: state is terminated or cancelled
   type: list
   elements: dict
