@@ -13,6 +13,9 @@ timed end to end:
             idle_for=<age-1>s> (the password in a 0600 extra-vars file), which also waits until every
             session is gone from pg_stat_activity
 
+For information a third side, `python`, runs the module's logic (module_utils.pg_connections_task) in a
+fresh Python process with no Ansible: what the module costs without its carrier.
+
 After each side the script polls pg_stat_activity until the sessions are gone and prints that time too
 (psql's one-liner returns as soon as the signals are sent). An untimed warm-up of each side comes first.
 It prints the ratio of the medians (target: module within 2x of the one-liner) and Ansible's fixed cost (a
@@ -133,6 +136,27 @@ def module_side(cluster, age, work):
     return elapsed, start, inside
 
 
+DIRECT = """
+import json, sys
+sys.path.insert(0, %r)
+from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_connections_task import run_pg_connections
+params = json.load(open(sys.argv[1]))
+result = run_pg_connections(dict(params, idle_for=sys.argv[2], login_port=int(sys.argv[3])), False)
+print("%%d terminated in %%s s inside" %% (result["count"], result["elapsed_seconds"]))
+""" % os.path.join(ROOT, "collections")
+
+
+def direct_side(cluster, age, work):
+    """The module's logic in a fresh Python process, no Ansible: what the module costs without its carrier."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", DIRECT, os.path.join(work, "direct.json"), "%ds" % (age - 1),
+                           str(cluster.port)], capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError("the direct run failed: %s" % proc.stderr[-2000:])
+    return elapsed, start, proc.stdout.strip()
+
+
 def noop_playbook(work):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
@@ -149,6 +173,8 @@ def one_round(cluster, side, args, work):
         if side == "psql":
             elapsed, start = psql_side(cluster, args.age)
             inside = None
+        elif side == "python":
+            elapsed, start, inside = direct_side(cluster, args.age, work)
         else:
             elapsed, start, inside = module_side(cluster, args.age, work)
         gone = wait_gone(cluster, start)
@@ -182,14 +208,18 @@ def main():
         fd = os.open(os.path.join(work, "vars.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"pg_password": cluster.superuser_password}, handle)
+        fd = os.open(os.path.join(work, "direct.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(state="terminated", states=["idle"], login_host="127.0.0.1", login_user="postgres",
+                           login_password=cluster.superuser_password, login_db="postgres", wait_timeout=120), handle)
 
         print("cluster: PostgreSQL in %s on 127.0.0.1:%d, max_connections %d" % (cluster.dir, cluster.port, args.sessions + 100))
         print("warm-up (untimed): one round of each side", flush=True)
         for side in ("psql", "module"):
             one_round(cluster, side, args, work)
-        runs = {"psql": [], "module": []}
+        runs = {"psql": [], "module": [], "python": []}
         for i in range(args.rounds):
-            for side in ("psql", "module"):
+            for side in ("psql", "module", "python"):
                 run = one_round(cluster, side, args, work)
                 runs[side].append(run)
                 print("round %d %-6s: %.3f s end to end, sessions gone after %.3f s%s" % (
@@ -201,16 +231,18 @@ def main():
         psql_gone = statistics.median(r["until_gone"] for r in runs["psql"])
         module_gone = statistics.median(r["until_gone"] for r in runs["module"])
         ratio = module_s / psql_s
+        python_s = statistics.median(r["seconds"] for r in runs["python"])
         print("ansible-playbook with one debug task (fixed cost): %.3f s" % noop)
         print("terminate %d idle sessions: module %.3f s, baseline psql one-liner %.3f s, ratio %.2fx (target <= %.1fx)%s" % (
             args.sessions, module_s, psql_s, ratio, TARGET, "" if ratio <= TARGET else "  ABOVE TARGET"))
         print("until every session is gone: module %.3f s, psql one-liner %.3f s, ratio %.2fx" % (
             module_gone, psql_gone, module_gone / psql_gone))
         print("module minus ansible's fixed cost: %.3f s vs psql %.3f s" % (module_s - noop, psql_s))
+        print("the module's logic in a fresh python, no Ansible: %.3f s, %.2fx the psql one-liner" % (python_s, python_s / psql_s))
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump({"sessions": args.sessions, "runs": runs, "median_module_s": module_s, "median_psql_s": psql_s,
-                           "ratio": ratio, "until_gone": {"module": module_gone, "psql": psql_gone},
+                           "ratio": ratio, "median_python_s": python_s, "until_gone": {"module": module_gone, "psql": psql_gone},
                            "ansible_noop_s": noop, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}},
                           handle, indent=2)
     finally:
