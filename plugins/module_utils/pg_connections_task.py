@@ -30,7 +30,7 @@ def run_pg_connections(params, check_mode, driver=None):
     if params.get("wait_timeout") is not None and float(params["wait_timeout"]) < 0:
         raise PgConnectionsError("wait_timeout must be 0 or more seconds (got %s)" % params["wait_timeout"])
     try:
-        flt = validate_filters(params, require_filter=state != "info") if state != "info" else None
+        flt = None if state == "info" else validate_filters(params)
     except FilterError as exc:
         raise PgConnectionsError("pg_connections state=%s: %s" % (state, exc))
     try:

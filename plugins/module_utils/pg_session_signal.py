@@ -85,7 +85,8 @@ def signal_sessions(session, flt, state, check_mode, wait_timeout, sleep=time.sl
     left = wait_until_gone(session, action, signalled, wait_timeout, sleep, clock) if signalled else []
     left_pids = set(r["pid"] for r in left)
     result = dict(
-        changed=bool(rows),
+        # Check mode: would change when anything matches; a real run: when something was signalled.
+        changed=bool(rows) if action == "none" else bool(signalled),
         state=state,
         filters=flt.describe(),
         sessions=[public(r) for r in rows],

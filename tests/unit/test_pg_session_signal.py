@@ -85,3 +85,4 @@ def test_sessions_gone_before_the_signal_are_not_waited_for():
     session = FakeSession([row(4, signalled=False)], [[]])
     result = signal_sessions(session, FLT, "terminated", False, 5)
     assert result["count"] == 1 and result["gone"] == 0 and len(session.statements) == 1
+    assert result["changed"] is False  # nothing was signalled
