@@ -50,14 +50,13 @@ options:
 """
 
 import datetime
-import json
 import os
-import tempfile
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import IncidentReport, utc_now
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_files import write_report
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import render
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker, is_secret_key
 
@@ -73,22 +72,6 @@ def plain(value):
     if isinstance(value, (int, float)):
         return value
     return str(value)
-
-
-def write_atomically(path, text):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class CallbackModule(CallbackBase):
@@ -188,14 +171,11 @@ class CallbackModule(CallbackBase):
             return
         self._report.finished({host: stats.summarize(host) for host in stats.processed})
         report = self._report.as_dict()
-        directory = self._report_dir()
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         markdown = render(report)
-        write_atomically(os.path.join(directory, "report.json"), json.dumps(report, indent=2, sort_keys=True) + "\n")
-        write_atomically(os.path.join(directory, "report.md"), markdown)
+        path = write_report(self._report_dir(), report, markdown)
         display = self.get_option("display")
         if display is None:
             display = bool(os.environ.get("JOB_ID") and os.environ.get("AWX_ISOLATED_DATA_DIR"))
         if display:
             self._display.display(markdown)
-        self._display.display("incident report: %s" % os.path.join(directory, "report.md"))
+        self._display.display("incident report: %s" % path)
