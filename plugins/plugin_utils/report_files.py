@@ -29,7 +29,7 @@ def write_atomically(path, text, mode=0o644):
 def write_report(directory, report, markdown):
     """report.json and report.md in directory (made 0700 when missing); returns the report.md path."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    write_atomically(os.path.join(directory, "report.json"), json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_atomically(os.path.join(directory, "report.json"), json.dumps(report, indent=2) + "\n")
     path = os.path.join(directory, "report.md")
     write_atomically(path, markdown)
     return path
