@@ -154,7 +154,9 @@ class IncidentReport:
 
     def host_result(self, host, task_id, task_name, in_role, action, outcome, result, moment=None):
         """One host's result of one task: closes its timeline entry, keeps its evidence."""
-        entry = self._open.pop((host, task_id), None) or self.host_started(host, task_id, task_name, in_role, moment)
+        if (host, task_id) not in self._open:  # no start event seen (some strategies skip it)
+            self.host_started(host, task_id, task_name, in_role, moment)
+        entry = self._open.pop((host, task_id))
         entry["end"] = iso(moment or utc_now())
         entry["status"] = status_of(result, outcome)
         if result.get("_ansible_no_log") or result.get("censored"):
