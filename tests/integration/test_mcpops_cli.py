@@ -237,3 +237,28 @@ def test_callback_under_ansible_playbook_and_under_ansible_runner(broken_lab, tm
     assert mcpops("report", str(runner_dir)).returncode == 0
     for out_dir in (tmp_path / "plain", runner_dir):
         assert files_containing(out_dir, [broken_lab.admin_token(), broken_lab.mcp_token()]) == []
+
+
+def test_a_secret_extra_var_never_reaches_the_run_dir(tmp_path):
+    """INC-006 in check mode with a secret extra var (ip_salt, `secret: true` in the metadata): it is passed
+    to ansible-playbook through a temp file that is gone after the run, and masked in the report."""
+    import tempfile
+
+    from test_inc003_playbook import make_lab
+
+    lab = make_lab(tmp_path / "lab")
+    try:
+        canary = "CanarySalt-" + os.urandom(6).hex()
+        runs = tmp_path / "runs"
+        before = set(Path(tempfile.gettempdir()).glob("mcpops-vars-*"))
+        proc = mcpops("run", "inc-006-secret-leak", "-i", "inventories/lab", "--check", "-e", "org_id=org_acme",
+                      "-e", "hash_ips=true", "-e", "ip_salt=" + canary, lab_dir=lab.state_dir, runs_dir=runs)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        run_dir = only_run_dir(runs)
+        report = json.loads((run_dir / "report.json").read_text())
+        assert report["extra_vars"] == {"org_id": "org_acme", "hash_ips": True, "ip_salt": "********"}
+        assert files_containing(run_dir, [canary, lab.admin_token()]) == []
+        assert canary not in proc.stdout + proc.stderr
+        assert set(Path(tempfile.gettempdir()).glob("mcpops-vars-*")) == before  # the vars file is removed
+    finally:
+        lab.down()
