@@ -84,8 +84,8 @@ def render(report):
     add("| host | ok | changed | failed | unreachable | skipped | rescued |")
     add("| --- | --- | --- | --- | --- | --- | --- |")
     for host, c in sorted((report.get("hosts") or {}).items()):
-        add("| %s | %s | %s | %s | %s | %s | %s |" % (host, c.get("ok", 0), c.get("changed", 0), c.get("failures", 0),
-                                                     c.get("unreachable", 0), c.get("skipped", 0), c.get("rescued", 0)))
+        counts = [c.get(k, 0) for k in ("ok", "changed", "failures", "unreachable", "skipped", "rescued")]
+        add("| %s | %s |" % (host, " | ".join(str(n) for n in counts)))
     add("")
 
     add("## Timeline (UTC)")
@@ -98,9 +98,9 @@ def render(report):
             continue
         result = _STATUS_MARK.get(e["status"], e["status"])
         detail = e.get("message") or e.get("note")
-        add("| %s | %s | %s | %s | %s | %s |" % (_clock(e["start"]), _clock(e["end"]), e["host"], _cell(e["step"]),
-                                                "" if e["task"] == e["step"] else _cell(e["task"]),
-                                                result + (": " + _cell(detail) if detail else "")))
+        cells = [_clock(e["start"]), _clock(e["end"]), e["host"], _cell(e["step"]),
+                 "" if e["task"] == e["step"] else _cell(e["task"]), result + (": " + _cell(detail) if detail else "")]
+        add("| %s |" % " | ".join(cells))
     add("")
 
     add("## Evidence")

@@ -16,16 +16,16 @@ RUNBOOK = {
 
 
 @pytest.mark.parametrize("text", [
-    "20261123T020000Z-pre-restore-0f9e8d", "20261123T020000Z-a1b2c3", "a" * 64,
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "20261123T020000Z-pre-restore-0f9e8d", "20261123T020000Z-a1b2c3", "x" * 64,
     "/var/lib/onec-mcp-gateway/backups/20261123T020000Z-a1b2c3/manifest.json", "gateway_admin_token_file",
+    "20261124T160000Z-inc-003-restore", "inc003_max_schema_version", "mcpops_runbook_last_success_timestamp",
 ])
 def test_what_is_not_a_token_is_kept(text):
     assert SecretMasker().text(text) == text
 
 
 @pytest.mark.parametrize("secret", [
-    secrets.token_urlsafe(30), "mcp_ab12" + secrets.token_urlsafe(30), secrets.token_urlsafe(18),
+    secrets.token_urlsafe(30), "mcp_ab12" + secrets.token_urlsafe(30), secrets.token_hex(20), secrets.token_urlsafe(24),
 ])
 def test_token_looking_strings_are_masked_anywhere_in_text(secret):
     assert looks_like_token(secret)
