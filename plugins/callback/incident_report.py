@@ -29,7 +29,8 @@ options:
     description:
       - The directory report.md and report.json are written to (created, mode 0700).
       - Default, in this order, the ansible-runner or AWX artifacts dir (C(AWX_ISOLATED_DATA_DIR)), then
-        C(runs/<UTC timestamp>-<runbook id>/) next to the playbook's directory.
+        C(<runs>/<UTC timestamp>-<runbook id>/) where C(<runs>) is C(MCPOPS_RUNS_DIR) or the C(runs/) dir next
+        to the playbook's directory.
     type: path
     env:
       - name: MCPOPS_REPORT_DIR
@@ -163,8 +164,8 @@ class CallbackModule(CallbackBase):
         if os.environ.get("AWX_ISOLATED_DATA_DIR"):
             return os.environ["AWX_ISOLATED_DATA_DIR"]
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        checkout = os.path.dirname(os.path.dirname(self._playbook))
-        return os.path.join(checkout, "runs", "%s-%s" % (stamp, self._report.runbook.get("id")))
+        runs = os.environ.get("MCPOPS_RUNS_DIR") or os.path.join(os.path.dirname(os.path.dirname(self._playbook)), "runs")
+        return os.path.join(runs, "%s-%s" % (stamp, self._report.runbook.get("id")))
 
     def _finish(self, stats):
         if self._report is None:
