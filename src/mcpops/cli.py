@@ -120,6 +120,8 @@ def main(argv=None):
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mcpops list | head`
+        return 0
 
 
 if __name__ == "__main__":

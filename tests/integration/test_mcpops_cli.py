@@ -262,3 +262,21 @@ def test_a_secret_extra_var_never_reaches_the_run_dir(tmp_path):
         assert set(Path(tempfile.gettempdir()).glob("mcpops-vars-*")) == before  # the vars file is removed
     finally:
         lab.down()
+
+
+def test_at_a_terminal_the_prompt_names_the_hosts_and_anything_but_yes_refuses(tmp_path):
+    """stdin is a pseudo-terminal: the prompt lists the inventory's hosts; answering `no` runs nothing."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        os.write(master, b"no\n")
+        runs = tmp_path / "runs"
+        proc = mcpops("run", "inc-003-restore", "-i", "inventories/lab", runs_dir=runs, stdin=slave)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "inc-003-restore (Data corruption / bad migration) will change 1 host(s): lab-gateway" in proc.stderr
+    assert "not confirmed: nothing was run" in proc.stderr
+    assert not runs.exists()
