@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: incident_report
+type: notification
+short_description: Write the incident report of a runbook run (report.md and report.json)
+description:
+  - >-
+    For a playbook whose first play carries C(mcpops_runbook) metadata in its vars, writes
+    C(report.json) and C(report.md) when the run ends, with the timeline (each step, host, start, end,
+    ok/changed/failed/skipped), the evidence the collection's modules return (backup restored and
+    safety backup, tokens revoked, health before and after, ...), the summary the runbook prints,
+    the manual steps it leaves to people and a post-incident review skeleton pre-filled from the run.
+  - Playbooks without that metadata get no report.
+  - Works the same under C(ansible-playbook), ansible-runner and AWX. Under ansible-runner and AWX the
+    report goes to the job's artifacts dir (C(AWX_ISOLATED_DATA_DIR)).
+  - >-
+    No secret is written. Results Ansible hid with C(no_log) are recorded as hidden; the values of the
+    runbook's secret extra vars, the values of keys that name a secret (C(*token), C(*password), ...)
+    and anything that looks like a token (C(Bearer) credentials, MCP token secrets, random-looking
+    strings of 20 or more token characters) are replaced by C(********).
+requirements:
+  - enable it with C(callbacks_enabled = mcpops.runbooks.incident_report) (the checkout's C(ansible.cfg) does)
+options:
+  report_dir:
+    description:
+      - The directory report.md and report.json are written to (created, mode 0700).
+      - Default, in this order, the ansible-runner or AWX artifacts dir (C(AWX_ISOLATED_DATA_DIR)), then
+        C(<runs>/<UTC timestamp>-<runbook id>/) where C(<runs>) is C(MCPOPS_RUNS_DIR) or the C(runs/) dir next
+        to the playbook's directory.
+    type: path
+    env:
+      - name: MCPOPS_REPORT_DIR
+    ini:
+      - section: callback_incident_report
+        key: report_dir
+  display:
+    description:
+      - Print report.md at the end of the output, so that it is in the job output (AWX keeps the output,
+        not the files). Default true under AWX (C(JOB_ID) and C(AWX_ISOLATED_DATA_DIR) set), false elsewhere,
+        where a line names the report's path.
+    type: bool
+    env:
+      - name: MCPOPS_REPORT_DISPLAY
+    ini:
+      - section: callback_incident_report
+        key: display
+"""
+
+import datetime
+import os
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import IncidentReport, utc_now
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_files import write_report
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import render
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker, is_secret_key
+
+
+def plain(value):
+    """Ansible's tagged and lazy containers as plain JSON-able values."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value
+    return str(value)
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "mcpops.runbooks.incident_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._report = None
+        self._playbook = None
+        self._started = None
+
+    # A report must never break the run it reports on: every hook warns and gives up instead.
+    def _safely(self, what, fn, *args):
+        try:
+            fn(*args)
+        except Exception as exc:  # pylint: disable=broad-except
+            self._display.warning("incident_report: %s failed (%s: %s); the report may be incomplete"
+                                  % (what, type(exc).__name__, exc))
+
+    def v2_playbook_on_start(self, playbook):
+        self._playbook = os.path.abspath(playbook._file_name)
+        self._started = utc_now()
+
+    def v2_playbook_on_play_start(self, play):
+        if self._report is None and self._started is not None:
+            self._safely("reading the runbook metadata", self._begin, play)
+            self._started = None  # only the first play carries the metadata
+
+    def _begin(self, play):
+        meta = plain(play.vars.get("mcpops_runbook"))
+        if not isinstance(meta, dict):
+            return
+        extra_vars = plain(play.get_variable_manager().extra_vars or {})
+        masker = SecretMasker()
+        for name, value in extra_vars.items():
+            if is_secret_key(name):
+                masker.add(value)
+        self._report = IncidentReport(masker, runbook=meta, playbook=self._playbook,
+                                      check_mode=bool(context.CLIARGS.get("check")), started=self._started)
+        self._report.given_extra_vars(extra_vars)
+
+    def _task_start(self, task):
+        if self._report is not None:
+            self._report.task_started(task.get_name(), task._role is not None)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._safely("a task start", self._task_start, task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._safely("a handler start", self._task_start, task)
+
+    def _host_start(self, host, task):
+        if self._report is not None:
+            self._report.host_started(host.get_name(), task._uuid, task.get_name(), task._role is not None)
+
+    def v2_runner_on_start(self, host, task):
+        self._safely("a host start", self._host_start, host, task)
+
+    def _result(self, result, outcome):
+        if self._report is None:
+            return
+        task = result._task
+        action = getattr(task, "resolved_action", None) or task.action
+        self._report.host_result(result._host.get_name(), task._uuid, task.get_name(), task._role is not None,
+                                 str(action), outcome, plain(result._result))
+
+    def v2_runner_on_ok(self, result):
+        self._safely("a result", self._result, result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._safely("a result", self._result, result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._safely("a result", self._result, result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._safely("a result", self._result, result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        self._safely("writing the report", self._finish, stats)
+
+    def _report_dir(self):
+        configured = self.get_option("report_dir")
+        if configured:
+            return configured
+        if os.environ.get("AWX_ISOLATED_DATA_DIR"):
+            return os.environ["AWX_ISOLATED_DATA_DIR"]
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        runs = os.environ.get("MCPOPS_RUNS_DIR") or os.path.join(os.path.dirname(os.path.dirname(self._playbook)), "runs")
+        return os.path.join(runs, "%s-%s" % (stamp, self._report.runbook.get("id")))
+
+    def _finish(self, stats):
+        if self._report is None:
+            return
+        self._report.finished({host: stats.summarize(host) for host in stats.processed})
+        report = self._report.as_dict()
+        markdown = render(report)
+        path = write_report(self._report_dir(), report, markdown)
+        display = self.get_option("display")
+        if display is None:
+            display = bool(os.environ.get("JOB_ID") and os.environ.get("AWX_ISOLATED_DATA_DIR"))
+        if display:
+            self._display.display(markdown)
+        self._display.display("incident report: %s" % path)

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The incident report of one run, built from what the callback sees (standard library only).
+
+`IncidentReport` takes plain values (host names, task names, module names, result dicts, times) so
+that it is tested without Ansible; the `incident_report` callback feeds it. `as_dict()` is
+`report.json`, every string in it passed through the SecretMasker.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+REPORT_VERSION = 1
+
+# What each module's result says that belongs in a report; other results of this collection's
+# modules keep their scalar keys (EVIDENCE_DEFAULT).
+EVIDENCE_KEYS = {
+    "gateway_backup": ("backup_id", "safety_backup_id", "schema_version", "transport", "files_changed",
+                       "removed", "recovered"),
+    "gateway_backup_info": ("latest_valid", "transport", "interrupted_restore"),
+    "gateway_health": ("healthy", "problems", "attempts"),
+    "token_revoke": ("revoked", "already_revoked", "not_found", "failed_tokens"),
+    "mcp_token": ("prefix", "secret_dest"),
+    "audit_scan": ("window", "scanned_lines", "export", "truncated"),
+    "cert_check": ("certificates", "days_left", "not_after", "subject", "expired", "problems"),
+    "pg_connections": ("connections", "max_connections", "usage_percent", "terminated", "by_state", "problems"),
+    "textfile_metrics": ("path", "metrics"),
+}
+_INTERNAL_KEYS = {"changed", "failed", "invocation", "diff", "warnings", "deprecations", "msg", "skipped",
+                  "skip_reason", "false_condition", "censored", "exception", "module_stdout", "module_stderr"}
+_COLLECTION = "mcpops.runbooks."
+SUMMARY_WORD = "summary"
+MAX_TEXT = 2000
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _short_module(action):
+    return (action or "").rsplit(".", 1)[-1]
+
+
+def _is_collection_module(action):
+    return (action or "").startswith(_COLLECTION) or _short_module(action) in EVIDENCE_KEYS
+
+
+def _trim(value, depth=0):
+    """Keep evidence readable: long lists cut to 20 items, long strings to MAX_TEXT characters."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "..."
+    if isinstance(value, list):
+        head = [_trim(v, depth + 1) for v in value[:20]]
+        return head + (["... %d more" % (len(value) - 20)] if len(value) > 20 else [])
+    if isinstance(value, dict):
+        return {k: _trim(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def evidence_of(action, result):
+    """The facts of one module result worth keeping, or None when there are none."""
+    module = _short_module(action)
+    if module in EVIDENCE_KEYS:
+        facts = {k: result[k] for k in EVIDENCE_KEYS[module] if k in result}
+    elif _is_collection_module(action):
+        facts = {k: v for k, v in result.items()
+                 if not k.startswith("_") and k not in _INTERNAL_KEYS and not isinstance(v, (dict, list))}
+    else:
+        return None
+    # A few facts sit deeper in the result than the report needs them.
+    if module == "gateway_health":
+        meta = result.get("storage_meta") or {}
+        if meta:
+            facts["schema_version"] = meta.get("schemaVersion")
+            facts["stores_ok"] = all((s or {}).get("ok") for s in (meta.get("stores") or {}).values())
+        if result.get("mcp"):
+            facts["mcp_write_tools_listed"] = result["mcp"].get("write_tools_listed", [])
+            facts["mcp_profiles_healthy"] = {name: bool((h or {}).get("healthy"))
+                                             for name, h in (result["mcp"].get("profile_health") or {}).items()}
+    elif module == "gateway_backup_info":
+        facts["backups"] = len(result.get("backups") or [])
+    elif module == "mcp_token" and isinstance(result.get("token"), dict):
+        token = result["token"]
+        facts["token"] = {k: token.get(k) for k in ("id", "prefix", "clientId", "orgId", "scopes") if k in token}
+    elif module == "audit_scan":
+        for check in ("auth_failed", "rate_limited", "exfiltration"):
+            if isinstance(result.get(check), dict):
+                facts[check] = {k: v for k, v in result[check].items() if not isinstance(v, (dict, list))}
+    elif module == "token_revoke":
+        facts = {k: [{f: t.get(f) for f in ("id", "prefix", "clientId", "orgId", "status", "message") if f in t}
+                     for t in (v or [])] for k, v in facts.items()}
+    return _trim(facts) if facts else None
+
+
+def status_of(result, outcome):
+    """ok, changed, failed, skipped, unreachable for one host's result of one task."""
+    if outcome in ("failed", "unreachable", "skipped"):
+        return outcome
+    return "changed" if result.get("changed") else "ok"
+
+
+class IncidentReport:
+    """Collects one run; `as_dict()` is report.json."""
+
+    def __init__(self, masker, runbook=None, playbook=None, check_mode=False, started=None):
+        self.masker = masker
+        self.runbook = runbook or {}
+        self.playbook = playbook
+        self.check_mode = bool(check_mode)
+        self.started = started or utc_now()
+        self.ended = None
+        self.extra_vars = {}
+        self.timeline = []
+        self.evidence = []
+        self.summary = []
+        self.hosts = {}
+        self._open = {}  # (host, task uuid) -> timeline entry
+        self.current_step = None
+
+    # ------------------------------------------------------------------ feeding
+
+    def given_extra_vars(self, values):
+        """The extra vars of the run that the runbook declares; secret ones are remembered and masked."""
+        declared = self.runbook.get("extra_vars") or {}
+        for name, value in sorted(values.items()):
+            if name not in declared:
+                continue
+            if declared[name].get("secret"):
+                self.masker.add(value)
+            self.extra_vars[name] = value
+
+    def task_started(self, name, in_role):
+        """A task started; tasks outside roles are the runbook's steps, role tasks belong to the last one."""
+        if not in_role:
+            self.current_step = name
+
+    def host_started(self, host, task_id, task_name, in_role, moment=None):
+        entry = {
+            "step": self.current_step if in_role and self.current_step else task_name,
+            "task": task_name,
+            "host": host,
+            "start": iso(moment or utc_now()),
+            "end": None,
+            "status": "running",
+        }
+        self._open[(host, task_id)] = entry
+        self.timeline.append(entry)
+        return entry
+
+    def host_result(self, host, task_id, task_name, in_role, action, outcome, result, moment=None):
+        """One host's result of one task: closes its timeline entry, keeps its evidence."""
+        if (host, task_id) not in self._open:  # no start event seen (some strategies skip it)
+            self.host_started(host, task_id, task_name, in_role, moment)
+        entry = self._open.pop((host, task_id))
+        entry["end"] = iso(moment or utc_now())
+        entry["status"] = status_of(result, outcome)
+        if result.get("_ansible_no_log") or result.get("censored"):
+            entry["note"] = "output hidden (no_log)"
+        elif outcome in ("failed", "unreachable") and result.get("msg"):
+            entry["message"] = str(result["msg"])[:MAX_TEXT]
+        if outcome in ("failed", "unreachable", "skipped") or entry.get("note"):
+            return
+        facts = evidence_of(action, result)
+        if facts:
+            self.evidence.append({"host": host, "step": entry["step"], "module": action, "facts": facts})
+        if _short_module(action) == "debug" and SUMMARY_WORD in task_name.lower() and "msg" in result:
+            lines = result["msg"] if isinstance(result["msg"], list) else [result["msg"]]
+            self.summary.append({"host": host, "step": task_name, "lines": [str(line) for line in lines]})
+
+    def finished(self, host_stats, moment=None):
+        """The run ended; host_stats: {host: {ok, changed, failures, unreachable, skipped, rescued, ignored}}."""
+        self.ended = moment or utc_now()
+        self.hosts = {host: dict(counts) for host, counts in sorted(host_stats.items())}
+        for entry in self._open.values():
+            entry["status"] = "interrupted"
+        self._open.clear()
+
+    # ------------------------------------------------------------------ output
+
+    def status(self):
+        if self.ended is None:
+            return "incomplete"
+        if any(c.get("unreachable") for c in self.hosts.values()):
+            return "unreachable"
+        if any(c.get("failures") for c in self.hosts.values()):
+            return "failed"
+        return "ok"
+
+    def as_dict(self):
+        ended = self.ended
+        report = {
+            "version": REPORT_VERSION,
+            "runbook": {k: self.runbook.get(k) for k in ("id", "incident", "title", "purpose", "changes")},
+            "playbook": self.playbook,
+            "check_mode": self.check_mode,
+            "started": iso(self.started),
+            "ended": iso(ended),
+            "duration_seconds": round((ended - self.started).total_seconds(), 1) if ended else None,
+            "status": self.status(),
+            "extra_vars": self.extra_vars,
+            "hosts": self.hosts,
+            "timeline": self.timeline,
+            "evidence": self.evidence,
+            "summary": self.summary,
+            "manual_steps": list(self.runbook.get("manual_steps") or []),
+        }
+        return self.masker.value(report)

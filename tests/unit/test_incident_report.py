@@ -1,0 +1,114 @@
+"""The incident report without Ansible: secret masking, the report builder, the Markdown."""
+
+import secrets
+
+import pytest
+
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import IncidentReport, evidence_of
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import render, steps_in_order
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import MASK, SecretMasker, looks_like_token
+
+RUNBOOK = {
+    "id": "inc-003-restore", "incident": "INC-003", "title": "Data corruption / bad migration",
+    "purpose": "Restore", "changes": True, "manual_steps": ["Notify security"],
+    "extra_vars": {"backup_id": {"description": "x"}, "webhook": {"description": "y", "secret": True}},
+}
+
+
+@pytest.mark.parametrize("text", [
+    "20261123T020000Z-pre-restore-0f9e8d", "20261123T020000Z-a1b2c3", "x" * 64,
+    "/var/lib/onec-mcp-gateway/backups/20261123T020000Z-a1b2c3/manifest.json", "gateway_admin_token_file",
+    "20261124T160000Z-inc-003-restore", "inc003_max_schema_version", "mcpops_runbook_last_success_timestamp",
+])
+def test_what_is_not_a_token_is_kept(text):
+    assert SecretMasker().text(text) == text
+
+
+@pytest.mark.parametrize("secret", [
+    secrets.token_urlsafe(30), "mcp_ab12" + secrets.token_urlsafe(30), secrets.token_hex(20), secrets.token_urlsafe(24),
+])
+def test_token_looking_strings_are_masked_anywhere_in_text(secret):
+    assert looks_like_token(secret)
+    out = SecretMasker().text("the token %s was used" % secret)
+    assert secret not in out and MASK in out
+
+
+def test_known_values_secret_keys_and_bearer_are_masked():
+    masker = SecretMasker(["hunter22"])
+    out = masker.value({
+        "msg": "login with hunter22 failed; Authorization: Bearer abc.def",
+        "api_token": "short",
+        "gateway_admin_token": "x1",
+        "tokenPrefix": "mcp_ab12",
+        "token": {"id": "tok_1", "prefix": "mcp_ab12"},
+        "secret_dest": "/root/x.token",
+        "odata": {"ERP_PASSWORD": "p"},
+    })
+    assert out["msg"] == "login with %s failed; Authorization: Bearer %s" % (MASK, MASK)
+    assert out["api_token"] == out["gateway_admin_token"] == out["odata"]["ERP_PASSWORD"] == MASK
+    assert out["tokenPrefix"] == "mcp_ab12" and out["token"] == {"id": "tok_1", "prefix": "mcp_ab12"}
+    assert out["secret_dest"] == "/root/x.token"
+
+
+def run_report(canary):
+    report = IncidentReport(SecretMasker(), runbook=RUNBOOK, playbook="/p/inc-003-restore.yml")
+    report.given_extra_vars({"backup_id": "latest_valid", "webhook": canary, "not_declared": 1})
+    report.task_started("Step 1: Stop the gateway", in_role=False)
+    report.host_started("gw1", "t1", "Step 1: Stop the gateway", False)
+    report.host_result("gw1", "t1", "Step 1: Stop the gateway", False, "ansible.builtin.include_role", "ok", {})
+    report.task_started("gateway_service : Stop", in_role=True)
+    report.host_result("gw1", "t2", "gateway_service : Stop", True, "community.general.supervisorctl", "ok", {"changed": True})
+    report.task_started("Step 3: Restore", in_role=False)
+    report.host_result("gw1", "t3", "Step 3: Restore", False, "mcpops.runbooks.gateway_backup", "ok",
+                       {"changed": True, "backup_id": "20261123T020000Z-a1b2c3",
+                        "safety_backup_id": "20261124T031500Z-pre-restore-0f9e8d", "schema_version": 3,
+                        "invocation": {"module_args": {"api_token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}}})
+    report.host_result("gw2", "t3", "Step 3: Restore", False, "mcpops.runbooks.gateway_backup", "failed",
+                       {"msg": "restore refused: posted %s to the webhook" % canary})
+    report.task_started("Rotate", in_role=False)
+    report.host_result("gw1", "t4", "Rotate", False, "ansible.builtin.copy", "ok", {"censored": "hidden", "_ansible_no_log": True})
+    report.task_started("Step 5: Summary", in_role=False)
+    report.host_result("gw1", "t5", "Step 5: Summary", False, "ansible.builtin.debug", "ok", {"msg": ["Restored backup X"]})
+    report.finished({"gw1": {"ok": 4, "changed": 2, "failures": 0, "unreachable": 0},
+                     "gw2": {"ok": 0, "changed": 0, "failures": 1, "unreachable": 0}})
+    return report.as_dict()
+
+
+def test_report_timeline_evidence_summary_and_masking():
+    canary = "https://hooks.example.invalid/T0/" + secrets.token_hex(6)
+    out = run_report(canary)
+    assert out["status"] == "failed"
+    assert out["extra_vars"] == {"backup_id": "latest_valid", "webhook": MASK}
+    steps = [(e["host"], e["step"], e["status"]) for e in out["timeline"]]
+    assert steps[:3] == [("gw1", "Step 1: Stop the gateway", "ok"), ("gw1", "Step 1: Stop the gateway", "changed"),
+                         ("gw1", "Step 3: Restore", "changed")]
+    assert ("gw2", "Step 3: Restore", "failed") in steps
+    [hidden] = [e for e in out["timeline"] if e["step"] == "Rotate"]
+    assert hidden["note"] == "output hidden (no_log)"
+    [evidence] = out["evidence"]
+    assert evidence["facts"]["backup_id"] == "20261123T020000Z-a1b2c3"
+    assert evidence["facts"]["safety_backup_id"] == "20261124T031500Z-pre-restore-0f9e8d"
+    assert out["summary"] == [{"host": "gw1", "step": "Step 5: Summary", "lines": ["Restored backup X"]}]
+    assert canary not in repr(out)
+    markdown = render(out)
+    assert canary not in markdown
+    assert "| 20261124T031500Z-pre-restore-0f9e8d" not in markdown  # evidence is a list, not a table row
+    assert "safety_backup_id: `20261124T031500Z-pre-restore-0f9e8d`" in markdown
+    assert "### Incident Post-Mortem: INC-003" in markdown
+    assert "- [ ] Notify security - [Owner] - [Due Date]" in markdown
+    assert "- gw1: Restored backup X" in markdown
+
+
+def test_steps_in_order_take_the_worst_status():
+    out = run_report("x" * 8)
+    steps = steps_in_order(out["timeline"])
+    assert [s["step"] for s in steps] == ["Step 1: Stop the gateway", "Step 3: Restore", "Rotate", "Step 5: Summary"]
+    assert steps[1]["status"] == "failed" and steps[1]["hosts"] == ["gw1", "gw2"]
+
+
+def test_evidence_of_other_modules():
+    assert evidence_of("ansible.builtin.uri", {"status": 200}) is None
+    assert evidence_of("mcpops.runbooks.future_module", {"days_left": 12, "big": {"a": 1}, "changed": False}) == {"days_left": 12}
+    revoked = evidence_of("mcpops.runbooks.token_revoke", {"revoked": [{"id": "tok_1", "prefix": "mcp_ab12", "x": 1}],
+                                                           "already_revoked": []})
+    assert revoked == {"revoked": [{"id": "tok_1", "prefix": "mcp_ab12"}], "already_revoked": []}
