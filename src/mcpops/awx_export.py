@@ -47,6 +47,8 @@ def survey_question(var):
                         default="" if var.default is None else str(var.default).lower() if var.type == "bool" else str(var.default))
     elif var.type == "int":
         question.update(type="integer", min=0, max=10 ** 9, default="" if var.default is None else int(var.default))
+    elif var.type == "float":
+        question.update(type="float", min=0, max=10 ** 9, default="" if var.default is None else float(var.default))
     return question
 
 

@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS_DIR = REPO / "playbooks"
 
-VAR_TYPES = ("str", "int", "bool", "list", "dict")
+VAR_TYPES = ("str", "int", "float", "bool", "list", "dict")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -68,6 +68,11 @@ class ExtraVar:
             if not re.fullmatch(r"-?[0-9]+", text.strip()):
                 raise RunbookError(f"-e {self.name}: expected a whole number, got {text!r}")
             value = int(text)
+        elif self.type == "float":
+            try:
+                value = float(text)
+            except ValueError:
+                raise RunbookError(f"-e {self.name}: expected a number, got {text!r}") from None
         elif self.type == "bool":
             lowered = text.strip().lower()
             if lowered not in ("true", "false", "yes", "no", "1", "0"):

@@ -23,6 +23,7 @@ META = """    mcpops_runbook:
       changes: false
       extra_vars:
         keep_last: {{description: "backups kept", default: 7, type: int}}
+        min_free: {{description: "percent free", default: 5, type: float}}
         mode: {{description: "fast or slow", default: fast, choices: [fast, slow]}}
         targets: {{description: "names", type: list}}
         api_key: {{description: "the key", secret: true, required: true}}
@@ -52,10 +53,26 @@ def test_every_playbook_with_metadata_is_found_and_others_are_left_out(tmp_path)
 
 def test_the_repository_playbooks_carry_valid_metadata():
     found = {r.id: r for r in discover()}
-    for name in ("inc-002-auth-failures", "inc-003-restore", "inc-005-rate-limit", "inc-006-secret-leak"):
+    for name in ("inc-001-gateway-down", "inc-002-auth-failures", "inc-003-restore", "inc-004-upstream-degraded",
+                 "inc-005-rate-limit", "inc-006-secret-leak"):
         assert found[name].path.name == f"{name}.yml"
         assert found[name].incident == name[:7].upper()
         assert found[name].manual_steps
+
+
+def test_the_repository_defaults_have_their_declared_type():
+    # mcpops run and the AWX surveys type a value by `type` (str when absent): a bool, number or list
+    # default without its type would reach the playbook as a string ("false" is true in Jinja).
+    python_type = {bool: "bool", int: "int", float: "float", list: "list", dict: "dict", str: "str"}
+    wrong = []
+    for runbook in discover():
+        for var in runbook.extra_vars.values():
+            if var.default is None:
+                continue
+            declared = python_type[type(var.default)]
+            if declared != var.type and not (declared == "int" and var.type == "float"):
+                wrong.append("%s %s: default %r, type %s" % (runbook.id, var.name, var.default, var.type))
+    assert wrong == []
 
 
 def test_id_must_be_the_file_name(tmp_path):
@@ -75,6 +92,7 @@ def test_unknown_runbook_lists_the_known_ones(tmp_path):
 @pytest.mark.parametrize("pairs, message", [
     (["keep_last=3", "api_key=k"], None),
     (["keep_last=three", "api_key=k"], "expected a whole number"),
+    (["min_free=lots", "api_key=k"], "expected a number"),
     (["mode=medium", "api_key=k"], "is not one of fast, slow"),
     (["targets=a,b", "api_key=k"], "expected a JSON list"),
     (["nope=1", "api_key=k"], "has no extra var 'nope'"),
@@ -88,6 +106,11 @@ def test_extra_vars_are_typed_and_checked(tmp_path, pairs, message):
     else:
         with pytest.raises(RunbookError, match=message):
             runbook.parse_extra_vars(pairs)
+
+
+def test_float_values_are_numbers(tmp_path):
+    runbook = load_runbook(write(tmp_path, "nightly"))
+    assert runbook.parse_extra_vars(["min_free=2.5", "api_key=k"])["min_free"] == 2.5
 
 
 def test_list_and_dict_values_are_json(tmp_path):
