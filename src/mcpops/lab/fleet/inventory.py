@@ -26,6 +26,9 @@ gateway_admin_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/h
 gateway_mcp_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/secrets/mcp_token') }}}}"
 gateway_admin_token_file: {etc}/admin_token
 gateway_env_file: {etc}/gateway.env
+# INC-001's foreground debug on a scratch copy of the data dir: the host's copy of the reference gateway.
+gateway_foreground_argv: [/usr/bin/python3, -m, mcpops.lab.gateway]
+gateway_foreground_chdir: {src}
 
 # Real SSH as root with the fleet's own key; host keys pinned in the fleet's known_hosts.
 ansible_user: root
@@ -39,7 +42,7 @@ ansible_ssh_common_args: >-
 
 def group_vars():
     return GROUP_VARS.format(service=image.SERVICE_NAME, data=image.GATEWAY_DATA, port=GATEWAY_PORT,
-                             etc=image.GATEWAY_ETC)
+                             etc=image.GATEWAY_ETC, src=image.MCPOPS_SRC)
 
 
 def hosts_yml(state_dir, hosts):
