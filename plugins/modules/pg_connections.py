@@ -85,45 +85,18 @@ options:
     description: Seconds to wait, for all signalled sessions together, until they are gone (V(0) checks once).
     type: float
     default: 30
-  login_host:
-    description: Host of the server (name or address). Empty for libpq's default (the local unix socket).
-    type: str
-    default: ""
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
   login_user:
     description:
       - Role to log in as. To see and signal other roles' sessions it must be a superuser or a member of
         C(pg_signal_backend) and C(pg_read_all_stats); only a superuser can signal a superuser's session.
     type: str
     default: postgres
-  login_password:
-    description: Password of O(login_user). Never returned nor logged.
-    type: str
-    default: ""
   login_db:
     description: Database to connect to (any works; C(pg_stat_activity) covers the whole server).
     type: str
     default: postgres
-  login_unix_socket:
-    description: Directory of the server's unix socket; wins over O(login_host).
-    type: str
-    default: ""
-  ssl_mode:
-    description: libpq C(sslmode).
-    type: str
-    choices: [allow, disable, prefer, require, verify-ca, verify-full]
-    default: prefer
-  ca_cert:
-    description: CA certificate file to verify the server with (libpq C(sslrootcert)); with O(ssl_mode=verify-ca) or V(verify-full).
-    type: str
-    default: ""
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.postgres
 attributes:
   check_mode:
     description: Selects the sessions exactly as a real run and returns them under RV(sessions); signals none.

@@ -57,43 +57,16 @@ options:
   bin_dir:
     description: Directory of C(pg_restore) and C(psql); default - PATH, then C(pg_config --bindir), then the newest C(/usr/lib/postgresql/*/bin).
     type: path
-  login_host:
-    description: Host of the server that receives the scratch database. Empty for libpq's default (the local unix socket).
-    type: str
-    default: ""
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
   login_user:
     description: Role to log in as; it needs C(CREATEDB) for the test restore.
     type: str
     default: postgres
-  login_password:
-    description: Password of O(login_user). Never returned nor logged.
-    type: str
-    default: ""
   login_db:
     description: Database to connect to for creating and dropping the scratch database.
     type: str
     default: postgres
-  login_unix_socket:
-    description: Directory of the server's unix socket; wins over O(login_host).
-    type: str
-    default: ""
-  ssl_mode:
-    description: libpq C(sslmode).
-    type: str
-    choices: [allow, disable, prefer, require, verify-ca, verify-full]
-    default: prefer
-  ca_cert:
-    description: CA certificate file to verify the server with (libpq C(sslrootcert)).
-    type: str
-    default: ""
-  connect_timeout:
-    description: Seconds to wait for each connection.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.postgres
 attributes:
   check_mode:
     description: Checks integrity (read-only) and reports RV(result=integrity_ok); creates, restores and drops nothing.
