@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from loopback import free_port
 from mcpops.lab.pg_cluster import PgCluster
@@ -199,3 +200,28 @@ def assert_no_canary(run_dir, *texts):
     for path in Path(run_dir).rglob("*"):
         if path.is_file() and not path.name.startswith("vars-"):
             assert CANARY not in path.read_text(errors="replace"), path
+
+
+# -- fixtures the pg test files share (imported by name) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def sessions(cluster):
+    opened = Sessions(cluster)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    yield path
+    assert_no_canary(path)

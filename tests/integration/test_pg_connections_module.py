@@ -10,43 +10,22 @@ import time
 import pytest
 
 from loopback import free_port
-from pg_testbed import (
+from pg_testbed import (  # noqa: F401 (cluster, sessions, run_dir are fixtures)
+    cluster,
+    run_dir,
+    sessions,
     CANARY,
     PASSWORDS,
-    Sessions,
     assert_no_canary,
     live_pids,
     login,
     run_module,
-    start_cluster,
     wait_for,
 )
 
 MODULE = "mcpops.runbooks.pg_connections"
 AGE = 6  # seconds the "old" sessions sit idle before a test runs; idle_for below is smaller
 IDLE_FOR = "4s"
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    cluster = start_cluster()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def sessions(cluster):
-    opened = Sessions(cluster)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    path = tmp_path / "run"
-    path.mkdir()
-    yield path
-    assert_no_canary(path)
 
 
 def open_mix(s):

@@ -12,42 +12,21 @@ import pytest
 
 from loopback import free_port
 from mcpops.lab.local_lab import LocalLab
-from pg_testbed import (
+from pg_testbed import (  # noqa: F401 (cluster, sessions, run_dir are fixtures)
+    cluster,
+    run_dir,
+    sessions,
     BIN,
     PASSWORDS,
     REPO,
-    Sessions,
     ansible_env,
     assert_no_canary,
     live_pids,
-    start_cluster,
 )
 
 EXHAUSTION = "playbooks/db-connection-exhaustion.yml"
 VERIFY = "playbooks/pg-backup-verify.yml"
 AGE = 6
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    cluster = start_cluster()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def sessions(cluster):
-    opened = Sessions(cluster)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    path = tmp_path / "run"
-    path.mkdir()
-    yield path
-    assert_no_canary(path)
 
 
 def pg_vars(run_dir, cluster, **extra):
