@@ -2,7 +2,8 @@
 
 They need root (systemd-nspawn); as another user every test here is skipped with that reason. The image
 is built on first use (debootstrap from the Debian mirror, a few minutes) and cached outside the clone.
-The hosts use the fixed addresses 127.0.0.11... so the tests boot one fleet at a time.
+The hosts use the addresses 127.0.0.11... (or $MCPOPS_FLEET_NET.11...), so the tests of one checkout boot one
+fleet at a time; two checkouts can run side by side with different MCPOPS_FLEET_NET.
 """
 
 import os

@@ -35,7 +35,8 @@ def test_up_status_down_leaves_nothing_running(make_fleet):
         assert marker.stat().st_mtime == built  # the cached image is reused, not rebuilt
     status = fleet.status()
     assert status["healthy"], status
-    assert [h["address"] for h in status["hosts"]] == ["127.0.0.11", "127.0.0.12"]
+    first, second = fleet.net + ".11", fleet.net + ".12"
+    assert [h["address"] for h in status["hosts"]] == [first, second]
     nspawns, inside = nspawn_processes(fleet)
     assert len(nspawns) == 2 and len(inside) >= 2 * 4  # systemd, journald, sshd, the gateway at least
     for host in fleet.hosts():
@@ -44,7 +45,7 @@ def test_up_status_down_leaves_nothing_running(make_fleet):
         code, meta = http_json(host.api_url + "/api/system/storage-meta", token=host.admin_token())
         assert code == 200 and meta["schemaVersion"] == 3
     inventory = (fleet.inventory_dir / "hosts.yml").read_text()
-    assert "127.0.0.11" in inventory and str(fleet.state_dir) in inventory
+    assert first in inventory and str(fleet.state_dir) in inventory
     assert "gateway_platform: systemd" in (fleet.inventory_dir / "group_vars" / "gateways.yml").read_text()
 
     cli = mcpops_fleet(fleet, "status")
@@ -53,7 +54,7 @@ def test_up_status_down_leaves_nothing_running(make_fleet):
     assert down.returncode == 0, down.stderr
     for pid in nspawns | inside:
         assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split(")")[-1].split()[0] == "Z"
-    for address in ("127.0.0.11", "127.0.0.12"):
+    for address in (first, second):
         assert not port_open(address, 22) and not port_open(address, 3000)
     again = mcpops_fleet(fleet, "down")
     assert again.returncode == 0 and "nothing was running" in again.stdout
@@ -126,12 +127,12 @@ def test_nothing_is_left_half_started(tmp_path, monkeypatch):
     # An address already taken: refused before anything boots.
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the previous test's TIME_WAIT
-        taken.bind(("127.0.0.12", 3000))
+        taken.bind((fleet.net + ".12", 3000))
         taken.listen()
         try:
             fleet.up(2)
         except FleetError as exc:
-            assert "127.0.0.12:3000 already in use" in str(exc) and "Nothing was started" in str(exc)
+            assert fleet.net + ".12:3000 already in use" in str(exc) and "Nothing was started" in str(exc)
         else:
             raise AssertionError("up succeeded on a taken address")
     assert not (tmp_path / "inv" / "hosts.yml").exists()
@@ -150,7 +151,7 @@ def test_nothing_is_left_half_started(tmp_path, monkeypatch):
         fleet.down()
         raise AssertionError("up succeeded with a host that cannot boot")
     assert [fleet.pid(h) for h in fleet.hosts()] == [None, None]
-    assert not port_open("127.0.0.11", 22) and not port_open("127.0.0.11", 3000)
+    assert not port_open(fleet.net + ".11", 22) and not port_open(fleet.net + ".11", 3000)
     assert not (tmp_path / "inv" / "hosts.yml").exists()
     info = fleet.read_info()
     assert [h["pid"] for h in info["hosts"].values()] == [None, None]

@@ -99,3 +99,21 @@ def test_up_refuses_before_touching_anything_when_not_root_or_tools_missing(tmp_
     assert not (tmp_path / "state").exists() and not (tmp_path / "inv").exists()
     with pytest.raises(lab.FleetError, match="choose 1..200"):
         fleet.up(0)
+
+
+def test_a_fleet_on_another_loopback_net_gives_its_hosts_addresses_there(tmp_path):
+    host = FleetHost(tmp_path, 3, "127.0.1")
+    assert (host.address, host.api_url) == ("127.0.1.13", "http://127.0.1.13:3000")
+    for bad in ("10.0.0", "127.0", "127.0.256", "127.a.1"):
+        with pytest.raises(HostError, match="loopback /24"):
+            FleetHost(tmp_path, 1, bad)
+
+
+def test_a_fleet_keeps_the_net_it_was_recorded_with(tmp_path, monkeypatch):
+    from mcpops.lab.fleet.lab import FleetLab
+
+    (tmp_path / "fleet.json").write_text('{"count": 2, "net": "127.0.4"}')
+    monkeypatch.setenv("MCPOPS_FLEET_NET", "127.0.9")
+    assert [h.address for h in FleetLab(tmp_path).hosts()] == ["127.0.4.11", "127.0.4.12"]
+    assert [h.address for h in FleetLab(tmp_path / "new").hosts()] == []
+    assert FleetLab(tmp_path / "new").net == "127.0.9"

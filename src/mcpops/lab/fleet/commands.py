@@ -11,7 +11,7 @@ EXIT_UNKNOWN_FAULT = 4
 def _fleet(args):
     from mcpops.lab.fleet.lab import FleetLab
 
-    return FleetLab(args.dir, inventory_dir=getattr(args, "inventory", None), out=print)
+    return FleetLab(args.dir, inventory_dir=getattr(args, "inventory", None), out=print, net=getattr(args, "net", None))
 
 
 def _run(fn):
@@ -83,6 +83,9 @@ def add_parser(subparsers):
 
     p = sub.add_parser("up", parents=[common], help="build the image if needed and boot N hosts (idempotent)")
     p.add_argument("--hosts", type=int, required=True, help="how many hosts (127.0.0.11 ...)")
+    p.add_argument("--net", default=None,
+                   help="the hosts' loopback /24, e.g. 127.0.1 for 127.0.1.11 ... (default: $MCPOPS_FLEET_NET "
+                        "or 127.0.0); a second fleet can run beside the first on another")
     p.add_argument("--inventory", default=None, help="where to write the inventory (default inventories/fleet)")
     p.set_defaults(func=cmd_up)
 

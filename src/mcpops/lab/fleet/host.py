@@ -23,8 +23,9 @@ from mcpops.lab import supervisor as procs
 from mcpops.lab.fleet import image
 from mcpops.lab.gateway.fsutil import atomic_write_bytes
 
-FIRST_OCTET = 10  # host i (1-based) listens on 127.0.0.(10+i)
+FIRST_OCTET = 10  # host i (1-based) listens on <net>.(10+i)
 MAX_HOSTS = 200
+DEFAULT_NET = "127.0.0"  # the first three octets of the hosts' loopback addresses
 GATEWAY_PORT = 3000
 STOP_TIMEOUT = 60.0  # an orderly poweroff of a container; SIGKILL after that
 KILL_TIMEOUT = 10.0
@@ -51,13 +52,21 @@ def keygen(path, comment):
         raise HostError(f"ssh-keygen -t ed25519 -f {path} exited {proc.returncode}: {proc.stderr.strip()}")
 
 
+def check_net(net):
+    """net as the first three octets of a loopback /24 ("127.0.0", "127.0.1"), or HostError."""
+    parts = str(net).split(".")
+    if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts[1:]):
+        raise HostError(f"fleet network {net!r}: give the first three octets of a loopback /24, e.g. 127.0.1")
+    return ".".join(str(int(p)) for p in parts)
+
+
 class FleetHost:
-    def __init__(self, state_dir, index):
+    def __init__(self, state_dir, index, net=DEFAULT_NET):
         if not 1 <= index <= MAX_HOSTS:
             raise HostError(f"host index {index} out of range 1..{MAX_HOSTS}")
         self.index = index
         self.name = f"fleet{index}"
-        self.address = f"127.0.0.{FIRST_OCTET + index}"
+        self.address = f"{check_net(net)}.{FIRST_OCTET + index}"
         self.dir = Path(state_dir) / "hosts" / self.name
 
     # ------------------------------------------------------------------ paths

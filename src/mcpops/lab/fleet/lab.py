@@ -29,7 +29,7 @@ from pathlib import Path
 
 import mcpops
 from mcpops.lab.fleet import image, inventory
-from mcpops.lab.fleet.host import MAX_HOSTS, FleetHost, HostError, keygen
+from mcpops.lab.fleet.host import DEFAULT_NET, MAX_HOSTS, FleetHost, HostError, check_net, keygen
 from mcpops.lab.gateway.fsutil import atomic_write_bytes
 from mcpops.lab.local_lab import http_json
 
@@ -92,8 +92,14 @@ def _tail(path, lines=15):
 class FleetLab:
     """One fleet in one state dir. Usable from the CLI and from pytest fixtures."""
 
-    def __init__(self, state_dir=None, inventory_dir=None, out=None):
+    def __init__(self, state_dir=None, inventory_dir=None, out=None, net=None):
         self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
+        # Another /24 (MCPOPS_FLEET_NET=127.0.1) lets two fleets run side by side; a booted fleet keeps its own.
+        try:
+            self.net = check_net(net or self.read_info().get("net") or os.environ.get("MCPOPS_FLEET_NET")
+                                 or DEFAULT_NET)
+        except HostError as exc:
+            raise FleetError(str(exc)) from None
         self.inventory_dir = Path(inventory_dir or DEFAULT_INVENTORY).expanduser().resolve()
         self.mcpops_src = Path(mcpops.__file__).resolve().parent
         self._out = out
@@ -128,7 +134,7 @@ class FleetLab:
         self._write_info(info)
 
     def hosts(self):
-        return [FleetHost(self.state_dir, i) for i in range(1, int(self.read_info().get("count") or 0) + 1)]
+        return [FleetHost(self.state_dir, i, self.net) for i in range(1, int(self.read_info().get("count") or 0) + 1)]
 
     def host(self, name):
         for host in self.hosts():
@@ -186,7 +192,10 @@ class FleetLab:
         if recorded and recorded != count and running:
             raise FleetError(f"the fleet in {self.state_dir} runs {recorded} hosts; "
                              f"`mcpops fleet down` first to boot {count}")
-        hosts = [FleetHost(self.state_dir, i) for i in range(1, count + 1)]
+        if running and info.get("net", DEFAULT_NET) != self.net:
+            raise FleetError(f"the fleet in {self.state_dir} runs on {info.get('net', DEFAULT_NET)}.x; "
+                             f"`mcpops fleet down` first to boot it on {self.net}.x")
+        hosts = [FleetHost(self.state_dir, i, self.net) for i in range(1, count + 1)]
         busy = [f"{h.address}:{port}" for h in hosts if h.name not in running
                 for port in (22, 3000) if _port_in_use(h.address, port)]
         if busy:
@@ -199,7 +208,7 @@ class FleetLab:
         for host in hosts:
             host.prepare(public)
         atomic_write_bytes(self.known_hosts, "".join(h.known_hosts_line() for h in hosts).encode(), 0o644)
-        info.update(count=count, image=str(rootfs), image_hash=image.recipe_hash(),
+        info.update(count=count, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
                     mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir))
         info["hosts"] = {h.name: {"address": h.address, "pid": running.get(h.name)} for h in hosts}
         self._write_info(info)
