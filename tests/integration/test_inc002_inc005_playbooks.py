@@ -211,15 +211,19 @@ def test_inc002_with_a_prefix_revokes_exactly_that_token_and_reissues(lab, run_d
     assert_no_secret(lab, run_dir, proc, dest.read_text().strip())
 
 
-def test_inc002_check_mode_changes_nothing(lab, run_dir):
+# An AWX survey left blank passes "" (or null, by AWX version) instead of leaving the variable out.
+@pytest.mark.parametrize("blank", [[], ["-e", '{"token_prefix": "", "secret_dest": null}']], ids=["not-given", "blank"])
+def test_inc002_check_mode_changes_nothing(lab, run_dir, blank):
     spike = fault(lab, "auth-spike")
     before = all_tokens(lab)
     tokens_json = Path(lab.data_dir, "tokens.json").read_bytes()
-    proc = run_playbook(lab, run_dir, INC002, "--check")
+    proc = run_playbook(lab, run_dir, INC002, "--check", *blank)
     ok(proc)
     assert all_tokens(lab) == before
     assert Path(lab.data_dir, "tokens.json").read_bytes() == tokens_json
-    assert "Check mode: would issue a new token for ci-bot" in proc.stdout
+    # the secret's default place is under the runs dir the incident report uses too
+    assert "Check mode: would issue a new token for ci-bot, secret to %s/secrets/ci-bot-" % os.environ["MCPOPS_RUNS_DIR"] \
+        in " ".join(proc.stdout.split())
     assert "Identified prefix %s" % spike["token_prefix"] in proc.stdout
     assert_no_secret(lab, run_dir, proc)
 

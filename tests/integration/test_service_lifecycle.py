@@ -186,7 +186,9 @@ def test_inc001_disk_threshold_trips_on_a_small_volume_and_names_it(tmp_path):
 
 @pytest.fixture
 def short_index_job(monkeypatch):
-    monkeypatch.setattr(faults, "INDEX_JOB_SECONDS", 20)
+    # Long enough that the refused run reaches its restart step while the job still runs, on a loaded machine
+    # (20 s was not); the run after it waits (up to 300 s) for the job to end.
+    monkeypatch.setattr(faults, "INDEX_JOB_SECONDS", 90)
 
 
 def jobs(lab):
