@@ -116,6 +116,19 @@ def test_certificates_and_connections_measured_warned_and_failed(lab, tls, clust
     assert one(samples, "mcpops_runbook_last_run_ok") == 0
     assert one(samples, "mcpops_gateway_healthy") == 1  # the other steps' metrics are still written
 
+    # --check: the same checks and findings, no metrics written.
+    written = (metrics / "mcpops_health_check.prom").read_bytes()
+    proc = health_check(lab, tmp_path / "checked", metrics, tls, cluster, ["failing"], "--check",
+                        "-e", "pg_conn_warn_percent=1", "-e", "pg_conn_fail_percent=2")
+    assert proc.returncode == 2 and "certificate of %s: critical" % tls["target"]["failing"] in proc.stdout + proc.stderr
+    assert (metrics / "mcpops_health_check.prom").read_bytes() == written
+
+    # Thresholds out of order are refused before anything is checked.
+    proc = health_check(lab, tmp_path / "refused", metrics, tls, cluster, ["fresh"], "-e", "pg_conn_fail_percent=2")
+    assert proc.returncode == 2 and "Bad input" in proc.stdout + proc.stderr
+    timeline = json.loads((only_run_dir(tmp_path / "refused") / "report.json").read_text())["timeline"]
+    assert [e["status"] for e in timeline] == ["failed"], timeline
+
 
 def test_unreachable_database_is_a_finding_and_the_password_stays_hidden(lab, tls, cluster, tmp_path):
     """A wrong password: the step reports what came back without the password, the run fails, and the
