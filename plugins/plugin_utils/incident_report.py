@@ -23,8 +23,9 @@ EVIDENCE_KEYS = {
     "token_revoke": ("revoked", "already_revoked", "not_found", "failed_tokens"),
     "mcp_token": ("prefix", "secret_dest"),
     "audit_scan": ("window", "scanned_lines", "export", "truncated"),
-    "cert_check": ("certificates", "days_left", "not_after", "subject", "expired", "problems"),
-    "pg_connections": ("connections", "max_connections", "usage_percent", "terminated", "by_state", "problems"),
+    "cert_check": ("summary", "failed_checks", "checked_at"),
+    "pg_connections": ("total", "max_connections", "available", "percent_used", "by_state", "count", "survived",
+                       "gone"),
     "textfile_metrics": ("path", "metrics"),
 }
 _INTERNAL_KEYS = {"changed", "failed", "invocation", "diff", "warnings", "deprecations", "msg", "skipped",
@@ -91,6 +92,10 @@ def evidence_of(action, result):
         for check in ("auth_failed", "rate_limited", "exfiltration"):
             if isinstance(result.get(check), dict):
                 facts[check] = {k: v for k, v in result[check].items() if not isinstance(v, (dict, list))}
+    elif module == "cert_check":
+        # each certificate with its days left, not every field the module reads from it
+        facts["certificates"] = [{k: row.get(k) for k in ("target", "path", "status", "days_left", "not_after", "reason")
+                                  if k in row} for row in (result.get("targets") or []) + (result.get("files") or [])]
     elif module == "token_revoke":
         facts = {k: [{f: t.get(f) for f in ("id", "prefix", "clientId", "orgId", "status", "message") if f in t}
                      for t in (v or [])] for k, v in facts.items()}

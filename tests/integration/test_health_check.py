@@ -28,6 +28,13 @@ def test_healthy_lab_then_stopped_gateway(tmp_path):
         assert healthy["mcpops_audit_auth_failed"] >= 0
         report = json.loads((only_run_dir(tmp_path / "ok") / "report.json").read_text())
         assert report["runbook"]["changes"] is False and report["status"] == "ok"
+        # Neither certificates nor a database configured: both said so, no metrics of theirs.
+        steps = {e["step"]: e["status"] for e in report["timeline"]}
+        assert steps["Certificate days left: not configured, so not checked"] == "ok"
+        assert steps["Step 5: Verify database health: not configured, so not checked"] == "ok"
+        assert not [n for n in healthy if n.startswith(("mcpops_cert_", "mcpops_pg_"))]
+        summary = " ".join(line for entry in report["summary"] for line in entry["lines"])
+        assert "certificates: not configured" in summary and "PostgreSQL: not configured" in summary
 
         lab.break_("stop")
         wait_state(lab, {"STOPPED"})

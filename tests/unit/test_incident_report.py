@@ -112,3 +112,22 @@ def test_evidence_of_other_modules():
     revoked = evidence_of("mcpops.runbooks.token_revoke", {"revoked": [{"id": "tok_1", "prefix": "mcp_ab12", "x": 1}],
                                                            "already_revoked": []})
     assert revoked == {"revoked": [{"id": "tok_1", "prefix": "mcp_ab12"}], "already_revoked": []}
+
+
+def test_evidence_of_certificates_and_connections():
+    """cert_check: each certificate with its days left (the module's rows, trimmed); pg_connections: the
+    counts against max_connections as the module returns them."""
+    certs = evidence_of("mcpops.runbooks.cert_check", {
+        "targets": [{"target": "gw:443", "status": "warn", "days_left": 20, "not_after": "2026-12-14T00:00:00Z",
+                     "reason": None, "subject": "CN=gw", "sans": ["DNS:gw"]}],
+        "files": [{"path": "/etc/tls/up.pem", "status": "ok", "days_left": 80, "not_after": "x", "reason": None}],
+        "summary": {"ok": 1, "warn": 1, "total": 2}, "failed_checks": [], "checked_at": "2026-11-24T00:00:00Z"})
+    assert certs["certificates"] == [
+        {"target": "gw:443", "status": "warn", "days_left": 20, "not_after": "2026-12-14T00:00:00Z", "reason": None},
+        {"path": "/etc/tls/up.pem", "status": "ok", "days_left": 80, "not_after": "x", "reason": None}]
+    assert certs["summary"] == {"ok": 1, "warn": 1, "total": 2}
+    pg = evidence_of("mcpops.runbooks.pg_connections", {"total": 6, "max_connections": 200, "percent_used": 3.0,
+                                                         "available": 191, "by_state": [{"name": "idle", "count": 5}],
+                                                         "by_user": [{"name": "app", "count": 5}]})
+    assert pg == {"total": 6, "max_connections": 200, "percent_used": 3.0, "available": 191,
+                  "by_state": [{"name": "idle", "count": 5}]}
