@@ -51,6 +51,28 @@ def run_output(run_dir):
     return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
 
 
+def last_words(run_dir):
+    """{host: [lines]}: the message of each host's last debug task (the runbook's summary), masked."""
+    from mcpops.collection_utils import load
+
+    masker = load("secret_mask").SecretMasker()
+    events = []
+    for path in Path(run_dir).glob("artifacts/*/job_events/*.json"):
+        try:
+            events.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    words = {}
+    for event in sorted(events, key=lambda e: e.get("counter", 0)):
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and data.get("task_action") in ("ansible.builtin.debug", "debug") \
+                and msg:
+            lines = msg if isinstance(msg, list) else str(msg).splitlines()
+            words[data.get("host", "?")] = [masker.text(str(line)) for line in lines]
+    return words
+
+
 def _extra_vars(runbook, scenario, run_dir):
     extra = dict(scenario.extra_vars)
     if "output_dir" in runbook.extra_vars:  # INC-001's captured logs go into the drill's run dir, not beside it
@@ -114,6 +136,9 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None, expected
         status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
         verdict.runbook_seconds = time.monotonic() - run_clock
         verdict.runbook_exit = status
+        verdict.runbook_said = last_words(run_dir)
+        for host, lines in verdict.runbook_said.items():
+            out(f"{host}: the runbook's summary:\n" + "\n".join(f"  {line}" for line in lines))
 
         out("== 5/6 Verify")
         facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
@@ -137,7 +162,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None, expected
             out(f"== 6/6 Lab kept running (--keep); `mcpops {'lab' if lab.kind == 'local' else 'fleet'} down` "
                 "when done")
         else:
-            out("== 6/6 Lab left running (it was running before the drill)")
+            out("== 6/6 Lab left running (it was running before the drill)"
+                + ("" if scenario.expect_exit == 0 else f"; it still has the fault {scenario.fault}"))
     write_verdict(verdict)
     return verdict
 

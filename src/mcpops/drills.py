@@ -217,7 +217,13 @@ class Verdict:
     finished_at: str = None
     recover_seconds: float = None   # from the fault injected to the checks passing; None when they did not
     runbook_seconds: float = None
+    runbook_said: dict = field(default_factory=dict)  # {host: the runbook's summary lines}
     why: str = ""
+
+    @property
+    def repairs(self):
+        """A repairing drill (the symptom must go) or a diagnosing one (a read-only runbook names it)."""
+        return self.expected_exit == 0
 
     @property
     def passed(self):
@@ -234,7 +240,8 @@ class Verdict:
     def summary(self):
         if self.passed:
             took = f" in {self.recover_seconds:.1f}s" if self.recover_seconds is not None else ""
-            return f"drill {self.runbook} ({self.fault}, {self.lab} lab): PASSED, recovered{took}"
+            done = "recovered" if self.repairs else "the runbook named the fault"
+            return f"drill {self.runbook} ({self.fault}, {self.lab} lab): PASSED, {done}{took}"
         failed = ", ".join(sorted({c.name for c in self.failed_checks()})) or "no check ran"
         return f"drill {self.runbook} ({self.fault}, {self.lab} lab): FAILED ({failed})"
 
@@ -251,10 +258,12 @@ class Verdict:
                   f"| runbook exit | {self.runbook_exit} (expected {self.expected_exit}) |",
                   "| runbook took | " + (f"{self.runbook_seconds:.1f}s" if self.runbook_seconds is not None else "-")
                   + " |",
-                  "| time to recover | " + (f"{self.recover_seconds:.1f}s" if self.recover_seconds is not None
-                                           else "not recovered") + " |",
+                  f"| time to {'recover' if self.repairs else 'diagnose'} | "
+                  + (f"{self.recover_seconds:.1f}s" if self.recover_seconds is not None else "-") + " |",
                   "", "## Fault", ""]
         lines += [f"- {line}" for line in self.injected] or ["- (not injected)"]
+        for host, said in sorted(self.runbook_said.items()):
+            lines += ["", f"## What the runbook said on {host}", ""] + [f"    {line}" for line in said]
         lines += ["", "## Checks", ""]
         lines += [f"- {c.line()}" for c in self.checks] or ["- (none ran)"]
         lines += ["", "The runbook's own incident report is report.md in this run dir.", ""]
