@@ -196,6 +196,8 @@ def cmd_drill(args):
         runbook, scenario = plan(args.runbook, args.fault, lab_kind)
         if args.fleet is not None and args.fleet < 1:
             raise DrillError(f"--fleet {args.fleet}: give a number of hosts, 1 or more")
+        if args.fleet and args.listen:
+            raise DrillError("--listen is the local lab's address; fleet hosts listen on $MCPOPS_FLEET_NET.11...")
         if args.fleet:
             lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory)
         else:

@@ -127,3 +127,50 @@ def test_verdict_passes_only_with_the_expected_exit_and_every_check():
                        checks=[Check("healthy", True, "")]).passed
     assert not Verdict(runbook="r", fault="f", lab="local", targets=[], runbook_exit=0, expected_exit=0).passed
     assert not check_runbook_exit(0, 2).ok and check_runbook_exit(2, 2).ok
+
+
+# -- the symptom checks that read a target's data dir (mcpops.drill_labs) ------------------------------
+
+def _target(tmp_path):
+    from mcpops.drill_labs import Target
+
+    return Target("gw", "http://127.0.0.1:9", tmp_path / "admin_token", tmp_path)
+
+
+def test_store_parses_and_schema_supported_read_the_data_dir(tmp_path):
+    from mcpops.drill_labs import symptom_check
+
+    target = _target(tmp_path)
+    (tmp_path / "tokens.json").write_text('{"tokens": [ {"id": "tok_broken", \n')
+    broken = symptom_check(None, target, "store_parses", {}, "")
+    assert not broken.ok and broken.target == "gw" and "tokens.json" in broken.detail
+    (tmp_path / "tokens.json").write_text('{"tokens": []}')
+    assert symptom_check(None, target, "store_parses", {}, "").ok
+
+    meta = {"schemaVersion": 99, "appliedMigrations": ["001_init", "002_tokens_org", "003_rate_limits", "099_future"]}
+    (tmp_path / "storage-meta.json").write_text(json.dumps(meta))
+    assert not symptom_check(None, target, "schema_supported", {}, "").ok
+    meta = {"schemaVersion": 3, "appliedMigrations": meta["appliedMigrations"][:3]}
+    (tmp_path / "storage-meta.json").write_text(json.dumps(meta))
+    assert symptom_check(None, target, "schema_supported", {}, "").ok
+
+
+def test_service_running_asks_the_lab_and_named_symptoms_read_the_output(tmp_path):
+    from mcpops.drill_labs import symptom_check
+
+    class Lab:
+        def __init__(self, state):
+            self.state = state
+
+        def service_state(self, target):
+            return self.state
+
+    target = _target(tmp_path)
+    assert symptom_check(Lab("RUNNING"), target, "service_running", {}, "").ok
+    assert symptom_check(Lab("active"), target, "service_running", {}, "").ok
+    stopped = symptom_check(Lab("STOPPED"), target, "service_running", {}, "")
+    assert not stopped.ok and stopped.detail == "service state STOPPED"
+    said = "Rolling restart stopped at gw (batch 1): /readyz 503"
+    assert symptom_check(None, target, "named_gate", {}, said).ok
+    with pytest.raises(DrillError, match="no check for symptom"):
+        symptom_check(None, target, "no_such_symptom", {}, "")
