@@ -80,18 +80,18 @@ def _extra_vars(runbook, scenario, run_dir):
     return extra
 
 
-def _verify(lab, scenario, targets, baseline, facts, output, expected_schema):
+def _verify(lab, scenario, targets, baseline, facts, output):
     from mcpops.drill_labs import common_checks, read_tokens, symptom_check
 
     checks = []
     for target in targets:
-        checks += common_checks(target, scenario.healthy_after, expected_schema)
+        checks += common_checks(target, scenario.healthy_after)
         checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
         checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
     return checks
 
 
-def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None, expected_schema=None):
+def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
     """Run one drill on lab (a drill_labs adapter); returns the Verdict (written into its run dir)."""
     from mcpops import run as runner
     from mcpops.drill_labs import read_tokens, take_backup
@@ -143,7 +143,7 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None, expected
         out("== 5/6 Verify")
         facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
         verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
-        verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir), expected_schema)
+        verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir))
         if verdict.passed:
             verdict.recover_seconds = round(time.monotonic() - fault_clock, 1)
         for check in verdict.checks:
