@@ -120,9 +120,12 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             out(verdict.injected[-1])
         fault_clock = time.monotonic()
         verdict.fault_at = _now()
-        # Faults that drive the API (rate-storm issues a token) count from after the fault.
-        baseline = {t.name: (read_tokens(t) if before[t.name] is not None else None) or before[t.name]
-                    for t in targets}
+        # Tokens are compared with what the fault left where the gateway still answers (rate-storm issues
+        # one), else with what was there before it (a stopped or crash-looping gateway cannot be asked).
+        baseline = {}
+        for target in targets:
+            after_fault = read_tokens(target) if before[target.name] is not None else None
+            baseline[target.name] = before[target.name] if after_fault is None else after_fault
         for target in targets:
             out(f"{target.name}: service {lab.service_state(target)}; {_probe(target)}")
 
