@@ -1,4 +1,4 @@
-"""The `mcpops` command: `list`, `run`, `report`, and `lab` (the local lab)."""
+"""The `mcpops` command: `list`, `run`, `report`, `drill`, and `lab` / `fleet` (the labs)."""
 
 import argparse
 import json
@@ -107,6 +107,9 @@ def build_parser():
     p.add_argument("run_dir", help="the run's dir, e.g. runs/20261124T020000Z-inc-003-restore")
     p.set_defaults(func=cmd_report)
 
+    from mcpops import drill
+
+    drill.add_parser(sub)
     from mcpops.lab import commands as lab_commands
 
     lab_commands.add_parser(sub)

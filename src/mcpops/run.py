@@ -114,8 +114,9 @@ def exit_status(stats, rc):
     return EXIT_OK if rc == 0 else EXIT_ERROR
 
 
-def runner_env(run_dir):
+def runner_env(run_dir, extra=None):
     return {
+        **(extra or {}),  # e.g. a drill's MCPOPS_LAB_DIR; never a secret (ansible-runner records the env)
         # ansible-playbook from the same install as this command, first.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -126,11 +127,12 @@ def runner_env(run_dir):
     }
 
 
-def run(request, progress, runs_dir=None):
-    """Run the runbook; returns (exit status, run dir)."""
+def run(request, progress, runs_dir=None, run_dir=None, env=None):
+    """Run the runbook; returns (exit status, run dir). run_dir: one made by new_run_dir beforehand (a
+    drill names it in its extra vars); env: more environment for ansible-playbook."""
     import ansible_runner
 
-    run_dir = new_run_dir(request.runbook.id, runs_dir)
+    run_dir = Path(run_dir) if run_dir else new_run_dir(request.runbook.id, runs_dir)
     vars_dir = tempfile.mkdtemp(prefix="mcpops-vars-")
     try:
         cmdline = []
@@ -149,7 +151,7 @@ def run(request, progress, runs_dir=None):
             inventory=str(request.inventory),
             limit=request.limit,
             cmdline=" ".join(cmdline) or None,
-            envvars=runner_env(run_dir),
+            envvars=runner_env(run_dir, env),
             event_handler=progress.on_event,
             quiet=True,
             suppress_env_files=True,
