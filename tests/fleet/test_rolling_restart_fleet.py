@@ -20,7 +20,6 @@ from fleet_helpers import run_playbook
 from fleet_units import UNIT, assert_no_secret, out, restart_unit, same_process, snapshot, timestamp
 
 
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     if os.geteuid() != 0:
