@@ -167,7 +167,7 @@ def test_inc001_disk_threshold_trips_naming_the_volume(make_fleet):
 def test_inc001_restart_refused_during_an_index_job_and_done_after_it(make_fleet):
     fleet = make_fleet(1)
     [host] = fleet.hosts()
-    job = start_index_job(fleet, host, 60)
+    job = start_index_job(fleet, host, 90)  # long enough to outlast a slow first run
     pid = int(unit(fleet, host)["MainPID"])
     assert [j["id"] for j in jobs(host) if j["state"] == "running"] == [job["id"]]
 
