@@ -94,7 +94,7 @@ def test_inc001_on_three_hosts_one_unreachable_the_others_recover(make_fleet, tm
     assert report["status"] == "unreachable" and report["hosts"]["fleet3"]["unreachable"] == 1
 
 
-def test_inc001_crash_loop_debugged_on_a_copy_then_escalated_to_inc003(make_fleet, tmp_path):
+def test_inc001_crash_loop_debugged_on_a_copy_then_escalated_to_inc003(make_fleet, tmp_path, runs_dir):
     fleet = make_fleet(2)
     one, two = fleet.hosts()
     fleet.break_("fleet1", "corrupt-store")
@@ -130,7 +130,14 @@ def test_inc001_crash_loop_debugged_on_a_copy_then_escalated_to_inc003(make_flee
         assert "%s.service: Main process exited, code=exited, status=1/FAILURE" % UNIT in captured
         assert "# foreground debug on a scratch copy (exit 1): StoreMigrationRunner: %s" % says in captured
         assert_no_secret([host], captured)
-    assert_no_secret(fleet.hosts(), out)
+    # The incident report carries the diagnosis per host and the way on (INC-003).
+    report = only_report(runs_dir)
+    assert report["status"] == "failed" and report["hosts"]["fleet1"]["failures"] == 1
+    failed = {t["host"]: t["message"] for t in report["timeline"] if t["status"] == "failed"
+              and t["step"].startswith("Escalate")}
+    assert "StoreMigrationRunner: invalid JSON in tokens.json" in failed["fleet1"] and "INC-003" in failed["fleet1"]
+    assert "StoreMigrationRunner: schemaVersion 99" in failed["fleet2"]
+    assert_no_secret(fleet.hosts(), out, json.dumps(report))
 
     # With escalate_to_restore: INC-003 runs for exactly these hosts and ends healthy.
     proc = run_playbook(fleet, PLAYBOOK, "-e", "escalate_to_restore=true", "-e", "output_dir=%s" % (tmp_path / "l2"))
