@@ -18,6 +18,8 @@ import time
 from ansible_collections.mcpops.runbooks.plugins.module_utils import crash_loop, service_status
 
 SUPERVISOR_MAINTAIL_BYTES = 65536
+# How far back in the journal the last exit of a unit that runs again is looked for.
+SYSTEMD_EXIT_SEARCH_LINES = 200
 # supervisorctl tail counts bytes, not lines: enough bytes for the lines asked for.
 SUPERVISOR_BYTES_PER_LINE = 400
 
@@ -72,9 +74,14 @@ def _read_systemd(params, run, clock):
     show = _checked(run, ["systemctl", "show", name, "--property=" + ",".join(service_status.SYSTEMD_PROPERTIES)])
     status = service_status.systemd_status(name, show, clock.monotonic())
     if status["available"]:
-        rc, out, dummy = run(["journalctl", "-u", name, "-n", str(count), "--no-pager", "-o", "short-iso"])
-        status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
+        # More lines than asked for when the last exit status is to be found in them (a running unit's).
+        fetch = count if status["last_exit_status"] is not None else max(count, SYSTEMD_EXIT_SEARCH_LINES)
+        rc, out, dummy = run(["journalctl", "-u", name, "-n", str(fetch), "--no-pager", "-o", "short-iso"])
+        lines = out.splitlines() if rc == 0 else []
+        status["log_lines"] = _tail(lines, count)
         status["log_source"] = "journalctl -u %s" % name
+        if status["last_exit_status"] is None:
+            status["last_exit_status"] = service_status.systemd_exit_from_log(lines)
     return status
 
 

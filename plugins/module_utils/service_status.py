@@ -53,10 +53,13 @@ def signal_exit_status(name):
 # -- systemd ----------------------------------------------------------------------------------
 
 SYSTEMD_PROPERTIES = ("LoadState", "ActiveState", "SubState", "MainPID", "NRestarts", "ExecMainCode",
-                      "ExecMainStatus", "ActiveEnterTimestamp", "ActiveEnterTimestampMonotonic", "Result")
+                      "ExecMainStatus", "ExecMainExitTimestampMonotonic", "ActiveEnterTimestamp",
+                      "ActiveEnterTimestampMonotonic", "Result")
 # ExecMainCode is a siginfo si_code: 1 exited (ExecMainStatus is the exit code), 2 killed, 3 dumped
 # (ExecMainStatus is the signal number).
 _CLD_KILLED = (2, 3)
+# What systemd logs when a unit's main process ends: "Main process exited, code=killed, status=9/KILL".
+_SYSTEMD_EXIT_LINE = re.compile(r"Main process exited, code=(exited|killed|dumped), status=(\d+)")
 
 
 def parse_systemctl_show(text):
@@ -88,12 +91,27 @@ def systemd_status(name, show_text, now_monotonic):
     code, exit_status = _int_or_none(props.get("ExecMainCode")), _int_or_none(props.get("ExecMainStatus"))
     if code in _CLD_KILLED and exit_status:
         exit_status = 128 + exit_status
+    # ExecMain* describe the current main process: while it has not exited (no exit timestamp) its 0 is no
+    # exit status; the one before it is in the journal (systemd_exit_from_log).
+    if props.get("ExecMainExitTimestampMonotonic", "").strip() == "0" and code in (0, None):
+        exit_status = None
     status["last_exit_status"] = exit_status
     entered = _int_or_none(props.get("ActiveEnterTimestampMonotonic"))
     if status["running"] and entered and now_monotonic is not None:
         status["uptime_seconds"] = max(0, int(now_monotonic - entered / 1e6))
     status["since"] = props.get("ActiveEnterTimestamp") or None
     return status
+
+
+def systemd_exit_from_log(log_lines):
+    """The exit status of the newest main process that ended, from systemd's own journal lines ("Main process
+    exited, code=killed, status=9/KILL" -> 137); None when no such line is among them."""
+    for line in reversed(log_lines or []):
+        found = _SYSTEMD_EXIT_LINE.search(line)
+        if found:
+            code, number = found.group(1), int(found.group(2))
+            return number if code == "exited" else 128 + number
+    return None
 
 
 # -- supervisor -------------------------------------------------------------------------------

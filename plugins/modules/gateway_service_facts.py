@@ -17,7 +17,8 @@ description:
     shape whatever the platform, active state, main PID, restart count, last exit status, uptime and the
     last O(log_lines) log lines.
   - "systemd: C(systemctl show) (C(ActiveState), C(SubState), C(MainPID), C(NRestarts), C(ExecMainStatus),
-    C(ActiveEnterTimestampMonotonic)) and C(journalctl -u)."
+    C(ActiveEnterTimestampMonotonic)) and C(journalctl -u). When the unit runs again after a restart systemd
+    made, its last exit status is the newest C(Main process exited) line in the journal."
   - "supervisor: C(supervisorctl status), C(supervisorctl maintail) (supervisord's log, where its spawns and
     exits are recorded: the restart count and last exit status) and C(supervisorctl tail <program> stderr)."
   - "docker_compose: C(docker compose ps), C(docker inspect) (C(RestartCount), C(State)) and C(docker compose logs)."

@@ -51,6 +51,19 @@ def test_systemd_reads_show_and_the_journal():
     assert status["crash_loop"] and status["data_corrupt"] and status["restarts"] == 5
 
 
+def test_systemd_running_unit_finds_its_last_exit_in_a_longer_journal_tail():
+    run = Runner([
+        (["systemctl", "show"], (0, "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=51\n"
+                                    "NRestarts=1\nExecMainCode=0\nExecMainStatus=0\n"
+                                    "ExecMainExitTimestampMonotonic=0\n", "")),
+        (["journalctl"], (0, "x: Main process exited, code=killed, status=9/KILL\nStarted\nlistening on\n", "")),
+    ])
+    status = read_status(params("systemd"), run, lambda b: True, FixedClock())
+    assert run.calls[1][3:5] == ["-n", "200"]
+    assert status["running"] and status["pid"] == 51 and status["last_exit_status"] == 137
+    assert status["log_lines"] == ["Started", "listening on"] and not status["crash_loop"]
+
+
 def test_supervisor_passes_the_config_and_reads_stderr():
     run = Runner([
         (["/v/supervisorctl", "-c", "/lab/supervisord.conf", "status"], (3, "onec-mcp-gateway FATAL Exited too quickly\n", "")),

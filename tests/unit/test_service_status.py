@@ -11,6 +11,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.service_status imp
     signal_exit_status,
     supervisor_history,
     supervisor_status,
+    systemd_exit_from_log,
     systemd_status,
 )
 
@@ -66,6 +67,25 @@ def test_systemd_crash_loop_between_attempts():
 def test_systemd_killed_by_signal_is_128_plus_signal():
     show = SHOW_AUTO_RESTART.replace("ExecMainCode=1", "ExecMainCode=2").replace("ExecMainStatus=1", "ExecMainStatus=9")
     assert systemd_status(NAME, show, 0)["last_exit_status"] == 137
+
+
+def test_systemd_running_process_has_no_exit_status_of_its_own():
+    # What systemctl show says after Restart=on-failure brought a killed gateway back (seen on the fleet lab).
+    show = SHOW_ACTIVE.replace("NRestarts=0", "NRestarts=1") + "ExecMainExitTimestampMonotonic=0\n"
+    status = systemd_status(NAME, show, now_monotonic=1125.5)
+    assert status["running"] is True and status["restarts"] == 1 and status["last_exit_status"] is None
+
+
+def test_systemd_exit_from_the_journal_is_the_newest_one():
+    lines = [
+        "2026-11-24T19:18:20+0000 fleet1 systemd[1]: onec-mcp-gateway.service: Main process exited, code=exited, status=1/FAILURE",
+        "2026-11-24T19:18:29+0000 fleet1 systemd[1]: onec-mcp-gateway.service: Main process exited, code=killed, status=9/KILL",
+        "2026-11-24T19:18:30+0000 fleet1 python3[51]: onec-mcp-gateway 0.1.0 listening on http://127.0.1.11:3000",
+    ]
+    assert systemd_exit_from_log(lines) == 137
+    assert systemd_exit_from_log(lines[:1]) == 1
+    assert systemd_exit_from_log(["...: Main process exited, code=dumped, status=6/ABRT"]) == 134
+    assert systemd_exit_from_log(lines[2:]) is None and systemd_exit_from_log([]) is None
 
 
 def test_systemd_unknown_unit_is_unavailable_and_says_why():
