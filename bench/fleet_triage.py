@@ -19,14 +19,13 @@ Every run is checked (each host's loop output has the three answers; the PLAY RE
 none failed, unreachable or changed). Each playbook run gets a fresh ControlPath dir and its masters are
 closed after it, so it opens its connections as the loop does. Options add sides to read (no target), each
 changing one thing: --warm keeps the masters (a re-run within ControlPersist's 60 s), --via-role runs step 1
-through the gateway_service role as INC-001 does, --free uses the free strategy, --no-report leaves out the
-incident_report callback. One untimed warm-up of each side, then --rounds rounds in
+through the gateway_service role as INC-001 does, --free uses the free strategy. One untimed warm-up of each side, then --rounds rounds in
 which the sides take turns; medians. The fleet is booted here (FleetLab, 8 hosts on $MCPOPS_FLEET_NET, one
 boot for every N) and downed at the end, unless --fleet-dir names a running one. Needs root (systemd-nspawn).
 A figure, not a test: it exits 0 whatever the ratios are.
 
     sudo MCPOPS_FLEET_NET=127.0.4 .venv/bin/python bench/fleet_triage.py [--hosts 2,4,8] [--rounds 5]
-        [--fleet-dir DIR] [--no-mitogen] [--warm] [--via-role] [--free] [--no-report] [--profile] [--json out.json]
+        [--fleet-dir DIR] [--no-mitogen] [--warm] [--via-role] [--free] [--profile] [--json out.json]
 """
 
 import argparse
@@ -56,7 +55,6 @@ VARIANTS = {
     "warm": ("playbook, ControlPersist warm", "keep the ssh masters between runs (a re-run within 60 s)"),
     "via_role": ("playbook, step 1 via the role", "step 1 through the gateway_service role, as INC-001 (--tags via_role)"),
     "free": ("playbook, strategy free", "ANSIBLE_STRATEGY=free: no host waits for the others between tasks"),
-    "no_report": ("playbook, no incident report", "without the incident_report callback of ansible.cfg"),
 }
 
 
@@ -234,8 +232,7 @@ def main():
                  PLAYBOOK_SIDE: lambda n: bench.playbook(n)[0]}
         variants = {"warm": lambda n: bench.playbook(n, control_dir=bench.tmp / "cp-warm")[0],
                     "via_role": lambda n: bench.playbook(n, extra_args=["--tags", "via_role"])[0],
-                    "free": lambda n: bench.playbook(n, extra_env={"ANSIBLE_STRATEGY": "free"})[0],
-                    "no_report": lambda n: bench.playbook(n, extra_env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.timer"})[0]}
+                    "free": lambda n: bench.playbook(n, extra_env={"ANSIBLE_STRATEGY": "free"})[0]}
         for key, (name, _) in VARIANTS.items():
             if getattr(args, key):
                 sides[name] = variants[key]
