@@ -9,8 +9,9 @@ its data volume. Sides, each timed end to end on the first N hosts of one fleet 
                  onec-mcp-gateway; curl -fsS http://<addr>:3000/healthz; df -P /var/lib/onec-mcp-gateway`
   parallel loop  the same, every ssh in the background, then `wait`
   playbook       ansible-playbook bench/fleet_triage.yml --limit <the N hosts> with the repository's
-                 ansible.cfg (forks 20, pipelining, ControlPersist): the gateway_service role's status,
-                 gateway_health and host_resources, as inc-001-gateway-down.yml steps 1-3
+                 ansible.cfg (forks 20, pipelining, ControlPersist): gateway_service_facts (what the
+                 gateway_service role's status reads through), gateway_health and host_resources, as
+                 inc-001-gateway-down.yml steps 1-3
   mitogen        the same playbook with ANSIBLE_STRATEGY=mitogen_linear (opt-in accelerator; pip install -e
                  '.[bench]'); left out, with the reason in one line, where Mitogen is missing or refuses
                  this ansible-core
@@ -19,8 +20,10 @@ Every run is checked (each host's loop output has the three answers; the PLAY RE
 none failed, unreachable or changed). Each playbook run gets a fresh ControlPath dir and its masters are
 closed after it, so it opens its connections as the loop does. Options add sides to read (no target), each
 changing one thing: --warm keeps the masters (a re-run within ControlPersist's 60 s), --via-role runs step 1
-through the gateway_service role as INC-001 does, --free uses the free strategy. One untimed warm-up of each side, then --rounds rounds in
-which the sides take turns; medians. The fleet is booted here (FleetLab, 8 hosts on $MCPOPS_FLEET_NET, one
+through the gateway_service role as INC-001 does, --free uses the free strategy. One untimed warm-up of each
+side, then --rounds rounds in which the sides take turns; medians, and the CPU time of the processes this
+script waits for (bash, the ssh clients, ansible-playbook and its workers; not the hosts' side, nor the ssh
+ControlPersist masters, which detach). The fleet is booted here (FleetLab, 8 hosts on $MCPOPS_FLEET_NET, one
 boot for every N) and downed at the end, unless --fleet-dir names a running one. Needs root (systemd-nspawn).
 A figure, not a test: it exits 0 whatever the ratios are.
 
@@ -252,17 +255,19 @@ def main():
             if name != MITOGEN:
                 side(max(args.hosts))
         times = {name: {n: [] for n in args.hosts} for name in sides}
+        cpu = {name: {n: [] for n in args.hosts} for name in sides}
         for round_no in range(args.rounds):
             for n in args.hosts:
                 order = list(sides)
                 order = order[round_no % len(order):] + order[:round_no % len(order)]  # take turns going first
                 for name in order:
                     times[name][n].append(sides[name](n))
+                    cpu[name][n].append(bench.last_cpu)
             print("  round %d/%d done (load average %s)" % (round_no + 1, args.rounds, load()), flush=True)
         if args.profile:
             profile(bench, max(args.hosts))
     load_after = load()
-    report(args, times, mitogen_note, load_before, load_after)
+    report(args, times, cpu, mitogen_note, load_before, load_after)
     return 0
 
 
@@ -272,7 +277,7 @@ def ansible_core_version():
     return __version__
 
 
-def report(args, times, mitogen_note, load_before, load_after):
+def report(args, times, cpu, mitogen_note, load_before, load_after):
     medians = {name: {n: figures.median(samples) for n, samples in by_n.items()} for name, by_n in times.items()}
     sides = list(times)
     top = max(args.hosts)
@@ -288,6 +293,8 @@ def report(args, times, mitogen_note, load_before, load_after):
         if slope is not None:
             print("  one more host costs, %s %.3f s (slope %d -> %d hosts)" % ((name + ":").ljust(width), slope,
                                                                              args.hosts[0], top))
+    print("  CPU time on %d hosts, median (this machine's processes the script waits for): %s" % (
+        top, ", ".join("%s %.2f s" % (name, figures.median(cpu[name][top])) for name in sides)))
     print(mitogen_note)
     print("on %d hosts:" % top)
     for name in sides:
@@ -299,7 +306,7 @@ def report(args, times, mitogen_note, load_before, load_after):
         Path(args.json).write_text(json.dumps({
             "hosts": args.hosts, "rounds": args.rounds, "cpus": os.cpu_count(), "python": platform.python_version(),
             "ansible_core": ansible_core_version(), "load_before": load_before, "load_after": load_after,
-            "mitogen": mitogen_note, "seconds": times, "medians": medians}, indent=2) + "\n")
+            "mitogen": mitogen_note, "seconds": times, "medians": medians, "cpu_seconds": cpu}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
