@@ -128,16 +128,17 @@ def test_check_mode_leaves_the_data_dir_byte_identical(lab):
     assert lab.program_state() == "FATAL"
 
 
-def test_bad_backup_id_is_refused_and_the_gateway_stays_stopped(lab):
+def test_bad_backup_id_is_refused_before_anything_is_touched(lab):
     digest_backups = sorted(backups_in(lab))
     lab.break_("corrupt-store")
-    wait_state(lab, {"BACKOFF", "FATAL"})
+    wait_state(lab, {"FATAL"}, timeout=120)  # supervisor gave up: a state no step of the run would leave alone
     corrupt = Path(lab.data_dir, "tokens.json").read_bytes()
     proc = run_playbook(lab.state_dir, "-e", "backup_id=../../etc")
     assert proc.returncode == 2, proc.stdout[-4000:]
-    assert "INC-003 failed on lab-gateway" in proc.stdout
-    assert "backup id" in proc.stdout
-    assert lab.program_state() == "STOPPED"
+    assert "Bad input: backup_id must be latest_valid or a backup id" in proc.stdout
+    assert "got ../../etc. Nothing was changed." in " ".join(proc.stdout.split())
+    assert "Step 1: Stop the gateway" not in proc.stdout
+    assert lab.program_state() == "FATAL"  # not stopped, not started: untouched
     assert Path(lab.data_dir, "tokens.json").read_bytes() == corrupt
     assert sorted(backups_in(lab)) == digest_backups
 
