@@ -242,24 +242,28 @@ def test_callback_under_ansible_playbook_and_under_ansible_runner(broken_lab, tm
 def test_a_secret_extra_var_never_reaches_the_run_dir(tmp_path):
     """INC-006 in check mode with a secret extra var (ip_salt, `secret: true` in the metadata): it is passed
     to ansible-playbook through a temp file that is gone after the run, and masked in the report."""
-    import tempfile
-
     from test_inc003_playbook import make_lab
 
     lab = make_lab(tmp_path / "lab")
     try:
         canary = "CanarySalt-" + os.urandom(6).hex()
         runs = tmp_path / "runs"
-        before = set(Path(tempfile.gettempdir()).glob("mcpops-vars-*"))
+        # a temp dir of this test's own: other runs on the machine make and remove their vars files in /tmp
+        tmp = tmp_path / "tmp"
+        tmp.mkdir()
         proc = mcpops("run", "inc-006-secret-leak", "-i", "inventories/lab", "--check", "-e", "org_id=org_acme",
-                      "-e", "hash_ips=true", "-e", "ip_salt=" + canary, lab_dir=lab.state_dir, runs_dir=runs)
+                      "-e", "hash_ips=true", "-e", "ip_salt=" + canary, lab_dir=lab.state_dir, runs_dir=runs,
+                      extra_env={"TMPDIR": str(tmp)})
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         run_dir = only_run_dir(runs)
         report = json.loads((run_dir / "report.json").read_text())
         assert report["extra_vars"] == {"org_id": "org_acme", "hash_ips": True, "ip_salt": "********"}
         assert files_containing(run_dir, [canary, lab.admin_token()]) == []
         assert canary not in proc.stdout + proc.stderr
-        assert set(Path(tempfile.gettempdir()).glob("mcpops-vars-*")) == before  # the vars file is removed
+        # the run read its extra vars from a file in that temp dir, and the file is gone
+        [command_file] = run_dir.glob("artifacts/*/command")
+        assert any(str(tmp) + "/mcpops-vars-" in arg for arg in json.loads(command_file.read_text())["command"])
+        assert not list(tmp.glob("mcpops-vars-*"))
     finally:
         lab.down()
 

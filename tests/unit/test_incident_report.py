@@ -1,6 +1,8 @@
 """The incident report without Ansible: secret masking, the report builder, the Markdown."""
 
+import random
 import secrets
+import string
 
 import pytest
 
@@ -24,13 +26,26 @@ def test_what_is_not_a_token_is_kept(text):
     assert SecretMasker().text(text) == text
 
 
+# Fixed examples: the heuristic misses a small share of random strings (below), so random ones made a flaky test.
 @pytest.mark.parametrize("secret", [
-    secrets.token_urlsafe(30), "mcp_ab12" + secrets.token_urlsafe(30), secrets.token_hex(20), secrets.token_urlsafe(24),
+    "Xq3vN8r-Tz_k2LmP9wYb4Hc7Jd1Fs6Ga0Ue5Ri8O", "mcp_ab12" + "kR7pW2xQ9mZ4vB8nL3tY6cH1jF5dS0gA-uE_oI7K",
+    "9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c1b3d5f7e", "tK4mX8qZ1vR7nB3wL9yP2cH6jF0dS5gA",
 ])
 def test_token_looking_strings_are_masked_anywhere_in_text(secret):
     assert looks_like_token(secret)
     out = SecretMasker().text("the token %s was used" % secret)
     assert secret not in out and MASK in out
+
+
+@pytest.mark.parametrize("length, most_missed", [(20, 0.006), (32, 0.001), (43, 0.0)])
+def test_how_many_random_secrets_the_heuristic_misses(length, most_missed):
+    """The share of random url-safe strings (seeded, so the figure is fixed) that looks_like_token lets through:
+    about 0.4 % at 20 characters, none at 43 (secrets.token_urlsafe()'s default). Known secret values and
+    secret-named keys are masked whatever their shape; this heuristic is the net under them."""
+    alphabet = string.ascii_letters + string.digits + "-_"
+    rng = random.Random(20261124)
+    samples = ["".join(rng.choice(alphabet) for _ in range(length)) for _ in range(5000)]
+    assert sum(not looks_like_token(s) for s in samples) / len(samples) <= most_missed
 
 
 def test_known_values_secret_keys_and_bearer_are_masked():
