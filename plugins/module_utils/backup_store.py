@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
     is_safety_backup_id,
     new_backup_id,
@@ -43,7 +44,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock impo
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import (
     DataSwap,
     copy_file,
-    fsync_path,
     fsync_tree,
     interrupted_restore,
 )

@@ -19,7 +19,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import fsync_path
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
 
 
 class CertSwapError(Exception):
@@ -47,27 +47,11 @@ def _mode_and_owner(path, default_mode):
 
 
 def write_atomically(path, data, mode, owner=None):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, mode)
-        if owner is not None and os.geteuid() == 0:
-            os.fchown(fd, owner[0], owner[1])
-        with os.fdopen(fd, "wb") as handle:
-            fd = None
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-        tmp = None
+        replace_file(path, data, mode, owner)
     except OSError as exc:
         raise CertSwapError("writing %s failed: %s" % (path, exc.strerror or exc))
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-    fsync_path(directory)
+    fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def install_pair(cert_path, key_path, cert_data, key_data):

@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,
@@ -51,15 +52,6 @@ class SwapError(Exception):
 
 def _noop_step(name, **info):
     return None
-
-
-def fsync_path(path):
-    """fsync a file or a directory (a directory's entries: the renames and creations in it)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def copy_file(src, dst, expect=None):

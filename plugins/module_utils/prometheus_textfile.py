@@ -15,7 +15,8 @@ __metaclass__ = type
 import math
 import os
 import re
-import tempfile
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -117,24 +118,8 @@ def current_text(path):
 
 def write_atomically(path, text, mode=0o644):
     """Temp file (not *.prom) in the same dir, fsync, chmod, rename over path, fsync the dir."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_file(path, text.encode("utf-8"), mode)
+    fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def write_metrics(path, metrics, mode=0o644, check_mode=False):

@@ -9,7 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import tempfile
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import replace_file
 
 
 class SecretFileError(Exception):
@@ -38,23 +39,10 @@ def write_secret_file(path, secret, newline=True):
     path = check_secret_dest(path)
     directory = os.path.dirname(path)
     data = (secret + ("\n" if newline else "")).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            fd = None
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-        tmp = None
+        replace_file(path, data, 0o600)
     except OSError as exc:
         raise SecretFileError("writing secret_dest %s failed: %s" % (path, exc.strerror or type(exc).__name__))
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
