@@ -14,6 +14,10 @@ description:
     ok/changed/failed/skipped), the evidence the collection's modules return (backup restored and
     safety backup, tokens revoked, health before and after, ...), the summary the runbook prints,
     the manual steps it leaves to people and a post-incident review skeleton pre-filled from the run.
+  - >-
+    A play that stopped before some of its hosts (a serial rollout stopped by C(max_fail_percentage), a batch
+    that failed or went unreachable as a whole) lists them as not reached, in the report and on the terminal:
+    no task ran on them, so they were left as they were.
   - Playbooks without that metadata get no report.
   - Works the same under C(ansible-playbook), ansible-runner and AWX. Under ansible-runner and AWX the
     report goes to the job's artifacts dir (C(AWX_ISOLATED_DATA_DIR)).
@@ -103,6 +107,14 @@ class CallbackModule(CallbackBase):
         if self._report is None and self._started is not None:
             self._safely("reading the runbook metadata", self._begin, play)
             self._started = None  # only the first play carries the metadata
+        self._safely("listing the play's hosts", self._play_hosts, play)
+
+    def _play_hosts(self, play):
+        if self._report is None:
+            return
+        # Every host of the play across its batches, after --limit: what the play would have reached.
+        names = play.get_variable_manager().get_vars(play=play, include_hostvars=False).get("ansible_play_hosts_all")
+        self._report.play_started(str(play._uuid), play.get_name(), [str(name) for name in names or []])
 
     def _begin(self, play):
         meta = plain(play.vars.get("mcpops_runbook"))
@@ -179,4 +191,7 @@ class CallbackModule(CallbackBase):
             display = bool(os.environ.get("JOB_ID") and os.environ.get("AWX_ISOLATED_DATA_DIR"))
         if display:
             self._display.display(markdown)
+        for play in report["not_reached"]:
+            self._display.display("incident_report: no task ran on %s: the play \"%s\" stopped before them; they "
+                                  "were left as they were" % (", ".join(play["hosts"]), play["play"]))
         self._display.display("incident report: %s" % path)

@@ -126,6 +126,8 @@ class IncidentReport:
         self.hosts = {}
         self._open = {}  # (host, task uuid) -> timeline entry
         self.current_step = None
+        self._plays = []  # {"id", "name", "hosts": every host of the play, "reached": hosts a task started on}
+        self.not_reached = []
 
     # ------------------------------------------------------------------ feeding
 
@@ -138,6 +140,13 @@ class IncidentReport:
             if declared[name].get("secret"):
                 self.masker.add(value)
             self.extra_vars[name] = value
+
+    def play_started(self, play_id, name, hosts):
+        """A play started on `hosts`, all of them (every batch of a serial play). A serial play starts again for
+        each batch under the same id; that is one play."""
+        if self._plays and self._plays[-1]["id"] == play_id:
+            return
+        self._plays.append({"id": play_id, "name": name, "hosts": list(hosts), "reached": set()})
 
     def task_started(self, name, in_role):
         """A task started; tasks outside roles are the runbook's steps, role tasks belong to the last one."""
@@ -155,6 +164,8 @@ class IncidentReport:
         }
         self._open[(host, task_id)] = entry
         self.timeline.append(entry)
+        if self._plays:
+            self._plays[-1]["reached"].add(host)
         return entry
 
     def host_result(self, host, task_id, task_name, in_role, action, outcome, result, moment=None):
@@ -184,6 +195,10 @@ class IncidentReport:
         for entry in self._open.values():
             entry["status"] = "interrupted"
         self._open.clear()
+        # A play that stopped early (max_fail_percentage, a whole batch failed or unreachable) never started the
+        # hosts of its later batches: they were left as they were, and the operator needs their names.
+        self.not_reached = [{"play": play["name"], "hosts": missed} for play in self._plays
+                            for missed in [[h for h in play["hosts"] if h not in play["reached"]]] if missed]
 
     # ------------------------------------------------------------------ output
 
@@ -209,6 +224,7 @@ class IncidentReport:
             "status": self.status(),
             "extra_vars": self.extra_vars,
             "hosts": self.hosts,
+            "not_reached": self.not_reached,
             "timeline": self.timeline,
             "evidence": self.evidence,
             "summary": self.summary,

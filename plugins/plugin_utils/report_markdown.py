@@ -87,6 +87,10 @@ def render(report):
         counts = [c.get(k, 0) for k in ("ok", "changed", "failures", "unreachable", "skipped", "rescued")]
         add("| %s | %s |" % (host, " | ".join(str(n) for n in counts)))
     add("")
+    for play in report.get("not_reached") or []:
+        add("**Not reached**: %s. The play \"%s\" stopped before any task ran on them; they were left as they were."
+            % (", ".join(play["hosts"]), _cell(play["play"])))
+        add("")
 
     add("## Timeline (UTC)")
     add("")

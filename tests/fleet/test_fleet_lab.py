@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from mcpops.lab.fleet.host import keygen
@@ -92,9 +93,16 @@ def test_faults_unreachable_poweroff_stop_crash_and_up_again(make_fleet):
     fleet = make_fleet(2)
     one, two = fleet.hosts()
 
+    # An ssh master kept open (ControlPersist, as Ansible keeps them) must not outlive the fault.
+    control = os.path.join(tempfile.mkdtemp(prefix="cm-"), "%C")  # short: a socket path has 108 bytes at most
+    master = ["-o", "ControlMaster=auto", "-o", "ControlPath=" + control, "-o", "ControlPersist=120"]
+    argv = fleet.ssh_argv(two, "true")
+    through_master = argv[:1] + master + argv[1:]
+    assert subprocess.run(through_master, capture_output=True, timeout=60).returncode == 0
     out = fleet.break_("fleet2", "unreachable")
-    assert "stopped sshd" in out
+    assert "stopped sshd" in out and "ended its" in out
     assert fleet.ssh(two, "true").returncode == 255
+    assert subprocess.run(through_master, capture_output=True, timeout=60).returncode == 255
     assert http_json(two.api_url + "/healthz")[0] == 200  # cut off, not down
 
     crash = fleet.break_("fleet1", "crash")

@@ -10,6 +10,7 @@ part on a loaded machine); each test puts back what it broke and starts from a h
 import json
 import os
 import re
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -177,4 +178,44 @@ def test_batches_of_two_max_fail_percentage_decides_whether_the_second_batch_run
         assert "Untouched (not restarted): fleet3, fleet4." in said
         for name in ("fleet3", "fleet4"):
             assert same_process(before[name], after[name]), (name, before[name], after[name])
+    assert_no_secret(fleet, proc.stdout, proc.stderr)
+
+
+class sshd_stopped:
+    """A host made unreachable (the fleet's `unreachable` fault: sshd stopped, the gateway runs on). sshd is
+    started again on exit, from inside the host."""
+
+    def __init__(self, fleet, host):
+        self.fleet, self.host = fleet, host
+
+    def __enter__(self):
+        self.fleet.break_(self.host.name, "unreachable")
+        return self
+
+    def __exit__(self, *exc):
+        self.fleet.run(self.host, ["systemctl", "start", "ssh.service"], timeout=60)
+        deadline = time.monotonic() + 60
+        while not self.fleet.status()["healthy"] and time.monotonic() < deadline:
+            time.sleep(1)
+
+
+def test_an_unreachable_host_stops_the_rollout_and_the_report_names_the_hosts_left_alone(healthy_fleet):
+    """fleet2's sshd stopped when its turn comes: it is unreachable, which no rescue catches, so the playbook's
+    own "untouched" message cannot run; the incident report names fleet3 and fleet4, which no task reached."""
+    fleet = healthy_fleet
+    before = snapshot(fleet)
+    with sshd_stopped(fleet, fleet.host("fleet2")):
+        proc = run_playbook(fleet, "playbooks/rolling-restart.yml", "-e", "health_retries=5")
+    after = snapshot(fleet)
+    assert proc.returncode == 4, out(proc)  # ansible-playbook's status for "a host was unreachable"
+    assert re.search(r"fleet2\s+: ok=\d+\s+changed=0\s+unreachable=1\s+failed=0", proc.stdout), out(proc)
+    assert 'incident_report: no task ran on fleet3, fleet4: the play "Rolling restart' in proc.stdout, out(proc)
+    report_path = re.search(r"^incident report: (.+)$", proc.stdout, re.M).group(1)
+    report = json.loads(open(os.path.join(os.path.dirname(report_path), "report.json")).read())
+    assert report["status"] == "unreachable"
+    assert [play["hosts"] for play in report["not_reached"]] == [["fleet3", "fleet4"]]
+    # fleet1 restarted; fleet2 (its gateway ran on behind the stopped sshd), fleet3 and fleet4: the same process.
+    assert after["fleet1"]["MainPID"] != before["fleet1"]["MainPID"] and after["fleet1"]["ActiveState"] == "active"
+    for name in ("fleet2", "fleet3", "fleet4"):
+        assert same_process(before[name], after[name]), (name, before[name], after[name])
     assert_no_secret(fleet, proc.stdout, proc.stderr)

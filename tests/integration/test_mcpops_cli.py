@@ -112,7 +112,7 @@ def test_check_run_changes_nothing_and_reports_it(broken_lab, tmp_path):
     # --check needs no confirmation, even without a terminal.
     proc = mcpops("run", "inc-003-restore", "-i", "inventories/lab", "--check", lab_dir=broken_lab.state_dir, runs_dir=runs)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "changed     lab-gateway      Step 3: Restore backup" in proc.stdout  # the plain progress lines
+    assert "changed     lab-gateway      Step 3: Restore the chosen backup" in proc.stdout  # the plain progress lines
     assert "\x1b[" not in proc.stdout  # not a terminal: nothing rewritten, no colours
     assert data_dir_digest(broken_lab.data_dir) == digest
     assert broken_lab.program_state() == "FATAL"
@@ -143,7 +143,8 @@ def test_real_inc003_run_reports_the_restored_and_safety_backups_and_no_secret(b
     health = [e for e in report["evidence"] if e["module"] == "mcpops.runbooks.gateway_health"]
     assert health and all(e["facts"]["healthy"] for e in health)
     steps = [e["step"] for e in report["timeline"] if e["task"] == e["step"]]
-    assert steps.index("Step 1: Stop the gateway") < steps.index("Step 3: Restore backup %s" % initial)
+    assert steps.index("Step 1: Stop the gateway") < steps.index(
+        "Step 3: Restore the chosen backup (POST /api/system/backups/<backupId>/restore)")
     assert all(e["end"] and e["status"] in ("ok", "changed", "skipped") for e in report["timeline"])
     assert report["manual_steps"][0] == "Find the root cause in the migration version and fix forward"
 

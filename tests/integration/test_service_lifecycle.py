@@ -274,6 +274,39 @@ def test_rolling_restart_stops_at_the_host_that_fails_its_health_gate(tmp_path):
             lab.down()
 
 
+def report_of(proc):
+    """report.json of a run, from the path the incident_report callback prints."""
+    paths = [line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("incident report: ")]
+    assert len(paths) == 1, out(proc)
+    return json.loads(Path(paths[0]).with_name("report.json").read_text())
+
+
+def test_rolling_restart_stopped_by_an_unreachable_host_names_the_hosts_it_left_alone(tmp_path):
+    """An unreachable host escapes the play's rescue, so the playbook's own "untouched" message never runs; the
+    incident report names the hosts no task reached, on the terminal and in report.json."""
+    labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
+    try:
+        pids = [lab.gateway_pid() for lab in labs]
+        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        # gw-1 over ssh to a loopback port nobody listens on: unreachable at its first task.
+        hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
+        proc = run_playbook("rolling-restart.yml", "-e", "health_retries=3",
+                            inventory=write_inventory(tmp_path / "inv.json", hosts))
+        assert proc.returncode == 4, out(proc)  # ansible-playbook's status for "a host was unreachable"
+        assert "UNREACHABLE!" in proc.stdout
+        assert 'incident_report: no task ran on gw-2: the play "Rolling restart' in proc.stdout, out(proc)
+        report = report_of(proc)
+        assert report["status"] == "unreachable"
+        assert [play["hosts"] for play in report["not_reached"]] == [["gw-2"]]
+        assert report["hosts"]["gw-1"]["unreachable"] == 1 and "gw-2" not in report["hosts"]
+        # gw-0 restarted and healthy; gw-1 and gw-2 untouched.
+        assert labs[0].gateway_pid() != pids[0] and healthy(labs[0])
+        assert [lab.gateway_pid() for lab in labs[1:]] == pids[1:]
+    finally:
+        for lab in labs:
+            lab.down()
+
+
 # -- triage -------------------------------------------------------------------------------------
 
 def test_triage_writes_a_bundle_per_host_and_changes_nothing(tmp_path):

@@ -146,3 +146,33 @@ def test_evidence_of_certificates_and_connections():
                                                          "by_user": [{"name": "app", "count": 5}]})
     assert pg == {"total": 6, "max_connections": 200, "percent_used": 3.0, "available": 191,
                   "by_state": [{"name": "idle", "count": 5}]}
+
+
+def test_hosts_a_stopped_serial_play_never_reached_are_listed():
+    """A serial play starts again for each batch (same play id); hosts of the batches that never ran are named."""
+    report = IncidentReport(SecretMasker(), runbook=RUNBOOK)
+    hosts = ["gw-1", "gw-2", "gw-3", "gw-4"]
+    for batch in (["gw-1"], ["gw-2"]):
+        report.play_started("play-1", "Rolling restart", hosts)
+        report.task_started("Step 1: Check the host", False)
+        for host in batch:
+            report.host_started(host, "t1", "Step 1: Check the host", False)
+            outcome = "unreachable" if host == "gw-2" else "ok"
+            report.host_result(host, "t1", "Step 1: Check the host", False, "ansible.builtin.command", outcome,
+                               {"msg": "ssh: connect to host gw-2 port 22: Connection refused"})
+    report.finished({"gw-1": {"ok": 1}, "gw-2": {"unreachable": 1}})
+    data = report.as_dict()
+    assert data["not_reached"] == [{"play": "Rolling restart", "hosts": ["gw-3", "gw-4"]}]
+    assert data["status"] == "unreachable"
+    assert "**Not reached**: gw-3, gw-4. The play \"Rolling restart\" stopped before" in render(data)
+
+
+def test_a_play_that_reached_every_host_lists_none():
+    report = IncidentReport(SecretMasker(), runbook=RUNBOOK)
+    for play, hosts in (("Restore", ["gw-1", "gw-2"]), ("Verify", ["gw-1"])):
+        report.play_started(play, play, hosts)
+        for host in hosts:
+            report.host_result(host, play, "Step", False, "ansible.builtin.debug", "skipped", {})
+    report.finished({"gw-1": {"ok": 1}, "gw-2": {"skipped": 1}})
+    assert report.as_dict()["not_reached"] == []
+    assert "Not reached" not in render(report.as_dict())

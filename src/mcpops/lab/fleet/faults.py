@@ -1,9 +1,9 @@
 """Faults for one fleet host (`mcpops fleet break HOST FAULT`), applied inside the host.
 
-Host faults: `unreachable` stops the host's sshd (the gateway keeps running), `poweroff` shuts the host
-down. Data and service faults are the local lab's, done the systemd way inside the host: the store
-faults rewrite a file in the data dir and restart the unit, which then crash-loops until systemd gives
-up ("failed"), the crash loop INC-001 and INC-003 start from.
+Host faults: `unreachable` stops the host's sshd and ends its open ssh sessions (the gateway keeps
+running), `poweroff` shuts the host down. Data and service faults are the local lab's, done the systemd
+way inside the host: the store faults rewrite a file in the data dir and restart the unit, which then
+crash-loops until systemd gives up ("failed"), the crash loop INC-001 and INC-003 start from.
 """
 
 import time
@@ -99,10 +99,29 @@ def crash(fleet, host):
     return f"crash: SIGKILL to {UNIT} pid {before['MainPID']} on {host.name}; now {state.get('ActiveState')}"
 
 
+# Run inside the host after sshd stopped: the sessions it had forked (sshd, or sshd-session on newer OpenSSH) live
+# on, and an ssh master that ControlPersist keeps on the controller would still reach the host through them.
+_END_SSH_SESSIONS = """
+import os, signal
+ended = 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open("/proc/%s/comm" % pid) as fh:
+            if fh.read().strip().startswith("sshd"):
+                os.kill(int(pid), signal.SIGTERM)
+                ended += 1
+    except OSError:
+        pass
+print(ended)
+"""
+
+
 def unreachable(fleet, host):
     pid = _running_pid(fleet, host)
     host.run(pid, ["systemctl", "stop", "ssh.service"])
-    return f"unreachable: stopped sshd on {host.name} ({host.address}:22); its gateway keeps running"
+    ended = host.run(pid, ["python3", "-c", _END_SSH_SESSIONS]).stdout.strip()
+    return (f"unreachable: stopped sshd on {host.name} ({host.address}:22) and ended its {ended} open ssh "
+            f"session(s); its gateway keeps running")
 
 
 def poweroff(fleet, host):
