@@ -199,12 +199,13 @@ def cmd_drill(args):
         runbook, scenario = plan(args.runbook, args.fault, lab_kind)
         if args.fleet is not None and args.fleet < 1:
             raise DrillError(f"--fleet {args.fleet}: give a number of hosts, 1 or more")
-        if args.fleet and args.listen:
-            raise DrillError("--listen is the local lab's address; fleet hosts listen on $MCPOPS_FLEET_NET.11...")
+        if args.fleet and (args.listen or args.upstream):
+            raise DrillError("--listen and --upstream are the local lab's addresses; fleet hosts listen on "
+                             "$MCPOPS_FLEET_NET.11...")
         if args.fleet:
             lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory)
         else:
-            lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory)
+            lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory, upstream=args.upstream)
     except DrillError as exc:
         return fail(str(exc))
     try:
@@ -235,6 +236,8 @@ def add_parser(subparsers):
     p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
                                  "$MCPOPS_FLEET_DIR or .fleet)")
     p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000)")
+    p.add_argument("--upstream", help="local lab: host:port of INC-004's 1C upstream when the drill seeds the lab "
+                                      "(default 127.0.0.1:8443); two INC-004 drills at once need two")
     p.add_argument("-i", "--inventory", help="only the lab's own inventory is accepted (the default)")
     p.add_argument("--keep", action="store_true", help="leave the lab running at the end (with what it broke)")
     p.set_defaults(func=cmd_drill)

@@ -114,10 +114,10 @@ def symptom_check(lab, target, symptom, facts, run_output):
 class LocalDrillLab:
     kind = LOCAL
 
-    def __init__(self, state_dir=None, listen=None, inventory=None):
+    def __init__(self, state_dir=None, listen=None, inventory=None, upstream=None):
         from mcpops.lab.local_lab import LocalLab
 
-        self.lab = LocalLab(state_dir, listen=listen, out=print)
+        self.lab = LocalLab(state_dir, listen=listen, upstream=upstream, out=print)
         self._check_inventory(inventory)
         self.inventory = LOCAL_INVENTORY
         self.started = False

@@ -78,6 +78,25 @@ def test_inc001_drill_on_a_running_lab_restarts_the_stopped_gateway_and_leaves_t
         lab.down()
 
 
+@pytest.mark.parametrize("fault, says", [("upstream-down", "upstream"), ("cert-expiring", "certificate")])
+def test_inc004_drills_with_their_own_upstream_port_name_the_cause(tmp_path, fault, says):
+    """INC-004 is read-only: its drill passes when the run fails naming the cause. The lab's upstream on a port of
+    its own (--upstream), not the seed's 127.0.0.1:8443, so that two such drills can run at once."""
+    lab_dir, runs_dir = tmp_path / "lab", tmp_path / "runs"
+    upstream_port = free_port()
+    proc = mcpops("drill", "inc-004-upstream-degraded", "--fault", fault, "--listen", "127.0.0.1:%d" % free_port(),
+                  "--upstream", "127.0.0.1:%d" % upstream_port, lab_dir=lab_dir, runs_dir=runs_dir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    verdict = verdict_of(the_run_dir(runs_dir))
+    assert verdict["passed"] is True and verdict["runbook_exit"] == 2 and verdict["fault"] == fault
+    assert "port %d" % upstream_port in verdict["injected"][0] or fault == "cert-expiring", verdict["injected"]
+    assert "drill inc-004-upstream-degraded (%s, local lab): PASSED" % fault in out
+    assert says in out
+    assert LocalLab(lab_dir).supervisord_pid() is None  # downed: the drill started it
+    assert all(s not in out for s in lab_secrets(LocalLab(lab_dir)))
+
+
 def test_a_drill_whose_verification_fails_exits_1_and_names_the_check(tmp_path, monkeypatch, capsys):
     # The test hook: the drill expects a schemaVersion the gateway does not have; the runbook itself succeeds.
     monkeypatch.setattr(drills, "SUPPORTED_SCHEMA_VERSION", 4)

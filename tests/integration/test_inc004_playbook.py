@@ -2,7 +2,6 @@
 HTTPS server with the lab's test CA), and `mcpops lab break upstream-down | upstream-slow | cert-expiring`.
 The playbook must name each failure kind; the profiles' passwords (planted by the seed) never show."""
 
-import json
 import re
 from pathlib import Path
 
@@ -20,15 +19,9 @@ PLAYBOOK = "playbooks/inc-004-upstream-degraded.yml"
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("inc004-lab")
-    lab = LocalLab(state, listen="127.0.0.1:%d" % free_port())
+    # the upstream on a free port, not the seed's 127.0.0.1:8443, so that parallel runs never meet
+    lab = LocalLab(state, listen="127.0.0.1:%d" % free_port(), upstream="127.0.0.1:%d" % free_port())
     lab.up()
-    # the seed points the profiles at 127.0.0.1:8443; move them to a free port so that parallel runs never meet
-    profiles_path = lab.data_dir / "profiles.json"
-    profiles = json.loads(profiles_path.read_text())
-    port = free_port()
-    for profile in profiles["profiles"]:
-        profile["odataUrl"] = profile["odataUrl"].replace("127.0.0.1:8443", "127.0.0.1:%d" % port)
-    profiles_path.write_text(json.dumps(profiles))
     yield lab
     upstream = LabUpstream(lab.state_dir, lab.data_dir).server()
     lab.down()

@@ -9,6 +9,8 @@ import os
 import pytest
 
 from mcpops.lab.gateway.store import StoreMigrationRunner
+from mcpops.lab.local_lab import LabError, LocalLab
+from mcpops.lab.odata_upstream import production_address
 from mcpops.lab.seed import seed_data_dir
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.timezone.utc)
@@ -25,6 +27,21 @@ def files(data_dir):
         for name in names:
             out[os.path.relpath(os.path.join(root, name), data_dir)] = read(os.path.join(root, name))
     return out
+
+
+def test_the_profiles_point_at_the_upstream_address_given(tmp_path):
+    seed_data_dir(str(tmp_path / "data"), now=NOW, odata_address="127.0.0.1:18443")
+    profiles = json.loads((tmp_path / "data" / "profiles.json").read_text())["profiles"]
+    assert profiles and all(p["odataUrl"].startswith("https://127.0.0.1:18443/") for p in profiles)
+    assert production_address(tmp_path / "data") == ("127.0.0.1", 18443)  # where the lab upstream will listen
+
+
+@pytest.mark.parametrize("upstream, words", [("10.0.0.5:8443", "loopback only"), ("127.0.0.1", "expected host:port"),
+                                             ("127.0.0.1:70000", "out of range")])
+def test_a_lab_upstream_off_loopback_or_malformed_is_refused(tmp_path, upstream, words):
+    with pytest.raises(LabError, match="--upstream .*" + words):
+        LocalLab(tmp_path / "lab", upstream=upstream)
+    assert not (tmp_path / "lab").exists()
 
 
 def test_seed_is_valid_and_realistic(tmp_path):

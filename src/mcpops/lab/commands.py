@@ -11,7 +11,7 @@ EXIT_UNKNOWN_FAULT = 4
 def _lab(args):
     from mcpops.lab.local_lab import LocalLab
 
-    return LocalLab(args.dir, listen=getattr(args, "listen", None), out=print)
+    return LocalLab(args.dir, listen=getattr(args, "listen", None), upstream=getattr(args, "upstream", None), out=print)
 
 
 def _run(fn):
@@ -81,7 +81,7 @@ def cmd_seed(args):
 
 def add_parser(subparsers):
     from mcpops.lab.faults import FAULTS
-    from mcpops.lab.local_lab import DEFAULT_LISTEN
+    from mcpops.lab.local_lab import DEFAULT_LISTEN, DEFAULT_UPSTREAM
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default=argparse.SUPPRESS,
@@ -93,6 +93,9 @@ def add_parser(subparsers):
 
     p = sub.add_parser("up", parents=[common], help="start the lab (idempotent)")
     p.add_argument("--listen", default=None, help=f"host:port on loopback (default {DEFAULT_LISTEN})")
+    p.add_argument("--upstream", default=None,
+                   help=f"host:port on loopback the seeded profiles' odataUrl point at, where INC-004's faults start "
+                        f"the lab upstream (default {DEFAULT_UPSTREAM}; used when the lab seeds its data dir)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[common], help="stop everything the lab started (idempotent)")
@@ -110,5 +113,6 @@ def add_parser(subparsers):
 
     p = sub.add_parser("seed", parents=[common], help="(re)seed the data dir; refuses while the gateway runs")
     p.add_argument("--force", action="store_true", help="reseed a data dir that already holds data")
+    p.add_argument("--upstream", default=None, help=f"host:port the profiles' odataUrl point at (default {DEFAULT_UPSTREAM})")
     p.set_defaults(func=cmd_seed)
     return lab

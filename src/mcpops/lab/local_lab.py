@@ -36,9 +36,11 @@ from pathlib import Path
 
 from mcpops.lab import supervisor as sup
 from mcpops.lab.gateway.fsutil import atomic_write_bytes
+from mcpops.lab.seed import DEFAULT_ODATA_ADDRESS, seed_data_dir
 
 SERVICE_NAME = "onec-mcp-gateway"
 DEFAULT_LISTEN = "127.0.0.1:3000"
+DEFAULT_UPSTREAM = DEFAULT_ODATA_ADDRESS
 HEALTH_TIMEOUT = 20.0
 SUPERVISORD_START_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0  # stopwaitsecs (10) plus margin
@@ -57,23 +59,23 @@ def default_state_dir():
     return Path(os.environ.get("MCPOPS_LAB_DIR") or ".lab")
 
 
-def parse_listen(listen):
+def parse_listen(listen, option="--listen", example=DEFAULT_LISTEN):
     """'host:port' -> (host, port); loopback hosts only."""
     text = str(listen).strip()
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise LabError(f"--listen {listen!r}: expected host:port, e.g. {DEFAULT_LISTEN}")
+        raise LabError(f"{option} {listen!r}: expected host:port, e.g. {example}")
     host = host.strip("[]")
     port = int(port)
     if not 0 < port < 65536:
-        raise LabError(f"--listen {listen!r}: port out of range")
+        raise LabError(f"{option} {listen!r}: port out of range")
     if host != "localhost":
         try:
             addr = ipaddress.ip_address(host)
         except ValueError:
-            raise LabError(f"--listen {listen!r}: host must be a loopback address") from None
+            raise LabError(f"{option} {listen!r}: host must be a loopback address") from None
         if not addr.is_loopback:
-            raise LabError(f"--listen {listen!r}: the local lab listens on loopback only")
+            raise LabError(f"{option} {listen!r}: the local lab listens on loopback only")
     return host, port
 
 
@@ -132,11 +134,15 @@ def http_json(url, method="GET", token=None, body=None, timeout=3.0):
 class LocalLab:
     """One local lab in one state dir. Usable from the CLI and from pytest fixtures."""
 
-    def __init__(self, state_dir=None, listen=None, python=None, out=None):
+    def __init__(self, state_dir=None, listen=None, python=None, out=None, upstream=None):
         self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
         self._listen_arg = listen
         if listen is not None:
             parse_listen(listen)
+        # Where the seed points the profiles' odataUrl (INC-004's upstream); used when the lab seeds its data.
+        self._upstream_arg = upstream
+        if upstream is not None:
+            parse_listen(upstream, "--upstream", DEFAULT_UPSTREAM)
         self.python = python or sys.executable
         self._popen = None
         self._out = out  # callable for progress lines, or None
@@ -301,11 +307,7 @@ class LocalLab:
 
     def _run_seed(self, force=False):
         try:
-            from mcpops.lab.seed import seed_data_dir
-        except ImportError as exc:
-            raise LabError(f"cannot seed {self.data_dir}: mcpops.lab.seed is not importable ({exc})") from exc
-        try:
-            result = seed_data_dir(str(self.data_dir), force=force)
+            result = seed_data_dir(str(self.data_dir), force=force, odata_address=self._upstream_arg or DEFAULT_UPSTREAM)
         except Exception as exc:  # the seed's own errors, reported with what was tried
             raise LabError(f"seeding {self.data_dir} failed: {type(exc).__name__}: {exc}") from exc
         self._write_seed_secrets(result)

@@ -1,8 +1,8 @@
 """The lab's 1C OData upstream (INC-004): an HTTPS publication with the lab's own test CA.
 
-It listens where the lab's production profiles point (`odataUrl` in the data dir's profiles.json,
-127.0.0.1:8443 as seeded) and answers `GET <odataUrl>/$metadata` for every profile. Its state lives in
-`<lab state dir>/upstream/`: `ca/` (the test CA, made with `cryptography` on first use, keys 0600,
+It listens where the lab's production profiles point (`odataUrl` in the data dir's profiles.json:
+127.0.0.1:8443 as seeded, or the lab's `--upstream`) and answers `GET <odataUrl>/$metadata` for every
+profile. Its state lives in `<lab state dir>/upstream/`: `ca/` (the test CA, made with `cryptography` on first use, keys 0600,
 never committed), `ca.crt` (the root to trust), `server.crt` / `server.key`, `mode` (healthy, slow,
 failing) and the server's spec and ready files (its PID). The faults upstream-slow, upstream-down and
 cert-expiring change it live; `mcpops lab down` stops it by its PID.
@@ -12,9 +12,10 @@ import json
 import urllib.parse
 from pathlib import Path
 
+from mcpops.lab.seed import DEFAULT_ODATA_ADDRESS
 from mcpops.lab.tls_server import MODES, TlsServerProcess
 
-DEFAULT_ADDRESS = ("127.0.0.1", 8443)
+DEFAULT_ADDRESS = (DEFAULT_ODATA_ADDRESS.rpartition(":")[0], int(DEFAULT_ODATA_ADDRESS.rpartition(":")[2]))
 SLOW_SECONDS = 30  # beyond the 5-10 s timeouts of the probes
 
 

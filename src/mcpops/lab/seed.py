@@ -31,7 +31,9 @@ RATE_LIMITS = [30, 60, 60, 120, 300, 600]
 READ_TOOLS = ["list_profiles", "get_active_profile", "check_profile_health", "check_connection_health"]
 OPS = {"clientId": "mcpops-oncall", "orgId": "org_ops", "scopes": ["tools:read"], "profile": "erp-prod",
        "rateLimit": {"requestsPerMinute": 600}}
-ODATA_BASE = "https://127.0.0.1:8443/%s/odata/standard.odata"
+# Where the profiles' 1C OData publications live: the lab's INC-004 upstream listens there.
+DEFAULT_ODATA_ADDRESS = "127.0.0.1:8443"
+ODATA_URL = "https://{address}/{base}/odata/standard.odata"
 
 
 def _iso_s(when):
@@ -68,8 +70,10 @@ def _has_data(data_dir):
     return os.path.isdir(data_dir) and any(not n.startswith(".") for n in os.listdir(data_dir))
 
 
-def seed_data_dir(data_dir, *, rng_seed=1, tokens=50, audit_lines=3000, now=None, force=False):
+def seed_data_dir(data_dir, *, rng_seed=1, tokens=50, audit_lines=3000, now=None, force=False,
+                  odata_address=DEFAULT_ODATA_ADDRESS):
     """Write a seeded data dir; return {"ops_token_id", "ops_token_secret", "password_env"}.
+    `odata_address` (host:port) is where every profile's odataUrl points.
 
     Raises ValueError when `data_dir` already holds data (any name not starting with `.`) unless force=True,
     in which case the store files are rewritten (backups/ is left alone)."""
@@ -83,7 +87,7 @@ def seed_data_dir(data_dir, *, rng_seed=1, tokens=50, audit_lines=3000, now=None
     rng = random.Random(rng_seed)
     now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
 
-    profiles = [{"name": p["name"], "environment": p["environment"], "odataUrl": ODATA_BASE % p["base"],
+    profiles = [{"name": p["name"], "environment": p["environment"], "odataUrl": ODATA_URL.format(address=odata_address, base=p["base"]),
                  "passwordEnv": p["passwordEnv"], "writeTools": p["writeTools"]} for p in PROFILES]
     password_env = {p["passwordEnv"]: secrets.token_urlsafe(24) for p in PROFILES}
 
