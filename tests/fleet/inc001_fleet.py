@@ -6,8 +6,7 @@ import os
 import subprocess
 import time
 
-from mcpops.lab import faults as local_faults
-from mcpops.lab.fleet import image
+from mcpops.lab.fleet import faults as fleet_faults, image
 from mcpops.lab.local_lab import http_json
 from fleet_helpers import BIN, REPO
 
@@ -68,13 +67,11 @@ def admin(host, method, path, body=None):
 
 
 def start_index_job(fleet, host, seconds):
-    """A long index.discover job on a fleet host, as the local lab's index-job fault does: the gateway's env
-    file (bind-mounted from the fleet's state dir) gets ONEC_MCP_DISCOVER_SECONDS, the unit is restarted to read
-    it, and a job is started over the API. Returns the job."""
-    local_faults._set_env_line(host.gateway_etc / "gateway.env", "ONEC_MCP_DISCOVER_SECONDS", seconds)
-    fleet.run(host, ["systemctl", "restart", UNIT])
-    wait_healthy(host)
-    return admin(host, "POST", "/api/system/index/discover", {})["job"]
+    """The fleet's index-job fault with a discover of `seconds`; returns the job it started."""
+    said = fleet_faults.index_job(fleet, host, seconds)
+    [job] = [j for j in jobs(host) if j["state"] == "running"]
+    assert job["id"] in said, said
+    return job
 
 
 def jobs(host):

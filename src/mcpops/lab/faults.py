@@ -344,10 +344,10 @@ def cert_expiring(lab):
 INDEX_JOB_SECONDS = 30  # how long the index-job fault's discover runs; tests may lower it
 FILL_LEAVE_BYTES = 256 * 1024  # what fill-volume leaves free: enough for the gateway to keep running
 FILL_MAX_VOLUME_BYTES = 1024 ** 3  # fill-volume refuses bigger volumes: it is for a small test mount
-_DISCOVER_KEY = "ONEC_MCP_DISCOVER_SECONDS"
+DISCOVER_KEY = "ONEC_MCP_DISCOVER_SECONDS"
 
 
-def _set_env_line(path, key, value):
+def set_env_line(path, key, value):
     """Set KEY=VALUE in the gateway's env file (ONEC_MCP_ENV_FILE), keeping every other line."""
     try:
         lines = path.read_text().splitlines()
@@ -361,7 +361,7 @@ def index_job(lab):
     """A long index.discover job (INDEX_JOB_SECONDS): the gateway is restarted once with that discover
     length (ONEC_MCP_DISCOVER_SECONDS in its env file) and a job is started over the API."""
     _require_healthy(lab)
-    _set_env_line(lab.env_file, _DISCOVER_KEY, INDEX_JOB_SECONDS)
+    set_env_line(lab.env_file, DISCOVER_KEY, INDEX_JOB_SECONDS)
     client = lab.client()
     client.stop(SERVICE_NAME, True)
     client.start(SERVICE_NAME, True)
@@ -374,7 +374,7 @@ def index_job(lab):
     job = _admin(lab, "POST", "/api/system/index/discover", {})["job"]
     path = _record(lab, "index-job", job_id=job["id"], seconds=INDEX_JOB_SECONDS, gateway_pid=lab.gateway_pid())
     return (f"index-job: started index.discover job {job['id']} that runs {INDEX_JOB_SECONDS}s "
-            f"({_DISCOVER_KEY} in {lab.env_file}); recorded in {path}")
+            f"({DISCOVER_KEY} in {lab.env_file}); recorded in {path}")
 
 
 def fill_volume(lab):

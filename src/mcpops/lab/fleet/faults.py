@@ -3,7 +3,8 @@
 Host faults: `unreachable` stops the host's sshd and ends its open ssh sessions (the gateway keeps
 running), `poweroff` shuts the host down. Data and service faults are the local lab's, done the systemd
 way inside the host: the store faults rewrite a file in the data dir and restart the unit, which then
-crash-loops until systemd gives up ("failed"), the crash loop INC-001 and INC-003 start from.
+crash-loops until systemd gives up ("failed"), the crash loop INC-001 and INC-003 start from; `index-job`
+starts a long index.discover job, which a restart must not cut short.
 """
 
 import time
@@ -116,6 +117,29 @@ print(ended)
 """
 
 
+def index_job(fleet, host, seconds=None):
+    """A long index.discover job, as the local lab's index-job fault: the host's gateway env file (bind-mounted from
+    the fleet's state dir) gets ONEC_MCP_DISCOVER_SECONDS, the unit restarts to read it, a job starts over the API."""
+    from mcpops.lab import faults as lab_faults
+
+    pid = _running_pid(fleet, host)
+    seconds = int(seconds or lab_faults.INDEX_JOB_SECONDS)
+    env_file = host.gateway_etc / "gateway.env"
+    lab_faults.set_env_line(env_file, lab_faults.DISCOVER_KEY, seconds)
+    host.run(pid, ["systemctl", "restart", UNIT], timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while http_json(host.api_url + "/readyz", timeout=2)[0] != 200:
+        if time.monotonic() > deadline:
+            raise FleetError(f"index-job: {UNIT} on {host.name} not ready within {WAIT:.0f}s after its restart")
+        time.sleep(0.5)
+    status, answer = http_json(host.api_url + "/api/system/index/discover", method="POST", token=host.admin_token(),
+                               body={}, timeout=30)
+    if status not in (200, 201, 202) or not isinstance(answer, dict) or "job" not in answer:
+        raise FleetError(f"index-job: POST /api/system/index/discover on {host.name} answered {status}")
+    return (f"index-job: started index.discover job {answer['job']['id']} on {host.name} that runs {seconds}s "
+            f"({lab_faults.DISCOVER_KEY} in {env_file})")
+
+
 def unreachable(fleet, host):
     pid = _running_pid(fleet, host)
     host.run(pid, ["systemctl", "stop", "ssh.service"])
@@ -138,6 +162,7 @@ _FAULTS = {
     "bad-migration": bad_migration,
     "stop": stop,
     "crash": crash,
+    "index-job": index_job,
 }
 FAULTS = tuple(_FAULTS)
 
