@@ -257,7 +257,8 @@ class BackupStore:
                 try:
                     size, sha = copy_file(src, dst)  # one read: read -> sha256 -> write
                 except OSError as exc:
-                    exc.filename = exc.filename or src
+                    # A failed write names no file; say which data file was being copied, and that it was the copy.
+                    exc.filename = exc.filename or "the backup's copy of %s" % rel
                     raise
                 files.append({"path": rel, "size": size, "sha256": sha})
                 written.append(dst)

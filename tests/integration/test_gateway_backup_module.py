@@ -694,3 +694,48 @@ def backup_stats(lab):
 
 def api_backups_from_files(lab):
     return [n for n in os.listdir(lab.data_dir / "backups") if not n.startswith(".")]
+
+
+# ---------------------------------------------------------------------------- a real full volume
+
+
+def _can_mount_tmpfs():
+    return os.geteuid() == 0 and "tmpfs" in Path("/proc/filesystems").read_text()
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="mounting a small tmpfs as the data volume needs root")
+def test_a_full_data_volume_fails_create_and_restore_cleanly_and_the_rerun_after_freeing_space_restores(
+        tmp_path, request):
+    """The data dir on a real 24 MiB tmpfs filled by the lab's fill-volume fault (256 KiB left): the write that
+    hits ENOSPC is a real one. Create and restore each fail with a message that says so and leave every byte of the
+    data dir (backups/ included) as it was; once space is freed, the same restore runs to the end."""
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(volume)], check=True)
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(volume)], check=False))
+    lab = LocalLab(volume / "lab", listen="127.0.0.1:%d" % free_port())
+    request.addfinalizer(lab.down)
+    lab.up()
+    runner = Runner(lab, tmp_path / "work")  # the playbooks and vars file off the full volume
+    [first] = os.listdir(lab.data_dir / "backups")  # the one `lab up` took
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)  # a change a restore of `first` has to undo
+    filled = lab.break_("fill-volume")
+    assert "KiB left free" in filled, filled
+    before = tree_digest(lab.data_dir)
+
+    rc, result = runner.run("gateway_backup", state="present", transport="files", with_api=False)
+    assert rc != 0 and result.get("failed"), result
+    assert "no space left on device while writing the backup's copy of " in result["msg"], result["msg"]
+    assert tree_digest(lab.data_dir) == before  # no half backup, no temp dir left in backups/
+
+    rc, result = runner.run("gateway_backup", state="restored", backup_id=first, with_api=False)
+    assert rc != 0 and result.get("failed"), result
+    assert "No space left on device (no space left on the data volume: free space and run again)" in result["msg"]
+    assert tree_digest(lab.data_dir) == before and leftovers(lab) == []  # the old data, whole
+
+    os.unlink(lab.state_dir / "fill-volume.bin")
+    restored = ok(runner.run("gateway_backup", state="restored", backup_id=first, with_api=False))
+    assert restored["backup_id"] == first and restored["safety_backup_id"]
+    assert data_files(lab.data_dir) == manifest_files(lab, first) and leftovers(lab) == []
+    start_gateway(lab)
