@@ -12,7 +12,8 @@ times each (median reported), the real modules run by `ansible localhost -m ...`
   restore  gateway_backup state=restored backup_id=<id>     vs  tar -xf backup.tar into a fresh dir
 
 The page cache cannot be dropped without root, so one untimed warm-up round runs first and
-every timed round works on a warm cache (both sides alike). The module times include
+every timed round works on a warm cache (both sides alike); before every timed step, on both
+sides, an untimed settle() flushes what the step before left dirty and pre-faults memory. The module times include
 Ansible's own start-up (reported separately as `ansible ping`), because that is what an
 operator pays. A figure, not a test: it exits 0 whatever the ratios are.
 
@@ -198,6 +199,23 @@ def run_shell(cmd, cwd=None):
     return time.perf_counter() - start
 
 
+PREFAULT_BYTES = 5 << 29  # 2.5 GiB: more than the biggest step writes (a restore: safety backup + staged copy)
+
+
+def settle():
+    """Untimed, before every timed step on both sides, so that each starts from the same machine state:
+    flush what the step before left dirty (a write stalls once the kernel's dirty limit is reached), then touch
+    and free PREFAULT_BYTES of memory. On a VM that hands free memory back to its host (free page reporting),
+    the first write into such memory costs several times a write into memory freed a moment ago (measured here:
+    1 GiB 3.4 s cold, 0.5 s warm); without this, whichever side freed its previous output just before its step
+    (tar: its old archive) wrote into warm memory and the other into cold."""
+    os.sync()
+    block = bytearray(PREFAULT_BYTES)
+    view = memoryview(block)
+    view[::4096] = b"\1" * len(range(0, PREFAULT_BYTES, 4096))
+    del view, block
+
+
 def rmtree(path):
     if os.path.lexists(path):
         shutil.rmtree(path)
@@ -207,13 +225,16 @@ def module_round(data_dir):
     """One create / verify / restore cycle through Ansible; leaves data_dir as it found it."""
     backups = os.path.join(data_dir, "backups")
     rmtree(backups)  # a fresh create, not the idempotent "newest backup already matches" path
+    settle()
     t_create, made = run_module("mcpops.runbooks.gateway_backup",
                                 {"data_dir": data_dir, "state": "present", "transport": "files"})
     assert made["changed"] and made["transport"] == "files", made
     backup_id = made["backup_id"]
+    settle()
     t_verify, info = run_module("mcpops.runbooks.gateway_backup_info",
                                 {"data_dir": data_dir, "transport": "files", "verify": True})
     assert info["latest_valid"] == backup_id and all(b["valid"] for b in info["backups"]), info
+    settle()
     t_verify_again, info = run_module("mcpops.runbooks.gateway_backup_info",
                                       {"data_dir": data_dir, "transport": "files", "verify": True})
     assert info["latest_valid"] == backup_id and all(b["valid"] for b in info["backups"]), info
@@ -222,6 +243,7 @@ def module_round(data_dir):
     size_before = os.path.getsize(audit)
     with open(audit, "a") as handle:
         handle.write(json.dumps({"ts": "2026-11-30T00:00:00.000Z", "event": "auth.ok", "status": 200}) + "\n")
+    settle()
     t_restore, restored = run_module("mcpops.runbooks.gateway_backup",
                                      {"data_dir": data_dir, "state": "restored", "backup_id": backup_id})
     assert restored["changed"] and restored["safety_backup_id"], restored
@@ -239,12 +261,15 @@ def baseline_round(data_dir, work, checksums):
             rmtree(path)
         elif os.path.exists(path):
             os.unlink(path)
+    settle()
     t_create = run_shell(["tar", "-cf", tar, "-C", data_dir, "."])
     # The durable variants, for reading the figure only: the module fsyncs what it writes, tar does not.
     t_create_sync = t_create + run_shell(["sync", tar])
     os.mkdir(fresh)
+    settle()
     t_restore = run_shell(["tar", "-xf", tar, "-C", fresh])
     t_restore_sync = t_restore + run_shell(["sync", "-f", fresh])
+    settle()
     t_verify = run_shell(["sha256sum", "--quiet", "-c", checksums], cwd=fresh)
     return {"create": t_create, "verify": t_verify, "verify_again": t_verify, "restore": t_restore,
             "create_durable": t_create_sync, "restore_durable": t_restore_sync}
