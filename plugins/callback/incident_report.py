@@ -110,7 +110,8 @@ class CallbackModule(CallbackBase):
         self._safely("listing the play's hosts", self._play_hosts, play)
 
     def _play_hosts(self, play):
-        if self._report is None:
+        # A serial play starts again for each batch, under the same uuid: list its hosts once.
+        if self._report is None or self._report.playing(str(play._uuid)):
             return
         # Every host of the play across its batches, after --limit: what the play would have reached.
         names = play.get_variable_manager().get_vars(play=play, include_hostvars=False).get("ansible_play_hosts_all")

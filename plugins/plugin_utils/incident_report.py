@@ -141,10 +141,13 @@ class IncidentReport:
                 self.masker.add(value)
             self.extra_vars[name] = value
 
+    def playing(self, play_id):
+        """Whether play_id is the play under way (a serial play starts again for each batch under the same id)."""
+        return bool(self._plays) and self._plays[-1]["id"] == play_id
+
     def play_started(self, play_id, name, hosts):
-        """A play started on `hosts`, all of them (every batch of a serial play). A serial play starts again for
-        each batch under the same id; that is one play."""
-        if self._plays and self._plays[-1]["id"] == play_id:
+        """A play started on `hosts`, all of them (every batch of a serial play); a next batch is the same play."""
+        if self.playing(play_id):
             return
         self._plays.append({"id": play_id, "name": name, "hosts": list(hosts), "reached": set()})
 
