@@ -307,6 +307,36 @@ def test_rolling_restart_stopped_by_an_unreachable_host_names_the_hosts_it_left_
             lab.down()
 
 
+@pytest.mark.parametrize("max_fail, goes_on", [(0, False), (50, True)])
+def test_batches_count_an_unreachable_host_against_max_fail_percentage(tmp_path, max_fail, goes_on):
+    """batch_size=2, gw-1 unreachable in the first batch: Ansible's max_fail_percentage counts failed hosts only,
+    so without the playbook's own stop the rollout would go on at 0%. With 0 it stops after the batch (gw-2
+    untouched); with 50, 1 of 2 is within it and gw-2 is restarted."""
+    labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
+    try:
+        pids = [lab.gateway_pid() for lab in labs]
+        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
+        proc = run_playbook("rolling-restart.yml", "-e", "batch_size=2", "-e", "max_fail_percentage=%d" % max_fail,
+                            "-e", "health_retries=3", inventory=write_inventory(tmp_path / "inv.json", hosts))
+        said = " ".join(proc.stdout.split())
+        assert proc.returncode == 4, out(proc)
+        assert labs[0].gateway_pid() != pids[0] and healthy(labs[0])
+        assert labs[1].gateway_pid() == pids[1]
+        if goes_on:
+            assert labs[2].gateway_pid() != pids[2] and healthy(labs[2])
+            assert "Rolling restart stopped" not in said
+        else:
+            assert labs[2].gateway_pid() == pids[2]
+            assert "Rolling restart stopped after batch 1." in said, out(proc)
+            assert "1 of 2 did not come back (gw-1, unreachable: gw-1), max_fail_percentage 0%." in said
+            assert "Restarted and healthy in this batch: gw-0. Untouched (not restarted): gw-2." in said
+            assert [play["hosts"] for play in report_of(proc)["not_reached"]] == [["gw-2"]]
+    finally:
+        for lab in labs:
+            lab.down()
+
+
 # -- triage -------------------------------------------------------------------------------------
 
 def test_triage_writes_a_bundle_per_host_and_changes_nothing(tmp_path):
