@@ -56,6 +56,7 @@ options:
 
 import datetime
 import os
+import re
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
@@ -110,12 +111,14 @@ class CallbackModule(CallbackBase):
         self._safely("listing the play's hosts", self._play_hosts, play)
 
     def _play_hosts(self, play):
-        # A serial play starts again for each batch, under the same uuid: list its hosts once.
-        if self._report is None or self._report.playing(str(play._uuid)):
+        # A serial play starts again for each batch under the same uuid, except that ansible-runner's and AWX's
+        # awx_display callback renames a repeated one to <uuid>_<count>: one play either way, listed once.
+        play_id = re.sub(r"_\d+$", "", str(play._uuid))
+        if self._report is None or self._report.playing(play_id):
             return
         # Every host of the play across its batches, after --limit: what the play would have reached.
         names = play.get_variable_manager().get_vars(play=play, include_hostvars=False).get("ansible_play_hosts_all")
-        self._report.play_started(str(play._uuid), play.get_name(), [str(name) for name in names or []])
+        self._report.play_started(play_id, play.get_name(), [str(name) for name in names or []])
 
     def _begin(self, play):
         meta = plain(play.vars.get("mcpops_runbook"))

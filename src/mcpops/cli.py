@@ -68,9 +68,20 @@ def cmd_run(args):
     words = {0: "ok", 1: "ansible-playbook failed (see the run dir's artifacts/*/stdout)",
              2: "some host failed", 3: "some host was unreachable"}
     print(f"{runbook.id}: {words.get(status, status)}; run dir {run_dir}")
+    for play in _not_reached(run_dir):
+        print(f"not reached: {', '.join(play['hosts'])}: the play \"{play['play']}\" stopped before any task ran "
+              "on them; they were left as they were")
     if (run_dir / "report.md").is_file():
         print(f"report: {run_dir / 'report.md'}")
     return status
+
+
+def _not_reached(run_dir):
+    """The report's hosts that a stopped play never reached (the progress view shows results, not those)."""
+    try:
+        return json.loads((run_dir / "report.json").read_text()).get("not_reached") or []
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def cmd_report(args):

@@ -307,6 +307,27 @@ def test_rolling_restart_stopped_by_an_unreachable_host_names_the_hosts_it_left_
             lab.down()
 
 
+def test_mcpops_run_names_the_hosts_a_stopped_rollout_never_reached(tmp_path):
+    """Under `mcpops run` the progress view shows results, not ansible-playbook's own lines: the command itself
+    says which hosts no task reached (from the report), after its exit-status line."""
+    labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
+    try:
+        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
+                   no_proxy="127.0.0.1,localhost", MCPOPS_RUNS_DIR=str(tmp_path / "runs"))
+        proc = subprocess.run([str(BIN / "mcpops"), "run", "rolling-restart", "-i",
+                               str(write_inventory(tmp_path / "inv.json", hosts)), "--yes", "-e", "health_retries=3"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 3, out(proc)  # mcpops: some host was unreachable
+        assert "rolling-restart: some host was unreachable" in proc.stdout
+        assert 'not reached: gw-2: the play "Rolling restart: one host at a time' in proc.stdout, out(proc)
+        assert labs[2].gateway_pid() == labs[2].read_info()["gateway_pid"]  # untouched since `lab up`
+    finally:
+        for lab in labs:
+            lab.down()
+
+
 @pytest.mark.parametrize("max_fail, goes_on", [(0, False), (50, True)])
 def test_batches_count_an_unreachable_host_against_max_fail_percentage(tmp_path, max_fail, goes_on):
     """batch_size=2, gw-1 unreachable in the first batch: Ansible's max_fail_percentage counts failed hosts only,
