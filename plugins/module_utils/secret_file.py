@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import replace_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
 
 
 class SecretFileError(Exception):
@@ -44,13 +44,7 @@ def write_secret_file(path, secret, newline=True):
     except OSError as exc:
         raise SecretFileError("writing secret_dest %s failed: %s" % (path, exc.strerror or type(exc).__name__))
     try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
+        fsync_path(directory)  # best effort: the secret is in place either way
     except OSError:
         pass
-    finally:
-        os.close(dir_fd)
     return path

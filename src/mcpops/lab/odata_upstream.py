@@ -15,7 +15,8 @@ from pathlib import Path
 from mcpops.lab.seed import DEFAULT_ODATA_ADDRESS
 from mcpops.lab.tls_server import MODES, TlsServerProcess
 
-DEFAULT_ADDRESS = (DEFAULT_ODATA_ADDRESS.rpartition(":")[0], int(DEFAULT_ODATA_ADDRESS.rpartition(":")[2]))
+_HOST, _, _PORT = DEFAULT_ODATA_ADDRESS.rpartition(":")
+DEFAULT_ADDRESS = (_HOST, int(_PORT))
 SLOW_SECONDS = 30  # beyond the 5-10 s timeouts of the probes
 
 
