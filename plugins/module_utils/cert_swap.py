@@ -19,7 +19,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path, replace_file
 
 
 class CertSwapError(Exception):

@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,

@@ -16,7 +16,7 @@ import math
 import os
 import re
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path, replace_file
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

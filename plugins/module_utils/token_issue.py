@@ -17,7 +17,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client imp
     TokenIdError,
     validate_token_id,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.secret_file import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_file import (
     SecretFileError,
     check_secret_dest,
     write_secret_file,

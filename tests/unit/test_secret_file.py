@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils import secret_file
-from ansible_collections.mcpops.runbooks.plugins.module_utils.secret_file import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_file import (
     SecretFileError,
     check_secret_dest,
     write_secret_file,

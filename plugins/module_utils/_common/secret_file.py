@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.atomic_file import fsync_path, replace_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path, replace_file
 
 
 class SecretFileError(Exception):
