@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils import secret_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common import secret_file
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_file import (
     SecretFileError,
     check_secret_dest,
