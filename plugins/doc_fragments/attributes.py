@@ -6,8 +6,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # The attributes every module of the collection declares. DOCUMENTATION describes them; a module then
-    # adds, by fragment or by hand, its support: CHANGES (check mode in full, diff where it says so) or
-    # INFO (read-only). GATEWAY_GROUP / POSTGRES_GROUP say the module is in meta/runtime.yml's action group,
+    # adds its support by fragment: CHANGES (check mode in full, no diff), CHANGES_WITH_DIFF or INFO
+    # (read-only); and one of NO_GROUP, GATEWAY_GROUP, POSTGRES_GROUP. GATEWAY_GROUP / POSTGRES_GROUP say the module is in meta/runtime.yml's action group,
     # so that module_defaults: group/mcpops.runbooks.gateway (or .postgres) sets its connection options once.
     DOCUMENTATION = r"""
 options: {}
@@ -27,6 +27,15 @@ attributes:
     support: full
   diff_mode:
     support: none
+"""
+
+    CHANGES_WITH_DIFF = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 """
 
     INFO = r"""
