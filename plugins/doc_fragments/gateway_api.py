@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The options of every module that talks to the gateway API; the argument spec that goes with them
-    # is module_utils/gateway_api_args.py. DOCUMENTATION is what every such module shares; ADMIN_API
+    # is module_utils/_gateway/api_args.py. DOCUMENTATION is what every such module shares; ADMIN_API
     # (mcpops.runbooks.gateway_api.admin_api) adds api_url and a required api_token for the modules
     # that only work through the API. Modules that can also work on files document those two themselves.
     DOCUMENTATION = r"""

@@ -19,7 +19,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import (
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
 )

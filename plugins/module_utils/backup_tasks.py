@@ -26,7 +26,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store impor
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_dir_lock import LockHeldError
 from ansible_collections.mcpops.runbooks.plugins.module_utils.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
 )

@@ -13,11 +13,11 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.mcp_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.mcp_client import (
     McpClient,
     McpError,
 )

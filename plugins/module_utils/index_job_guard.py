@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayError
 
 DISCOVER = "index.discover"
 

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.mcp_client import tool_result_payload
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.mcp_client import tool_result_payload
 
 WRITE_TOOL_PREFIXES = ("write_", "create_", "update_", "delete_")
 

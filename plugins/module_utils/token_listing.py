@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import datetime as _dt
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayClient, GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient, GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils.token_selection import (
     PREFIX_RE,
     SelectionError,

@@ -17,7 +17,7 @@ __metaclass__ = type
 import threading
 import time
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayError,
     KeepAliveGatewayClient,
     is_transient,

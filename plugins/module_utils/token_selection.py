@@ -16,7 +16,7 @@ __metaclass__ = type
 import datetime as _dt
 import re
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayError,
     TokenIdError,
     validate_token_id,

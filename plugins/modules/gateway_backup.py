@@ -180,7 +180,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_tasks impor
     BackupTaskError,
     run_backup_task,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
 def main():

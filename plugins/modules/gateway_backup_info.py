@@ -132,7 +132,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_listing imp
     BackupListingError,
     list_backups,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
 def main():

@@ -140,7 +140,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_health_che
     GatewayUnhealthyError,
     check_until_healthy,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
 def main():

@@ -108,7 +108,7 @@ job:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayClient, GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient, GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils.index_job_guard import (
     IndexJobRunning,
     start_discover,

@@ -145,7 +145,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.token_issue import
     TokenIssueError,
     run_mcp_token,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
 def main():

@@ -92,7 +92,7 @@ by_status:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 from ansible_collections.mcpops.runbooks.plugins.module_utils.token_listing import (
     TokenListingError,
     run_token_info,

@@ -155,7 +155,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils.token_revocation i
     TokenRevokeError,
     run_token_revoke,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
 def main():

@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import BackupIdError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayClient, GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient, GatewayError
 
 CANARY = "CANARY-admin-token-7f3a9c"
 JSON = {"Content-Type": "application/json"}

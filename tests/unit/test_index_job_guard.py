@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayClient
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient
 from ansible_collections.mcpops.runbooks.plugins.module_utils.index_job_guard import (
     IndexJobRunning,
     running_discover_jobs,

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.mcp_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.mcp_client import (
     McpClient,
     McpError,
     parse_sse,

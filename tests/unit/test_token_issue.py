@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils import token_issue
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils.token_issue import (
     TokenIssueError,
     normalize_expires_at,

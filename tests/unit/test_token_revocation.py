@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayError,
     KeepAliveGatewayClient,
 )

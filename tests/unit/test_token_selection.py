@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import GatewayError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils.token_selection import (
     SelectionError,
     parse_ts,

@@ -14,7 +14,7 @@ import ssl
 from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, Request, build_opener
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_client import (
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     decode_error_body,
     make_ssl_context,
 )
