@@ -290,7 +290,7 @@ def profile_module_utils(data_dir, top=14):
     import pstats
 
     sys.path.insert(0, os.path.join(ROOT, "collections"))
-    from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_store import BackupStore
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupStore
 
     store = BackupStore(data_dir)
     rmtree(store.backups_dir)

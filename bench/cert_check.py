@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Figure: cert_check on 200 TLS endpoints against the runbook's way of checking a certificate.
 
-Setup (untimed): a test CA (mcpops.lab.test_ca) issues one leaf a endpoint, and one real TLS server process
-(`python -m mcpops.lab.tls_server`) listens on --endpoints (default 200) free 127.0.0.1 ports, each with its
+Setup (untimed): a test CA (mcpops.lab.fixtures.ca) issues one leaf a endpoint, and one real TLS server process
+(`python -m mcpops.lab.fixtures.tls_server`) listens on --endpoints (default 200) free 127.0.0.1 ports, each with its
 own certificate. Then, timed, each side reads every endpoint's validity dates:
 
   serial    the runbook's step 1 in a bash loop, one endpoint after the other:
             echo | openssl s_client -servername 127.0.0.1 -connect 127.0.0.1:$port 2>/dev/null | openssl x509 -noout -dates
   xargs     the same pipeline under `xargs -P 32`
-  module    cert_check's work in process: run_cert_check() (module_utils) on all endpoints, concurrency 32
+  module    cert_check's work in process: run() of module_utils/_tls/cert_check_run.py on all endpoints, concurrency 32
   ansible   `ansible localhost -m mcpops.runbooks.cert_check` on all endpoints, Ansible's start-up included
 
 Each side is checked: 200 notAfter lines (shell) or 200 rows with status ok (module). --rounds (default 3) runs
@@ -35,8 +35,8 @@ PIPELINE = ("echo | openssl s_client -servername 127.0.0.1 -connect 127.0.0.1:$0
 
 
 def start_endpoints(directory, count):
-    from mcpops.lab.test_ca import TestCA
-    from mcpops.lab.tls_server import TlsServerProcess
+    from mcpops.lab.fixtures.ca import TestCA
+    from mcpops.lab.fixtures.tls_server import TlsServerProcess
 
     ca = TestCA()
     ca_file = ca.write_root(os.path.join(directory, "ca.crt"))
@@ -67,7 +67,7 @@ def shell_xargs(ports):
 
 
 def module_in_process(ports, ca_file):
-    from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_check_run import run_cert_check
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._tls.cert_check_run import run as run_cert_check
 
     return run_cert_check({"targets": ["127.0.0.1:%d" % p for p in ports], "files": [], "ca_path": ca_file,
                            "warn_days": 30, "critical_days": 7, "fail_on": "never", "timeout": 30,

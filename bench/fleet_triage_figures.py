@@ -1,6 +1,6 @@
 """The pure parts of bench/fleet_triage.py: the shell loops it times, the checks of what each side printed,
-and the figures (medians, ratios, the cost a host). No process is started here; tests/unit/test_bench_fleet_triage.py
-calls these directly."""
+and the figures (medians, ratios, the cost a host). No process is started here;
+tests/unit/bench/test_bench_fleet_triage.py calls these directly."""
 
 import re
 import shlex

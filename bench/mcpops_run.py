@@ -29,7 +29,7 @@ TARGET = 1.15
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from loopback import free_port  # noqa: E402
-from mcpops.lab.local_lab import LocalLab  # noqa: E402
+from mcpops.lab.local.lab import LocalLab  # noqa: E402
 
 
 def timed(cmd, env):

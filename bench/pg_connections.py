@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Figure: terminate 1,000 idle sessions, pg_connections through Ansible against the runbook's psql one-liner.
 
-A private PostgreSQL cluster (mcpops.lab.pg_cluster: initdb/pg_ctl, as `postgres` when root, 127.0.0.1 on a
+A private PostgreSQL cluster (mcpops.lab.fixtures.pg_cluster: initdb/pg_ctl, as `postgres` when root, 127.0.0.1 on a
 free port, max_connections = --sessions + 100). Each round opens --sessions client sessions as role `app`
 (application_name `bench`), runs one query on each and lets them sit idle for --age seconds (untimed). Then,
 timed end to end:
@@ -13,7 +13,7 @@ timed end to end:
             idle_for=<age-1>s> (the password in a 0600 extra-vars file), which also waits until every
             session is gone from pg_stat_activity
 
-For information a third side, `python`, runs the module's logic (module_utils.pg_connections_task) in a
+For information a third side, `python`, runs the module's logic (module_utils._pg.pg_connections_run) in a
 fresh Python process with no Ansible: what the module costs without its carrier.
 
 After each side the script polls pg_stat_activity until the sessions are gone and prints that time too
@@ -139,7 +139,7 @@ def module_side(cluster, age, work):
 DIRECT = """
 import json, sys
 sys.path.insert(0, %r)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_connections_task import run_pg_connections
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.pg_connections_run import run as run_pg_connections
 params = json.load(open(sys.argv[1]))
 result = run_pg_connections(dict(params, idle_for=sys.argv[2], login_port=int(sys.argv[3])), False)
 print("%%d terminated in %%s s inside" %% (result["count"], result["elapsed_seconds"]))
@@ -194,7 +194,7 @@ def main():
     raise_fd_limit(args.sessions + 200)
 
     from loopback import free_port
-    from mcpops.lab.pg_cluster import PgCluster
+    from mcpops.lab.fixtures.pg_cluster import PgCluster
 
     work = tempfile.mkdtemp(prefix="bench-pg-")
     cluster = PgCluster(free_port(), max_connections=args.sessions + 100).start()

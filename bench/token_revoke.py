@@ -157,7 +157,7 @@ def save_floor(data_dir, repeat=3):
         store.tokens_json_bytes()  # the per-token cache a running gateway has
         start = time.perf_counter()
         for _ in range(repeat):
-            fsutil.atomic_write_bytes(store.path("tokens.json"), store.tokens_json_bytes(), mode=0o600)
+            fsutil.atomic_write(store.path("tokens.json"), store.tokens_json_bytes(), mode=0o600)
         return (time.perf_counter() - start) / repeat, len(tokens)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The incident_report callback: report.md and report.json of a runbook run, written when the run ends."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ options:
       - The directory report.md and report.json are written to (created, mode 0700).
       - Default, in this order, the ansible-runner or AWX artifacts dir (C(AWX_ISOLATED_DATA_DIR)), then
         C(<runs>/<UTC timestamp>-<runbook id>/) where C(<runs>) is C(MCPOPS_RUNS_DIR) or the C(runs/) dir next
-        to the playbook's directory.
+        to the playbook's directory (the rule of the P(mcpops.runbooks.run_dir#lookup) lookup, which the playbooks
+        use for the files they write).
     type: path
     env:
       - name: MCPOPS_REPORT_DIR
@@ -54,7 +56,6 @@ options:
         key: display
 """
 
-import datetime
 import os
 import re
 
@@ -64,6 +65,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import IncidentReport, utc_now
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_files import write_report
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import render
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.run_dir import run_dir
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker, is_secret_key
 
 
@@ -179,9 +181,7 @@ class CallbackModule(CallbackBase):
             return configured
         if os.environ.get("AWX_ISOLATED_DATA_DIR"):
             return os.environ["AWX_ISOLATED_DATA_DIR"]
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        runs = os.environ.get("MCPOPS_RUNS_DIR") or os.path.join(os.path.dirname(os.path.dirname(self._playbook)), "runs")
-        return os.path.join(runs, "%s-%s" % (stamp, self._report.runbook.get("id")))
+        return run_dir(self._report.runbook.get("id"), os.path.dirname(self._playbook))
 
     def _finish(self, stats):
         if self._report is None:

@@ -54,6 +54,7 @@ options: {}
 attributes:
   action_group:
     support: none
+    membership: []
 """
 
     GATEWAY_GROUP = r"""

@@ -1,13 +1,11 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The documentation of the gateway API options (validate_certs, timeout; admin_api adds api_url and api_token)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The options of every module that talks to the gateway API; the argument spec that goes with them
     # is module_utils/_gateway/api_args.py. DOCUMENTATION is what every such module shares; ADMIN_API
     # (mcpops.runbooks.gateway_api.admin_api) adds api_url and a required api_token for the modules

@@ -1,15 +1,13 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The doc fragment mcpops.runbooks.postgres: the connection options of pg_connections and pg_dump_verify."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The connection options of the PostgreSQL modules (named as community.postgresql names them); the
-    # argument spec that goes with them is CONNECTION_ARGSPEC in module_utils/pg_connect.py. A module
+    # argument spec that goes with them is CONNECTION_ARGSPEC in module_utils/_pg/connect.py. A module
     # documents login_user and login_db itself: what the role needs and which database differ.
     DOCUMENTATION = r"""
 options:

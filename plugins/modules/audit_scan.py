@@ -1,11 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -31,7 +28,7 @@ description:
     Anything that looks like a secret is masked (C(mcp_) token secrets down to their prefix, C(Bearer) values,
     C(password=) and the like, values of secret-named keys, long base64 or hex runs); with O(hash_ips) ips
     are replaced by a keyed hash.
-  - Read-only except for the export; runs in check mode.
+  - Read-only except for the export.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -109,14 +106,16 @@ options:
     description: The key for O(hash_ips). The same salt gives the same hash for an address across exports;
       without it a random one is used, so hashes are consistent within one export only.
     type: str
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.no_group
 attributes:
   check_mode:
-    description: Reading is the same in check mode; the export is not written, its line count and whether it
+    details: Reading is the same in check mode; the export is not written, its line count and whether it
       would change are still reported.
-    support: full
   diff_mode:
-    description: Nothing to diff; the export's content is reported by line count and sha256.
-    support: none
+    details: Nothing to diff; the export's content is reported by line count and sha256.
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
   - The result never holds a secret; audit lines do not carry any (the gateway contract), and the export is
@@ -307,11 +306,9 @@ truncated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.audit_findings import (
-    CHECKS,
-    AuditScanError,
-    run_audit_scan,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.audit_scan_run import run
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.findings import CHECKS
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 
 
 def main():
@@ -336,11 +333,7 @@ def main():
         mutually_exclusive=[("since", "last")],
         supports_check_mode=True,
     )
-    try:
-        result = run_audit_scan(module.params, module.check_mode, module.warn)
-    except AuditScanError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    run_module(module, run, warn=module.warn)
 
 
 if __name__ == "__main__":

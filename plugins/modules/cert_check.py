@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cert_check module: its documentation, argument spec and main(); the work is _tls/cert_check_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -24,8 +22,7 @@ description:
   - An endpoint that does not answer is a row with status V(error), never a crash of the task.
   - One verifying TLS context (and one non-verifying one, to still read what a refused server presents) is
     built a run and shared by every connection.
-  - Read-only; runs and reports in check mode too (unlike C(community.crypto.get_certificate), which is
-    skipped in check mode).
+  - Unlike C(community.crypto.get_certificate), which is skipped in check mode, it runs and reports in check mode too.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -68,13 +65,10 @@ options:
     description: How many endpoints are checked at the same time (1 to 256).
     type: int
     default: 32
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
-  diff_mode:
-    description: Nothing to diff.
-    support: none
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.no_group
 requirements:
   - cryptography >= 39 on the host that runs the module (use C(delegate_to) a host that has it to check remote
     endpoints from there)
@@ -163,14 +157,10 @@ checked_at:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_check_run import (
-    CertCheckFailed,
-    CertCheckInputError,
-    run_cert_check,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_facts import load_cryptography
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._tls.cert_check_run import run
 
 
 def main():
@@ -187,18 +177,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        load_cryptography()
-    except ImportError as exc:
-        module.fail_json(msg=missing_required_lib("cryptography >= 39", reason="to read certificates"),
-                         exception=str(exc))
-    try:
-        result = run_cert_check(module.params)
-    except CertCheckInputError as exc:
-        module.fail_json(msg=str(exc))
-    except CertCheckFailed as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

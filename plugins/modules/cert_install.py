@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cert_install module: its documentation, argument spec and main(); the work is _tls/cert_install_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -22,7 +20,7 @@ description:
     Kubernetes TLS secret).
   - With O(state=restored), puts the pair of O(backup) back (the rollback of a renewal whose endpoint does not
     serve the new certificate).
-  - Idempotent (the same bytes are not written again) and check mode reports exactly what would change.
+  - Idempotent (the same bytes are not written again).
   - It does not reload the service; the playbook does that next.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
@@ -55,13 +53,15 @@ options:
   backup:
     description: With V(restored), the backup directory cert_install returned.
     type: path
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes_with_diff
+  - mcpops.runbooks.attributes.no_group
 attributes:
   check_mode:
     description: Reports what would be installed or restored and changes nothing.
-    support: full
   diff_mode:
     description: The serial before and after.
-    support: full
 requirements:
   - cryptography >= 39 on the host that runs the module
 """
@@ -101,15 +101,10 @@ certificate:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_facts import load_cryptography
-from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_install_tasks import (
-    CertInstallError,
-    check_only,
-    install,
-    restore,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._tls.cert_install_run import run
 
 
 def main():
@@ -128,23 +123,7 @@ def main():
                      ("state", "checked", ("cert_src", "key_src"))],
         supports_check_mode=True,
     )
-    try:
-        load_cryptography()
-    except ImportError as exc:
-        module.fail_json(msg=missing_required_lib("cryptography >= 39", reason="to read certificates"),
-                         exception=str(exc))
-    try:
-        if module.params["state"] == "present":
-            result = install(module.params, module.check_mode)
-        elif module.params["state"] == "checked":
-            result = check_only(module.params)
-        else:
-            result = restore(module.params, module.check_mode)
-    except CertInstallError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    run_module(module, run, diff=module._diff)
 
 
 if __name__ == "__main__":

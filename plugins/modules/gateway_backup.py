@@ -1,11 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -98,9 +95,15 @@ options:
     type: int
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes_with_diff
+  - mcpops.runbooks.attributes.gateway_group
+attributes:
+  check_mode:
+    details: Reports exactly what would change; an interrupted restore is reported (V(would_recover)), not recovered.
+  diff_mode:
+    details: The files a restore would add, change or remove, as lists of C(path) and C(sha256).
 notes:
-  - Supports check mode (reports exactly what would change) and diff mode (the files a restore would
-    add, change or remove, as lists of C(path) and C(sha256)).
   - Runs on the managed host with its C(python3) and the standard library only.
 seealso:
   - module: mcpops.runbooks.gateway_backup_info
@@ -176,10 +179,8 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_tasks import (
-    BackupTaskError,
-    run_backup_task,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.gateway_backup_run import run
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
@@ -199,11 +200,7 @@ def main():
         required_if=[("state", "restored", ["backup_id"])],
         supports_check_mode=True,
     )
-    try:
-        result = run_backup_task(module.params, module.check_mode, module._diff, module.warn)
-    except BackupTaskError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run, diff=module._diff, warn=module.warn)
 
 
 if __name__ == "__main__":

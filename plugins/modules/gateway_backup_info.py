@@ -1,11 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -17,7 +14,6 @@ description:
   - With O(verify=true) each backup gets C(valid) and C(problems), the named problems verification
     found (C(missing_manifest), C(bad_manifest), C(missing_file), C(size_mismatch),
     C(sha256_mismatch), C(invalid_json) with line and column, C(bad_jsonl_line) with the line number).
-  - Read-only; runs in check mode.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -50,10 +46,9 @@ options:
     type: str
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.gateway_group
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
 seealso:
@@ -128,10 +123,8 @@ interrupted_restore:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_listing import (
-    BackupListingError,
-    list_backups,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.gateway_backup_info_run import run
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
 
 
@@ -146,11 +139,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = list_backups(module.params, module.warn, check_mode=module.check_mode)
-    except BackupListingError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    run_module(module, run, warn=module.warn)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway_health module: its documentation, argument spec and main(); the work is _gateway/gateway_health_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -19,8 +17,10 @@ description:
     C(tools/list), then C(list_profiles), then C(check_profile_health) for each critical profile, and
     verifies that no write tool (a name starting with C(write_), C(create_), C(update_) or C(delete_))
     is listed; give the token of a production-bound client.
+  - With O(check_tokens), proves which admin tokens the gateway accepts and which it refuses (INC-006 after
+    rotating C(ONEC_MCP_HTTP_TOKEN)) - C(GET /api/system/storage-meta) must answer 200 to each
+    O(check_tokens.accepted) token and 401 to each O(check_tokens.refused) token; anything else is a problem.
   - Retries up to O(retries) more times, O(delay) seconds apart, until everything is healthy.
-  - Read-only; runs in check mode.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -59,12 +59,28 @@ options:
     description: Fail the task when the gateway is still unhealthy after the retries; otherwise only report.
     type: bool
     default: true
+  check_tokens:
+    description:
+      - Admin tokens to try on C(GET /api/system/storage-meta), to prove a rotation took effect. The tokens
+        never appear in a result or an error; RV(token_checks) names them by list and position.
+      - Refused before any request - an empty token (an unset variable) or a token in both lists.
+    type: dict
+    suboptions:
+      accepted:
+        description: Tokens that must be accepted (HTTP 200), for example the new admin token.
+        type: list
+        elements: str
+        default: []
+      refused:
+        description: Tokens that must be refused (HTTP 401), for example the old admin token.
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.gateway_group
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
 seealso:
@@ -78,6 +94,17 @@ EXAMPLES = r"""
     api_token: "{{ gateway_admin_token }}"
     mcp_token: "{{ production_agent_mcp_token }}"
   register: health
+
+- name: INC-006 step 2 - the new admin token works and the old one is refused, once the gateway answers
+  mcpops.runbooks.gateway_health:
+    api_url: http://127.0.0.1:3000
+    api_token: "{{ new_admin_token }}"
+    check_tokens:
+      accepted: ["{{ new_admin_token }}"]
+      refused: ["{{ old_admin_token }}"]
+    retries: 15
+    delay: 1
+  register: rotation
 
 - name: Report without failing
   mcpops.runbooks.gateway_health:
@@ -128,6 +155,23 @@ mcp:
       description: Write tools listed for the token (must be empty for a production-bound token).
       type: list
       elements: str
+token_checks:
+  description:
+    - With O(check_tokens), what C(GET /api/system/storage-meta) answered to each token, in the order given
+      (never the token itself) - C(status) (the HTTP status, null when there was no answer) and C(ok) (it was
+      200 for an accepted token, 401 for a refused one). Null without O(check_tokens).
+  returned: always
+  type: dict
+  sample: {"accepted": [{"status": 200, "ok": true}], "refused": [{"status": 401, "ok": true}]}
+  contains:
+    accepted:
+      description: One entry per O(check_tokens.accepted) token.
+      type: list
+      elements: dict
+    refused:
+      description: One entry per O(check_tokens.refused) token.
+      type: list
+      elements: dict
 attempts:
   description: How many times the checks ran.
   returned: always
@@ -136,11 +180,9 @@ attempts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.gateway_health_check import (
-    GatewayUnhealthyError,
-    check_until_healthy,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.gateway_health_run import run
 
 
 def main():
@@ -153,15 +195,19 @@ def main():
             retries=dict(type="int", default=10),
             delay=dict(type="int", default=2),
             fail_when_unhealthy=dict(type="bool", default=True),
+            check_tokens=dict(
+                type="dict",
+                no_log=True,
+                options=dict(
+                    accepted=dict(type="list", elements="str", default=[], no_log=True),
+                    refused=dict(type="list", elements="str", default=[], no_log=True),
+                ),
+            ),
             **gateway_api_argument_spec(token_required=False)
         ),
         supports_check_mode=True,
     )
-    try:
-        result = check_until_healthy(module.params, module.warn)
-    except GatewayUnhealthyError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run, warn=module.warn)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway_index_jobs module: its documentation, argument spec and main(); the work is _gateway/gateway_index_jobs_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -28,14 +26,6 @@ options:
     type: str
     choices: [idle, discovered]
     default: idle
-  api_url:
-    description: Base URL of the gateway.
-    type: str
-    default: http://127.0.0.1:3000
-  api_token:
-    description: The admin (bootstrap) token.
-    type: str
-    required: true
   wait_timeout:
     description: Seconds to wait for running jobs to finish (V(idle)).
     type: int
@@ -48,18 +38,15 @@ options:
     description: Do not fail when jobs still run after O(wait_timeout); report them in RV(interrupts).
     type: bool
     default: false
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for each HTTP call.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - mcpops.runbooks.gateway_api
+  - mcpops.runbooks.gateway_api.admin_api
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.gateway_group
 attributes:
   check_mode:
     description: V(idle) is read-only and runs as usual; V(discovered) reports that it would start a job.
-    support: full
 seealso:
   - module: mcpops.runbooks.gateway_service_facts
 """
@@ -108,44 +95,23 @@ job:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient, GatewayError
-from ansible_collections.mcpops.runbooks.plugins.module_utils.index_job_guard import (
-    IndexJobRunning,
-    start_discover,
-    wait_until_idle,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.gateway_index_jobs_run import run
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", choices=["idle", "discovered"], default="idle"),
-            api_url=dict(type="str", default="http://127.0.0.1:3000"),
-            api_token=dict(type="str", required=True, no_log=True),
             wait_timeout=dict(type="int", default=300),
             poll_interval=dict(type="int", default=2),
             force=dict(type="bool", default=False),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="int", default=10),
+            **gateway_api_argument_spec()
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    if p["wait_timeout"] < 0 or p["poll_interval"] < 1:
-        module.fail_json(msg="wait_timeout must be 0 or more and poll_interval 1 or more")
-    client = GatewayClient(p["api_url"], p["api_token"], p["validate_certs"], p["timeout"])
-    result = dict(changed=False, answered=True, running_jobs=[], waited_seconds=0, interrupts=[], job=None)
-    try:
-        if p["state"] == "idle":
-            result.update(wait_until_idle(client, p["wait_timeout"], p["force"], poll=p["poll_interval"]))
-        else:
-            result.update(start_discover(client, module.check_mode))
-    except IndexJobRunning as exc:
-        result.update(exc.result)
-        module.fail_json(msg=exc.msg, **result)
-    except GatewayError as exc:
-        module.fail_json(msg="%s. Check gateway_api_url and gateway_admin_token, and that the gateway runs." % exc, **result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway_service_facts module: documentation, argument spec, main(); the work is _service/gateway_service_facts_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -27,8 +25,8 @@ description:
   - Says whether the gateway is crash-looping (the manager's crash-loop state, a restart count that rose
     since O(previous), or enough restarts while not running) and whether the logs carry the
     C(StoreMigrationRunner) start-up failure that means the data dir is corrupt (INC-003).
-  - Read-only; runs in check mode. A manager that cannot be asked gives C(available=false) and C(error), not
-    a failure, so that a check-mode plan can go on; the gateway_service role fails on it in real runs.
+  - A manager that cannot be asked gives C(available=false) and C(error), not a failure, so that a check-mode
+    plan can go on; the gateway_service role fails on it in real runs.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -80,10 +78,10 @@ options:
     description: Restarts at which a service that is not running counts as crash-looping without O(previous).
     type: int
     default: 3
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.no_group
 notes:
   - Runs on the managed host; reading journald usually needs C(become).
 seealso:
@@ -186,11 +184,10 @@ status:
     data_corrupt: true
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.service_readers import read_status
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._service.gateway_service_facts_run import run
 
 
 def main():
@@ -213,19 +210,8 @@ def main():
         required_if=[("platform", "docker_compose", ["compose_project_src"])],
         supports_check_mode=True,
     )
-    if module.params["log_lines"] < 0:
-        module.fail_json(msg="log_lines must be 0 or more, got %d" % module.params["log_lines"])
-
-    def run(argv):
-        return module.run_command(argv, check_rc=False)
-
-    def which(name):
-        if os.path.isabs(name):
-            return os.access(name, os.X_OK)
-        return module.get_bin_path(name) is not None
-
-    status = read_status(module.params, run, which, previous=module.params["previous"])
-    module.exit_json(changed=False, status=status)
+    run_module(module, run, run_command=lambda argv: module.run_command(argv, check_rc=False),
+               which=module.get_bin_path)
 
 
 if __name__ == "__main__":

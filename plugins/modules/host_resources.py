@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host_resources module: its documentation, argument spec and main(); the work is _host/host_resources_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -18,7 +16,6 @@ description:
   - With O(fail_on_low_disk), fails when a volume has less free space than O(min_free_percent) or
     O(min_free_mb), naming the path, its mount point and device, what is free and the threshold
     (INC-001 step 3).
-  - Read-only; runs in check mode.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -39,10 +36,10 @@ options:
     description: Fail when a volume is under a threshold; otherwise only report it in RV(problems).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.no_group
 notes:
   - Linux only (C(/proc)).
 """
@@ -83,13 +80,8 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.disk_space import check_threshold, inspect
-from ansible_collections.mcpops.runbooks.plugins.module_utils.host_load import parse_loadavg, parse_meminfo
-
-
-def _read(path):
-    with open(path) as handle:
-        return handle.read()
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._host.host_resources_run import run
 
 
 def main():
@@ -102,23 +94,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    if params["min_free_percent"] < 0 or params["min_free_percent"] > 100 or params["min_free_mb"] < 0:
-        module.fail_json(msg="min_free_percent must be 0..100 and min_free_mb 0 or more")
-    try:
-        load, memory, mounts = parse_loadavg(_read("/proc/loadavg")), parse_meminfo(_read("/proc/meminfo")), _read("/proc/self/mounts")
-        volumes = [inspect(path, mounts) for path in params["paths"]]
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="could not read the host's resources: %s; check that the paths exist on this host" % exc)
-    problems = []
-    for volume in volumes:
-        problems.extend(check_threshold(volume, params["min_free_percent"], params["min_free_mb"]))
-    result = dict(changed=False, load=load, memory=memory, volumes=volumes, problems=problems)
-    if problems and params["fail_on_low_disk"]:
-        module.fail_json(msg="Low disk space: %s. Free space on that volume (old logs, core dumps, stale backups "
-                             "after they are copied off the host) before restarting the gateway."
-                             % "; ".join(problems), **result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mcp_token module: its documentation, argument spec and main(); the work is _token/mcp_token_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -74,15 +72,16 @@ options:
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
   - mcpops.runbooks.gateway_api.admin_api
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes_with_diff
+  - mcpops.runbooks.attributes.gateway_group
 attributes:
   check_mode:
     description:
       - Reports what would be issued (the request, as RV(token)) or changed (the token with the changes applied);
         sends no POST or PATCH and writes no file. An update still reads the token.
-    support: full
   diff_mode:
     description: For an update, the changed fields before and after.
-    support: full
 notes:
   - Runs on the managed host with its C(python3) and the standard library only; use C(delegate_to) to write the
     secret on the operator's host.
@@ -141,11 +140,9 @@ secret_dest:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.token_issue import (
-    TokenIssueError,
-    run_mcp_token,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._token.mcp_token_run import run
 
 
 def main():
@@ -168,11 +165,7 @@ def main():
                             ("id", "profile"), ("id", "secret_dest")],
         supports_check_mode=True,
     )
-    try:
-        result = run_mcp_token(module.params, module.check_mode, module._diff)
-    except TokenIssueError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run, diff=module._diff)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mcp_token_info module: its documentation, argument spec and main(); the work is _token/mcp_token_info_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -17,7 +15,7 @@ description:
     of runbook INC-002 need (expired but unrevoked tokens, tokens of clients no longer allowed).
   - Filters are combined with AND. Each filter is also checked on what comes back, so a gateway that ignores a
     query parameter cannot widen the answer.
-  - Returns token records without any secret or secret hash. Read-only; runs in check mode too.
+  - Returns token records without any secret or secret hash.
   - Refused before any request - an unknown O(status); a O(prefix) that is not a token prefix (the bare C(mcp_)
     would match every token).
 author:
@@ -40,13 +38,9 @@ options:
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
   - mcpops.runbooks.gateway_api.admin_api
-attributes:
-  check_mode:
-    description: Read-only; lists in check mode exactly as in a real run.
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is nothing to diff.
-    support: none
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.gateway_group
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
 seealso:
@@ -92,11 +86,9 @@ by_status:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
-from ansible_collections.mcpops.runbooks.plugins.module_utils.token_listing import (
-    TokenListingError,
-    run_token_info,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._token.mcp_token_info_run import run
 
 
 def main():
@@ -110,11 +102,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_token_info(module.params)
-    except TokenListingError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(changed=False, **result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The odata_probe module: its documentation, argument spec and main(); the work is _gateway/odata_probe_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -17,7 +15,7 @@ description:
     host), all at once, and reports the HTTP status, the latency and, when it is not healthy, why
     (V(http), V(timeout), V(refused), V(tls), V(unreachable)).
   - Healthy is HTTP 200 with an XML body within O(timeout) seconds. No credential is sent.
-  - Read-only; runs in check mode. It never fails the task for an unhealthy upstream (that is what it reports).
+  - It never fails the task for an unhealthy upstream (that is what it reports).
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -37,13 +35,10 @@ options:
     description: Verify TLS certificates.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Read-only, so a check run does exactly what a real run does.
-    support: full
-  diff_mode:
-    description: Nothing to diff.
-    support: none
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.no_group
 notes:
   - Runs on the managed host with its C(python3) and the standard library only.
 """
@@ -78,7 +73,8 @@ healthy:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.odata_probe import OdataProbeInputError, probe_all
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.odata_probe_run import run
 
 
 def main():
@@ -91,12 +87,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        results = probe_all(module.params["odata_urls"], module.params["timeout"], module.params["ca_path"],
-                            module.params["validate_certs"])
-    except OdataProbeInputError as exc:
-        module.fail_json(msg="%s; nothing was probed" % exc)
-    module.exit_json(changed=False, results=results, healthy=all(r["healthy"] for r in results))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

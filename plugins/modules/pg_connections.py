@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pg_connections module: its documentation, argument spec and main(); the work is _pg/pg_connections_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -97,13 +95,14 @@ options:
     default: postgres
 extends_documentation_fragment:
   - mcpops.runbooks.postgres
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.postgres_group
 attributes:
   check_mode:
     description: Selects the sessions exactly as a real run and returns them under RV(sessions); signals none.
-    support: full
   diff_mode:
     description: There is nothing to diff; the result lists the sessions.
-    support: none
 requirements:
   - psycopg (3) or psycopg2 on the host the module runs on
 notes:
@@ -246,18 +245,12 @@ elapsed_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_connect import (
-    CONNECTION_ARGSPEC,
-    DRIVER_PACKAGE,
-    DriverMissing,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_connections_task import (
-    PgConnectionsError,
-    run_pg_connections,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_session_filter import STATES
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.connect import CONNECTION_ARGSPEC
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.pg_connections_run import run
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.session_filter import STATES
 
 
 def main():
@@ -279,15 +272,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_pg_connections(module.params, module.check_mode)
-    except DriverMissing as exc:
-        module.fail_json(msg=missing_required_lib(DRIVER_PACKAGE + " (or psycopg2)",
-                                                  reason="to talk to PostgreSQL; or delegate_to a host that has it"),
-                         exception=exc.traceback)
-    except PgConnectionsError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

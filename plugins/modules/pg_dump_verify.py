@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pg_dump_verify module: its documentation, argument spec and main(); the work is _pg/pg_dump_verify_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -67,13 +65,14 @@ options:
     default: postgres
 extends_documentation_fragment:
   - mcpops.runbooks.postgres
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.postgres_group
 attributes:
   check_mode:
     description: Checks integrity (read-only) and reports RV(result=integrity_ok); creates, restores and drops nothing.
-    support: full
   diff_mode:
     description: Nothing to diff.
-    support: none
 requirements:
   - psycopg (3) or psycopg2, and the PostgreSQL client programs (pg_restore, psql), on the host the module runs on
 notes:
@@ -160,17 +159,11 @@ duration_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_connect import (
-    CONNECTION_ARGSPEC,
-    DRIVER_PACKAGE,
-    DriverMissing,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils.pg_dump_verify_task import (
-    DumpVerifyError,
-    run_dump_verify,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.connect import CONNECTION_ARGSPEC
+from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.pg_dump_verify_run import run
 
 
 def main():
@@ -187,15 +180,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_dump_verify(module.params, module.check_mode)
-    except DriverMissing as exc:
-        module.fail_json(msg=missing_required_lib(DRIVER_PACKAGE + " (or psycopg2)",
-                                                  reason="to create the scratch database; or delegate_to a host that has it"),
-                         exception=exc.traceback)
-    except DumpVerifyError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

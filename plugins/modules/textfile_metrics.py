@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The textfile_metrics module: its documentation, argument spec and main(); the work is _host/textfile_metrics_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -18,7 +16,7 @@ description:
     (C(mcpops_last_backup_age_seconds), C(mcpops_runbook_last_success_timestamp), ...).
   - The file is replaced atomically, a temp file in the same directory whose name does not end in
     C(.prom) renamed over it, so node_exporter never reads half a file.
-  - Reports C(changed) only when the text differs from the file's. Supports check mode (nothing is written).
+  - Reports C(changed) only when the text differs from the file's.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -55,8 +53,10 @@ options:
     description: The file's mode (node_exporter must be able to read it).
     type: raw
     default: "0644"
-notes:
-  - Supports check mode.
+extends_documentation_fragment:
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.no_group
 """
 
 EXAMPLES = r"""
@@ -90,7 +90,8 @@ metrics:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.prometheus_textfile import TextfileError, write_metrics
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._host.textfile_metrics_run import run
 
 
 def main():
@@ -108,16 +109,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    mode = module.params["mode"]
-    try:
-        mode = int(str(mode), 8)
-    except ValueError:
-        module.fail_json(msg="mode %r is not an octal file mode such as 0644" % (mode,))
-    try:
-        result = write_metrics(module.params["path"], module.params["metrics"], mode, module.check_mode)
-    except TextfileError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

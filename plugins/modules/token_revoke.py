@@ -1,11 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The token_revoke module: its documentation, argument spec and main(); the work is _token/token_revoke_run.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -73,13 +71,14 @@ options:
 extends_documentation_fragment:
   - mcpops.runbooks.gateway_api
   - mcpops.runbooks.gateway_api.admin_api
+  - mcpops.runbooks.attributes
+  - mcpops.runbooks.attributes.changes
+  - mcpops.runbooks.attributes.gateway_group
 attributes:
   check_mode:
     description: Selects the tokens exactly as a real run and returns under RV(revoked) those it would revoke; sends no revoke.
-    support: full
   diff_mode:
     description: There is nothing to diff; the result lists the tokens.
-    support: none
 notes:
   - Runs on the managed host with its C(python3) and the standard library only; usually C(delegate_to) a
     host that reaches O(api_url).
@@ -151,11 +150,9 @@ skipped:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.token_revocation import (
-    TokenRevokeError,
-    run_token_revoke,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
+from ansible_collections.mcpops.runbooks.plugins.module_utils._token.token_revoke_run import run
 
 
 def main():
@@ -174,11 +171,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_token_revoke(module.params, module.check_mode)
-    except TokenRevokeError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

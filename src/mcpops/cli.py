@@ -20,7 +20,7 @@ def _fail(message):
 
 
 def cmd_list(args):
-    from mcpops.runbooks import RunbookError, discover
+    from mcpops.run.runbooks import RunbookError, discover
 
     try:
         runbooks = discover()
@@ -45,9 +45,9 @@ def cmd_list(args):
 
 
 def cmd_run(args):
-    from mcpops import run as runner
-    from mcpops.progress import Progress
-    from mcpops.runbooks import RunbookError, find
+    from mcpops.run import runner
+    from mcpops.run.progress import Progress
+    from mcpops.run.runbooks import RunbookError, find
 
     # Everything an operator can get wrong is checked here, before anything runs.
     try:
@@ -85,7 +85,7 @@ def _not_reached(run_dir):
 
 
 def cmd_report(args):
-    from mcpops.report import ReportError, rerender
+    from mcpops.run.report import ReportError, rerender
 
     try:
         path, markdown = rerender(args.run_dir)
@@ -118,10 +118,10 @@ def build_parser():
     p.add_argument("run_dir", help="the run's dir, e.g. runs/20261124T020000Z-inc-003-restore")
     p.set_defaults(func=cmd_report)
 
-    from mcpops import drill
+    from mcpops.drill import command as drill_command
 
-    drill.add_parser(sub)
-    from mcpops.lab import commands as lab_commands
+    drill_command.add_parser(sub)
+    from mcpops.lab.local import commands as lab_commands
 
     lab_commands.add_parser(sub)
     from mcpops.lab.fleet import commands as fleet_commands

@@ -1,13 +1,26 @@
-"""Helpers shared by the fleet tests: run a playbook on a fleet, list a fleet's processes."""
+"""What the fleet tests share: a playbook or `mcpops run` on a fleet, a host's gateway unit as its own systemd
+sees it (read over ssh or nsenter, so that "restarted" and "untouched" never rest on what a playbook printed),
+its health, its data dir's checksums, index.discover jobs, and the check that no secret leaked into an output."""
 
+import hashlib
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
+
+from mcpops.lab.fleet import faults as fleet_faults, image
+from mcpops.lab.http_client import http_json
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+UNIT = image.SERVICE_NAME
+WAIT = 120.0  # generous: the machine is shared and loaded
+PROPERTIES = ("MainPID", "ActiveState", "SubState", "ActiveEnterTimestamp", "ActiveExitTimestamp")
 
+
+# -- running things on a fleet ----------------------------------------------------------------------------
 
 def run_playbook(fleet, playbook, *args):
     env = dict(os.environ)
@@ -15,6 +28,18 @@ def run_playbook(fleet, playbook, *args):
                ANSIBLE_NOCOLOR="1", PATH="%s:%s" % (BIN, env.get("PATH", "")), no_proxy="127.0.0.1,localhost")
     cmd = [str(BIN / "ansible-playbook"), playbook, "-i", str(fleet.inventory_dir)] + list(args)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def mcpops_run(fleet, runbook, runs_dir, *args):
+    """`mcpops run RUNBOOK -i <fleet inventory> --yes ...` with its run dirs under runs_dir."""
+    env = dict(os.environ, MCPOPS_RUNS_DIR=str(runs_dir), PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
+               no_proxy="127.0.0.1,localhost")
+    cmd = [str(BIN / "mcpops"), "run", runbook, "-i", str(fleet.inventory_dir), "--yes"] + list(args)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def out(proc):
+    return (proc.stdout + proc.stderr)[-6000:]
 
 
 def nspawn_processes(fleet):
@@ -34,3 +59,111 @@ def nspawn_processes(fleet):
             except OSError:
                 pass
     return set(leaders), inside
+
+
+# -- a host's gateway unit ----------------------------------------------------------------------------------
+
+def unit(fleet, host):
+    """systemctl show's ActiveState, SubState, MainPID, NRestarts, Result of the gateway unit (nsenter)."""
+    return host.unit_state(fleet.pid(host))
+
+
+def timestamp(value):
+    """systemctl show --timestamp=us+utc's `Tue 2026-11-24 19:40:01.123456 UTC` as an aware datetime."""
+    return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S.%f UTC").replace(tzinfo=timezone.utc)
+
+
+def unit_show(fleet, host):
+    """The gateway unit's main PID, state and timestamps (microseconds, UTC), over ssh."""
+    proc = fleet.ssh(host, "systemctl", "show", UNIT, "--timestamp=us+utc",
+                     *("--property=%s" % p for p in PROPERTIES))
+    assert proc.returncode == 0, (host.name, proc.stderr)
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+def snapshot(fleet, hosts=None):
+    return {host.name: unit_show(fleet, host) for host in (hosts or fleet.hosts())}
+
+
+def same_process(before, after):
+    """The same gateway process: same main PID and the same time the unit became active."""
+    keys = ("MainPID", "ActiveEnterTimestamp")
+    return {k: after[k] for k in keys} == {k: before[k] for k in keys}
+
+
+def healthy(host):
+    return all(http_json(host.api_url + path, timeout=10)[0] == 200 for path in ("/healthz", "/readyz"))
+
+
+def wait_healthy(host, timeout=WAIT):
+    """/healthz and /readyz answer 200 within timeout."""
+    deadline = time.monotonic() + timeout
+    while not healthy(host):
+        assert time.monotonic() < deadline, "%s: /healthz and /readyz not 200 within %.0fs" % (host.name, timeout)
+        time.sleep(1)
+
+
+def restart_unit(fleet, host):
+    """Put a host's gateway back after a test broke it: clear the failed state, restart, wait for health."""
+    fleet.run(host, ["systemctl", "reset-failed", UNIT], check=False)
+    fleet.run(host, ["systemctl", "restart", UNIT], check=False, timeout=120)
+    wait_healthy(host)
+
+
+def kill_main(fleet, host, signal_name="TERM"):
+    """Kill the gateway's main process (not `systemctl stop`): SIGTERM is a clean exit for Restart=on-failure,
+    so systemd leaves it down, as after an OOM kill of a unit without Restart=. Returns the PID killed."""
+    before = unit(fleet, host)
+    fleet.run(host, ["systemctl", "kill", "--kill-whom=main", "--signal=" + signal_name, UNIT])
+    host.wait_unit(fleet.pid(host), ("inactive", "failed"), timeout=WAIT)
+    return int(before["MainPID"])
+
+
+# -- a host's data and API ----------------------------------------------------------------------------------
+
+def data_checksums(host):
+    """sha256 of every file in the host's data dir (backups included), without the lock: each start attempt
+    of the production unit rewrites .gateway.lock with its PID, which is the service's doing, not a debug run's."""
+    sums = {}
+    for root, dirs, files in os.walk(host.data_dir):
+        dirs.sort()
+        for name in files:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, host.data_dir)
+            if rel != ".gateway.lock":
+                with open(path, "rb") as fh:
+                    sums[rel] = hashlib.sha256(fh.read()).hexdigest()
+    return sums
+
+
+def scratch_dirs(fleet, host):
+    """The foreground debug's scratch copies left in the host's /tmp (INC-001 removes its own)."""
+    proc = fleet.run(host, ["sh", "-c", "ls -d /tmp/inc001-debug-* 2>/dev/null || true"])
+    return proc.stdout.split()
+
+
+def admin(host, method, path, body=None):
+    status, answer = http_json(host.api_url + path, method=method, token=host.admin_token(), body=body, timeout=30)
+    assert status in (200, 201, 202), (path, status, answer)
+    return answer
+
+
+def jobs(host):
+    return admin(host, "GET", "/api/system/jobs")["jobs"]
+
+
+def start_index_job(fleet, host, seconds):
+    """The fleet's index-job fault with a discover of `seconds`; returns the job it started."""
+    said = fleet_faults.index_job(fleet, host, seconds)
+    [job] = [j for j in jobs(host) if j["state"] == "running"]
+    assert job["id"] in said, said
+    return job
+
+
+def assert_no_secret(hosts, *texts):
+    """No host's admin token or MCP token appears in any of texts."""
+    for host in hosts:
+        for secret in (host.admin_token(), host.mcp_token()):
+            assert len(secret) > 16
+            for text in texts:
+                assert secret not in text, host.name

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from mcpops.lab.fleet.host import keygen
-from mcpops.lab.local_lab import http_json
+from mcpops.lab.http_client import http_json
 from fleet_helpers import nspawn_processes
 
 MCPOPS = str(Path(sys.executable).parent / "mcpops")

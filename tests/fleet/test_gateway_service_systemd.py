@@ -3,8 +3,7 @@
 
 import json
 
-from fleet_helpers import REPO, run_playbook
-from inc001_fleet import UNIT, unit
+from fleet_helpers import REPO, UNIT, run_playbook, unit
 
 STATUS_PLAYBOOK = str(REPO / "tests" / "fleet" / "playbooks" / "gateway_status.yml")
 

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from fleet_helpers import run_playbook
-from inc001_fleet import (
+from fleet_helpers import (
     UNIT,
     assert_no_secret,
     data_checksums,
@@ -17,6 +16,7 @@ from inc001_fleet import (
     jobs,
     kill_main,
     mcpops_run,
+    run_playbook,
     scratch_dirs,
     start_index_job,
     unit,

@@ -5,19 +5,12 @@ import json
 import re
 import time
 
-from mcpops.lab.local_lab import http_json
-from fleet_helpers import run_playbook
+from fleet_helpers import admin, run_playbook
 
 CORRUPT_PROFILES = ("import os\n"
                     "p = '/var/lib/onec-mcp-gateway/profiles.json'\n"
                     "open(p + '.x', 'w').write('{\"profiles\": [')\n"
                     "os.replace(p + '.x', p)\n")
-
-
-def admin(host, method, path, body=None):
-    status, answer = http_json(host.api_url + path, method=method, token=host.admin_token(), body=body, timeout=30)
-    assert status in (200, 201), (path, status, answer)
-    return answer
 
 
 def new_backup(host):

@@ -9,10 +9,9 @@ in the run's output dir holds what systemd, journald, ss and the host itself sai
 import json
 import re
 
-from fleet_helpers import run_playbook
-from fleet_units import assert_no_secret, out, same_process, snapshot, unit_show
+from fleet_helpers import assert_no_secret, out, run_playbook, same_process, snapshot, unit_show
 from mcpops.lab.fleet import image
-from mcpops.lab.local_lab import http_json
+from mcpops.lab.http_client import http_json
 
 
 def test_service_outage_restart_brings_a_stopped_systemd_gateway_back(make_fleet):
@@ -34,7 +33,7 @@ def test_service_outage_restart_brings_a_stopped_systemd_gateway_back(make_fleet
     # Only the host named: fleet2 kept its gateway process.
     assert same_process(before["fleet2"], after["fleet2"])
     assert not re.search(r"fleet2\s+: ok=", proc.stdout)
-    assert_no_secret(fleet, proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)
 
 
 def test_triage_writes_real_bundles_from_two_systemd_hosts_and_changes_nothing(make_fleet, tmp_path):
@@ -93,6 +92,6 @@ def test_triage_writes_real_bundles_from_two_systemd_hosts_and_changes_nothing(m
     # --check wrote its bundles too (a read-only run has nothing to simulate), the same hosts.
     assert sorted(p.name for p in (tmp_path / "check").iterdir()) == sorted(p.name for p in bundle_dir.iterdir())
     for path in list(bundle_dir.iterdir()) + list((tmp_path / "check").iterdir()):
-        assert_no_secret(fleet, path.read_text())
-    assert_no_secret(fleet, proc.stdout, proc.stderr, checked.stdout, checked.stderr)
+        assert_no_secret(fleet.hosts(), path.read_text())
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr, checked.stdout, checked.stderr)
     assert unit_show(fleet, one)["ActiveState"] == "active"

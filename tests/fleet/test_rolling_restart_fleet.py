@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 import pytest
 
 from mcpops.lab.fleet.lab import FleetLab
-from mcpops.lab.local_lab import http_json
-from fleet_helpers import run_playbook
-from fleet_units import UNIT, assert_no_secret, out, restart_unit, same_process, snapshot, timestamp
+from mcpops.lab.http_client import http_json
+from fleet_helpers import UNIT, assert_no_secret, out, restart_unit, run_playbook, same_process, snapshot, timestamp
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def test_clean_rolling_restart_restarts_each_host_in_order_each_healthy_before_t
         steps += [(host.name, "restart began", began), (host.name, "active again", back),
                   (host.name, "health gate passed", gate_passed_at(fleet, host, back))]
     assert [s[2] for s in steps] == sorted(s[2] for s in steps), steps
-    assert_no_secret(fleet, proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)
 
 
 def test_rolling_restart_stops_at_the_second_host_that_fails_its_health_gate(healthy_fleet):
@@ -145,7 +144,7 @@ def test_rolling_restart_stops_at_the_second_host_that_fails_its_health_gate(hea
     for host in (three, four):
         assert same_process(before[host.name], after[host.name]), (host.name, before[host.name], after[host.name])
         assert after[host.name]["ActiveState"] == "active"
-    assert_no_secret(fleet, proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)
 
 
 @pytest.mark.parametrize("max_fail, goes_on", [(50, True), (0, False)])
@@ -178,7 +177,7 @@ def test_batches_of_two_max_fail_percentage_decides_whether_the_second_batch_run
         assert "Untouched (not restarted): fleet3, fleet4." in said
         for name in ("fleet3", "fleet4"):
             assert same_process(before[name], after[name]), (name, before[name], after[name])
-    assert_no_secret(fleet, proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)
 
 
 class sshd_stopped:
@@ -218,4 +217,4 @@ def test_an_unreachable_host_stops_the_rollout_and_the_report_names_the_hosts_le
     assert after["fleet1"]["MainPID"] != before["fleet1"]["MainPID"] and after["fleet1"]["ActiveState"] == "active"
     for name in ("fleet2", "fleet3", "fleet4"):
         assert same_process(before[name], after[name]), (name, before[name], after[name])
-    assert_no_secret(fleet, proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)

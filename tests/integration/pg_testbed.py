@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from loopback import free_port
-from mcpops.lab.pg_cluster import PgCluster
+from mcpops.lab.fixtures.pg_cluster import PgCluster
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

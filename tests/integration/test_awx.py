@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from mcpops.awx_export import EXPORT_PATH, render_export
-from mcpops.runbooks import discover
+from mcpops.run.awx_export import EXPORT_PATH, render_export
+from mcpops.run.runbooks import discover
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

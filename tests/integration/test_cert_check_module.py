@@ -5,12 +5,9 @@ import pytest
 
 from tls_lab import CaseServers, run_module
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils import tls_probe
-from ansible_collections.mcpops.runbooks.plugins.module_utils.cert_check_run import (
-    CertCheckFailed,
-    CertCheckInputError,
-    run_cert_check,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._tls import probe as tls_probe
+from ansible_collections.mcpops.runbooks.plugins.module_utils._tls.cert_check_run import run as run_cert_check
 
 EXPECTED = {
     # case: (status, reason)
@@ -71,7 +68,7 @@ def test_server_name_picks_what_the_certificate_is_checked_for(servers):
 def test_thresholds_and_fail_on(servers):
     result = run_cert_check(params(servers, ["expiring"], warn_days=30, critical_days=3))
     assert result["targets"][0]["status"] == "warn"
-    with pytest.raises(CertCheckFailed) as failed:
+    with pytest.raises(TaskError) as failed:
         run_cert_check(params(servers, ["expiring", "valid"], fail_on="warn", critical_days=3))
     assert "1 of 2" in failed.value.msg and servers.target("expiring") in failed.value.msg
     assert failed.value.result["summary"]["warn"] == 1
@@ -105,7 +102,7 @@ def test_one_context_pair_for_the_whole_run(servers, monkeypatch):
     {"targets": [], "files": []},
 ])
 def test_bad_input_is_refused_before_connecting(servers, bad):
-    with pytest.raises(CertCheckInputError):
+    with pytest.raises(TaskError):
         run_cert_check(params(servers, [], **bad))
 
 

@@ -1,4 +1,4 @@
-"""cert-renewal.yml against a real TLS server (mcpops.lab.tls_server) whose certificate files are replaced and
+"""cert-renewal.yml against a real TLS server (mcpops.lab.fixtures.tls_server) whose certificate files are replaced and
 which is reloaded by its PID (SIGHUP, as nginx): the new certificate is served and verified; a pair that does
 not match is refused with the old one still served; a reload that does not take is rolled back. certbot and
 kubernetes run in check mode only (no ACME server, no cluster here)."""
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpops.lab.test_ca import TestCA
-from mcpops.lab.tls_server import TlsServerProcess
+from mcpops.lab.fixtures.ca import TestCA
+from mcpops.lab.fixtures.tls_server import TlsServerProcess
 from tls_lab import run_playbook
 
 PLAYBOOK = "playbooks/cert-renewal.yml"

@@ -26,7 +26,7 @@ MUST_HAVE = (
     "plugins/modules/gateway_backup.py",
     "plugins/modules/gateway_backup_info.py",
     "plugins/modules/gateway_health.py",
-    "plugins/module_utils/backup_store.py",
+    "plugins/module_utils/_backup/store.py",
     "roles/gateway_service/tasks/main.yml",
     "roles/gateway_service/meta/argument_specs.yml",
     "playbooks/inc-003-restore.yml",

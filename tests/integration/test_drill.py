@@ -7,8 +7,9 @@ import json
 import pytest
 
 from loopback import free_port
-from mcpops import cli, drills
-from mcpops.lab.local_lab import LocalLab
+from mcpops import cli
+from mcpops.drill import checks
+from mcpops.lab.local.lab import LocalLab
 from test_mcpops_cli import files_containing, mcpops
 
 
@@ -99,7 +100,7 @@ def test_inc004_drills_with_their_own_upstream_port_name_the_cause(tmp_path, fau
 
 def test_a_drill_whose_verification_fails_exits_1_and_names_the_check(tmp_path, monkeypatch, capsys):
     # The test hook: the drill expects a schemaVersion the gateway does not have; the runbook itself succeeds.
-    monkeypatch.setattr(drills, "SUPPORTED_SCHEMA_VERSION", 4)
+    monkeypatch.setattr(checks, "SUPPORTED_SCHEMA_VERSION", 4)
     monkeypatch.setenv("MCPOPS_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     status = cli.main(["drill", "inc-001-gateway-down", "--dir", str(tmp_path / "lab"),

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpops.lab import supervisor as sup
-from mcpops.lab.local_lab import SERVICE_NAME, LocalLab, http_json
+from mcpops.lab.http_client import http_json
+from mcpops.lab.local import supervisor as sup
+from mcpops.lab.local.lab import SERVICE_NAME, LocalLab
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -620,7 +621,7 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
 
     # Kill points hit from outside: before the module touched anything, and mid-restore with a journal
     # left to replay. The staged/swapped windows last milliseconds, so a kill from outside lands there
-    # only by luck; both recovery directions at every step are proven by tests/unit/test_restore_journal.py
+    # only by luck; both recovery directions at every step are proven by tests/unit/plugins/module_utils/_backup/test_data_swap.py
     # (a kill simulated after each step, and real SIGKILLs of a restore paused at chosen steps).
     assert any(killed and phase is None for _l, killed, phase, _s in seen), seen
     assert "rolled_back" in recoveries, seen

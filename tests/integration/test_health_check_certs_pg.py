@@ -1,5 +1,5 @@
 """The morning health check's certificate and PostgreSQL steps against real components: the local lab's
-gateway, real TLS endpoints (mcpops.lab.tls_server) serving certificates of the test CA that expire in a
+gateway, real TLS endpoints (mcpops.lab.fixtures.tls_server) serving certificates of the test CA that expire in a
 known number of days, and the tests' private PostgreSQL cluster with client sessions the test opens.
 Run through `mcpops run` as cron runs it; the pg password is the canary and must never come back."""
 
@@ -9,8 +9,8 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mcpops.lab.test_ca import TestCA
-from mcpops.lab.tls_server import TlsServerProcess
+from mcpops.lab.fixtures.ca import TestCA
+from mcpops.lab.fixtures.tls_server import TlsServerProcess
 from pg_testbed import CANARY, PASSWORDS, cluster, sessions  # noqa: F401 (fixtures)
 from test_inc003_playbook import make_lab
 from test_mcpops_cli import files_containing, mcpops, only_run_dir

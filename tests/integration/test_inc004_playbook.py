@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpops.lab.local_lab import LocalLab
-from mcpops.lab.odata_upstream import LabUpstream
-from mcpops.lab.supervisor import pid_alive
+from mcpops.lab.fixtures.odata_upstream import LabUpstream
+from mcpops.lab.local.lab import LocalLab
+from mcpops.lab.pids import pid_alive
 from loopback import free_port
 from tls_lab import run_playbook
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpops.lab.local_lab import LocalLab, http_json
+from mcpops.lab.http_client import http_json
+from mcpops.lab.local.lab import LocalLab
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]

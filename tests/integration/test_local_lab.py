@@ -10,8 +10,10 @@ import sys
 
 import pytest
 
-from mcpops.lab import supervisor as sup
-from mcpops.lab.local_lab import LabError, LocalLab, http_json
+from mcpops.lab.http_client import http_json
+from mcpops.lab.local.errors import LabError
+from mcpops.lab.local.lab import LocalLab
+from mcpops.lab.pids import pid_alive, wait_gone
 from loopback import free_port
 
 REQUIRED_KEYS = {
@@ -25,7 +27,7 @@ def alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return sup.pid_alive(pid)  # a zombie waiting for its reaper counts as gone
+    return pid_alive(pid)  # a zombie waiting for its reaper counts as gone
 
 
 class Recorder:
@@ -267,7 +269,7 @@ def test_down_and_up_after_supervisord_was_killed(lab):
     sup_pid = lab.read_info()["supervisord_pid"]
     gw_pid = lab.gateway_pid()
     os.kill(sup_pid, signal.SIGKILL)
-    assert sup.wait_gone([sup_pid], 10) == []
+    assert wait_gone([sup_pid], 10) == []
     assert alive(gw_pid)
     st = lab.status()
     assert st["supervisord_pid"] is None and not st["healthy"]

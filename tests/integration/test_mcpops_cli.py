@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loopback import free_port
-from mcpops.lab.local_lab import LocalLab
+from mcpops.lab.local.lab import LocalLab
 from test_inc003_playbook import backups_in, data_dir_digest, wait_state
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from loopback import free_port
-from mcpops.lab.local_lab import LocalLab
+from mcpops.lab.local.lab import LocalLab
 from pg_testbed import (  # noqa: F401 (cluster, sessions, run_dir are fixtures)
     cluster,
     run_dir,

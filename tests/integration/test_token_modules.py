@@ -225,6 +225,28 @@ def test_refusals_touch_nothing(gw, runner):
     assert all_tokens(gw) == before and revoked_lines(gw) == audit_before
 
 
+# ---------------------------------------------------------------------------- gateway_health check_tokens (INC-006 step 2)
+
+
+def test_health_check_tokens_proves_which_admin_token_the_gateway_takes(gw, runner):
+    """The running gateway takes ADMIN and refuses any other token: check_tokens passes for a rotation that took
+    effect and fails, naming list and position only, for one the gateway did not read. No token in any output."""
+    old = "adm-OLD-" + "Q1w2E3r4" * 4
+    runner.secrets.append(old)
+    rotated, not_read = runner.run([
+        ("gateway_health", {"check_tokens": {"accepted": ["{{ api_token }}"], "refused": [old]}, "retries": 0}),
+        ("gateway_health", {"check_tokens": {"accepted": [old], "refused": ["{{ api_token }}"]}, "retries": 1, "delay": 0}),
+    ], check=True)
+    ok(rotated)
+    assert rotated["healthy"] is True and rotated["changed"] is False
+    assert rotated["token_checks"] == {"accepted": [{"status": 200, "ok": True}], "refused": [{"status": 401, "ok": True}]}
+    assert not_read.get("failed") and not_read["attempts"] == 2
+    url = "http://127.0.0.1:%d/api/system/storage-meta" % gw.port
+    assert not_read["problems"] == ["check_tokens: GET %s answered 401 to accepted token #1 (wanted 200)" % url,
+                                    "check_tokens: GET %s answered 200 to refused token #1 (wanted 401)" % url]
+    assert not_read["msg"].startswith("gateway at http://127.0.0.1:%d unhealthy after 2 checks: check_tokens:" % gw.port)
+
+
 # ---------------------------------------------------------------------------- mcp_token_info
 
 

@@ -1,5 +1,5 @@
 """TLS helpers the integration tests share: the lab's certificate cases served by a real TLS server process
-(mcpops.lab.tls_server) on loopback, and one ansible ad-hoc module run."""
+(mcpops.lab.fixtures.tls_server) on loopback, and one ansible ad-hoc module run."""
 
 import json
 import os
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mcpops.lab.test_ca import make_cases
-from mcpops.lab.tls_server import TlsServerProcess
+from mcpops.lab.fixtures.ca import make_cases
+from mcpops.lab.fixtures.tls_server import TlsServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -1,13 +1,10 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The argument spec of the gateway API options (documented by the doc fragment mcpops.runbooks.gateway_api)."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
-DEFAULT_API_URL = "http://127.0.0.1:3000"
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import DEFAULT_API_URL
 
 
 def gateway_api_argument_spec(api_url_default=DEFAULT_API_URL, token_required=True):

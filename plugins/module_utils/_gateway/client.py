@@ -1,11 +1,8 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small client of the gateway's HTTP API (gateway-contract.md), standard library only."""
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway's HTTP API client (gateway-contract.md) and the one request core under it, standard library only."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import re
@@ -16,9 +13,9 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import HTTPSHandler, Request, build_opener
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils.backup_id import validate_backup_id
-
 DEFAULT_API_URL = "http://127.0.0.1:3000"
+# A token or backup id goes into a URL path: one segment of these characters, never only dots (`..`).
+PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 class GatewayError(Exception):
@@ -38,7 +35,27 @@ class GatewayError(Exception):
                 text += " %s" % code
             if message:
                 text += ": %s" % message
-        super(GatewayError, self).__init__(text)
+        super().__init__(text)
+
+
+class PathSegmentError(ValueError):
+    """An id refused before any request because it is not one safe URL path segment."""
+
+
+class TokenIdError(PathSegmentError):
+    pass
+
+
+def check_path_segment(value, what, error=PathSegmentError):
+    """value when it matches ^[A-Za-z0-9_.-]{1,128}$ and is not only dots; error("invalid <what> ...") otherwise."""
+    if not isinstance(value, str) or not PATH_SEGMENT_RE.match(value) or not value.strip("."):
+        raise error("invalid %s %r: must match ^[A-Za-z0-9_.-]{1,128}$ (and not be only dots)" % (what, value))
+    return value
+
+
+def validate_token_id(token_id):
+    """Refuse an id that is not ^[A-Za-z0-9_.-]{1,128}$ or is only dots (a path segment like `..`)."""
+    return check_path_segment(token_id, "token id", TokenIdError)
 
 
 def make_ssl_context(validate_certs):
@@ -64,19 +81,116 @@ def decode_error_body(raw):
     return None, text.strip()[:200] or None
 
 
-class GatewayClient:
-    """One gateway: base url, admin token (never in any message), TLS context built once, timeout."""
+def is_transient(error):
+    """True for a GatewayError worth retrying: no answer (timeout, reset, refused) or a 5xx."""
+    return isinstance(error, GatewayError) and (error.status is None or 500 <= error.status <= 599)
 
-    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10):
-        self.base_url = base_url.rstrip("/")
-        self._token = token
+
+# -- the request core: a transport sends bytes and gives back an Answer, or raises NoAnswer ------------
+
+
+class NoAnswer(Exception):
+    """No HTTP answer at all (refused, reset, timeout, TLS failure); the text says why."""
+
+
+class Answer:
+    """What came back: status, reason phrase, headers (case-insensitive) and the whole body."""
+
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+
+class UrllibTransport:
+    """A new connection per request through urllib (redirects followed as urllib does)."""
+
+    def __init__(self, validate_certs=True, timeout=10):
         self.timeout = timeout
         self._opener = build_opener(HTTPSHandler(context=make_ssl_context(validate_certs)))
 
+    def exchange(self, method, url, data, headers):
+        request = Request(url, data=data, headers=headers, method=method)
+        try:
+            response = self._opener.open(request, timeout=self.timeout)
+            with response:
+                return Answer(response.status, response.reason, response.headers, response.read())
+        except HTTPError as exc:
+            return Answer(exc.code, exc.reason, exc.headers, exc.read())
+        except (URLError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
+            raise NoAnswer(str(getattr(exc, "reason", exc)))
+
+    def close(self):
+        pass
+
+
+class KeepAliveTransport:
+    """One kept-alive http.client connection (HTTP/1.1) to one origin, for one thread at a time.
+
+    Any failure to get an answer closes the connection, so that the next request reconnects."""
+
+    def __init__(self, base_url, validate_certs=True, timeout=10):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("api_url must be http(s)://host[:port][/path]")
+        self.timeout = timeout
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._context = make_ssl_context(validate_certs) if self._https else None
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            if self._https:
+                self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
+            else:
+                self._conn = http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        return self._conn
+
+    def exchange(self, method, url, data, headers):
+        parts = urlsplit(url)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        try:
+            conn = self._connection()
+            conn.request(method, target, body=data, headers=headers)
+            response = conn.getresponse()
+            answer = Answer(response.status, response.reason, response.headers, response.read())
+            if response.will_close:
+                self.close()
+            return answer
+        except (socket.timeout, OSError, http_client.HTTPException, ssl.SSLError) as exc:
+            self.close()
+            raise NoAnswer("%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def redact_text(text, secret):
+    """text with secret replaced by ********; anything that is not text is returned as it is."""
+    if text and secret and isinstance(text, str):
+        return text.replace(secret, "********")
+    return text
+
+
+class GatewayClient:
+    """One gateway: base url, admin token (never in any message), one transport (TLS context built once), timeout."""
+
+    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10, transport=None):
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self._transport = transport or UrllibTransport(validate_certs, timeout)
+
     def _redact(self, text):
-        if text and self._token:
-            return text.replace(self._token, "********")
-        return text
+        return redact_text(text, self._token)
+
+    def close(self):
+        self._transport.close()
 
     def request(self, method, path, body=None, auth=True, ok=(200,)):
         """(status, parsed JSON body) for a call whose status is in ok; GatewayError otherwise."""
@@ -90,15 +204,11 @@ class GatewayClient:
             if not self._token:
                 raise GatewayError(method, endpoint, None, None, "api_token is required for this endpoint")
             headers["Authorization"] = "Bearer %s" % self._token
-        request = Request(endpoint, data=data, headers=headers, method=method)
         try:
-            response = self._opener.open(request, timeout=self.timeout)
-            status, raw = response.status, response.read()
-        except HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except (URLError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise GatewayError(method, endpoint, None, None, self._redact(str(reason)))
+            answer = self._transport.exchange(method, endpoint, data, headers)
+        except NoAnswer as exc:
+            raise GatewayError(method, endpoint, None, None, self._redact(str(exc)))
+        status, raw = answer.status, answer.body
         if status not in ok:
             code, message = decode_error_body(raw)
             raise GatewayError(method, endpoint, status, self._redact(code), self._redact(message))
@@ -128,7 +238,8 @@ class GatewayClient:
         return body.get("backup", body) if isinstance(body, dict) else body
 
     def restore_backup(self, backup_id):
-        validate_backup_id(backup_id)
+        # The backup domain checks the id's full format before; here only that it stays one path segment.
+        check_path_segment(backup_id, "backup id")
         return self.request("POST", "/api/system/backups/%s/restore" % quote(backup_id, safe=""), body={})[1]
 
     def jobs(self):
@@ -183,83 +294,15 @@ class GatewayClient:
         return answer.get("token", answer) if isinstance(answer, dict) else answer
 
 
-TOKEN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-class TokenIdError(ValueError):
-    pass
-
-
-def validate_token_id(token_id):
-    """Refuse an id that is not ^[A-Za-z0-9_.-]{1,128}$ or is only dots (a path segment like `..`)."""
-    if not isinstance(token_id, str) or not TOKEN_ID_RE.match(token_id) or not token_id.strip("."):
-        raise TokenIdError("invalid token id %r: must match ^[A-Za-z0-9_.-]{1,128}$ (and not be only dots)" % (token_id,))
-    return token_id
-
-
 class KeepAliveGatewayClient(GatewayClient):
-    """A GatewayClient over one kept-alive http.client connection (HTTP/1.1), for one thread at a time.
+    """A GatewayClient over a KeepAliveTransport, for one thread at a time (close() it when done).
 
-    Any failure to get an answer closes the connection (the next call reconnects) and raises GatewayError
-    with status None, so that callers can tell transient failures from HTTP errors."""
+    Any failure to get an answer raises GatewayError with status None, so that callers can tell transient
+    failures from HTTP errors."""
 
     def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10):
-        GatewayClient.__init__(self, base_url, token, validate_certs, timeout)
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise GatewayError("GET", self.base_url, None, None, "api_url must be http(s)://host[:port][/path]")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._path_prefix = parts.path.rstrip("/")
-        self._context = make_ssl_context(validate_certs) if self._https else None
-        self._conn = None
-
-    def _connection(self):
-        if self._conn is None:
-            if self._https:
-                self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
-            else:
-                self._conn = http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
-
-    def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def request(self, method, path, body=None, auth=True, ok=(200,)):
-        endpoint = self.base_url + path
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        if auth:
-            if not self._token:
-                raise GatewayError(method, endpoint, None, None, "api_token is required for this endpoint")
-            headers["Authorization"] = "Bearer %s" % self._token
         try:
-            conn = self._connection()
-            conn.request(method, self._path_prefix + path, body=data, headers=headers)
-            response = conn.getresponse()
-            status, raw = response.status, response.read()
-            if response.will_close:
-                self.close()
-        except (socket.timeout, OSError, http_client.HTTPException, ssl.SSLError) as exc:
-            self.close()
-            reason = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
-            raise GatewayError(method, endpoint, None, None, self._redact(reason))
-        if status not in ok:
-            code, message = decode_error_body(raw)
-            raise GatewayError(method, endpoint, status, self._redact(code), self._redact(message))
-        try:
-            parsed = json.loads(raw.decode("utf-8")) if raw else {}
-        except ValueError:
-            raise GatewayError(method, endpoint, status, "bad_response", "the body is not JSON: %r" % self._redact(raw[:120].decode("utf-8", "replace")))
-        return status, parsed
-
-
-def is_transient(error):
-    """True for a GatewayError worth retrying: no answer (timeout, reset, refused) or a 5xx."""
-    return isinstance(error, GatewayError) and (error.status is None or 500 <= error.status <= 599)
+            transport = KeepAliveTransport(base_url.rstrip("/"), validate_certs, timeout)
+        except ValueError as exc:
+            raise GatewayError("GET", base_url.rstrip("/"), None, None, str(exc))
+        GatewayClient.__init__(self, base_url, token, validate_certs, timeout, transport=transport)

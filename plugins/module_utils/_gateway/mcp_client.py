@@ -1,22 +1,17 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A minimal MCP Streamable HTTP client (JSON-RPC 2.0 over POST), standard library only."""
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A minimal MCP Streamable HTTP client (JSON-RPC 2.0 over POST) on the gateway client's request core."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import itertools
 import json
-import socket
-import ssl
-from urllib.error import HTTPError, URLError
-from urllib.request import HTTPSHandler, Request, build_opener
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
+    NoAnswer,
+    UrllibTransport,
     decode_error_body,
-    make_ssl_context,
+    redact_text,
 )
 
 PROTOCOL_VERSION = "2025-06-18"
@@ -34,7 +29,7 @@ class McpError(Exception):
         where = "MCP %s at %s" % (rpc_method, endpoint)
         if status is not None:
             where += " -> HTTP %s" % status
-        super(McpError, self).__init__("%s: %s" % (where, detail) if detail else where)
+        super().__init__("%s: %s" % (where, detail) if detail else where)
 
 
 def parse_sse(text):
@@ -84,12 +79,10 @@ class McpClient:
         self.session_id = None
         self.server_info = None
         self._ids = itertools.count(1)
-        self._opener = build_opener(HTTPSHandler(context=make_ssl_context(validate_certs)))
+        self._transport = UrllibTransport(validate_certs, timeout)
 
     def _redact(self, text):
-        if text and self._token:
-            return str(text).replace(self._token, "********")
-        return text
+        return redact_text(str(text), self._token) if text else text
 
     def _post(self, rpc_method, message):
         headers = {
@@ -100,22 +93,19 @@ class McpClient:
         }
         if self.session_id:
             headers[SESSION_HEADER] = self.session_id
-        request = Request(self.url, data=json.dumps(message).encode("utf-8"), headers=headers, method="POST")
         try:
-            response = self._opener.open(request, timeout=self.timeout)
-        except HTTPError as exc:
-            code, text = decode_error_body(exc.read())
-            detail = " ".join(str(part) for part in (code, text) if part) or exc.reason
-            raise McpError(rpc_method, self.url, exc.code, self._redact(detail))
-        except (URLError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
-            raise McpError(rpc_method, self.url, None, "no answer (%s)" % self._redact(getattr(exc, "reason", exc)))
-        with response:
-            session = response.headers.get(SESSION_HEADER)
-            if session:
-                self.session_id = session
-            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            raw = response.read()
-            return response.status, content_type, raw
+            answer = self._transport.exchange("POST", self.url, json.dumps(message).encode("utf-8"), headers)
+        except NoAnswer as exc:
+            raise McpError(rpc_method, self.url, None, "no answer (%s)" % self._redact(exc))
+        if not 200 <= answer.status <= 299:
+            code, text = decode_error_body(answer.body)
+            detail = " ".join(str(part) for part in (code, text) if part) or answer.reason
+            raise McpError(rpc_method, self.url, answer.status, self._redact(detail))
+        session = answer.headers.get(SESSION_HEADER)
+        if session:
+            self.session_id = session
+        content_type = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        return answer.status, content_type, answer.body
 
     def _rpc(self, rpc_method, params=None):
         request_id = next(self._ids)

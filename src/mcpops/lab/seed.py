@@ -15,7 +15,8 @@ import random
 import secrets
 
 from mcpops.lab.gateway import KNOWN_MIGRATIONS, SCHEMA_VERSION
-from mcpops.lab.gateway.fsutil import atomic_write_bytes
+from mcpops.lab.gateway.fsutil import atomic_write
+
 ORGS = ["org_acme", "org_globex", "org_initech"]
 CLIENTS = ["cursor-ide", "ci-bot", "claude-desktop", "mcpops-oncall", "vscode-copilot", "n8n-automation"]
 PROFILES = [
@@ -156,7 +157,7 @@ def seed_data_dir(data_dir, *, rng_seed=1, tokens=50, audit_lines=3000, now=None
         ("storage-meta.json", _json({"schemaVersion": SCHEMA_VERSION, "appliedMigrations": list(KNOWN_MIGRATIONS)}), 0o644),
     ]
     for name, data, mode in files:
-        atomic_write_bytes(os.path.join(data_dir, name), data, mode)
+        atomic_write(os.path.join(data_dir, name), data, mode)
     return {"ops_token_id": ops_id, "ops_token_secret": ops_secret, "password_env": password_env}
 
 

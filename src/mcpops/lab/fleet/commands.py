@@ -16,9 +16,9 @@ def _fleet(args):
 
 def _run(fn):
     def wrapper(args):
+        from mcpops.lab.fleet.errors import FleetError, UnknownFault
         from mcpops.lab.fleet.host import HostError
         from mcpops.lab.fleet.image import ImageError
-        from mcpops.lab.fleet.lab import FleetError, UnknownFault
 
         try:
             return fn(args)

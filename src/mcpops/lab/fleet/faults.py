@@ -10,9 +10,10 @@ starts a long index.discover job, which a restart must not cut short.
 import time
 
 from mcpops.lab.fleet import image
+from mcpops.lab.fleet.errors import FleetError, UnknownFault
 from mcpops.lab.fleet.host import HostError
-from mcpops.lab.fleet.lab import FleetError, UnknownFault
-from mcpops.lab.local_lab import http_json
+from mcpops.lab.http_client import http_json
+from mcpops.lab.local import faults as lab_faults
 
 UNIT = image.SERVICE_NAME
 WAIT = 60.0
@@ -120,8 +121,6 @@ print(ended)
 def index_job(fleet, host, seconds=None):
     """A long index.discover job, as the local lab's index-job fault: the host's gateway env file (bind-mounted from
     the fleet's state dir) gets ONEC_MCP_DISCOVER_SECONDS, the unit restarts to read it, a job starts over the API."""
-    from mcpops.lab import faults as lab_faults
-
     pid = _running_pid(fleet, host)
     seconds = int(seconds or lab_faults.INDEX_JOB_SECONDS)
     env_file = host.gateway_etc / "gateway.env"
@@ -151,7 +150,7 @@ def unreachable(fleet, host):
 def poweroff(fleet, host):
     pid = _running_pid(fleet, host)
     host.stop(pid)
-    fleet._record_pid(host, None)
+    fleet.record_pid(host, None)
     return f"poweroff: {host.name} shut down (systemd-nspawn pid {pid}); `mcpops fleet up` boots it again"
 
 

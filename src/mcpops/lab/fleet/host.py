@@ -19,9 +19,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from mcpops.lab import supervisor as procs
+from mcpops.lab import pids
 from mcpops.lab.fleet import image
-from mcpops.lab.gateway.fsutil import atomic_write_bytes
+from mcpops.lab.gateway.fsutil import atomic_write
 
 FIRST_OCTET = 10  # host i (1-based) listens on <net>.(10+i)
 MAX_HOSTS = 200
@@ -33,10 +33,6 @@ KILL_TIMEOUT = 10.0
 
 class HostError(Exception):
     """A host operation failed; the message says what was tried and what came back."""
-
-
-def _write(path, text, mode=0o600):
-    atomic_write_bytes(path, text.encode() if isinstance(text, str) else text, mode)
 
 
 def keygen(path, comment):
@@ -127,31 +123,31 @@ class FleetHost:
             os.chmod(d, mode)
         keygen(self.host_key, f"{self.name} host key")
         os.chmod(self.host_key, 0o600)  # sshd refuses a host key others can read
-        _write(self.fleet_etc / "sshd.conf",
-               f"# {self.name}: written by `mcpops fleet up`\n"
-               f"ListenAddress {self.address}\n"
-               f"HostKey {image.FLEET_ETC}/ssh_host_ed25519_key\n"
-               f"AuthorizedKeysFile {image.FLEET_ETC}/authorized_keys\n"
-               "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-               "KbdInteractiveAuthentication no\nUseDNS no\n", 0o644)
-        _write(self.fleet_etc / "authorized_keys", client_public_key, 0o644)
-        _write(self.fleet_etc / "hostname", self.name + "\n", 0o644)  # systemd reads /etc/hostname at boot
-        _write(self.fleet_etc / "gateway.listen.env", f"ONEC_MCP_LISTEN={self.address}:{GATEWAY_PORT}\n", 0o644)
+        atomic_write(self.fleet_etc / "sshd.conf",
+                     f"# {self.name}: written by `mcpops fleet up`\n"
+                     f"ListenAddress {self.address}\n"
+                     f"HostKey {image.FLEET_ETC}/ssh_host_ed25519_key\n"
+                     f"AuthorizedKeysFile {image.FLEET_ETC}/authorized_keys\n"
+                     "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                     "KbdInteractiveAuthentication no\nUseDNS no\n", 0o644)
+        atomic_write(self.fleet_etc / "authorized_keys", client_public_key, 0o644)
+        atomic_write(self.fleet_etc / "hostname", self.name + "\n", 0o644)  # systemd reads /etc/hostname at boot
+        atomic_write(self.fleet_etc / "gateway.listen.env", f"ONEC_MCP_LISTEN={self.address}:{GATEWAY_PORT}\n", 0o644)
         if not self.admin_token_file.exists():
-            _write(self.admin_token_file, _secrets.token_urlsafe(32) + "\n")
+            atomic_write(self.admin_token_file, _secrets.token_urlsafe(32) + "\n", 0o600)
         if not any(not p.name.startswith(".") for p in self.data_dir.iterdir()):
             self._seed()
         elif not (self.gateway_etc / "gateway.env").exists():
-            _write(self.gateway_etc / "gateway.env", "")
+            atomic_write(self.gateway_etc / "gateway.env", "", 0o600)
 
     def _seed(self):
         from mcpops.lab.seed import seed_data_dir
 
         # Each host its own data: a different seed gives different token ids, audit lines and secrets.
         result = seed_data_dir(str(self.data_dir), rng_seed=self.index)
-        _write(self.mcp_token_file, result["ops_token_secret"] + "\n")
-        _write(self.gateway_etc / "gateway.env",
-               "".join(f"{k}={v}\n" for k, v in sorted(result["password_env"].items())))
+        atomic_write(self.mcp_token_file, result["ops_token_secret"] + "\n", 0o600)
+        atomic_write(self.gateway_etc / "gateway.env",
+                     "".join(f"{k}={v}\n" for k, v in sorted(result["password_env"].items())), 0o600)
 
     # ------------------------------------------------------------------ the nspawn process
 
@@ -176,9 +172,9 @@ class FleetHost:
 
     def is_ours(self, pid):
         """pid is alive and is the systemd-nspawn of this host (checked before any signal)."""
-        if not pid or not procs.pid_alive(int(pid)):
+        if not pid or not pids.pid_alive(int(pid)):
             return False
-        args = procs.cmdline(int(pid))
+        args = pids.cmdline(int(pid))
         return bool(args) and os.path.basename(args[0]) == "systemd-nspawn" and self.name in args \
             and f"--bind={self.data_dir}:{image.GATEWAY_DATA}" in args
 
@@ -203,12 +199,12 @@ class FleetHost:
         if not self.is_ours(nspawn_pid):
             return False
         leader = self.leader_pid(nspawn_pid)
-        procs.signal_pid(nspawn_pid, signal.SIGTERM)
-        if procs.wait_gone([nspawn_pid], timeout):
+        pids.signal_pid(nspawn_pid, signal.SIGTERM)
+        if pids.wait_gone([nspawn_pid], timeout):
             for pid in (leader, nspawn_pid):
-                if pid and procs.pid_alive(pid):
-                    procs.signal_pid(pid, signal.SIGKILL)
-            left = procs.wait_gone([p for p in (leader, nspawn_pid) if p], KILL_TIMEOUT)
+                if pid and pids.pid_alive(pid):
+                    pids.signal_pid(pid, signal.SIGKILL)
+            left = pids.wait_gone([p for p in (leader, nspawn_pid) if p], KILL_TIMEOUT)
             if left:
                 raise HostError(f"{self.name}: PIDs {left} survived SIGTERM and SIGKILL")
         return True

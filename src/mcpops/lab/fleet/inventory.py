@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mcpops.lab.fleet import image
 from mcpops.lab.fleet.host import GATEWAY_PORT
-from mcpops.lab.gateway.fsutil import atomic_write_bytes
+from mcpops.lab.gateway.fsutil import atomic_write
 
 GROUP_VARS = """---
 # Written by `mcpops fleet up` (mcpops.lab.fleet.inventory); regenerated at every up. The fleet's state
@@ -58,6 +58,6 @@ def hosts_yml(state_dir, hosts):
 def write(inventory_dir, state_dir, hosts):
     inventory_dir = Path(inventory_dir)
     (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts).encode(), 0o644)
-    atomic_write_bytes(inventory_dir / "group_vars" / "gateways.yml", group_vars().encode(), 0o644)
+    atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts), 0o644)
+    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(), 0o644)
     return inventory_dir

@@ -28,24 +28,17 @@ import time
 from pathlib import Path
 
 import mcpops
-from mcpops.lab.fleet import image, inventory
+from mcpops.lab.fleet import faults, image, inventory
+from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.fleet.host import DEFAULT_NET, MAX_HOSTS, FleetHost, HostError, check_net, keygen
-from mcpops.lab.gateway.fsutil import atomic_write_bytes
-from mcpops.lab.local_lab import http_json
+from mcpops.lab.gateway.fsutil import atomic_write
+from mcpops.lab.http_client import http_json
 
 BOOT_TIMEOUT = 180.0  # from systemd-nspawn to sshd and a healthy gateway, on a loaded 2-core machine
 DEFAULT_INVENTORY = "inventories/fleet"
 # command -> the Debian package that provides it
 PREREQUISITES = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container",
                  "ssh": "openssh-client", "ssh-keygen": "openssh-client", "nsenter": "util-linux"}
-
-
-class FleetError(Exception):
-    """A fleet operation failed or cannot start; the message says what was tried and what to do."""
-
-
-class UnknownFault(FleetError):
-    pass
 
 
 def default_state_dir():
@@ -126,9 +119,10 @@ class FleetLab:
 
     def _write_info(self, info):
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode(), 0o644)
+        atomic_write(self.info_path, json.dumps(info, indent=2, sort_keys=True) + "\n", 0o644)
 
-    def _record_pid(self, host, pid):
+    def record_pid(self, host, pid):
+        """Record host's systemd-nspawn PID in fleet.json (None: powered off)."""
         info = self.read_info()
         info.setdefault("hosts", {}).setdefault(host.name, {"address": host.address})["pid"] = pid
         self._write_info(info)
@@ -207,7 +201,7 @@ class FleetLab:
         public = Path(str(self.client_key) + ".pub").read_text()
         for host in hosts:
             host.prepare(public)
-        atomic_write_bytes(self.known_hosts, "".join(h.known_hosts_line() for h in hosts).encode(), 0o644)
+        atomic_write(self.known_hosts, "".join(h.known_hosts_line() for h in hosts), 0o644)
         info.update(count=count, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
                     mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir))
         info["hosts"] = {h.name: {"address": h.address, "pid": running.get(h.name)} for h in hosts}
@@ -220,7 +214,7 @@ class FleetLab:
                     pid = host.start(rootfs, self.mcpops_src)
                     started.append((host, pid))
                     pids[host.name] = pid
-                    self._record_pid(host, pid)
+                    self.record_pid(host, pid)
                     self._say(f"{host.name}: systemd-nspawn pid {pid} on {host.address}")
             for host in hosts:
                 if host.name in running:
@@ -231,7 +225,7 @@ class FleetLab:
             for host, pid in started:
                 with contextlib.suppress(HostError):
                     host.stop(pid)
-                self._record_pid(host, None)
+                self.record_pid(host, None)
             raise
         inventory.write(self.inventory_dir, self.state_dir, hosts)
         self._say(f"inventory: {self.inventory_dir}")
@@ -301,7 +295,7 @@ class FleetLab:
                     host.stop(pid)
                     stopped.append(pid)
                 if self.info_path.exists():
-                    self._record_pid(host, None)
+                    self.record_pid(host, None)
         if purge:
             for name in ("hosts.yml", "group_vars/gateways.yml"):
                 with contextlib.suppress(FileNotFoundError):
@@ -333,7 +327,5 @@ class FleetLab:
         return host.run(self.pid(host), argv, **kwargs)
 
     def break_(self, name, fault):
-        from mcpops.lab.fleet import faults
-
         with self._locked():
             return faults.inject(self, self.host(name), fault)

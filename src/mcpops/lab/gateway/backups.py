@@ -226,7 +226,7 @@ class Backups:
             return {"restored": backup_id, "schemaVersion": version}
 
     def _swap_in(self, backup_id, backup_dir, manifest):
-        """Stage, then swap, with the same journal protocol as the collection's data_swap module_utils
+        """Stage, then swap, with the same journal protocol as the collection's module_utils/_backup/data_swap.py
         (phases staging -> staged -> swapped; `.restore-<id>.staging`, `.restore-<id>.old`), so that a
         gateway killed mid-restore is finished by re-running the restore with the gateway_backup module."""
         files = [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in manifest["files"]]
@@ -241,7 +241,7 @@ class Backups:
             raise ApiError(507, "insufficient_storage", "no room on the data volume to stage backup %s" % backup_id)
 
         def write_journal():
-            fsutil.atomic_write_bytes(journal_path, json.dumps(journal, sort_keys=True).encode("utf-8"), mode=0o600)
+            fsutil.atomic_write(journal_path, json.dumps(journal, sort_keys=True).encode("utf-8"), mode=0o600)
 
         write_journal()
         try:

@@ -50,8 +50,13 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write_bytes(path, data, mode=0o644):
-    """Write `data` to a temp file next to `path`, fsync it, then os.replace it into place."""
+def atomic_write(path, data, mode=0o644):
+    """Write `data` (bytes, or str as UTF-8) to a temp file next to `path`, fsync it, then os.replace it
+    into place. The temp file is 0600 from its creation (mkstemp) until chmod'ed to `mode`, so a secret
+    is never readable by others on the way. The one atomic writer of src/mcpops: the labs, the seed and
+    the fixtures use it too."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
     try:
@@ -76,7 +81,7 @@ def json_bytes(obj, newline=True):
 
 
 def atomic_write_json(path, obj, mode=0o644):
-    atomic_write_bytes(path, json_bytes(obj), mode)
+    atomic_write(path, json_bytes(obj), mode)
 
 
 def append_line(path, obj):

@@ -223,7 +223,7 @@ class Store:
             with self.lock:
                 covered = self._tokens_changed
                 payload = self.tokens_json_bytes()
-            fsutil.atomic_write_bytes(self.path("tokens.json"), payload, mode=0o600)
+            fsutil.atomic_write(self.path("tokens.json"), payload, mode=0o600)
             self._tokens_saved = covered
 
     def tokens_json_bytes(self):

@@ -1,0 +1,155 @@
+"""What must be true after a drill's run, as Check(name, ok, detail, target) lines: the gateway healthy
+(/healthz and /readyz 200), its storage-meta at the supported schemaVersion with every store ok, no token
+lost or added, the runbook's exit the one expected, and the fault's own symptom gone (or named).
+
+The check_* functions are pure (tests/unit/mcpops/drill/test_checks.py); common_checks and symptom_check
+read a target (its API and its data dir) and ask the lab for its service state.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from mcpops.drill.scenarios import DrillError
+from mcpops.lab.http_client import http_json
+
+SUPPORTED_SCHEMA_VERSION = 3  # docs/dev/conventions.md, "Data dir"; the reference gateway's newest
+
+# What proves a symptom gone (or, for a read-only runbook, named); symptom_check implements each.
+SYMPTOMS = {
+    "service_running": "the gateway's service is running again (supervisor RUNNING / systemd active)",
+    "store_parses": "tokens.json in the data dir is valid JSON again",
+    "schema_supported": "storage-meta.json is back at a supported schemaVersion without 099_future",
+    "rate_limited": "the storming token's rateLimit is the one the drill asked for",
+    "named_upstream": "the run names the upstream as the failed check",
+    "named_certificate": "the run names the certificate as the failed check",
+    "named_gate": "the rollout stopped at the host that failed its health gate",
+}
+
+# The runbook's output line that names the fault, for the named_* symptoms (searched in the run's stdout).
+NAMED_PATTERNS = {
+    "named_upstream": r"FAILED: [a-z, ]*upstream",
+    "named_certificate": r"FAILED: [a-z, ]*certificate",
+    "named_gate": r"Rolling restart stopped at \S+",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    target: str = ""
+
+    def line(self):
+        where = f" [{self.target}]" if self.target else ""
+        return f"{'PASS' if self.ok else 'FAIL'} {self.name}{where}: {self.detail}"
+
+
+def check_health(target, healthz, readyz):
+    """healthz/readyz: (status, body) of GET /healthz and /readyz."""
+    ok = healthz[0] == 200 and readyz[0] == 200
+    detail = f"/healthz {healthz[0]}, /readyz {readyz[0]}"
+    if readyz[0] != 200 and isinstance(readyz[1], dict) and readyz[1].get("checks"):
+        detail += f" {json.dumps(readyz[1]['checks'], sort_keys=True)}"
+    return Check("healthy", ok, detail, target)
+
+
+def check_storage_meta(target, status, meta, expected=None):
+    expected = SUPPORTED_SCHEMA_VERSION if expected is None else expected
+    if status != 200 or not isinstance(meta, dict):
+        return Check("storage-meta", False, f"GET /api/system/storage-meta answered {status}", target)
+    version = meta.get("schemaVersion")
+    bad = sorted(name for name, store in (meta.get("stores") or {}).items()
+                 if not (isinstance(store, dict) and store.get("ok")))
+    ok = version == expected and not bad
+    detail = f"schemaVersion {version} (expected {expected})"
+    detail += f", stores not ok: {', '.join(bad)}" if bad else ", every store ok"
+    return Check("storage-meta", ok, detail, target)
+
+
+def check_tokens(target, before, after):
+    """before/after: {token id: revoked (bool)}, or None when the gateway did not answer."""
+    if before is None:
+        return Check("tokens", True, "no baseline (the gateway did not answer before the fault); not compared",
+                     target)
+    if after is None:
+        return Check("tokens", False, "the gateway did not answer GET /api/mcp-tokens after the run", target)
+    lost = sorted(set(before) - set(after))
+    added = sorted(set(after) - set(before))
+    flipped = sorted(t for t in set(before) & set(after) if before[t] != after[t])
+    ok = not (lost or added or flipped)
+    if ok:
+        revoked = sum(1 for v in after.values() if v)
+        return Check("tokens", True, f"{len(after)} tokens ({revoked} revoked), unchanged", target)
+    parts = []
+    for words, ids in (("lost", lost), ("added", added), ("revoked state changed", flipped)):
+        if ids:
+            parts.append(f"{words}: {', '.join(ids[:5])}" + (f" (+{len(ids) - 5})" if len(ids) > 5 else ""))
+    return Check("tokens", False, f"{len(before)} before, {len(after)} after; " + "; ".join(parts), target)
+
+
+def check_named(symptom, run_output):
+    pattern = NAMED_PATTERNS[symptom]
+    match = re.search(pattern, run_output or "")
+    if match:
+        return Check(symptom, True, f"the run says {match.group(0)!r}")
+    return Check(symptom, False, f"no line of the run's output matches {pattern!r}")
+
+
+def check_runbook_exit(status, expected):
+    words = {0: "ok", 1: "ansible-playbook failed", 2: "some host failed", 3: "some host unreachable"}
+    ok = status == expected
+    detail = f"exit {status} ({words.get(status, '?')}), expected {expected} ({words.get(expected, '?')})"
+    return Check("runbook", ok, detail)
+
+
+# -- the checks that read a target (a lab_adapters.Target) after the run --------------------------------
+
+def common_checks(target, healthy_after):
+    """healthy (when the scenario wants it) and storage-meta, for one target after the run."""
+    checks = []
+    if healthy_after:
+        checks.append(check_health(target.name, http_json(target.api_url + "/healthz", timeout=5),
+                                   http_json(target.api_url + "/readyz", timeout=5)))
+    status, meta = target.admin("/api/system/storage-meta")
+    checks.append(check_storage_meta(target.name, status, meta))
+    return checks
+
+
+def symptom_check(lab, target, symptom, facts, run_output):
+    """The fault's own symptom, gone (or named by a read-only runbook)."""
+    if symptom.startswith("named_"):
+        check = check_named(symptom, run_output)
+        check.target = target.name
+        return check
+    if symptom == "service_running":
+        state = lab.service_state(target)
+        return Check(symptom, state in ("RUNNING", "active"), f"service state {state}", target.name)
+    if symptom == "store_parses":
+        path = target.data_dir / "tokens.json"
+        try:
+            json.loads(path.read_text())
+            return Check(symptom, True, f"{path.name} parses", target.name)
+        except (OSError, ValueError) as exc:
+            return Check(symptom, False, f"{path.name}: {exc}", target.name)
+    if symptom == "schema_supported":
+        try:
+            meta = json.loads((target.data_dir / "storage-meta.json").read_text())
+        except (OSError, ValueError) as exc:
+            return Check(symptom, False, f"storage-meta.json: {exc}", target.name)
+        applied = meta.get("appliedMigrations") or []
+        ok = meta.get("schemaVersion") == 3 and "099_future" not in applied
+        return Check(symptom, ok, f"schemaVersion {meta.get('schemaVersion')}, migrations {', '.join(applied)}",
+                     target.name)
+    if symptom == "rate_limited":
+        wanted = facts.get("rate_limit")
+        status, body = target.admin(f"/api/mcp-tokens?prefix={facts.get('token_prefix')}")
+        records = (body or {}).get("tokens") or [] if status == 200 else []
+        record = next((r for r in records if r.get("id") == facts.get("token_id")), None)
+        if record is None:
+            return Check(symptom, False, f"token {facts.get('token_id')} not found (HTTP {status})", target.name)
+        rpm = (record.get("rateLimit") or {}).get("requestsPerMinute")
+        return Check(symptom, rpm == wanted, f"token {record['id']} rateLimit {rpm}/min (drill asked {wanted})",
+                     target.name)
+    raise DrillError(f"no check for symptom {symptom!r}")

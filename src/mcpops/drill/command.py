@@ -1,0 +1,236 @@
+"""`mcpops drill <runbook> [--fault F] [--fleet N] [--keep]`: break a lab, run the runbook, verify, report.
+
+    1. lab up        the local lab (or a fleet of N hosts); a running one of the same shape is reused
+    2. prepare       a backup first where the runbook restores one; the tokens of every target recorded
+    3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target
+    4. run           the runbook through mcpops.run.runner (ansible-runner, a run dir under runs/, the
+                     incident_report callback), --yes implied: the inventory is the lab's own, always
+    5. verify        healthy, storage-meta, tokens unchanged, the fault's symptom gone (or named)
+    6. report        drill.json and drill.md in the run dir, the verdict printed
+    7. lab down      only what the drill started, unless --keep
+
+Exit status: 0 the runbook ended as expected and every check passed; 1 the drill failed (drill.md says
+which check); 4 a usage error, nothing started.
+"""
+
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+from mcpops.drill import scenarios
+from mcpops.drill.checks import check_runbook_exit, check_tokens, common_checks, symptom_check
+from mcpops.drill.scenarios import DrillError
+from mcpops.drill.verdict import Verdict, write_verdict
+from mcpops.run.plugin_utils import load
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 4
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan(runbook_name, fault=None, lab_kind=scenarios.LOCAL):
+    """(runbook, scenario) or DrillError: every refusal happens here, before any lab is touched."""
+    from mcpops.run.runbooks import RunbookError, find
+
+    try:
+        runbook = find(runbook_name)
+    except RunbookError as exc:
+        raise DrillError(str(exc)) from None
+    scenario = scenarios.choose(runbook.id, fault, lab_kind)
+    undeclared = sorted(set(scenario.extra_vars) - set(runbook.extra_vars))
+    if undeclared:  # the table and the playbook's metadata disagree: a bug here, say so before breaking anything
+        raise DrillError(f"the drill of {runbook.id} passes {', '.join(undeclared)}, which its metadata does not declare")
+    return runbook, scenario
+
+
+def run_output(run_dir):
+    """Everything ansible-playbook printed in this run (ansible-runner's artifacts/<ident>/stdout)."""
+    return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
+
+
+def last_words(run_dir):
+    """{host: [lines]}: the message of each host's last debug task (the runbook's summary), masked."""
+    masker = load("secret_mask").SecretMasker()
+    events = []
+    for path in Path(run_dir).glob("artifacts/*/job_events/*.json"):
+        try:
+            events.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    words = {}
+    for event in sorted(events, key=lambda e: e.get("counter", 0)):
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and data.get("task_action") in ("ansible.builtin.debug", "debug") \
+                and msg:
+            lines = msg if isinstance(msg, list) else str(msg).splitlines()
+            words[data.get("host", "?")] = [masker.text(str(line)) for line in lines]
+    return words
+
+
+def _extra_vars(runbook, scenario, run_dir):
+    extra = dict(scenario.extra_vars)
+    if "output_dir" in runbook.extra_vars:  # INC-001's captured logs go into the drill's run dir, not beside it
+        extra["output_dir"] = str(Path(run_dir) / "captured")
+    return extra
+
+
+def _verify(lab, scenario, targets, baseline, facts, output):
+    from mcpops.drill.lab_adapters import read_tokens
+
+    checks = []
+    for target in targets:
+        checks += common_checks(target, scenario.healthy_after)
+        checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
+        checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
+    return checks
+
+
+def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
+    """Run one drill on lab (a lab_adapters adapter); returns the Verdict (written into its run dir)."""
+    from mcpops.drill.lab_adapters import read_tokens, take_backup
+    from mcpops.run import runner
+    from mcpops.run.progress import Progress
+
+    if scenario.fault not in lab.faults():
+        raise DrillError(f"the {lab.kind} lab has no fault {scenario.fault!r}")
+    verdict = Verdict(runbook=runbook.id, fault=scenario.fault, lab=lab.kind, targets=[],
+                      expected_exit=scenario.expect_exit, started_at=_now(), why=scenario.why)
+    out(f"== 1/6 Lab up ({lab.kind})")
+    lab.up()
+    try:
+        targets = lab.targets()
+        verdict.targets = [t.name for t in targets]
+        out(f"== 2/6 Prepare: {', '.join(verdict.targets)}")
+        before = {}
+        for target in targets:
+            if scenario.backup_first:
+                out(f"{target.name}: backup {take_backup(target)} taken before the fault")
+            before[target.name] = read_tokens(target)
+
+        out(f"== 3/6 Break: {scenario.fault} ({scenario.why})")
+        for target in targets:
+            line = lab.inject(target, scenario.fault)
+            verdict.injected.append(f"{target.name}: {line}")
+            out(verdict.injected[-1])
+        fault_clock = time.monotonic()
+        verdict.fault_at = _now()
+        # Tokens are compared with what the fault left where the gateway still answers (rate-storm issues
+        # one), else with what was there before it (a stopped or crash-looping gateway cannot be asked).
+        baseline = {}
+        for target in targets:
+            after_fault = read_tokens(target) if before[target.name] is not None else None
+            baseline[target.name] = before[target.name] if after_fault is None else after_fault
+        for target in targets:
+            out(f"{target.name}: service {lab.service_state(target)}; {_probe(target)}")
+
+        run_dir = runner.new_run_dir(runbook.id, runs_dir)
+        verdict.run_dir = str(run_dir)
+        out(f"== 4/6 Run: mcpops run {runbook.id} -i {lab.inventory} --yes "
+            + " ".join(f"-e {k}={v}" for k, v in scenario.extra_vars.items()))
+        request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
+                                    extra_vars=_extra_vars(runbook, scenario, run_dir))
+        run_clock = time.monotonic()
+        status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
+        verdict.runbook_seconds = time.monotonic() - run_clock
+        verdict.runbook_exit = status
+        verdict.runbook_said = last_words(run_dir)
+        for host, lines in verdict.runbook_said.items():
+            out(f"{host}: the runbook's summary:\n" + "\n".join(f"  {line}" for line in lines))
+
+        out("== 5/6 Verify")
+        facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
+        verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
+        verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir))
+        if verdict.passed:
+            verdict.recover_seconds = round(time.monotonic() - fault_clock, 1)
+        for check in verdict.checks:
+            out(check.line())
+        for target in targets:
+            status_code, meta = target.admin("/api/system/storage-meta")
+            if status_code == 200:
+                out(f"{target.name}: GET /api/system/storage-meta\n{json.dumps(meta, indent=2, sort_keys=True)}")
+    finally:
+        verdict.finished_at = _now()
+        if lab.started and not keep:
+            out(f"== 6/6 Lab down ({lab.kind}: the drill started it)")
+            lab.down()
+            out(f"lab down: {lab.kind} lab stopped")
+        elif lab.started:
+            out(f"== 6/6 Lab kept running (--keep); `mcpops {'lab' if lab.kind == 'local' else 'fleet'} down` "
+                "when done")
+        else:
+            out("== 6/6 Lab left running (it was running before the drill)"
+                + ("" if scenario.expect_exit == 0 else f"; it still has the fault {scenario.fault}"))
+    write_verdict(verdict)
+    return verdict
+
+
+def _probe(target):
+    from mcpops.lab.http_client import http_json
+
+    return "; ".join(f"/{name} {http_json(target.api_url + '/' + name, timeout=3)[0]}" for name in ("healthz", "readyz"))
+
+
+def cmd_drill(args):
+    """The `mcpops drill` subcommand."""
+    from mcpops.drill.lab_adapters import FleetDrillLab, LocalDrillLab
+
+    def fail(message, status=EXIT_USAGE):
+        print(f"mcpops drill: error: {message}", file=sys.stderr)
+        return status
+
+    lab_kind = scenarios.FLEET if args.fleet else scenarios.LOCAL
+    try:
+        runbook, scenario = plan(args.runbook, args.fault, lab_kind)
+        if args.fleet is not None and args.fleet < 1:
+            raise DrillError(f"--fleet {args.fleet}: give a number of hosts, 1 or more")
+        if args.fleet and (args.listen or args.upstream):
+            raise DrillError("--listen and --upstream are the local lab's addresses; fleet hosts listen on "
+                             "$MCPOPS_FLEET_NET.11...")
+        if args.fleet:
+            lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory)
+        else:
+            lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory, upstream=args.upstream)
+    except DrillError as exc:
+        return fail(str(exc))
+    try:
+        verdict = drill(lab, runbook, scenario, keep=args.keep)
+    except DrillError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except Exception as exc:  # a lab that would not come up or break: say what, after the lab is down
+        from mcpops.lab.fleet.errors import FleetError
+        from mcpops.lab.local.errors import LabError
+
+        if isinstance(exc, (LabError, FleetError)):
+            return fail(str(exc), EXIT_FAILED)
+        raise
+    print(verdict.summary())
+    for check in verdict.failed_checks():
+        print(f"  failed: {check.line()}")
+    run_dir = Path(verdict.run_dir)
+    print(f"The run is in {run_dir} (drill.md: this verdict; report.md: the incident report; "
+          "artifacts/: ansible-runner's output).")
+    return EXIT_PASSED if verdict.passed else EXIT_FAILED
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("drill", help="rehearse an incident on a lab: break it, run the runbook, verify, report")
+    p.add_argument("runbook", help=f"its id; drillable: {', '.join(scenarios.drillable())}")
+    p.add_argument("--fault", help="which of the runbook's faults (default: its first; see docs/drills.md)")
+    p.add_argument("--fleet", type=int, metavar="N", help="on a fleet lab of N hosts (root) instead of the local lab")
+    p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
+                                 "$MCPOPS_FLEET_DIR or .fleet)")
+    p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000)")
+    p.add_argument("--upstream", help="local lab: host:port of INC-004's 1C upstream when the drill seeds the lab "
+                                      "(default 127.0.0.1:8443); two INC-004 drills at once need two")
+    p.add_argument("-i", "--inventory", help="only the lab's own inventory is accepted (the default)")
+    p.add_argument("--keep", action="store_true", help="leave the lab running at the end (with what it broke)")
+    p.set_defaults(func=cmd_drill)
+    return p

@@ -1,0 +1,445 @@
+"""Fault injection for the local lab (`mcpops lab break <fault>`).
+
+Each fault returns one line saying what it did. The store faults make the gateway's
+StoreMigrationRunner refuse to start, so supervisor ends in BACKOFF/FATAL: the crash loop of
+INC-001/INC-003, repaired by restoring a backup (the lab makes one at `up`).
+The token faults (auth-spike, rate-storm, leak) drive the running gateway's HTTP API and /mcp on
+loopback, as a misbehaving client would, and record what they did in `<state dir>/faults/<fault>.json`.
+
+A fault is given the LocalLab and uses its public methods only; the lab's `break_` dispatches here, and
+nothing here imports the lab module back.
+"""
+
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import time
+
+from mcpops.lab.gateway.fsutil import atomic_write
+from mcpops.lab.http_client import http_json
+from mcpops.lab.local import supervisor as sup
+from mcpops.lab.local.errors import LabError, UnknownFault
+
+WAIT = 20.0
+
+
+def _require_up(lab):
+    if not lab.supervisord_pid():
+        raise LabError(f"the lab in {lab.state_dir} is not up: `mcpops lab up` first")
+
+
+def _wait_state(lab, wanted, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        state = lab.program_state()
+        if state in wanted:
+            return state
+        time.sleep(0.1)
+    raise LabError(f"{lab.service_name} did not reach {'/'.join(wanted)} within {timeout:.0f}s (state {state})")
+
+
+def _restart_into_crash_loop(lab):
+    client = lab.client()
+    state = lab.program_state()
+    if state in (sup.RUNNING, sup.STARTING, sup.BACKOFF):
+        try:
+            client.stop(lab.service_name, True)
+        except sup.SupervisorError:
+            pass  # BACKOFF -> stop may race with a respawn; start below handles both
+    try:
+        client.start(lab.service_name, False)
+    except sup.SupervisorError as exc:
+        if "ALREADY_STARTED" not in str(exc):
+            raise LabError(str(exc)) from exc
+    lab.record_gateway_pid(None)
+    return _wait_state(lab, (sup.BACKOFF, sup.FATAL))
+
+
+def corrupt_store(lab):
+    _require_up(lab)
+    path = lab.data_dir / "tokens.json"
+    atomic_write(path, '{"tokens": [ {"id": "tok_broken", \n', 0o600)
+    state = _restart_into_crash_loop(lab)
+    return f"corrupt-store: wrote invalid JSON into {path} and restarted {lab.service_name}; now {state}"
+
+
+def bad_migration(lab):
+    _require_up(lab)
+    path = lab.data_dir / "storage-meta.json"
+    try:
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict):
+            meta = {}
+    except (OSError, ValueError):
+        meta = {}
+    applied = list(meta.get("appliedMigrations") or ["001_init", "002_tokens_org", "003_rate_limits"])
+    if "099_future" not in applied:
+        applied.append("099_future")
+    meta["schemaVersion"] = 99
+    meta["appliedMigrations"] = applied
+    atomic_write(path, json.dumps(meta) + "\n", 0o600)
+    state = _restart_into_crash_loop(lab)
+    return (f"bad-migration: set schemaVersion 99 and appliedMigrations += 099_future in {path} "
+            f"and restarted {lab.service_name}; now {state}")
+
+
+def stop(lab):
+    _require_up(lab)
+    state, pid = lab.program()
+    if state in (sup.STOPPED, sup.EXITED, sup.FATAL):
+        return f"stop: {lab.service_name} was already {state}"
+    try:
+        lab.client().stop(lab.service_name, True)
+    except sup.SupervisorError as exc:
+        if "NOT_RUNNING" not in str(exc):
+            raise LabError(str(exc)) from exc
+    lab.record_gateway_pid(None)
+    state = _wait_state(lab, (sup.STOPPED, sup.EXITED, sup.FATAL))
+    return f"stop: supervisorctl stop {lab.service_name} (was pid {pid}); now {state}"
+
+
+def crash(lab):
+    _require_up(lab)
+    state, pid = lab.program()
+    if state != sup.RUNNING or not pid:
+        raise LabError(f"crash: {lab.service_name} is {state}, not RUNNING; nothing to crash")
+    if not sup.is_our_gateway(pid, lab.data_dir):
+        raise LabError(f"crash: pid {pid} does not look like this lab's gateway; not signalling it")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + WAIT
+    new_pid = None
+    while time.monotonic() < deadline:
+        state, new_pid = lab.program()
+        if state == sup.RUNNING and new_pid and new_pid != pid:
+            status, _ = http_json(lab.api_url + "/healthz", timeout=2)
+            if status == 200:
+                lab.record_gateway_pid(new_pid)
+                return (f"crash: sent SIGKILL to gateway pid {pid}; supervisor restarted it as pid "
+                        f"{new_pid}, healthy")
+        time.sleep(0.1)
+    lab.record_gateway_pid(new_pid)
+    return f"crash: sent SIGKILL to gateway pid {pid}; supervisor state now {state} (pid {new_pid})"
+
+
+# -- token faults (INC-002, INC-005, INC-006) -----------------------------------------------------
+# They drive the running lab gateway over HTTP on loopback only, the way clients and attackers do;
+# nothing is edited behind its back. Each records what it did (never a secret) in
+# <state dir>/faults/<fault>.json for tests and drills.
+
+AUTH_SPIKE_REVOKED_CALLS = 50
+AUTH_SPIKE_UNKNOWN_CALLS = 20
+RATE_STORM_RPM = 5
+RATE_STORM_CALLS = 40
+LEAK_NORMAL_CALLS = 5
+LEAK_HEAVY_CALLS = 150
+_FAULT_CLIENT = "ci-bot"
+_FAULT_ORG = "org_acme"
+
+
+def _require_healthy(lab):
+    _require_up(lab)
+    status, _ = http_json(lab.api_url + "/healthz", timeout=3)
+    if status != 200:
+        raise LabError(f"the lab gateway at {lab.api_url} is not healthy (/healthz: {status}); "
+                       "token faults need it running")
+
+
+def _admin(lab, method, path, body=None):
+    status, answer = http_json(lab.api_url + path, method=method, token=lab.admin_token(), body=body, timeout=10)
+    if status is None or status >= 300:
+        raise LabError(f"{method} {path} -> {status}: {answer}")
+    return answer
+
+
+def _issue(lab, client_id, org_id, rpm):
+    answer = _admin(lab, "POST", "/api/mcp-tokens", {
+        "clientId": client_id, "orgId": org_id, "scopes": ["tools:read"],
+        "rateLimit": {"requestsPerMinute": rpm}})
+    return answer["token"], answer["secret"]
+
+
+class _McpCaller:
+    """POSTs JSON-RPC messages to the lab's /mcp over one kept-alive loopback connection."""
+
+    def __init__(self, lab, secret, source_ip=None):
+        host, port = lab.listen.rsplit(":", 1)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise LabError(f"token faults only talk to a loopback gateway, not {host}")
+        self.host, self.port, self.secret, self.source_ip = host, int(port), secret, source_ip
+        self.conn = None
+        self.statuses = {}
+        self.next_id = 0
+
+    def _connect(self):
+        source = (self.source_ip, 0) if self.source_ip else None
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10, source_address=source)
+
+    def call(self, method, params=None):
+        self.next_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}})
+        headers = {"Authorization": "Bearer " + self.secret, "Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream"}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request("POST", "/mcp", body=body, headers=headers)
+                resp = self.conn.getresponse()
+                resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.close()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 2:
+                    raise LabError(f"POST /mcp on {self.host}:{self.port}: {exc}") from exc
+        self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
+        return resp.status
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _record(lab, fault, **facts):
+    facts = dict(fault=fault, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **facts)
+    path = lab.state_dir / "faults" / f"{fault}.json"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(facts, indent=2, sort_keys=True) + "\n", 0o600)
+    return path
+
+
+def _token_facts(token):
+    return {"token_id": token["id"], "token_prefix": token["prefix"], "client_id": token["clientId"],
+            "org_id": token["orgId"]}
+
+
+def auth_spike(lab):
+    """A ci-bot token is revoked, and something keeps calling /mcp with its secret (403 revoked),
+    plus a few calls with a secret the gateway never issued (401 unknown_token)."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, _FAULT_CLIENT, _FAULT_ORG, 600)
+    _admin(lab, "POST", f"/api/mcp-tokens/{token['id']}/revoke")
+    caller = _McpCaller(lab, secret)
+    try:
+        for _ in range(AUTH_SPIKE_REVOKED_CALLS):
+            caller.call("tools/list")
+    finally:
+        caller.close()
+    del secret
+    unknown = "mcp_" + secrets.token_hex(2) + secrets.token_urlsafe(30)
+    unknown_prefix = unknown[:8]
+    stranger = _McpCaller(lab, unknown)
+    try:
+        for _ in range(AUTH_SPIKE_UNKNOWN_CALLS):
+            stranger.call("tools/list")
+    finally:
+        stranger.close()
+    del unknown
+    path = _record(lab, "auth-spike", **_token_facts(token), revoked_calls=caller.statuses,
+                   unknown_prefix=unknown_prefix, unknown_calls=stranger.statuses)
+    return (f"auth-spike: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}) revoked, then {AUTH_SPIKE_REVOKED_CALLS} /mcp calls with its secret "
+            f"(HTTP {caller.statuses}) and {AUTH_SPIKE_UNKNOWN_CALLS} with an unknown secret prefix "
+            f"{unknown_prefix} (HTTP {stranger.statuses}); recorded in {path}")
+
+
+def rate_storm(lab):
+    """A ci-bot token limited to 5 requests a minute calls tools/list 40 times at once (429s)."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, _FAULT_CLIENT, _FAULT_ORG, RATE_STORM_RPM)
+    caller = _McpCaller(lab, secret)
+    try:
+        for _ in range(RATE_STORM_CALLS):
+            caller.call("tools/list")
+    finally:
+        caller.close()
+    del secret
+    path = _record(lab, "rate-storm", **_token_facts(token), rate_limit=RATE_STORM_RPM, calls=caller.statuses)
+    return (f"rate-storm: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}, {RATE_STORM_RPM}/min) called tools/list {RATE_STORM_CALLS} times "
+            f"(HTTP {caller.statuses}); recorded in {path}")
+
+
+def leak(lab):
+    """A token used normally, then from another loopback address with heavy data-reading calls."""
+    _require_healthy(lab)
+    token, secret = _issue(lab, "n8n-automation", _FAULT_ORG, 10000)
+    normal = _McpCaller(lab, secret)
+    try:
+        for _ in range(LEAK_NORMAL_CALLS):
+            normal.call("tools/call", {"name": "list_profiles", "arguments": {}})
+    finally:
+        normal.close()
+    source_ip = "127.0.0.2"
+    try:
+        with socket.socket() as probe:
+            probe.bind((source_ip, 0))
+    except OSError:
+        source_ip = None  # a loopback without 127.0.0.2: same ip, the volume still shows
+    heavy = _McpCaller(lab, secret, source_ip=source_ip)
+    try:
+        for index in range(LEAK_HEAVY_CALLS):
+            if index % 3 == 2:
+                heavy.call("tools/call", {"name": "get_active_profile", "arguments": {}})
+            else:
+                heavy.call("tools/call", {"name": "list_profiles", "arguments": {}})
+    finally:
+        heavy.close()
+    del secret
+    path = _record(lab, "leak", **_token_facts(token), normal_calls=normal.statuses, heavy_calls=heavy.statuses,
+                   heavy_ip=source_ip or "127.0.0.1")
+    return (f"leak: token {token['id']} prefix {token['prefix']} of client {token['clientId']} "
+            f"({token['orgId']}) made {LEAK_NORMAL_CALLS} normal calls, then {LEAK_HEAVY_CALLS} data-reading "
+            f"tool calls from {source_ip or '127.0.0.1'} (HTTP {heavy.statuses}); recorded in {path}")
+
+
+# -- upstream faults (INC-004) ----------------------------------------------------------------------
+# The lab's 1C OData upstream (mcpops.lab.fixtures.odata_upstream) is started on first use where the production
+# profiles' odataUrl point; each fault changes it live and records what it did.
+
+
+def _upstream(lab):
+    from mcpops.lab.fixtures.odata_upstream import LabUpstream, UpstreamError
+
+    upstream = LabUpstream(lab.state_dir, lab.data_dir)
+    try:
+        server, _ = upstream.ensure()
+    except UpstreamError as exc:
+        raise LabError(str(exc)) from exc
+    return upstream, server
+
+
+def _upstream_mode(lab, fault, mode, what):
+    upstream, server = _upstream(lab)
+    upstream.set_mode(mode)
+    port = server.ports.get("odata")
+    path = _record(lab, fault, mode=mode, port=port, pid=server.pid, ca_file=str(upstream.ca_file))
+    return f"{fault}: the lab OData upstream (pid {server.pid}, port {port}) now {what}; recorded in {path}"
+
+
+def upstream_slow(lab):
+    from mcpops.lab.fixtures.odata_upstream import SLOW_SECONDS
+
+    return _upstream_mode(lab, "upstream-slow", "slow", f"answers $metadata after {SLOW_SECONDS}s")
+
+
+def upstream_down(lab):
+    return _upstream_mode(lab, "upstream-down", "failing", "answers $metadata with HTTP 500")
+
+
+def cert_expiring(lab):
+    from mcpops.lab.fixtures.ca import EXPIRING_DAYS
+
+    upstream, server = _upstream(lab)
+    serial = upstream.reissue(days=EXPIRING_DAYS)
+    path = _record(lab, "cert-expiring", serial="%X" % serial, days=EXPIRING_DAYS, pid=server.pid,
+                   cert_file=str(upstream.cert_file))
+    return (f"cert-expiring: the lab OData upstream (pid {server.pid}) now serves certificate {serial:X}, "
+            f"valid {EXPIRING_DAYS} more days; recorded in {path}")
+
+
+# -- service lifecycle faults (INC-001, rolling restart, the index-job guard) ----------------------
+
+INDEX_JOB_SECONDS = 30  # how long the index-job fault's discover runs; tests may lower it
+FILL_LEAVE_BYTES = 256 * 1024  # what fill-volume leaves free: enough for the gateway to keep running
+FILL_MAX_VOLUME_BYTES = 1024 ** 3  # fill-volume refuses bigger volumes: it is for a small test mount
+DISCOVER_KEY = "ONEC_MCP_DISCOVER_SECONDS"
+
+
+def set_env_line(path, key, value):
+    """Set KEY=VALUE in the gateway's env file (ONEC_MCP_ENV_FILE), keeping every other line."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        lines = []
+    kept = [line for line in lines if not line.split("=", 1)[0].strip() == key]
+    atomic_write(path, "".join(line + "\n" for line in kept + ["%s=%s" % (key, value)]), 0o600)
+
+
+def index_job(lab):
+    """A long index.discover job (INDEX_JOB_SECONDS): the gateway is restarted once with that discover
+    length (ONEC_MCP_DISCOVER_SECONDS in its env file) and a job is started over the API."""
+    _require_healthy(lab)
+    set_env_line(lab.env_file, DISCOVER_KEY, INDEX_JOB_SECONDS)
+    client = lab.client()
+    client.stop(lab.service_name, True)
+    client.start(lab.service_name, True)
+    deadline = time.monotonic() + WAIT
+    while http_json(lab.api_url + "/healthz", timeout=2)[0] != 200:
+        if time.monotonic() > deadline:
+            raise LabError(f"index-job: {lab.service_name} did not answer /healthz within {WAIT:.0f}s "
+                           "after its restart")
+        time.sleep(0.2)
+    lab.record_gateway_pid(lab.gateway_pid())
+    job = _admin(lab, "POST", "/api/system/index/discover", {})["job"]
+    path = _record(lab, "index-job", job_id=job["id"], seconds=INDEX_JOB_SECONDS, gateway_pid=lab.gateway_pid())
+    return (f"index-job: started index.discover job {job['id']} that runs {INDEX_JOB_SECONDS}s "
+            f"({DISCOVER_KEY} in {lab.env_file}); recorded in {path}")
+
+
+def fill_volume(lab):
+    """Fill the (small) volume that holds the lab's data dir until FILL_LEAVE_BYTES are free, with one
+    file next to the data dir (never in it: it is not the gateway's data)."""
+    _require_up(lab)
+    st = os.statvfs(lab.data_dir)
+    size = st.f_blocks * st.f_frsize
+    if size > FILL_MAX_VOLUME_BYTES:
+        raise LabError(f"fill-volume: {lab.data_dir} is on a {size // 1024 ** 2} MiB volume; this fault only fills "
+                       f"volumes up to {FILL_MAX_VOLUME_BYTES // 1024 ** 2} MiB (put the lab's state dir on a small "
+                       "tmpfs or loop mount)")
+    filler = lab.state_dir / "fill-volume.bin"
+    free = st.f_bavail * st.f_frsize
+    with open(filler, "ab") as handle:
+        chunk = b"\0" * (64 * 1024)
+        while free > FILL_LEAVE_BYTES + len(chunk):
+            handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+            st = os.statvfs(lab.data_dir)
+            free = st.f_bavail * st.f_frsize
+    path = _record(lab, "fill-volume", filler=str(filler), free_bytes=free, volume_bytes=size)
+    return f"fill-volume: wrote {filler}; {free // 1024} KiB of {size // 1024} KiB left free; recorded in {path}"
+
+
+def not_ready(lab):
+    """The gateway runs and answers /healthz, but /readyz says 503 (index/ missing): a host that fails a
+    health gate after a restart. index/ is moved aside to <state dir>/index.moved, not deleted."""
+    _require_healthy(lab)
+    index, aside = lab.data_dir / "index", lab.state_dir / "index.moved"
+    if index.is_dir():
+        if aside.exists():
+            raise LabError(f"not-ready: {aside} already exists; move it back to {index} or remove it first")
+        os.rename(index, aside)
+    status, body = http_json(lab.api_url + "/readyz", timeout=3)
+    return f"not-ready: moved {index} to {aside}; /readyz now answers {status} {body}"
+
+
+_FAULTS = {
+    "corrupt-store": corrupt_store,
+    "bad-migration": bad_migration,
+    "stop": stop,
+    "crash": crash,
+    "auth-spike": auth_spike,
+    "rate-storm": rate_storm,
+    "leak": leak,
+    "upstream-slow": upstream_slow,
+    "upstream-down": upstream_down,
+    "cert-expiring": cert_expiring,
+    "index-job": index_job,
+    "fill-volume": fill_volume,
+    "not-ready": not_ready,
+}
+FAULTS = tuple(_FAULTS)
+
+
+def inject(lab, fault):
+    fn = _FAULTS.get(fault)
+    if fn is None:
+        raise UnknownFault(f"unknown fault {fault!r}; faults: {', '.join(FAULTS)}")
+    return fn(lab)

@@ -1,0 +1,305 @@
+import datetime
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import store as backup_store_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import BackupIdError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import LockHeldError, lock_is_held
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import (
+    BackupError,
+    BackupStore,
+    RestoreRefusedError,
+    UnknownBackupError,
+)
+
+
+def corrupt(data_dir):
+    with open(os.path.join(data_dir, "tokens.json"), "w") as handle:
+        handle.write('{"tokens": [')
+    os.unlink(os.path.join(data_dir, "clients.json"))
+    with open(os.path.join(data_dir, "new-junk.json"), "w") as handle:
+        handle.write("{}")
+
+
+def set_manifest(store, backup_id, **changes):
+    path = os.path.join(store.backups_dir, backup_id, "manifest.json")
+    with open(path) as handle:
+        manifest = json.load(handle)
+    manifest.update(changes)
+    with open(path, "w") as handle:
+        json.dump(manifest, handle)
+
+
+def test_create_lists_and_is_valid(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    manifest = store.create()
+    assert manifest["schemaVersion"] == 3
+    assert [f["path"] for f in manifest["files"]] == sorted(dd.OLD_DATA)
+    (entry,) = store.list()
+    assert entry["id"] == manifest["id"] and entry["files"] == len(dd.OLD_DATA)
+    assert store.verify(manifest["id"]) == []
+    # no leftovers of the build
+    assert os.listdir(store.backups_dir) == [manifest["id"]]
+
+
+def test_backup_of_unreadable_meta_has_null_schema(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    with open(os.path.join(data_dir, "storage-meta.json"), "w") as handle:
+        handle.write("{garbage")
+    assert BackupStore(data_dir).create()["schemaVersion"] is None
+
+
+def test_list_ignores_dot_dirs_and_sorts_newest_first(tmp_path, dd):
+    store = BackupStore(dd.make(tmp_path))
+    first = store.create("20260101T000000Z-aaaaaa")
+    second = store.create("20260102T000000Z-bbbbbb")
+    set_manifest(store, first["id"], createdAt="2026-01-01T00:00:00Z")
+    set_manifest(store, second["id"], createdAt="2026-01-02T00:00:00Z")
+    os.makedirs(os.path.join(store.backups_dir, ".tmp-half"))
+    assert [e["id"] for e in store.list()] == [second["id"], first["id"]]
+
+
+def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    calls = {"n": 0}
+    real_copy = backup_store_module.copy_file
+
+    def full_disk(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", dst)
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(backup_store_module, "copy_file", full_disk)
+    with pytest.raises(BackupError) as exc:
+        store.create()
+    assert "no space left" in str(exc.value)
+    assert os.listdir(store.backups_dir) == []
+
+
+def test_restore_round_trip_and_safety_backup(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    old = dd.data_snapshot(data_dir)
+    corrupt(data_dir)
+    corrupted = dd.data_snapshot(data_dir)
+    backups_before = dd.snapshot(store.backups_dir)
+    result = store.restore(good)
+    assert result["changed"] is True and result["backup_id"] == good and result["schema_version"] == 3
+    assert result["files_changed"] == {"added": ["clients.json"], "changed": ["tokens.json"], "removed": ["new-junk.json"]}
+    assert dd.data_snapshot(data_dir) == old
+    # backups/ untouched except the safety backup, which is a byte copy of the corrupt data
+    safety = result["safety_backup_id"]
+    assert safety and "-pre-restore-" in safety
+    after = dd.snapshot(store.backups_dir)
+    assert {k: v for k, v in after.items() if not k.startswith(safety)} == backups_before
+    assert dd.data_snapshot(os.path.join(store.backups_dir, safety, "data")) == corrupted
+    assert [p.split(":")[0] for p in store.verify(safety)] == ["invalid_json"]
+    # no journal, staging or old dir left
+    assert sorted(n for n in os.listdir(data_dir) if n.startswith(".")) == [".gateway.lock"]
+
+
+def test_restore_is_idempotent(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    result = store.restore(good)
+    assert result["changed"] is False and result["safety_backup_id"] is None
+    assert [e["id"] for e in store.list()] == [good]
+
+
+def test_safety_backup_of_corrupt_meta_has_null_schema(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    with open(os.path.join(data_dir, "storage-meta.json"), "wb") as handle:
+        handle.write(b"\xff\xfe not json")
+    result = store.restore(good)
+    entry = [e for e in store.list() if e["id"] == result["safety_backup_id"]][0]
+    assert entry["schemaVersion"] is None
+    with open(os.path.join(store.backups_dir, entry["id"], "data", "storage-meta.json"), "rb") as handle:
+        assert handle.read() == b"\xff\xfe not json"
+
+
+def test_latest_valid_skips_invalid_too_new_and_safety(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    ok = store.create("20260101T000000Z-000001")["id"]
+    set_manifest(store, ok, createdAt="2026-01-01T00:00:00Z")
+    broken = store.create("20260102T000000Z-000002")["id"]
+    set_manifest(store, broken, createdAt="2026-01-02T00:00:00Z")
+    os.unlink(os.path.join(store.backups_dir, broken, "data", "tokens.json"))
+    too_new = store.create("20260103T000000Z-000003")["id"]
+    set_manifest(store, too_new, createdAt="2026-01-03T00:00:00Z", schemaVersion=4)
+    safety = store.create("20260104T000000Z-pre-restore-000004")["id"]
+    set_manifest(store, safety, createdAt="2026-01-04T00:00:00Z")
+    assert store.latest_valid() == ok
+    assert store.latest_valid(max_schema_version=4) == too_new
+    corrupt(data_dir)
+    assert store.restore("latest_valid")["backup_id"] == ok
+
+
+def test_restore_refuses_invalid_and_too_new_and_touches_nothing(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    bad = store.create()["id"]
+    os.unlink(os.path.join(store.backups_dir, bad, "data", "tokens.json"))
+    new = store.create()["id"]
+    set_manifest(store, new, schemaVersion=4)
+    corrupt(data_dir)
+    before = dd.snapshot(data_dir)
+    with pytest.raises(RestoreRefusedError, match="fails verification"):
+        store.restore(bad)
+    with pytest.raises(RestoreRefusedError, match="schemaVersion 4"):
+        store.restore(new)
+    with pytest.raises(RestoreRefusedError):
+        store.plan_restore(new)
+    assert dd.snapshot(data_dir) == before
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "/abs", "", "a" * 200, "b\u00e4ckup", ".hidden"])
+def test_bad_backup_id_refused_before_any_file_is_touched(tmp_path, dd, bad_id):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    store.create()
+    before = dd.snapshot(str(tmp_path))
+    for call in (store.restore, store.plan_restore, store.verify, store.create):
+        with pytest.raises(BackupIdError):
+            call(bad_id)
+    assert dd.snapshot(str(tmp_path)) == before  # not even a lock file
+
+
+def test_unknown_backup_refused(tmp_path, dd):
+    store = BackupStore(dd.make(tmp_path))
+    with pytest.raises(UnknownBackupError):
+        store.restore("20000101T000000Z-000000")
+    with pytest.raises(UnknownBackupError):
+        store.restore("latest_valid")
+
+
+def test_plan_restore_touches_nothing(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    corrupt(data_dir)
+    before = dd.snapshot(str(tmp_path))
+    plan = store.plan_restore(good)
+    assert dd.snapshot(str(tmp_path)) == before
+    assert plan["needed"] is True
+    assert (plan["added"], plan["changed"], plan["removed"]) == (["clients.json"], ["tokens.json"], ["new-junk.json"])
+    before_paths = [f["path"] for f in plan["before"]]
+    after_paths = [f["path"] for f in plan["after"]]
+    assert "new-junk.json" in before_paths and "new-junk.json" not in after_paths
+    assert all(len(f["sha256"]) == 64 for f in plan["before"] + plan["after"])
+
+
+HOLDER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def lock_holder():
+    procs = []
+
+    def hold(data_dir):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, os.path.join(data_dir, ".gateway.lock")], stdout=subprocess.PIPE, text=True
+        )
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "locked"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.kill()  # by the Popen object we started, never by name
+        proc.wait()
+
+
+def test_restore_refused_while_another_process_holds_the_lock(tmp_path, dd, lock_holder):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    corrupt(data_dir)
+    lock_holder(data_dir)
+    assert lock_is_held(data_dir)
+    before = dd.snapshot(str(tmp_path))
+    with pytest.raises(LockHeldError, match=r"\.gateway\.lock"):
+        store.restore(good)
+    with pytest.raises(BackupError, match="gateway holds"):
+        store.create()
+    assert dd.snapshot(str(tmp_path)) == before
+    store.create(force=True)  # force: a files backup while it runs
+
+
+def test_restore_holds_the_lock_throughout(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    corrupt(data_dir)
+    seen = []
+    store.on_step = lambda name, **info: seen.append(lock_is_held(data_dir))
+    store.restore(good)
+    assert seen and all(seen)
+    assert not lock_is_held(data_dir)
+
+
+def test_lock_probe_creates_nothing(tmp_path):
+    assert lock_is_held(str(tmp_path)) is False
+    assert os.listdir(str(tmp_path)) == []
+
+
+def dated(store, backup_id, days_ago, now):
+    created = (now - datetime.timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    set_manifest(store, backup_id, createdAt=created)
+
+
+def test_prune_keep_last_and_max_age(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    ids = []
+    for age in range(6):  # ages 0..5 days
+        backup_id = store.create("2026112%dT000000Z-00000%d" % (age, age))["id"]
+        dated(store, backup_id, age, now)
+        ids.append(backup_id)
+    os.makedirs(os.path.join(store.backups_dir, ".tmp-keepme"))
+    assert store.plan_prune(keep_last=4, now=now) == ids[4:]
+    assert store.prune(max_age_days=3, now=now) == ids[4:]
+    assert store.prune(keep_last=2, now=now) == ids[2:4]
+    assert [e["id"] for e in store.list()] == ids[:2]
+    assert os.path.isdir(os.path.join(store.backups_dir, ".tmp-keepme"))
+    assert store.prune(keep_last=2, now=now) == []  # idempotent
+
+
+def test_prune_never_removes_newest_valid(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    valid = store.create("20260101T000000Z-000001")["id"]
+    dated(store, valid, 300, now)
+    broken = store.create("20261122T000000Z-000002")["id"]
+    dated(store, broken, 1, now)
+    os.unlink(os.path.join(store.backups_dir, broken, "data", "tokens.json"))
+    assert store.prune(keep_last=1, max_age_days=30, now=now) == []
+    assert {e["id"] for e in store.list()} == {valid, broken}
+
+
+def test_prune_needs_a_rule(tmp_path, dd):
+    store = BackupStore(dd.make(tmp_path))
+    with pytest.raises(BackupError):
+        store.prune()
+    with pytest.raises(BackupError):
+        store.prune(keep_last=0)
