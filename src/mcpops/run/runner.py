@@ -8,7 +8,6 @@ Extra vars never touch the run dir: they go to ansible-playbook through a 0600 f
 dir that is removed when the run ends, so a secret given with -e is not left on disk.
 """
 
-import datetime
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcpops.run.plugin_utils import load
-from mcpops.run.runbooks import REPO
+from mcpops.run.runbooks import PLAYBOOKS_DIR, REPO
 
 EXIT_OK = 0
 EXIT_ERROR = 1        # ansible-playbook itself failed (no play recap): see the run dir's stdout
@@ -42,7 +41,8 @@ class RunRequest:
 
 
 def runs_root():
-    return Path(os.environ.get("MCPOPS_RUNS_DIR") or REPO / "runs")
+    """$MCPOPS_RUNS_DIR, else the checkout's runs/: the run_dir lookup's and the incident report's rule."""
+    return Path(load("run_dir").runs_dir(str(PLAYBOOKS_DIR)))
 
 
 def check_inventory(path):
@@ -92,9 +92,9 @@ def confirm(request, stdin=None, out=None):
 
 def new_run_dir(runbook_id, root=None):
     root = Path(root or runs_root())
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = load("run_dir").run_dir_name(runbook_id)
     for n in range(1, 1000):
-        candidate = root / (f"{stamp}-{runbook_id}" + (f"-{n}" if n > 1 else ""))
+        candidate = root / (name + (f"-{n}" if n > 1 else ""))
         try:
             candidate.mkdir(parents=True, mode=0o700)
             return candidate
@@ -120,7 +120,7 @@ def runner_env(run_dir, extra=None):
         # ansible-playbook from the same install as this command, first.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "MCPOPS_REPORT_DIR": str(run_dir),
+        load("run_dir").REPORT_DIR_ENV: str(run_dir),
         # ansible-runner turns host key checking off unless told; keep the project's setting (on).
         "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
         "ANSIBLE_NOCOLOR": "1",
