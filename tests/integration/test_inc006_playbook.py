@@ -276,7 +276,10 @@ def test_the_proof_fails_when_the_service_does_not_read_the_token_file(lab, tmp_
     proc = run_playbook(lab.state_dir, "-e", "org_id=" + OTHER_ORG, "-e", "gateway_admin_token_file=" + str(elsewhere))
     assert proc.returncode == 2, proc.stdout[-5000:]
     assert 'INC-006 failed on lab-gateway at "Step 2: Check the new admin token got 200 and the old one 401"' in proc.stdout
-    assert "answered 401 to the new admin token (wanted 200) and 200 to the old one" in " ".join(proc.stdout.split())
+    said = " ".join(proc.stdout.split())
+    assert "answered 401 to accepted token #1 (wanted 200)" in said
+    assert "answered 200 to refused token #1 (wanted 401)" in said
+    assert "ONEC_MCP_HTTP_TOKEN is not also set in its environment" in said
     assert "Step 6" not in proc.stdout
     new_admin = elsewhere.read_text().strip()
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
