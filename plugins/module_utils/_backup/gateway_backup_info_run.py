@@ -59,7 +59,7 @@ def run(params, check_mode=False, *, warn=None, client=None):
     store = BackupStore(params["data_dir"])
     transport = params["transport"]
     if client is None and params.get("api_url"):
-        client = GatewayClient(params["api_url"], params.get("api_token"), params.get("validate_certs", True), params.get("timeout", 10))
+        client = GatewayClient.from_params(params)
     if transport == "api" and client is None:
         raise TaskError("transport: api needs api_url (and api_token)")
     if transport == "auto":

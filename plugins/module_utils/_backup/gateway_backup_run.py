@@ -50,7 +50,7 @@ def gateway_client(params):
     """The GatewayClient for params' api_url, or None without one."""
     if not params.get("api_url"):
         return None
-    return GatewayClient(params["api_url"], params.get("api_token"), params.get("validate_certs", True), params.get("timeout", 10))
+    return GatewayClient.from_params(params)
 
 
 def _ignore(message):

@@ -186,6 +186,11 @@ class GatewayClient:
         self.timeout = timeout
         self._transport = transport or UrllibTransport(validate_certs, timeout)
 
+    @classmethod
+    def from_params(cls, params, token_key="api_token"):
+        """The client for a module's gateway API options (doc fragment mcpops.runbooks.gateway_api)."""
+        return cls(params["api_url"], params.get(token_key), params.get("validate_certs", True), params.get("timeout", 10))
+
     def _redact(self, text):
         return redact_text(text, self._token)
 

@@ -78,7 +78,7 @@ def check_tokens(params):
 
 def check_once(params):
     """One round of every check: (report dict, problems)."""
-    api = GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
+    api = GatewayClient.from_params(params)
     report = {"healthz": None, "readyz": None, "storage_meta": None, "mcp": None, "token_checks": None}
     problems = []
     try:

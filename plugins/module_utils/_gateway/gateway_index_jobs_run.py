@@ -18,7 +18,7 @@ def run(params, check_mode=False, *, client=None, clock=time.monotonic, sleep=ti
     if params["wait_timeout"] < 0 or params["poll_interval"] < 1:
         raise TaskError("wait_timeout must be 0 or more and poll_interval 1 or more")
     if client is None:
-        client = GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
+        client = GatewayClient.from_params(params)
     result = dict(changed=False, answered=True, running_jobs=[], waited_seconds=0, interrupts=[], job=None)
     try:
         if params["state"] == "idle":

@@ -74,7 +74,7 @@ def run(params, check_mode=False, *, client=None):
     client: a stand-in with list_tokens(params, cursor); default a GatewayClient for params' api_url."""
     query = validate_query(params)
     if client is None:
-        client = GatewayClient(params["api_url"], params["api_token"], params["validate_certs"], params["timeout"])
+        client = GatewayClient.from_params(params)
     try:
         return dict(list_tokens(client, query), changed=False)
     except (GatewayError, SelectionError) as exc:

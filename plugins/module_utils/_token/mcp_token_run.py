@@ -37,7 +37,7 @@ def normalize_expires_at(value):
 def _client(params):
     if not params.get("api_token"):
         raise ValueError("api_token (the admin token) is required")
-    return GatewayClient(params["api_url"], params["api_token"], params.get("validate_certs", True), params.get("timeout", 10))
+    return GatewayClient.from_params(params)
 
 
 def run(params, check_mode=False, *, diff=False, client=None):

@@ -132,8 +132,7 @@ def run(params, check_mode=False):
         raise TaskError(str(exc), result)
     if not params.get("api_token"):
         raise TaskError("api_token (the admin token) is required; nothing was revoked", result)
-    api = (params["api_url"], params["api_token"], params.get("validate_certs", True), params.get("timeout", 10))
-    lister = KeepAliveGatewayClient(*api)
+    lister = KeepAliveGatewayClient.from_params(params)
     try:
         selection = select_tokens(lister, filters)
     except (GatewayError, SelectionError) as exc:
@@ -150,7 +149,7 @@ def run(params, check_mode=False):
         result["revoked"] = [public_fields(t) for t in selection.to_revoke]
         result["changed"] = bool(result["revoked"])
         return result
-    outcome = revoke_tokens(lambda: KeepAliveGatewayClient(*api), selection.to_revoke,
+    outcome = revoke_tokens(lambda: KeepAliveGatewayClient.from_params(params), selection.to_revoke,
                             params.get("concurrency") or 8, params.get("retries", 3), params.get("backoff", 0.2))
     lists = outcome.sorted()
     result["revoked"] = lists["revoked"]

@@ -4,7 +4,7 @@ module_utils): bad input refused, what they return, the token never printed."""
 import os
 import sys
 
-from test_modules_adhoc import API_CANARY, run_module
+from adhoc import API_CANARY, run_module
 
 
 def test_host_resources_reports_the_volume_and_refuses_bad_thresholds(tmp_path):
