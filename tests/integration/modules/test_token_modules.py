@@ -20,7 +20,7 @@ import pytest
 from gateway_process import gateway_factory  # noqa: F401 (fixture)
 from mcpops.lab.seed import seed_data_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 ADMIN = "adm-CANARY-" + "Z9y8X7w6" * 4
 

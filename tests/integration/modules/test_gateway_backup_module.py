@@ -20,7 +20,7 @@ from mcpops.lab.local import supervisor as sup
 from mcpops.lab.local.lab import SERVICE_NAME, LocalLab
 from loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 JOURNAL = ".restore-journal.json"
 

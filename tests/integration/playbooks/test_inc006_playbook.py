@@ -19,7 +19,7 @@ from mcpops.lab.http_client import http_json
 from mcpops.lab.local.lab import LocalLab
 from loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 PLAYBOOK = "playbooks/inc-006-secret-leak.yml"
 ORG = "org_acme"

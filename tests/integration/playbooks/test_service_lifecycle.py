@@ -17,7 +17,7 @@ from mcpops.lab.local import faults
 from mcpops.lab.local.lab import LocalLab
 from loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 

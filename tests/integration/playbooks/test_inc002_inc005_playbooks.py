@@ -20,7 +20,7 @@ from mcpops.lab.http_client import http_json
 from mcpops.lab.local.lab import LocalLab
 from loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 INC002 = "playbooks/inc-002-auth-failures.yml"
 INC005 = "playbooks/inc-005-rate-limit.yml"

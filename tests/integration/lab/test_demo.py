@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_demo_breaks_and_restores_the_gateway(tmp_path):

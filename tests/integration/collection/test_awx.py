@@ -13,7 +13,7 @@ import yaml
 from mcpops.run.awx_export import EXPORT_PATH, render_export
 from mcpops.run.runbooks import discover
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 FQCN = re.compile(r"^\s*(?:-\s+)?(?:name:\s+)?([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:?\s*$")
 

@@ -10,7 +10,7 @@ from loopback import free_port
 from mcpops import cli
 from mcpops.drill import checks
 from mcpops.lab.local.lab import LocalLab
-from test_mcpops_cli import files_containing, mcpops
+from mcpops_command import files_containing, mcpops
 
 
 def lab_secrets(lab):

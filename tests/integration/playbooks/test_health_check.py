@@ -5,8 +5,8 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_inc003_playbook import make_lab, wait_state
-from test_mcpops_cli import mcpops, only_run_dir
+from local_lab_helpers import make_lab, wait_state
+from mcpops_command import mcpops, only_run_dir
 
 
 def samples(path):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_inc003_playbook import backups_in, make_lab
-from test_mcpops_cli import mcpops, only_run_dir
+from local_lab_helpers import backups_in, make_lab
+from mcpops_command import mcpops, only_run_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 UNITS = REPO / "docs" / "scheduling"
 DOC = REPO / "docs" / "scheduling.md"
 

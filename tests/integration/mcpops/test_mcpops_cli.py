@@ -11,41 +11,11 @@ import pytest
 
 from loopback import free_port
 from mcpops.lab.local.lab import LocalLab
-from test_inc003_playbook import backups_in, data_dir_digest, wait_state
+from local_lab_helpers import backups_in, data_dir_digest, wait_state
+from mcpops_command import files_containing, mcpops, only_run_dir  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-
-
-def mcpops(*args, lab_dir=None, runs_dir=None, stdin=subprocess.DEVNULL, extra_env=None):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_NOCOLOR="1",
-        PATH="%s:%s" % (BIN, env.get("PATH", "")),
-        no_proxy="127.0.0.1,localhost",
-    )
-    if lab_dir:
-        env["MCPOPS_LAB_DIR"] = str(lab_dir)
-    if runs_dir:
-        env["MCPOPS_RUNS_DIR"] = str(runs_dir)
-    env.update(extra_env or {})
-    return subprocess.run([str(BIN / "mcpops")] + list(args), cwd=REPO, env=env, stdin=stdin,
-                          capture_output=True, text=True, timeout=600)
-
-
-def only_run_dir(runs_dir):
-    [run_dir] = [p for p in Path(runs_dir).iterdir() if p.is_dir()]
-    return run_dir
-
-
-def files_containing(root, secrets):
-    """Every file under root whose bytes contain one of the secrets."""
-    hits = []
-    for path in Path(root).rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            hits.extend(f"{path}: {s[:6]}..." for s in secrets if s.encode() in data)
-    return hits
 
 
 @pytest.fixture
@@ -243,7 +213,7 @@ def test_callback_under_ansible_playbook_and_under_ansible_runner(broken_lab, tm
 def test_a_secret_extra_var_never_reaches_the_run_dir(tmp_path):
     """INC-006 in check mode with a secret extra var (ip_salt, `secret: true` in the metadata): it is passed
     to ansible-playbook through a temp file that is gone after the run, and masked in the report."""
-    from test_inc003_playbook import make_lab
+    from local_lab_helpers import make_lab
 
     lab = make_lab(tmp_path / "lab")
     try:

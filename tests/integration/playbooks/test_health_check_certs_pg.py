@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from mcpops.lab.fixtures.ca import TestCA
 from mcpops.lab.fixtures.tls_server import TlsServerProcess
 from pg_testbed import CANARY, PASSWORDS, cluster, sessions  # noqa: F401 (fixtures)
-from test_inc003_playbook import make_lab
-from test_mcpops_cli import files_containing, mcpops, only_run_dir
+from local_lab_helpers import make_lab
+from mcpops_command import files_containing, mcpops, only_run_dir
 
 DAYS = {"fresh": 40, "warn": 20, "failing": 3}
 

@@ -14,7 +14,7 @@ import tarfile
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIN = os.path.dirname(sys.executable)
 ANSIBLE = os.path.join(BIN, "ansible")
 GALAXY = os.path.join(BIN, "ansible-galaxy")

@@ -12,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from mcpops.lab.http_client import http_json
-from mcpops.lab.local.lab import LocalLab
-from loopback import free_port
+from local_lab_helpers import backups_in, data_dir_digest, make_lab, wait_state  # noqa: F401 (test_inc003 names)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-
-
-def make_lab(path):
-    lab = LocalLab(path, listen="127.0.0.1:%d" % free_port())
-    lab.up()
-    return lab
 
 
 @pytest.fixture
@@ -47,32 +40,10 @@ def run_playbook(lab_dir, *args, inventory="inventories/lab"):
     return proc
 
 
-def wait_state(lab, wanted, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = lab.program_state()
-        if state in wanted:
-            return state
-        time.sleep(0.5)
-    raise AssertionError("program state %s, wanted one of %s" % (lab.program_state(), wanted))
-
-
-def data_dir_digest(data_dir):
-    """sha256 over every file's relative path and bytes, backups included."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in Path(data_dir).rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(data_dir)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
 def storage_meta(lab):
     status, body = http_json(lab.api_url + "/api/system/storage-meta", token=lab.admin_token())
     assert status == 200, body
     return body
-
-
-def backups_in(lab):
-    return sorted(p.name for p in Path(lab.data_dir, "backups").iterdir() if not p.name.startswith("."))
 
 
 def assert_no_secret(lab, *texts):

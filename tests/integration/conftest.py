@@ -1,0 +1,10 @@
+"""The integration tests live in folders by what they drive (modules/, playbooks/, lab/, mcpops/, collection/);
+their shared helpers (loopback, gateway_process, local_lab_helpers, mcpops_command, pg_testbed, tls_lab) live
+here and are imported by bare name, so this folder goes on sys.path."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

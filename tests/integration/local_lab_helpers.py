@@ -1,0 +1,37 @@
+"""The local lab as the playbook tests use it: start one on a free port, wait for its program state, and
+read its data dir (digest, backups). Shared by tests/integration/playbooks/ and the mcpops command tests."""
+
+import hashlib
+import time
+from pathlib import Path
+
+from loopback import free_port
+from mcpops.lab.local.lab import LocalLab
+
+
+def make_lab(path):
+    lab = LocalLab(path, listen="127.0.0.1:%d" % free_port())
+    lab.up()
+    return lab
+
+
+def wait_state(lab, wanted, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = lab.program_state()
+        if state in wanted:
+            return state
+        time.sleep(0.5)
+    raise AssertionError("program state %s, wanted one of %s" % (lab.program_state(), wanted))
+
+
+def data_dir_digest(data_dir):
+    """sha256 over every file's relative path and bytes, backups included."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(data_dir).rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(data_dir)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def backups_in(lab):
+    return sorted(p.name for p in Path(lab.data_dir, "backups").iterdir() if not p.name.startswith("."))
