@@ -12,7 +12,7 @@ Three rules, applied to every string of a value, recursively:
   (`mcp_` + 4 hex + 40 url-safe characters), and any long run of token characters whose entropy is
   that of random bytes (generated passwords, url-safe and hex tokens); backup ids and run dirs (they
   carry a UTC timestamp) and names made of words are kept. The last rule is a heuristic: it lets through
-  about 0.4 % of random 20-character strings and none of 43 (tests/unit/test_incident_report.py measures it),
+  about 0.4 % of random 20-character strings and none of 43 (tests/unit/plugins/plugin_utils/test_incident_report.py measures it),
   which is why the first two rules come first.
 """
 

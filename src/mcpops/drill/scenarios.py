@@ -71,7 +71,7 @@ NOT_DRILLABLE = {
     "cert-renewal": "it needs a new certificate and key from a CA, which a drill cannot invent",
     "db-connection-exhaustion": "the labs have no PostgreSQL behind the gateway",
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
-    "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/test_backup_scheduled.py",
+    "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/playbooks/test_backup_scheduled.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
     "triage": "it only collects a diagnostics bundle; there is nothing to recover",
     "service-outage": "its remedies (rollback, scale) need docker compose or kubernetes, which the labs do not run",
