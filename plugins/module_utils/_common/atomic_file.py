@@ -1,11 +1,8 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Replace a file so that a reader, or a crash, sees the old content or the new one, never half."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import tempfile

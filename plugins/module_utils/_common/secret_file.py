@@ -1,12 +1,9 @@
 # -*- coding: utf-8 -*-
-# Copyright: mcpops-runbooks engineers
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write a secret to a file atomically with mode 0600: a temp file in the same dir (created 0600, never wider),
 fsync, rename over the destination, fsync the dir. The secret never appears in an error message."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 
