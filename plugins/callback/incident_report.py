@@ -24,9 +24,11 @@ description:
     report goes to the job's artifacts dir (C(AWX_ISOLATED_DATA_DIR)).
   - >-
     No secret is written. Results Ansible hid with C(no_log) are recorded as hidden; the values of the
-    runbook's secret extra vars, the values of keys that name a secret (C(*token), C(*password), ...)
-    and anything that looks like a token (C(Bearer) credentials, MCP token secrets, random-looking
-    strings of 20 or more token characters) are replaced by C(********).
+    runbook's secret extra vars, the credentials of the controller's environment (C(PGPASSWORD), C(MYSQL_PWD),
+    C(REDISCLI_AUTH), C(AWS_SECRET_ACCESS_KEY), C(*_TOKEN), C(*_PASSWORD), URL passwords, ...) wherever they
+    occur, the values of keys that name a secret (C(*token), C(*password), ...), passwords in URLs and
+    connection strings, and anything that looks like a token (C(Bearer) credentials, MCP token secrets,
+    random-looking strings of 20 or more token characters) are replaced by C(********).
 requirements:
   - enable it with C(callbacks_enabled = mcpops.runbooks.incident_report) (the checkout's C(ansible.cfg) does)
 options:
@@ -131,6 +133,8 @@ class CallbackModule(CallbackBase):
         for name, value in extra_vars.items():
             if is_secret_key(name):
                 masker.add(value)
+        # The credentials of the environment the run started with (PGPASSWORD, a DATABASE_URL's password, ...).
+        masker.add_environment(dict(os.environ))
         self._report = IncidentReport(masker, runbook=meta, playbook=self._playbook,
                                       check_mode=bool(context.CLIARGS.get("check")), started=self._started)
         self._report.given_extra_vars(extra_vars)

@@ -28,6 +28,24 @@ description:
     except to add the safety backup.
   - Every run (any O(state), outside check mode) first finishes or rolls back an interrupted restore
     it finds in the data dir, and reports it in RV(recovered).
+  - "Hostile data dirs: the module runs as root, and whoever may write the data dir may put anything there.
+    The O(data_dir) path itself is trusted as given; below it nothing is ever read or written through a
+    link, and nothing but regular files and directories is opened (each name is opened relative to its
+    parent directory with C(O_NOFOLLOW), a file also C(O_NONBLOCK), then checked with C(fstat))."
+  - "Refused, with a message that names the path and says C(a link) or C(not a regular file) and what it is
+    (a FIFO, a socket, ...), never anything about a link's target: a link or a special file (FIFO, socket,
+    device) in the data (O(state=present) and O(state=restored) fail before anything is written); C(backups/)
+    that is a link; C(.gateway.lock) that is a link or not a regular file; a restore journal that is a link,
+    not a regular file, not JSON, over 128 MiB, or that names anything but the dirs its own naming scheme
+    gives its backup id (C(.restore-<id>.staging), C(.restore-<id>.old), C(.restore-<id>.safety),
+    C(backups/.tmp-<safety id>), single-segment data entries), or where such a dir is a link (nothing is
+    removed or moved then; inspect the journal by hand)."
+  - "A backup whose C(backups/<id>), C(manifest.json), C(data/) or a data file is a link or a special file fails
+    verification (C(unsafe_file)) and is never restored; a data file's size is compared with the manifest before
+    a byte of it is read; see M(mcpops.runbooks.gateway_backup_info) for the caps on what verification reads."
+  - "Bounded: the data dir lock is only ever tried with C(LOCK_NB), retried for at most 2 seconds, then the run
+    refuses; no open of a FIFO ever blocks; directory trees deeper than 64 levels are refused; copies keep a
+    file's permission bits but never setuid, setgid or sticky."
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:

@@ -13,7 +13,24 @@ description:
   - Lists the backups of an MCP gateway data dir, newest first, over the gateway API or from the files.
   - With O(verify=true) each backup gets C(valid) and C(problems), the named problems verification
     found (C(missing_manifest), C(bad_manifest), C(missing_file), C(size_mismatch),
-    C(sha256_mismatch), C(invalid_json) with line and column, C(bad_jsonl_line) with the line number).
+    C(sha256_mismatch), C(invalid_json) with line and column, C(bad_jsonl_line) with the line number,
+    C(unsafe_file), C(too_large), and last C(more_problems)).
+  - "Read-only, and safe on a data dir someone else may write: below O(data_dir) (trusted as given) nothing is
+    read or written through a link and nothing but regular files and directories is opened. A backup whose
+    C(backups/<id>), C(manifest.json), C(data/), a directory in it or a data file is a link, a FIFO, a socket or
+    a device gets an C(unsafe_file) problem that names it and says C(a link, not a regular file) or
+    C(not a regular file) and what it is (a FIFO, a socket, ...), never anything about a link's target; it
+    is not valid and never RV(latest_valid). A C(backups/) that is a link fails the task."
+  - "Bounded: a data file's size is compared with the manifest before a byte of it is read (a larger or sparse
+    file is a C(size_mismatch), unread); a manifest over 64 MiB is C(too_large) (a parse cache over 64 MiB is
+    ignored); a C(.json) store over 256 MiB is hashed but not parsed (C(too_large)); a C(.jsonl) line
+    longer than 16 MiB is a C(bad_jsonl_line) and is never held in memory; JSON nested deeper than the parser
+    can follow is C(invalid_json) / C(bad_manifest) (nested too deeply), one problem of one backup, never a
+    failed listing; at most 20 problems are listed per backup, then C(more_problems) gives the count of the rest;
+    at most 5 bad lines per C(.jsonl) file."
+  - "The parse cache C(backups/<id>/.parsed.json) is written (outside check mode) only as a new file created
+    with C(O_EXCL | O_NOFOLLOW) and renamed into place, and never while it or its C(.parsed.json.tmp) is a link
+    or a special file."
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -99,7 +116,9 @@ backups:
       type: bool
       returned: verify is true
     problems:
-      description: Named problems verification found, each C(<name>) then the file and the detail, colon separated.
+      description:
+        - Named problems verification found, each C(<name>) then the file and the detail, colon separated.
+        - At most 20, then one C(more_problems) entry that counts the ones not listed.
       type: list
       elements: str
       returned: verify is true

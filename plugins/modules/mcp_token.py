@@ -38,10 +38,15 @@ options:
       - Must match C(^[A-Za-z0-9_.-]{1,128}$); anything else is refused before any request.
     type: str
   client_id:
-    description: The client of a new token; must be in the gateway's C(allowedClients). Required when issuing.
+    description:
+      - The client of a new token; must be in the gateway's C(allowedClients). Required when issuing.
+      - 1-128 ASCII letters, digits, C(_), C(.) or C(-), starting with a letter or digit, as a whole (a trailing
+        newline or space is refused), the rule M(mcpops.runbooks.token_revoke) selects by.
     type: str
   org_id:
-    description: The org of a new token. Required when issuing.
+    description:
+      - The org of a new token. Required when issuing.
+      - The same rule as O(client_id).
     type: str
   scopes:
     description: Scopes of a new token, for example C(tools:read). Required when issuing.

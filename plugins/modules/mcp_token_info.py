@@ -17,7 +17,9 @@ description:
     query parameter cannot widen the answer.
   - Returns token records without any secret or secret hash.
   - Refused before any request - an unknown O(status); a O(prefix) that is not a token prefix (the bare C(mcp_)
-    would match every token).
+    would match every token); an O(org_id) or O(client_id) that is not 1-128 ASCII letters, digits, C(_), C(.)
+    or C(-) starting with a letter or digit. Each value must match as a whole - a trailing newline or space is
+    refused, not answered with an empty list.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:

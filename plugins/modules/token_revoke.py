@@ -19,7 +19,10 @@ description:
     make the task changed, one of another status (for example expired with O(status=active)) under RV(skipped).
   - Refused before any request is sent - no filter at all (never treated as every token); O(org_id) as the only
     filter without O(all_in_org=true); O(all_in_org=true) without O(org_id) or combined with another filter;
-    an id not matching C(^[A-Za-z0-9_.-]{1,128}$) (for example C(../x)); a prefix shorter than 5 characters.
+    an id not matching C(^[A-Za-z0-9_.-]{1,128}$) (for example C(../x)); a prefix shorter than 5 characters;
+    an O(org_id) or O(client_id) that is not 1-128 ASCII letters, digits, C(_), C(.) or C(-) starting with a
+    letter or digit. Each value must match as a whole - a trailing newline or space, a tab or a look-alike
+    letter is refused, never taken to select nothing.
   - Unknown O(ids) (HTTP 404) are listed under RV(not_found) and fail the task before anything is revoked,
     unless O(ignore_missing=true), which revokes the others and reports the unknown ones.
   - Revokes over O(concurrency) kept-alive HTTP connections; a transient failure (no answer, timeout,
@@ -38,10 +41,12 @@ options:
     type: list
     elements: str
   client_id:
-    description: Only tokens of this client (C(clientId)).
+    description: Only tokens of this client (C(clientId)); 1-128 of C([A-Za-z0-9_.-]), starting with a letter or digit.
     type: str
   org_id:
-    description: Only tokens of this org (C(orgId)). Alone, it needs O(all_in_org=true).
+    description:
+      - Only tokens of this org (C(orgId)); 1-128 of C([A-Za-z0-9_.-]), starting with a letter or digit.
+      - Alone, it needs O(all_in_org=true).
     type: str
   all_in_org:
     description:

@@ -19,83 +19,123 @@ The protocol, one fsync'd journal phase at a time:
 
 The gateway refuses to start while the journal exists, so a half state is never served.
 Nothing in backups/ but the safety backup is ever written.
+
+The journal sits in a data dir someone else may write, so it is trusted only for the names its own
+scheme gives its backup id (check_journal): ``.restore-<id>.staging``, ``.restore-<id>.old``,
+``.restore-<id>.safety``, ``backups/.tmp-<safety-id>`` and ``backups/<safety-id>`` (a safety id),
+single-segment data entries and manifest-shaped files; each of those dirs must be a real directory
+or absent. Anything else is refused (SwapError) before a single name is removed or moved. Every name
+is reached through safe_fs: never through a link, never opening a special file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
-import shutil
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import (
+    BackupIdError,
+    is_safety_backup_id,
+    validate_backup_id,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.bounded_json import (
+    MAX_CONTROL_BYTES,
+    JsonError,
+    loads,
+    shown,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,
     data_entries,
-    data_files,
+    data_file_sizes,
+    is_data_name,
+    is_file_item,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
+    MODE_BITS,
+    Dir,
+    FileTooLargeError,
+    UnsafeFileError,
+    has_more,
+    opened,
+    read_chunks,
+    write_all,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import content_problems, needs_parse
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path
 
 JOURNAL_NAME = ".restore-journal.json"
 RESTORE_PREFIX = ".restore-"
+SAFETY_TMP_PREFIX = ".tmp-"
 COPY_CHUNK = 256 * 1024
+# The journal holds the backup's files[] (from a manifest of at most MAX_CONTROL_BYTES), compactly: twice
+# that is room enough for any journal this module writes, and still a bound.
+MAX_JOURNAL_BYTES = 2 * MAX_CONTROL_BYTES
 
 
 class SwapError(Exception):
-    """A restore step failed; the message names the file and what to do."""
+    """A restore step failed, or was refused; the message names the file and what to do."""
 
 
 def _noop_step(name, **info):
     return None
 
 
-def copy_file(src, dst, expect=None):
-    """Copy bytes src -> dst in one read (read -> sha256 -> write), no fsync; (size, sha256).
+def copy_file(src_dir, src_rel, dst_dir, dst_rel, expect=None):
+    """Copy src_dir/src_rel to a NEW file dst_dir/dst_rel (safe_fs.Dir both; missing directories on the
+    way are made), in one read (read -> sha256 -> write), no fsync; (size, sha256 hex).
 
-    expect=(size, sha256): stop at the first byte past size and raise SwapError on a mismatch.
+    The source must be a regular file (a link or a special file is refused, never opened); only the
+    bytes it had when it was opened are copied, with its permission bits (never setuid, setgid or
+    sticky) and times. The destination is created O_EXCL | O_NOFOLLOW. expect=(size, sha256): a
+    source of another size is not read at all, and one that grew while it was read is not finished;
+    both return (size, None).
     """
-    digest = hashlib.sha256()
-    size = 0
-    buf = bytearray(COPY_CHUNK)  # reused: a fresh bytes object per read costs page faults
-    view = memoryview(buf)
-    with open(src, "rb", buffering=0) as reader, open(dst, "wb", buffering=0) as writer:
-        while True:
-            count = reader.readinto(buf)
-            if not count:
-                break
-            size += count
-            if expect is not None and size > expect[0]:
-                break
-            chunk = view[:count]
-            while chunk:
-                chunk = chunk[writer.write(chunk):]
-            digest.update(view[:count])
-    shutil.copystat(src, dst, follow_symlinks=False)
+    fd, st = src_dir.open_file(src_rel)
+    try:
+        if expect is not None and st.st_size != expect[0]:
+            return st.st_size, None
+        out = dst_dir.create_file(dst_rel, 0o600, create_dirs=True)
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            for view in read_chunks(fd, st.st_size, COPY_CHUNK):
+                write_all(out, view)
+                digest.update(view)
+                size += len(view)
+            if expect is not None and size == st.st_size and has_more(fd):
+                return os.fstat(fd).st_size, None
+            os.fchmod(out, st.st_mode & MODE_BITS)
+            os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
     return size, digest.hexdigest()
 
 
-def fsync_tree(paths, root):
-    """fsync every file in paths, then every dir under root (deepest first), then root."""
-    for path in paths:
-        fsync_path(path)
-    dirs = []
-    for dirpath, names, _files in os.walk(root):
-        dirs.extend(os.path.join(dirpath, name) for name in names)
-    for path in sorted(dirs, key=len, reverse=True):
-        fsync_path(path)
-    fsync_path(root)
-
-
-def write_json_durably(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
+def write_json_durably(directory, name, obj, indent=2):
+    """directory/name (a safe_fs.Dir) replaced by obj as JSON: a new tmp file (O_EXCL | O_NOFOLLOW), fsync,
+    rename. The caller fsyncs the directory."""
+    tmp = name + ".tmp"
+    text = json.dumps(obj, indent=indent, sort_keys=True) + ("\n" if indent else "")
+    fd = directory.create_file(tmp, 0o644, replace=True)
+    try:
+        try:
+            write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        directory.rename(tmp, directory, name)
+    except BaseException:
+        try:
+            directory.unlink_if_present(tmp)
+        except (OSError, UnsafeFileError):
+            pass
+        raise
 
 
 def journal_path(data_dir):
@@ -103,34 +143,88 @@ def journal_path(data_dir):
 
 
 def write_journal(data_dir, journal):
-    """Replace the journal atomically (tmp + fsync + rename + fsync dir)."""
-    path = journal_path(data_dir)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(journal, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
-    fsync_path(data_dir)
+    """Replace the journal atomically (tmp + fsync + rename + fsync dir); data_dir a safe_fs.Dir."""
+    write_json_durably(data_dir, JOURNAL_NAME, journal, indent=None)
+    data_dir.fsync()
+
+
+def _refuse_journal(path, what):
+    raise SwapError(
+        "the restore journal %s %s: refused, nothing was removed or moved. This module only ever names "
+        "its own .restore-<id>.staging / .restore-<id>.old / backups/.tmp-<id>-pre-restore-<hex> dirs, so the "
+        "journal was written by someone else; the gateway will not start while it exists: inspect it and "
+        "%s by hand" % (path, what, os.path.dirname(path))
+    )
+
+
+def check_journal(journal, path):
+    """Raise SwapError unless every name in journal is one the naming scheme gives its backup id: the
+    staging and old dirs, the safety backup's id and tmp dir, single-segment data entries, manifest-shaped
+    files. Nothing else is ever trusted for a rename or a removal."""
+    backup_id = journal.get("backupId")
+    try:
+        validate_backup_id(backup_id)
+    except BackupIdError:
+        _refuse_journal(path, "names backup %s, which is not a backup id" % shown(backup_id))
+    for key, want in (("staging", staging_dir_name(backup_id)), ("old", old_dir_name(backup_id))):
+        if journal.get(key) != want:
+            _refuse_journal(path, "names %s as its %s dir, where the scheme gives %s" % (shown(journal.get(key)), key, want))
+    files = journal.get("files")
+    if not isinstance(files, list) or not all(is_file_item(item) for item in files):
+        _refuse_journal(path, "has a 'files' list that is not a manifest's")
+    entries = journal.get("newEntries")
+    if not isinstance(entries, list) or not all(
+        isinstance(name, str) and "/" not in name and name not in ("", ".", "..") and "\x00" not in name
+        and is_data_name(name) for name in entries
+    ):
+        _refuse_journal(path, "names data entries that are not single data names (%s)" % shown(entries))
+    if set(entries) != {item["path"].split("/", 1)[0] for item in files}:
+        _refuse_journal(path, "names data entries (%s) that are not those of its files" % shown(entries))
+    safety = journal.get("safety")
+    if safety is not None:
+        safety_id = safety.get("id") if isinstance(safety, dict) else None
+        try:
+            validate_backup_id(safety_id)
+        except BackupIdError:
+            _refuse_journal(path, "names safety backup %s, which is not a backup id" % shown(safety_id))
+        if not is_safety_backup_id(safety_id):
+            _refuse_journal(path, "names safety backup %s, which is not a safety backup id" % shown(safety_id))
+        if safety.get("tmp") != SAFETY_TMP_PREFIX + safety_id:
+            _refuse_journal(path, "names %s as the safety backup's tmp dir, where the scheme gives %s"
+                            % (shown(safety.get("tmp")), SAFETY_TMP_PREFIX + safety_id))
+        if safety.get("mode") not in (None, "rename", "copy"):
+            _refuse_journal(path, "has safety mode %s" % shown(safety.get("mode")))
 
 
 def read_journal(data_dir):
-    """The journal of an unfinished restore, or None."""
-    path = journal_path(data_dir)
+    """The journal of an unfinished restore, or None (data_dir: a safe_fs.Dir or a path trusted as given).
+
+    Refused (SwapError) when it is a link or not a regular file, over MAX_JOURNAL_BYTES, not JSON, or
+    names anything its naming scheme does not produce (check_journal)."""
+    with opened(data_dir) as root:
+        path = root.path(JOURNAL_NAME)
+        try:
+            raw = root.read_bytes(JOURNAL_NAME, MAX_JOURNAL_BYTES)
+        except FileNotFoundError:
+            return None
+        except (UnsafeFileError, FileTooLargeError) as exc:
+            raise SwapError(
+                "the restore journal is refused (%s): this module writes it as a regular file, by rename; "
+                "nothing was removed or moved; the gateway will not start while it exists: inspect %s by hand"
+                % (exc, root.label)
+            )
     try:
-        with open(path) as handle:
-            journal = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
+        journal = loads(raw)
+    except JsonError as exc:
         # written by rename only, so this is damage from outside, not from a kill
         raise SwapError(
             "the restore journal %s is not valid JSON (%s); it was not written by this module's atomic "
             "rename, so recovery cannot tell old from new: inspect %s and the .restore-* dirs by hand"
-            % (path, exc, os.path.dirname(path))
+            % (path, exc.where(), os.path.dirname(path))
         )
     if not isinstance(journal, dict) or journal.get("phase") not in ("staging", "staged", "swapped"):
         raise SwapError("the restore journal %s has no known phase; inspect it by hand" % path)
+    check_journal(journal, path)
     return journal
 
 
@@ -146,28 +240,47 @@ def probe_dir_name(backup_id):
     return "%s%s.safety" % (RESTORE_PREFIX, backup_id)
 
 
-def _remove_tree(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
-
-
 class DataSwap:
     """Stage a backup's data and swap it into data_dir, journalled.
 
-    on_step(name, **info) is called between steps; tests raise from it to
-    simulate a kill at that exact point.
+    Every name is reached through safe_fs from the data dir's fd: a link is never followed, a special
+    file never opened. on_step(name, **info) is called between steps; tests raise from it to simulate a
+    kill at that exact point.
     """
 
     def __init__(self, data_dir, on_step=None):
         self.data_dir = data_dir
         self.backups_dir = os.path.join(data_dir, BACKUPS_DIR)
         self.on_step = on_step or _noop_step
+        self.root = None  # the data dir's safe_fs.Dir while an operation runs
+
+    @contextlib.contextmanager
+    def _opened(self):
+        if self.root is not None:
+            yield self.root
+            return
+        with Dir.open(self.data_dir) as root:
+            self.root = root
+            try:
+                yield root
+            finally:
+                self.root = None
+
+    def _backups(self, create=False):
+        """backups/ as a safe_fs.Dir (refused when a link); the caller closes it."""
+        return self.root.subdir(BACKUPS_DIR, create=create, mode=0o755)
+
+    def _maybe_subdir(self, directory, name):
+        """directory/name as a safe_fs.Dir, or None when it is missing."""
+        try:
+            return directory.subdir(name)
+        except FileNotFoundError:
+            return None
 
     # -- the forward path -------------------------------------------------
     def run(self, backup_id, source_data_dir, files, safety_manifest=None, vouched=None):
-        """Restore files ([{path, size, sha256}] under source_data_dir) into the data dir.
+        """Restore files ([{path, size, sha256}] under source_data_dir, a safe_fs.Dir or a path trusted as
+        given) into the data dir.
 
         safety_manifest: the manifest of the safety backup to take of the current data (its
         files are the current files with their sha256s); the old data becomes that backup.
@@ -185,184 +298,194 @@ class DataSwap:
             "files": files,
         }
         if safety_manifest is not None:
-            journal["safety"] = {"id": safety_manifest["id"], "tmp": ".tmp-%s" % safety_manifest["id"], "mode": None}
-        write_journal(self.data_dir, journal)
-        self.on_step("journal_written")
-        try:
-            if safety_manifest is not None:
-                self._prepare_safety(journal, safety_manifest)
-            self._stage(journal, source_data_dir, vouched or {})
-        except Exception:
-            # An error while staging gets the data dir back as it was. A kill (or a
-            # BaseException) leaves the journal for the next run to roll back.
-            self.roll_back(journal)
-            raise
-        journal["phase"] = "staged"
-        write_journal(self.data_dir, journal)
-        self.on_step("staged")
-        self.roll_forward(journal)
+            journal["safety"] = {"id": safety_manifest["id"], "tmp": SAFETY_TMP_PREFIX + safety_manifest["id"], "mode": None}
+        with self._opened() as root, opened(source_data_dir) as source:
+            write_journal(root, journal)
+            self.on_step("journal_written")
+            try:
+                if safety_manifest is not None:
+                    self._prepare_safety(journal, safety_manifest)
+                self._stage(journal, source, vouched or {})
+            except Exception:
+                # An error while staging gets the data dir back as it was. A kill (or a
+                # BaseException) leaves the journal for the next run to roll back.
+                self.roll_back(journal)
+                raise
+            journal["phase"] = "staged"
+            write_journal(root, journal)
+            self.on_step("staged")
+            self.roll_forward(journal)
 
     def _prepare_safety(self, journal, manifest):
         """backups/.tmp-<safety-id>/ with its manifest and a data/ that the old data will be
         renamed into; a full copy instead when backups/ is on another filesystem (EXDEV)."""
         safety = journal["safety"]
-        os.makedirs(self.backups_dir, exist_ok=True)
-        tmp = os.path.join(self.backups_dir, safety["tmp"])
-        _remove_tree(tmp)
-        os.mkdir(tmp, 0o700)
-        aside = os.path.join(tmp, "data")
-        probe = os.path.join(self.data_dir, probe_dir_name(journal["backupId"]))
-        _remove_tree(probe)
-        os.mkdir(probe, 0o700)
-        try:
-            os.rename(probe, aside)  # the data dir and backups/ share a filesystem: rename mode
-            mode = "rename"
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            os.rmdir(probe)
-            mode = "copy"
-        if mode == "copy":
-            os.mkdir(aside, 0o700)
-            written, files = [], []
-            for item in manifest["files"]:
-                rel = item["path"]
-                src = os.path.join(self.data_dir, *rel.split("/"))
-                dst = os.path.join(aside, *rel.split("/"))
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                size, sha = copy_file(src, dst)
-                files.append({"path": rel, "size": size, "sha256": sha})
-                written.append(dst)
-            manifest = dict(manifest, files=files)
-            fsync_tree(written, aside)
-        write_json_durably(os.path.join(tmp, MANIFEST_NAME), manifest)
-        fsync_path(tmp)
-        if mode == "copy":
-            os.rename(tmp, os.path.join(self.backups_dir, safety["id"]))
-        fsync_path(self.backups_dir)
-        fsync_path(self.data_dir)
+        root = self.root
+        with self._backups(create=True) as backups:
+            backups.remove(safety["tmp"])
+            backups.mkdir(safety["tmp"], 0o700)
+            with backups.subdir(safety["tmp"]) as tmp:
+                probe = probe_dir_name(journal["backupId"])
+                root.remove(probe)
+                root.mkdir(probe, 0o700)
+                try:
+                    root.rename(probe, tmp, "data")  # the data dir and backups/ share a filesystem: rename mode
+                    mode = "rename"
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    root.remove(probe)
+                    mode = "copy"
+                if mode == "copy":
+                    tmp.mkdir("data", 0o700)
+                    files = []
+                    with tmp.subdir("data") as aside:
+                        for item in manifest["files"]:
+                            rel = item["path"]
+                            size, sha = copy_file(root, rel, aside, rel)
+                            files.append({"path": rel, "size": size, "sha256": sha})
+                        aside.fsync_tree([item["path"] for item in files])
+                    manifest = dict(manifest, files=files)
+                write_json_durably(tmp, MANIFEST_NAME, manifest)
+                tmp.fsync()
+            if mode == "copy":
+                backups.rename(safety["tmp"], backups, safety["id"])
+            backups.fsync()
+        root.fsync()
         safety["mode"] = mode
         self.on_step("safety_backup", backup_id=safety["id"])
 
-    def _stage(self, journal, source_data_dir, vouched):
+    def _stage(self, journal, source, vouched):
         """Copy the backup's files into the staging dir, each hashed as it is written and checked
-        against the manifest; then fsync them all, then the dirs."""
-        staging = os.path.join(self.data_dir, journal["staging"])
-        _remove_tree(staging)  # a leftover from an earlier rolled-back attempt
-        os.mkdir(staging, 0o700)
+        against the manifest (its size before a byte is read); then fsync them all, then the dirs."""
+        root = self.root
+        root.remove(journal["staging"])  # a leftover from an earlier rolled-back attempt
+        root.mkdir(journal["staging"], 0o700)
         written = []
-        for item in journal["files"]:
-            rel = item["path"]
-            want = item["sha256"].lower()
-            src = os.path.join(source_data_dir, *rel.split("/"))
-            dst = os.path.join(staging, *rel.split("/"))
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            try:
-                size, sha = copy_file(src, dst, expect=(item["size"], want))
-            except OSError as exc:
-                hint = " (no space left on the data volume: free space and run again)" if exc.errno == errno.ENOSPC else ""
-                raise SwapError("staging %s from %s failed: %s%s" % (rel, src, exc.strerror or exc, hint))
-            if size != item["size"] or sha != want:
-                raise SwapError(
-                    "staged copy of %s does not match the manifest (size %d/%d, sha256 %s/%s); the backup "
-                    "changed while it was restored: run gateway_backup_info with verify: true"
-                    % (rel, size, item["size"], sha, item["sha256"])
-                )
-            if needs_parse(rel) and vouched.get(rel) != sha:
-                problems = content_problems(dst, rel)
-                if problems:
-                    raise SwapError("staged copy does not parse: %s" % "; ".join(problems))
-            written.append(dst)
-            self.on_step("staged_file", path=rel)
-        fsync_tree(written, staging)
+        with root.subdir(journal["staging"]) as staging:
+            for item in journal["files"]:
+                rel = item["path"]
+                want = item["sha256"].lower()
+                try:
+                    size, sha = copy_file(source, rel, staging, rel, expect=(item["size"], want))
+                except UnsafeFileError as exc:
+                    raise SwapError("staging %s refused: %s; the backup changed since it was verified: run "
+                                    "gateway_backup_info with verify: true" % (rel, exc))
+                except OSError as exc:
+                    hint = " (no space left on the data volume: free space and run again)" if exc.errno == errno.ENOSPC else ""
+                    raise SwapError("staging %s from %s failed: %s%s" % (rel, source.path(rel), exc.strerror or exc, hint))
+                if size != item["size"] or sha != want:
+                    raise SwapError(
+                        "staged copy of %s does not match the manifest (size %d/%d, sha256 %s/%s); the backup "
+                        "changed while it was restored: run gateway_backup_info with verify: true"
+                        % (rel, size, item["size"], sha or "not read", item["sha256"])
+                    )
+                if needs_parse(rel) and vouched.get(rel) != sha:
+                    problems = content_problems(staging, rel)
+                    if problems:
+                        raise SwapError("staged copy does not parse: %s" % "; ".join(problems))
+                written.append(rel)
+                self.on_step("staged_file", path=rel)
+            staging.fsync_tree(written)
 
     # -- recovery ------------------------------------------------------------
     def roll_back(self, journal):
         """Phase 'staging': the data dir was not touched; drop the staged copy, the unfinished
         safety backup (it holds no old data yet) and the journal."""
-        _remove_tree(os.path.join(self.data_dir, journal["staging"]))
-        _remove_tree(os.path.join(self.data_dir, probe_dir_name(journal["backupId"])))
-        safety = journal.get("safety")
-        if safety:
-            _remove_tree(os.path.join(self.backups_dir, safety["tmp"]))
-            if os.path.isdir(self.backups_dir):
-                fsync_path(self.backups_dir)
-        os.unlink(journal_path(self.data_dir))
-        fsync_path(self.data_dir)
+        with self._opened() as root:
+            root.remove(journal["staging"])
+            root.remove(probe_dir_name(journal["backupId"]))
+            safety = journal.get("safety")
+            if safety:
+                backups = self._maybe_subdir(root, BACKUPS_DIR)
+                if backups is not None:
+                    with backups:
+                        backups.remove(safety["tmp"])
+                        backups.fsync()
+            root.unlink(JOURNAL_NAME)
+            root.fsync()
 
     def _move_aside(self, aside, staging, new_entries):
         # An entry named in newEntries that is no longer in staging has already
-        # moved in; every other data entry is old data and moves aside.
-        for name in data_entries(self.data_dir):
-            if name in new_entries and not os.path.lexists(os.path.join(staging, name)):
+        # moved in; every other data entry is old data and moves aside (renamed: a link stays a link).
+        for name in data_entries(self.root):
+            if name in new_entries and (staging is None or not staging.exists(name)):
                 continue
-            target = os.path.join(aside, name)
+            target = name
             suffix = 0
-            while os.path.lexists(target):
+            while aside.exists(target):
                 suffix += 1
-                target = os.path.join(aside, "%s.%d" % (name, suffix))
-            os.rename(os.path.join(self.data_dir, name), target)
+                target = "%s.%d" % (name, suffix)
+            self.root.rename(name, aside, target)
             self.on_step("moved_old", entry=name)
 
     def _move_in(self, staging, new_entries):
+        if staging is None:
+            return
         for name in sorted(new_entries):
-            src = os.path.join(staging, name)
-            if os.path.lexists(src):
-                os.rename(src, os.path.join(self.data_dir, name))
+            if staging.exists(name):
+                staging.rename(name, self.root, name)
                 self.on_step("moved_new", entry=name)
 
     def roll_forward(self, journal):
         """Phases 'staged'/'swapped': finish moving the staged entries in. Safe to repeat."""
-        data_dir = self.data_dir
-        staging = os.path.join(data_dir, journal["staging"])
-        old = os.path.join(data_dir, journal["old"])
-        new_entries = set(journal["newEntries"])
-        safety = journal.get("safety") or {}
-        if journal["phase"] == "staged":
-            if safety.get("mode") == "rename":
-                tmp = os.path.join(self.backups_dir, safety["tmp"])
-                final = os.path.join(self.backups_dir, safety["id"])
-                aside = os.path.join(tmp, "data")
-                if os.path.isdir(tmp) or not os.path.isdir(final):
-                    os.makedirs(aside, mode=0o700, exist_ok=True)
-                    self._move_aside(aside, staging, new_entries)
-                    self._move_in(staging, new_entries)
-                    fsync_path(data_dir)
-                    fsync_path(aside)
-                    self._check_swapped(journal, aside)
-                    os.rename(tmp, final)  # the old data is now the safety backup
-                    fsync_path(self.backups_dir)
+        with self._opened() as root:
+            new_entries = set(journal["newEntries"])
+            safety = journal.get("safety") or {}
+            if journal["phase"] == "staged":
+                staging = self._maybe_subdir(root, journal["staging"])
+                try:
+                    self._swap(journal, staging, new_entries, safety)
+                finally:
+                    if staging is not None:
+                        staging.close()
+                journal["phase"] = "swapped"
+                write_journal(root, journal)
+                self.on_step("swapped")
+            root.remove(journal["old"])
+            self.on_step("old_removed")
+            root.remove(journal["staging"])
+            root.unlink(JOURNAL_NAME)
+            root.fsync()
+            self.on_step("done")
+
+    def _swap(self, journal, staging, new_entries, safety):
+        root = self.root
+        if safety.get("mode") == "rename":
+            with self._backups() as backups:
+                if backups.kind(safety["tmp"]) == "a directory" or backups.kind(safety["id"]) is None:
+                    with backups.subdir(safety["tmp"] + "/data", create=True, mode=0o700) as aside:
+                        self._move_aside(aside, staging, new_entries)
+                        self._move_in(staging, new_entries)
+                        root.fsync()
+                        aside.fsync()
+                        self._check_swapped(journal, aside.label)
+                    backups.rename(safety["tmp"], backups, safety["id"])  # the old data is now the safety backup
+                    backups.fsync()
                     self.on_step("safety_renamed", backup_id=safety["id"])
                 else:
                     # backups/<safety-id> is in place: every entry had moved before it was renamed
-                    self._check_swapped(journal, os.path.join(final, "data"))
-            else:
-                if not os.path.isdir(old):
-                    os.mkdir(old, 0o700)
-                self._move_aside(old, staging, new_entries)
-                self._move_in(staging, new_entries)
-                fsync_path(data_dir)
-                self._check_swapped(journal, old)
-            journal["phase"] = "swapped"
-            write_journal(data_dir, journal)
-            self.on_step("swapped")
-        _remove_tree(old)
-        self.on_step("old_removed")
-        _remove_tree(staging)
-        os.unlink(journal_path(data_dir))
-        fsync_path(data_dir)
-        self.on_step("done")
+                    self._check_swapped(journal, backups.path(safety["id"] + "/data"))
+            return
+        if root.kind(journal["old"]) is None:
+            root.mkdir(journal["old"], 0o700)
+        with root.subdir(journal["old"]) as old:
+            self._move_aside(old, staging, new_entries)
+            self._move_in(staging, new_entries)
+            root.fsync()
+            self._check_swapped(journal, old.label)
 
     def _check_swapped(self, journal, previous):
         """After the renames the data dir holds exactly the manifest's paths with its sizes (the
         bytes were hashed as they were staged; a rename does not change them)."""
         expected = {item["path"]: item["size"] for item in journal["files"]}
-        actual = {}
-        for rel in data_files(self.data_dir):
-            try:
-                actual[rel] = os.stat(os.path.join(self.data_dir, *rel.split("/"))).st_size
-            except OSError:
-                actual[rel] = None
+        try:
+            actual = dict(data_file_sizes(self.root))
+        except UnsafeFileError as exc:
+            raise SwapError(
+                "after moving the staged data of backup %s into %s the data dir holds %s; the journal is kept "
+                "so the gateway will not start; the previous data is in %s" % (journal["backupId"], self.data_dir, exc, previous)
+            )
         if actual != expected:
             differing = sorted(p for p in set(expected) | set(actual) if expected.get(p) != actual.get(p))
             raise SwapError(
@@ -371,32 +494,63 @@ class DataSwap:
                 % (journal["backupId"], self.data_dir, ", ".join(differing[:10]), previous)
             )
 
+    def _check_named_entries(self, journal):
+        """Every dir the journal names exists only as a real directory (or not at all): a link or a file
+        there is refused before anything is removed or moved."""
+        root = self.root
+        path = root.path(JOURNAL_NAME)
+        names = [(root, journal["staging"]), (root, journal["old"]), (root, probe_dir_name(journal["backupId"]))]
+        backups = None
+        safety = journal.get("safety")
+        try:
+            if safety:
+                try:
+                    backups = self._backups()
+                except FileNotFoundError:
+                    backups = None
+                except UnsafeFileError as exc:
+                    _refuse_journal(path, "needs backups/, which is refused (%s)" % exc)
+                if backups is not None:
+                    names += [(backups, safety["tmp"]), (backups, safety["id"])]
+            for directory, name in names:
+                kind = directory.kind(name)
+                if kind not in (None, "a directory"):
+                    _refuse_journal(path, "names %s, which is %s, not a directory" % (directory.path(name), kind))
+        finally:
+            if backups is not None:
+                backups.close()
+
     def recover(self):
-        """Finish or undo an interrupted restore. Returns None or {action, backup_id, phase}."""
-        journal = read_journal(self.data_dir)
-        if journal is None:
-            self._remove_strays()
-            return None
-        phase = journal["phase"]
-        if phase == "staging":
-            self.roll_back(journal)
-            action = "rolled_back"
-        else:
-            self.roll_forward(journal)
-            action = "rolled_forward"
+        """Finish or undo an interrupted restore. Returns None or {action, backup_id, phase}.
+        A journal that names anything its scheme does not produce is refused (SwapError) first."""
+        with self._opened() as root:
+            journal = read_journal(root)
+            if journal is None:
+                self._remove_strays()
+                return None
+            self._check_named_entries(journal)
+            phase = journal["phase"]
+            if phase == "staging":
+                self.roll_back(journal)
+                action = "rolled_back"
+            else:
+                self.roll_forward(journal)
+                action = "rolled_forward"
         return {"action": action, "backup_id": journal.get("backupId"), "phase": phase}
 
     def _remove_strays(self):
-        """.restore-* dirs without a journal are leftovers of a finished restore; never data."""
-        try:
-            names = os.listdir(self.data_dir)
-        except FileNotFoundError:
-            return
-        for name in names:
+        """.restore-* entries without a journal are leftovers of a finished restore; never data. Each is
+        removed as it is (a link unlinked, never followed); one that cannot be is left, it is never data."""
+        root = self.root
+        for name in root.names():
             if name.startswith(RESTORE_PREFIX) or name == JOURNAL_NAME + ".tmp":
-                _remove_tree(os.path.join(self.data_dir, name))
+                try:
+                    root.remove(name)
+                except (OSError, UnsafeFileError):
+                    pass
 
 
 def interrupted_restore(data_dir):
-    """True when a restore journal is waiting for recovery (read-only check)."""
-    return os.path.exists(journal_path(data_dir))
+    """True when a restore journal is waiting for recovery (read-only check; a journal that is a link
+    counts, so that the next gateway_backup run refuses it loudly)."""
+    return os.path.lexists(journal_path(data_dir))

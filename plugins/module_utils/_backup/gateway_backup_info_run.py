@@ -14,7 +14,11 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id 
     is_safety_backup_id,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupStore
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
+    FileTooLargeError,
+    UnsafeFileError,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupError, BackupStore
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
@@ -37,7 +41,7 @@ def backup_entry(raw, store, verify):
     entry["safety"] = is_safety_backup_id(backup_id)
     if verify:
         try:
-            local = os.path.isdir(store.backup_dir(backup_id))
+            local = store.has_backup(backup_id)  # a link there too: verification names it, never follows it
         except BackupIdError:
             local = False
         if local:
@@ -78,7 +82,7 @@ def run(params, check_mode=False, *, warn=None, client=None):
         latest_valid = store.latest_valid(params["max_schema_version"], raw if transport == "files" else None)
         if not check_mode:
             store.save_parse_cache()  # what this run verified parses: the next verify only hashes
-    except (GatewayError, SwapError, OSError) as exc:
+    except (GatewayError, SwapError, BackupError, UnsafeFileError, FileTooLargeError, OSError) as exc:
         raise TaskError(str(exc))
     interrupted = store.interrupted_restore()
     if interrupted:

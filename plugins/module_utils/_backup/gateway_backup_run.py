@@ -14,14 +14,16 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id 
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import LockHeldError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import SwapError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
-    ManifestError,
-    read_manifest,
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import ManifestError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
+    FileTooLargeError,
+    UnsafeFileError,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import (
     LATEST_VALID,
     BackupError,
     BackupStore,
+    refused,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
@@ -29,7 +31,9 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
     GatewayError,
 )
 
-TASK_ERRORS = (BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError)
+TASK_ERRORS = (
+    BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError, UnsafeFileError, FileTooLargeError,
+)
 
 
 def summary(backup):
@@ -81,6 +85,8 @@ class BackupTask:
             {"present": self.present, "restored": self.restored, "absent": self.absent}[self.params["state"]]()
             if not self.check_mode:
                 self.store.save_parse_cache()  # what this run verified parses (never on a refusal)
+        except UnsafeFileError as exc:  # met below the store's own checks (e.g. mid-swap): say it the same way
+            self.fail(str(refused(exc, "the run")))
         except TASK_ERRORS as exc:
             self.fail(str(exc))
         if self.result["recovered"]:
@@ -128,7 +134,7 @@ class BackupTask:
             if entry["files"] is None:
                 continue
             try:
-                manifest = read_manifest(store.backup_dir(entry["id"]))
+                manifest = store.manifest(entry["id"])
             except ManifestError:
                 continue
             if [(f["path"], f["size"]) for f in manifest["files"]] != store.current_sizes():

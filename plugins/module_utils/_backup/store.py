@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import json
 import os
-import shutil
+import stat
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import (
     is_safety_backup_id,
@@ -24,7 +25,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_l
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import (
     DataSwap,
     copy_file,
-    fsync_tree,
     interrupted_restore,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
@@ -32,18 +32,23 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest i
     MANIFEST_NAME,
     ManifestError,
     build_manifest,
-    data_files,
+    data_file_sizes,
     describe_files,
     parse_timestamp,
     read_manifest,
     read_schema_version,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
+    Dir,
+    UnsafeFileError,
+    kind_of,
+    write_all,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import (
     check_backup_dir,
     read_parse_cache,
     write_parse_cache,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.atomic_file import fsync_path
 
 DEFAULT_MAX_SCHEMA_VERSION = 3
 LATEST_VALID = "latest_valid"
@@ -59,6 +64,15 @@ class UnknownBackupError(BackupError):
 
 class RestoreRefusedError(BackupError):
     pass
+
+
+def refused(exc, doing):
+    """The BackupError for a safe_fs refusal met while doing something."""
+    return BackupError(
+        "%s refused: %s. Nothing under the data dir is read or written through a link, and nothing but "
+        "regular files and directories is opened: remove it (or put the real file there) and run again"
+        % (doing, exc)
+    )
 
 
 def _sort_key(entry):
@@ -85,97 +99,158 @@ def plan_changes(current_files, target_files):
 
 
 class BackupStore:
-    """The backups/ of a data dir. Every method takes ids through validate_backup_id first."""
+    """The backups/ of a data dir. Every method takes ids through validate_backup_id first, and reaches
+    every file through safe_fs: the data dir path is the operator's (trusted as given), nothing below it
+    is read or written through a link or opened when it is a special file."""
 
     def __init__(self, data_dir, on_step=None):
         self.data_dir = os.path.abspath(data_dir)
         self.backups_dir = os.path.join(self.data_dir, BACKUPS_DIR)
         self.on_step = on_step  # test hook, see DataSwap
         # One verification per backup per run: {id: (fingerprint, manifest, problems, vouched)}.
-        # The fingerprint (stat of the manifest and of every listed file) drops an entry whose
+        # The fingerprint (lstat of the manifest and of every listed file) drops an entry whose
         # files changed since, so a cached answer is never about other bytes.
         self._checked = {}
+
+    # -- the safe way in ----------------------------------------------------
+    @contextlib.contextmanager
+    def _backups(self, create=False):
+        """backups/ as a safe_fs.Dir, or None when it (or the data dir) does not exist; a backups/ that is
+        a link or not a directory is refused (BackupError)."""
+        try:
+            root = Dir.open(self.data_dir)
+        except FileNotFoundError:
+            yield None
+            return
+        with root:
+            try:
+                backups = root.subdir(BACKUPS_DIR, create=create, mode=0o755)
+            except FileNotFoundError:
+                yield None
+                return
+            except UnsafeFileError as exc:
+                raise refused(exc, "backups/")
+            with backups:
+                yield backups
 
     # -- reading -----------------------------------------------------------
     def backup_dir(self, backup_id):
         return os.path.join(self.backups_dir, validate_backup_id(backup_id))
+
+    def has_backup(self, backup_id):
+        """True when backups/<id> exists in any form (a link there too: verification names it)."""
+        validate_backup_id(backup_id)
+        with self._backups() as backups:
+            return backups is not None and backups.lstat(backup_id) is not None
 
     def list(self):
         """Backups newest first (createdAt, then id): [{id, createdAt, schemaVersion, sizeBytes, files}].
 
         Names starting with '.' (backups being built) are never listed. A backup
         whose manifest cannot be read is listed with createdAt/schemaVersion None
-        so that verify() can name its problem.
+        so that verify() can name its problem; so is a backup that is a link (never followed).
         """
-        try:
-            names = os.listdir(self.backups_dir)
-        except FileNotFoundError:
-            return []
         entries = []
-        for name in names:
-            if name.startswith(".") or not os.path.isdir(os.path.join(self.backups_dir, name)):
-                continue
-            try:
-                validate_backup_id(name)
-            except ValueError:
-                continue  # not a name this store could have made or can address
-            entry = {"id": name, "createdAt": None, "schemaVersion": None, "sizeBytes": None, "files": None}
-            try:
-                manifest = read_manifest(os.path.join(self.backups_dir, name))
-            except ManifestError:
-                pass
-            else:
-                entry["createdAt"] = manifest.get("createdAt")
-                entry["schemaVersion"] = manifest.get("schemaVersion")
-                entry["sizeBytes"] = sum(item["size"] for item in manifest["files"])
-                entry["files"] = len(manifest["files"])
-            entries.append(entry)
+        with self._backups() as backups:
+            if backups is None:
+                return []
+            for name in backups.names():
+                if name.startswith("."):
+                    continue
+                try:
+                    validate_backup_id(name)
+                except ValueError:
+                    continue  # not a name this store could have made or can address
+                st = backups.lstat(name)
+                if st is None or not (stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    continue
+                entry = {"id": name, "createdAt": None, "schemaVersion": None, "sizeBytes": None, "files": None}
+                if stat.S_ISDIR(st.st_mode):
+                    try:
+                        with backups.subdir(name) as backup:
+                            manifest = read_manifest(backup)
+                    except (ManifestError, UnsafeFileError, FileNotFoundError):
+                        pass
+                    else:
+                        entry["createdAt"] = manifest["createdAt"]
+                        entry["schemaVersion"] = manifest["schemaVersion"]
+                        entry["sizeBytes"] = sum(item["size"] for item in manifest["files"])
+                        entry["files"] = len(manifest["files"])
+                entries.append(entry)
         entries.sort(key=_sort_key, reverse=True)
         return entries
+
+    def manifest(self, backup_id):
+        """The manifest of backups/<id> (ManifestError when it cannot be read, a link included)."""
+        path = self.backup_dir(backup_id)
+        with self._backups() as backups:
+            try:
+                if backups is None:
+                    raise FileNotFoundError(errno.ENOENT, "missing", path)
+                with backups.subdir(backup_id) as backup:
+                    return read_manifest(backup)
+            except FileNotFoundError:
+                raise ManifestError("missing_manifest", "missing_manifest: %s does not exist" % path)
+            except UnsafeFileError as exc:
+                raise ManifestError("unsafe_file", "unsafe_file: %s" % exc)
 
     def verify(self, backup_id):
         """Named problems of one backup; [] when it is valid."""
         return self.check(backup_id)[1]
 
-    def _fingerprint(self, path, manifest):
+    def _fingerprint(self, backup, manifest):
+        """lstat (never following) of the manifest and every listed file of backup (a safe_fs.Dir)."""
         stats = []
         names = [MANIFEST_NAME] + (["data/" + item["path"] for item in manifest["files"]] if manifest else [])
         for rel in names:
             try:
-                st = os.stat(os.path.join(path, *rel.split("/")))
-            except OSError:
-                stats.append(None)
-                continue
-            stats.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+                st = backup.lstat(rel)
+            except (OSError, UnsafeFileError):
+                st = None
+            stats.append(None if st is None else (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         return tuple(stats)
 
     def check(self, backup_id):
         """(manifest or None, problems, vouched) of one backup, verified at most once per store
-        (that is, per module run) while its files stay as they were."""
+        (that is, per module run) while its files stay as they were. A backups/<id> that is a link
+        or not a directory is the problem unsafe_file."""
         path = self.backup_dir(backup_id)
-        if not os.path.isdir(path):
-            raise UnknownBackupError("unknown backup %r: %s does not exist" % (backup_id, path))
-        cached = self._checked.get(backup_id)
-        if cached is not None and cached[0] == self._fingerprint(path, cached[1]):
-            return cached[1:]
-        manifest, problems, vouched = check_backup_dir(path, record=False)
-        self._checked[backup_id] = (self._fingerprint(path, manifest), manifest, problems, vouched)
+        with self._backups() as backups:
+            st = None if backups is None else backups.lstat(backup_id)
+            if st is None:
+                raise UnknownBackupError("unknown backup %r: %s does not exist" % (backup_id, path))
+            if not stat.S_ISDIR(st.st_mode):
+                problem = UnsafeFileError(backup_id, kind_of(st.st_mode), "a directory")
+                return None, ["unsafe_file: %s" % problem], {}
+            with backups.subdir(backup_id) as backup:
+                cached = self._checked.get(backup_id)
+                if cached is not None and cached[0] == self._fingerprint(backup, cached[1]):
+                    return cached[1:]
+                manifest, problems, vouched = check_backup_dir(backup, record=False)
+                self._checked[backup_id] = (self._fingerprint(backup, manifest), manifest, problems, vouched)
         return manifest, problems, vouched
 
     def save_parse_cache(self):
         """Record, in each backup this store verified clean, which (path, sha256) parse:
         backups/<id>/.parsed.json (conventions.md), written atomically and only when it adds
         something. The modules call it at the end of a run that may write (never in check mode,
-        never on a refusal). Returns the ids written."""
+        never on a refusal). Never through a link (verify.write_parse_cache). Returns the ids written."""
         written = []
-        for backup_id, (fingerprint, manifest, problems, vouched) in sorted(self._checked.items()):
-            path = os.path.join(self.backups_dir, backup_id)
-            if problems or manifest is None or not os.path.isdir(path):
-                continue
-            if self._fingerprint(path, manifest) != fingerprint or read_parse_cache(path) == vouched:
-                continue
-            if write_parse_cache(path, vouched):
-                written.append(backup_id)
+        with self._backups() as backups:
+            if backups is None:
+                return written
+            for backup_id, (fingerprint, manifest, problems, vouched) in sorted(self._checked.items()):
+                if problems or manifest is None or backups.kind(backup_id) != "a directory":
+                    continue
+                try:
+                    backup = backups.subdir(backup_id)
+                except (OSError, UnsafeFileError):
+                    continue
+                with backup:
+                    if self._fingerprint(backup, manifest) != fingerprint or read_parse_cache(backup) == vouched:
+                        continue
+                    if write_parse_cache(backup, vouched):
+                        written.append(backup_id)
         return written
 
     def latest_valid(self, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, entries=None):
@@ -203,20 +278,24 @@ class BackupStore:
         return None
 
     def current_files(self):
-        return describe_files(self.data_dir)
+        """[{path, size, sha256}] of the data now; a link or special file in the data is refused (BackupError)."""
+        try:
+            return describe_files(self.data_dir)
+        except UnsafeFileError as exc:
+            raise refused(exc, "reading the data dir")
 
     def current_sizes(self):
-        """[(path, size)] of every data file: stat only, no read."""
-        sizes = []
-        for rel in data_files(self.data_dir):
-            try:
-                sizes.append((rel, os.stat(os.path.join(self.data_dir, *rel.split("/"))).st_size))
-            except OSError:
-                sizes.append((rel, None))
-        return sizes
+        """[(path, size)] of every data file: lstat only, no read; refused like current_files()."""
+        try:
+            return data_file_sizes(self.data_dir)
+        except UnsafeFileError as exc:
+            raise refused(exc, "reading the data dir")
 
     def lock_is_held(self):
-        return lock_is_held(self.data_dir)
+        try:
+            return lock_is_held(self.data_dir)
+        except UnsafeFileError as exc:
+            raise refused(exc, "the data dir lock")
 
     def interrupted_restore(self):
         return interrupted_restore(self.data_dir)
@@ -226,7 +305,8 @@ class BackupStore:
         """Copy every data file into backups/<id> (built in backups/.tmp-<id>, then renamed).
 
         Refuses while the gateway holds the lock unless force (the copy may then
-        catch a store half-written). Any error removes the tmp dir: nothing partial.
+        catch a store half-written), and refuses a data dir holding a link or a special file
+        (before anything is written). Any error removes the tmp dir: nothing partial.
         Returns the manifest.
         """
         backup_id = validate_backup_id(new_backup_id() if backup_id is None else backup_id)
@@ -239,51 +319,66 @@ class BackupStore:
                 % self.data_dir
             )
         final = os.path.join(self.backups_dir, backup_id)
-        if os.path.lexists(final):
-            raise BackupError("backup %s already exists at %s" % (backup_id, final))
-        os.makedirs(self.backups_dir, exist_ok=True)
-        tmp = os.path.join(self.backups_dir, ".tmp-%s" % backup_id)
-        schema_version = read_schema_version(self.data_dir)
-        try:
-            os.mkdir(tmp, 0o700)
-            files, written = [], []
-            for rel in data_files(self.data_dir):
-                src = os.path.join(self.data_dir, *rel.split("/"))
-                dst = os.path.join(tmp, "data", *rel.split("/"))
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
+        tmp_name = ".tmp-%s" % backup_id
+        tmp_path = os.path.join(self.backups_dir, tmp_name)
+        with Dir.open(self.data_dir) as root:
+            try:
+                rels = [rel for rel, _size in data_file_sizes(root)]  # refused before anything is written
+            except UnsafeFileError as exc:
+                raise refused(exc, "backup %s" % backup_id)
+            schema_version = read_schema_version(root)
+            try:
+                backups = root.subdir(BACKUPS_DIR, create=True, mode=0o755)
+            except UnsafeFileError as exc:
+                raise refused(exc, "backup %s" % backup_id)
+            with backups:
+                if backups.lstat(backup_id) is not None:
+                    raise BackupError("backup %s already exists at %s" % (backup_id, final))
+                made = False
                 try:
-                    size, sha = copy_file(src, dst)  # one read: read -> sha256 -> write
-                except OSError as exc:
-                    # A failed write names no file; say which data file was being copied, and that it was the copy.
-                    exc.filename = exc.filename or "the backup's copy of %s" % rel
+                    backups.mkdir(tmp_name, 0o700)
+                    made = True
+                    with backups.subdir(tmp_name) as tmp:
+                        files = []
+                        for rel in rels:
+                            try:
+                                size, sha = copy_file(root, rel, tmp, "data/" + rel)  # one read: read -> sha256 -> write
+                            except OSError as exc:
+                                # A failed write names no file; say which data file was being copied, and that it was the copy.
+                                exc.filename = exc.filename or "the backup's copy of %s" % rel
+                                raise
+                            files.append({"path": rel, "size": size, "sha256": sha})
+                        manifest = build_manifest(backup_id, schema_version, files)
+                        fd = tmp.create_file(MANIFEST_NAME, 0o644)
+                        try:
+                            write_all(fd, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+                        finally:
+                            os.close(fd)
+                        # write everything, then fsync the files, then the dirs (batched, not write+fsync each)
+                        tmp.fsync_tree(["data/" + rel for rel in rels] + [MANIFEST_NAME])
+                    backups.rename(tmp_name, backups, backup_id)
+                    backups.fsync()
+                except BaseException as exc:
+                    if made:
+                        try:
+                            backups.remove(tmp_name)
+                        except (OSError, UnsafeFileError):
+                            pass
+                    if isinstance(exc, UnsafeFileError):
+                        raise refused(exc, "backup %s" % backup_id)
+                    if isinstance(exc, OSError):
+                        where = exc.filename or tmp_path
+                        if exc.errno == errno.ENOSPC:
+                            raise BackupError(
+                                "backup %s failed: no space left on device while writing %s; nothing partial was left "
+                                "(%s removed); free space on the data volume or prune old backups (state: absent) and "
+                                "run again" % (backup_id, where, tmp_path)
+                            )
+                        raise BackupError(
+                            "backup %s failed at %s: %s; nothing partial was left (%s removed)"
+                            % (backup_id, where, exc.strerror or exc, tmp_path)
+                        )
                     raise
-                files.append({"path": rel, "size": size, "sha256": sha})
-                written.append(dst)
-            manifest = build_manifest(backup_id, schema_version, files)
-            manifest_path = os.path.join(tmp, MANIFEST_NAME)
-            with open(manifest_path, "w") as handle:
-                json.dump(manifest, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            written.append(manifest_path)
-            # write everything, then fsync the files, then the dirs (batched, not write+fsync each)
-            fsync_tree(written, tmp)
-            os.rename(tmp, final)
-            fsync_path(self.backups_dir)
-        except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(exc, OSError):
-                where = exc.filename or tmp
-                if exc.errno == errno.ENOSPC:
-                    raise BackupError(
-                        "backup %s failed: no space left on device while writing %s; nothing partial was left "
-                        "(%s removed); free space on the data volume or prune old backups (state: absent) and "
-                        "run again" % (backup_id, where, tmp)
-                    )
-                raise BackupError(
-                    "backup %s failed at %s: %s; nothing partial was left (%s removed)"
-                    % (backup_id, where, exc.strerror or exc, tmp)
-                )
-            raise
         return manifest
 
     # -- restore -----------------------------------------------------------
@@ -299,7 +394,7 @@ class BackupStore:
                 )
             return found
         validate_backup_id(backup_id)
-        if not os.path.isdir(self.backup_dir(backup_id)):
+        if not self.has_backup(backup_id):
             raise UnknownBackupError(
                 "unknown backup %r: %s does not exist; list backups with gateway_backup_info"
                 % (backup_id, self.backup_dir(backup_id))
@@ -346,8 +441,12 @@ class BackupStore:
             return None
         if _locked:
             return DataSwap(self.data_dir, on_step=self.on_step).recover()
-        with DataDirLock(self.data_dir):
+        with self._lock():
             return DataSwap(self.data_dir, on_step=self.on_step).recover()
+
+    def _lock(self):
+        """The data dir lock (not taken yet); a lock file that is a link or special file is refused."""
+        return _SafeLock(self.data_dir)
 
     def restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, require_lock=True):
         """Restore backup_id ('latest_valid' or an id) into the data dir.
@@ -360,10 +459,12 @@ class BackupStore:
             validate_backup_id(backup_id)  # before anything is touched, lock file included
         if not os.path.isdir(self.data_dir):
             raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
-        # Read-only refusals (unknown, invalid, too new) come before the lock file is even created.
+        # Read-only refusals (unknown, invalid, too new, a link or special file in the data) come before
+        # the lock file is even created.
         concrete = self.resolve(backup_id, max_schema_version)
         self.check_restorable(concrete, max_schema_version)
-        lock = DataDirLock(self.data_dir)
+        self.current_sizes()
+        lock = self._lock()
         if require_lock:
             lock.acquire()  # raises LockHeldError
         try:
@@ -388,15 +489,21 @@ class BackupStore:
             # The safety backup is the current data itself: its manifest from the sha256s just
             # taken, its data/ the current entries renamed aside during the swap (DataSwap).
             safety_id = validate_backup_id(new_safety_backup_id())
-            if os.path.lexists(self.backup_dir(safety_id)):
-                raise BackupError("backup %s already exists at %s" % (safety_id, self.backup_dir(safety_id)))
+            with self._backups() as backups:
+                if backups is not None and backups.lstat(safety_id) is not None:
+                    raise BackupError("backup %s already exists at %s" % (safety_id, self.backup_dir(safety_id)))
             safety = build_manifest(safety_id, read_schema_version(self.data_dir), current)
             result["safety_backup_id"] = safety_id
             _m, _p, vouched = self.check(concrete)
-            source = os.path.join(self.backup_dir(concrete), "data")
-            DataSwap(self.data_dir, on_step=self.on_step).run(
-                concrete, source, manifest["files"], safety_manifest=safety, vouched=vouched
-            )
+            with self._backups() as backups:
+                try:
+                    source = backups.subdir(concrete + "/data")
+                except UnsafeFileError as exc:
+                    raise refused(exc, "restore of %s" % concrete)
+                with source:
+                    DataSwap(self.data_dir, on_step=self.on_step).run(
+                        concrete, source, manifest["files"], safety_manifest=safety, vouched=vouched
+                    )
             return result
         finally:
             lock.release()
@@ -430,15 +537,31 @@ class BackupStore:
         return remove
 
     def prune(self, keep_last=None, max_age_days=None, now=None):
+        """Remove what plan_prune() names: each renamed to a dot name first (a half-removed backup is never
+        listed), then removed without following any link in it (a backup that is a link loses the link)."""
         removed = []
         for backup_id in self.plan_prune(keep_last, max_age_days, now):
-            path = self.backup_dir(backup_id)
-            # rename to a dot name first: a half-removed backup is never listed
-            trash = os.path.join(self.backups_dir, ".removing-%s" % backup_id)
-            os.rename(path, trash)
-            shutil.rmtree(trash)
+            validate_backup_id(backup_id)
+            trash = ".removing-%s" % backup_id
+            with self._backups() as backups:
+                try:
+                    backups.remove(trash)  # a leftover of an earlier prune (or a name someone put there)
+                    backups.rename(backup_id, backups, trash)
+                    backups.remove(trash)
+                except UnsafeFileError as exc:
+                    raise refused(exc, "removing backup %s" % backup_id)
             removed.append(backup_id)
         return removed
+
+
+class _SafeLock(DataDirLock):
+    """DataDirLock whose refusal of a linked or special lock file is a BackupError."""
+
+    def acquire(self):
+        try:
+            return super(_SafeLock, self).acquire()
+        except UnsafeFileError as exc:
+            raise refused(exc, "the data dir lock")
 
 
 __all__ = [

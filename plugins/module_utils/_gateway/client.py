@@ -15,7 +15,7 @@ from urllib.request import HTTPSHandler, Request, build_opener
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 # A token or backup id goes into a URL path: one segment of these characters, never only dots (`..`).
-PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")  # \Z: a trailing newline is not accepted
 
 
 class GatewayError(Exception):

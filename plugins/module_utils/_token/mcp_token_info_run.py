@@ -12,8 +12,9 @@ import datetime as _dt
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient, GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._token.selection import (
-    PREFIX_RE,
     SelectionError,
+    check_name,
+    check_prefix,
     list_all,
     token_status,
 )
@@ -25,15 +26,25 @@ RECORD_FIELDS = ("id", "prefix", "clientId", "orgId", "scopes", "createdAt", "ex
 
 
 def validate_query(params):
-    """The gateway query for the params; TaskError for bad input, before any request."""
+    """The gateway query for the params; TaskError for bad input, before any request.
+
+    prefix, client_id and org_id must match their whole pattern (selection.py's rule): "org_acme\n" is refused,
+    not answered with an empty list."""
     status = params.get("status") or "any"
     if status not in STATUSES:
         raise TaskError("status must be one of %s, not %r" % (", ".join(STATUSES), status))
     prefix = params.get("prefix") or None
-    if prefix is not None and (not PREFIX_RE.match(prefix) or prefix == "mcp_"):
-        raise TaskError("invalid prefix %r: a token prefix such as mcp_ab12 (5-64 of [A-Za-z0-9_.-])" % (prefix,))
-    return {"status": None if status == "any" else status, "clientId": params.get("client_id") or None,
-            "orgId": params.get("org_id") or None, "prefix": prefix}
+    client_id = params.get("client_id") or None
+    org_id = params.get("org_id") or None
+    try:
+        if prefix is not None:
+            check_prefix(prefix)
+        for value, option in ((client_id, "client_id"), (org_id, "org_id")):
+            if value is not None:
+                check_name(value, option)
+    except SelectionError as exc:
+        raise TaskError("%s; nothing was listed" % exc)
+    return {"status": None if status == "any" else status, "clientId": client_id, "orgId": org_id, "prefix": prefix}
 
 
 def record(token, now):

@@ -20,7 +20,11 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
     TokenIdError,
     validate_token_id,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._token.selection import parse_ts
+from ansible_collections.mcpops.runbooks.plugins.module_utils._token.selection import (
+    SelectionError,
+    check_name,
+    parse_ts,
+)
 
 ISSUE_ONLY = ("client_id", "org_id", "scopes", "expires_in", "profile", "secret_dest")
 UPDATE_ONLY = ("blocked", "expires_at")
@@ -59,6 +63,12 @@ def issue(params, check_mode, result, client=None):
     missing = [name for name in ("client_id", "org_id", "scopes", "secret_dest") if not params.get(name)]
     if missing:
         raise TaskError("issuing a token (no id) needs %s; nothing was issued" % ", ".join(missing), result)
+    # The rule token_revoke and mcp_token_info select by: a token issued for "org_acme\n" could never be selected.
+    try:
+        check_name(params["client_id"], "client_id")
+        check_name(params["org_id"], "org_id")
+    except SelectionError as exc:
+        raise TaskError("%s; nothing was issued" % exc, result)
     if params.get("rate_limit") is not None and params["rate_limit"] < 1:
         raise TaskError("rate_limit must be a positive number of requests per minute", result)
     if params.get("expires_in") is not None and params["expires_in"] < 1:

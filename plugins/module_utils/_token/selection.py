@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Token filters -> the tokens they select, following nextCursor pagination (token_revoke, mcp_token_info).
 
-validate_filters(params) refuses bad or too broad input before any request; select_tokens(client, params)
+validate_filters(params) refuses bad or too broad input before any request; every value must match its whole
+pattern (check_name, check_prefix: no trailing newline, no whitespace, ASCII only); select_tokens(client, params)
 returns a Selection: `to_revoke` (match every filter and the status), `already_revoked`, `skipped` (match the
 filters but not the status, e.g. expired with status active) and `not_found` (ids the gateway does not know).
 Filters are ANDed: ids, prefixes (any of), client_id, org_id. No Ansible here.
@@ -21,7 +22,11 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
 
 PAGE_LIMIT = 100
 MAX_PAGES = 100000
-PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{5,64}$")
+# Whole-value patterns (\Z, not $: `$` also matches before a final newline, and "org_acme\n" would select nothing).
+PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]{5,64}\Z")
+# client_id and org_id, as INC-006 checks its org_id: 1-128 ASCII letters, digits, _ . - starting with a letter or digit.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+NAME_RULE = "1-128 ASCII letters, digits, _ . or -, starting with a letter or digit, nothing else (no space, no newline)"
 STATUSES = ("active", "expired", "any")
 
 
@@ -67,6 +72,28 @@ def token_status(token, now=None):
     return "active"
 
 
+def shown(value):
+    """A refused value as the message shows it: repr (a newline, a tab or a look-alike is visible), cut at 80."""
+    text = ascii(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_name(value, option):
+    """value when it is a client or org id (NAME_RE, whole value); SelectionError naming the option otherwise."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise SelectionError("invalid %s %s: must be %s" % (option, shown(value), NAME_RULE))
+    return value
+
+
+def check_prefix(value):
+    """value when it is a token prefix (PREFIX_RE, whole value, not the bare mcp_); SelectionError otherwise."""
+    if not isinstance(value, str) or not PREFIX_RE.match(value) or value == "mcp_":
+        raise SelectionError(
+            "invalid prefix %s: a token prefix such as mcp_ab12 (5-64 of [A-Za-z0-9_.-], nothing else; the bare mcp_ "
+            "would match every token)" % shown(value))
+    return value
+
+
 def validate_filters(params):
     """Refuse bad ids/prefixes and selections that are empty or too broad. Returns the normalized filters."""
     ids = list(params.get("ids") or [])
@@ -82,11 +109,14 @@ def validate_filters(params):
             validate_token_id(token_id)
         except TokenIdError as exc:
             raise SelectionError("%s; nothing was revoked" % exc)
-    for prefix in prefixes:
-        if not isinstance(prefix, str) or not PREFIX_RE.match(prefix) or prefix == "mcp_":
-            raise SelectionError(
-                "invalid prefix %r: a token prefix such as mcp_ab12 (5-64 of [A-Za-z0-9_.-]; the bare mcp_ would "
-                "match every token); nothing was revoked" % (prefix,))
+    try:
+        for prefix in prefixes:
+            check_prefix(prefix)
+        for value, option in ((client_id, "client_id"), (org_id, "org_id")):
+            if value is not None:
+                check_name(value, option)
+    except SelectionError as exc:
+        raise SelectionError("%s; nothing was revoked" % exc)
     if all_in_org:
         if not org_id:
             raise SelectionError("all_in_org: true needs an explicit org_id; nothing was revoked")

@@ -4,6 +4,11 @@ One job template a runbook, with a survey of its extra vars: secret ones as pass
 integer fields, choices and booleans as multiple choice. List and dict vars (e.g. INC-006's
 `odata_passwords`) cannot be survey answers; those templates prompt for variables on launch instead.
 `scripts/awx-export` rewrites the file; a test checks it is in sync with the playbooks.
+
+Survey answers and launch-time extra vars are data there as under `mcpops run` (issue 23): with AWX's default
+`ALLOW_JINJA_IN_EXTRA_VARS = template` only a job template's own saved extra vars may hold Jinja, and these
+templates save none (`extra_vars: "---"`); AWX passes prompted and survey values as `!unsafe`. Keep that setting
+(or set it to `never`) on the AWX that runs them.
 """
 
 import json

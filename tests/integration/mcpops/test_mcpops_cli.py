@@ -255,3 +255,146 @@ def test_at_a_terminal_the_prompt_names_the_hosts_and_anything_but_yes_refuses(t
     assert "inc-003-restore (Data corruption / bad migration) will change 1 host(s): lab-gateway" in proc.stderr
     assert "not confirmed: nothing was run" in proc.stderr
     assert not runs.exists()
+
+
+# -- issue 23: extra vars are data; the operator's environment never reaches the run dir ----------------------
+
+@pytest.fixture(scope="module")
+def quiet_lab(tmp_path_factory):
+    """A healthy local lab shared by the runs below: each is --check or refused, so none changes it."""
+    from local_lab_helpers import make_lab
+
+    lab = make_lab(tmp_path_factory.mktemp("quiet-lab") / "lab")
+    yield lab
+    lab.down()
+
+
+@pytest.mark.parametrize("name, template", [
+    ("backup_id", "{{ lookup('pipe', 'touch MARKER') }}"),
+    ("backup_id", "{% for x in [1] %}{{ lookup('pipe', 'touch MARKER') }}{% endfor %}"),
+    ("backup_id", "latest_valid{{ lookup('pipe', 'touch MARKER') }}"),
+    ("backup_id", "{{ query('pipe', 'touch MARKER') | first | default('latest_valid', true) }}"),
+])
+def test_a_template_given_as_an_extra_var_is_refused_as_data_and_never_run(quiet_lab, tmp_path, name, template):
+    """`-e backup_id={{ lookup('pipe', ...) }}` reaches the playbook as those characters: the pipe never runs (no
+    marker file), the input check refuses the literal as a bad id before anything is stopped, and nothing changed."""
+    runs = tmp_path / "runs"
+    marker = tmp_path / "MARKER"
+    digest = data_dir_digest(quiet_lab.data_dir)
+    proc = mcpops("run", "inc-003-restore", "-i", "inventories/lab", "--check",
+                  "-e", "%s=%s" % (name, template.replace("MARKER", str(marker))),
+                  lab_dir=quiet_lab.state_dir, runs_dir=runs)
+    assert not marker.exists(), "the extra var was run as a template"
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Bad input" in proc.stdout and "'pipe'" in proc.stdout  # refused, and shown as the text it is
+    report = json.loads((only_run_dir(runs) / "report.json").read_text())
+    [failed] = [e for e in report["timeline"] if e["status"] == "failed"]
+    assert failed["step"].startswith("Before anything")
+    assert all(e["status"] != "changed" for e in report["timeline"])
+    assert data_dir_digest(quiet_lab.data_dir) == digest and quiet_lab.program_state() == "RUNNING"
+
+
+def test_a_template_as_the_host_pattern_matches_no_host_and_is_never_run(quiet_lab, tmp_path):
+    """inc003_hosts is templated into the play's hosts: as data it is a pattern no host has."""
+    runs = tmp_path / "runs"
+    marker = tmp_path / "MARKER"
+    proc = mcpops("run", "inc-003-restore", "-i", "inventories/lab", "--check",
+                  "-e", "inc003_hosts={{ lookup('pipe', 'touch %s') or 'gateways' }}" % marker,
+                  lab_dir=quiet_lab.state_dir, runs_dir=runs)
+    assert not marker.exists(), "the extra var was run as a template"
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    run_dir = only_run_dir(runs)
+    [stdout] = run_dir.glob("artifacts/*/stdout")
+    assert "skipping: no hosts matched" in stdout.read_text()
+    assert json.loads((run_dir / "report.json").read_text())["timeline"] == []  # no task ran on any host
+
+
+def test_a_typed_extra_var_that_is_a_template_is_refused_before_anything_runs(tmp_path):
+    runs = tmp_path / "runs"
+    marker = tmp_path / "MARKER"
+    proc = mcpops("run", "inc-003-restore", "-i", "inventories/lab", "--check",
+                  "-e", "gateway_max_schema_version={{ lookup('pipe', 'touch %s') }}" % marker, runs_dir=runs)
+    assert proc.returncode == 4 and "whole number" in proc.stderr
+    assert not marker.exists() and not runs.exists()
+
+
+def _canaries():
+    tag = os.urandom(5).hex()
+    return {
+        "PGPASSWORD": "CanaryPg-" + tag,
+        "DATABASE_URL": "postgresql://mcpops:CanaryUrl-%s@127.0.0.1:5432/gateway" % tag,
+        "MYSQL_PWD": "CanaryMy-" + tag,
+        "REDISCLI_AUTH": "CanaryRedis-" + tag,
+        "AWS_SECRET_ACCESS_KEY": "CanaryAws/" + tag + "+x",
+        "AWS_SESSION_TOKEN": "CanaryAwsSession-" + tag,
+        "GITHUB_TOKEN": "CanaryGh-" + tag,
+        "REDIS_URL": "redis://:CanaryRedisUrl-%s@127.0.0.1:6379/0" % tag,
+    }
+
+
+def _secret_values(env):
+    """What must never be on disk: each credential variable's value, and a URL's password."""
+    values = []
+    for name, value in env.items():
+        values.append(value.split(":", 2)[2].split("@")[0] if "://" in value else value)
+    return values
+
+
+def test_the_operators_environment_secrets_never_reach_the_run_dir(quiet_lab, tmp_path):
+    """A real runbook (triage, read-only: it reads the service, the gateway's health, the host, the logs) run from a
+    shell that holds PGPASSWORD, a DATABASE_URL with a password, MYSQL_PWD, REDISCLI_AUTH, AWS keys, GITHUB_TOKEN,
+    and one of them copied under an ordinary name: no file under the run dir (the recorded command and environment,
+    job events, stdout, the report) nor in the bundle it writes keeps any."""
+    runs = tmp_path / "runs"
+    bundles = tmp_path / "bundles"
+    canaries = _canaries()
+    secrets = _secret_values(canaries)
+    env = dict(canaries, PGOPTIONS="-c application_name=" + canaries["PGPASSWORD"])  # one under another name too
+    proc = mcpops("run", "triage", "-i", "inventories/lab", "-e", "output_dir=%s" % bundles,
+                  lab_dir=quiet_lab.state_dir, runs_dir=runs, extra_env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    run_dir = only_run_dir(runs)
+    [command_file] = run_dir.glob("artifacts/*/command")
+    recorded = json.loads(command_file.read_text())["env"]
+    assert recorded["PGPASSWORD"] == recorded["MYSQL_PWD"] == recorded["AWS_SECRET_ACCESS_KEY"] == "********"
+    assert recorded["DATABASE_URL"] == "postgresql://mcpops:********@127.0.0.1:5432/gateway"
+    assert recorded["REDIS_URL"] == "redis://:********@127.0.0.1:6379/0"
+    assert recorded["PGOPTIONS"] == "-c application_name=********"
+    assert list(run_dir.rglob("job_events/*.json")) and list(bundles.glob("*.json"))
+    assert files_containing(run_dir, secrets) == []
+    assert files_containing(bundles, secrets) == []
+    assert all(s not in proc.stdout + proc.stderr for s in secrets)
+
+
+def test_secrets_a_playbook_prints_from_its_environment_are_scrubbed_and_it_still_gets_them(tmp_path):
+    """A runbook of our own that proves ansible-playbook got the real values (their sha256s match) and then prints
+    them: the launcher handed them over, and the run dir is scrubbed of what the tasks printed."""
+    import hashlib
+
+    env = _canaries()
+    secrets = _secret_values(env)
+    playbook = tmp_path / "env-echo.yml"
+    checks = ["lookup('ansible.builtin.env', '%s') | hash('sha256') == '%s'"
+              % (name, hashlib.sha256(value.encode()).hexdigest()) for name, value in env.items()]
+    playbook.write_text(json.dumps([{
+        "name": "Echo the environment",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"mcpops_runbook": {"id": "env-echo", "title": "Echo", "purpose": "test", "changes": False}},
+        "tasks": [
+            {"name": "The real values arrived", "ansible.builtin.assert": {"that": checks, "quiet": True}},
+            {"name": "Print them", "ansible.builtin.debug": {
+                "msg": ["{{ lookup('ansible.builtin.env', '%s') }}" % name for name in env]}},
+            {"name": "Fail with one in the message", "ansible.builtin.fail": {
+                "msg": "could not log in with {{ lookup('ansible.builtin.env', 'PGPASSWORD') }}"},
+             "ignore_errors": True},
+        ],
+    }]))
+    runs = tmp_path / "runs"
+    proc = mcpops("run", str(playbook), "-i", "inventories/lab", runs_dir=runs, extra_env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "could not log in with ********" in proc.stdout  # the terminal's line, masked
+    run_dir = only_run_dir(runs)
+    assert "********" in "".join(p.read_text() for p in run_dir.rglob("job_events/*.json"))
+    assert files_containing(run_dir, secrets) == []
+    assert all(s not in proc.stdout + proc.stderr for s in secrets)

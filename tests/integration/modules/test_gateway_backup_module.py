@@ -6,7 +6,9 @@ with SIGKILL at several points and recovered from its journal."""
 import hashlib
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -695,6 +697,147 @@ def backup_stats(lab):
 
 def api_backups_from_files(lab):
     return [n for n in os.listdir(lab.data_dir / "backups") if not n.startswith(".")]
+
+
+# ---------------------------------------------------------------------------- 6. a hostile data dir (issue 23)
+
+
+CANARY = "CANARY-ROOT-ONLY-integration-5d1e"
+
+
+def plant_canary(directory):
+    """A root-only (0600) JSON file outside the data dir: (path, bytes, sha256). Its content, size and sha256
+    must appear in no task result and never in the data dir."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "root-only.json"
+    data = json.dumps({"secret": CANARY * 97}).encode()
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    return path, data, hashlib.sha256(data).hexdigest()
+
+
+def assert_no_canary(text, data, sha):
+    assert CANARY not in text and sha not in text and '"sizeBytes": %d' % len(data) not in text
+
+
+def lstat_tree(root):
+    """{relative path: bytes, or ('link', target) / ('fifo',) / ('dir',)} without following a link or opening a FIFO."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            full = Path(dirpath, name)
+            st = os.lstat(full)
+            rel = str(full.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(full))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir",)
+            elif stat.S_ISFIFO(st.st_mode):
+                out[rel] = ("fifo",)
+            else:
+                out[rel] = full.read_bytes()
+    return out
+
+
+def run_bounded(run, module, seconds=120, **args):
+    """Runner.run with a bound of its own: a module that hangs fails the test (TimeoutExpired) instead of the suite."""
+    proc = subprocess.run(run.command(module, args), cwd=run.workdir, env=ansible_env(), capture_output=True,
+                          text=True, timeout=seconds)
+    result = host_result(proc.stdout)
+    assert result is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.returncode, result, proc.stdout + proc.stderr
+
+
+def test_a_backup_linked_to_a_root_only_file_is_never_valid_listed_or_restored(lab, tmp_path):
+    """The issue's case through the real modules: backups/<newest>/data/tokens.json -> a root-only file, the
+    manifest saying its size and sha256. It verified valid, latest_valid picked it and the restore copied the
+    file's bytes into the data dir; the parse cache's linked tmp file was overwritten by the read-only info."""
+    run = Runner(lab, tmp_path / "ansible")
+    stop_gateway(lab)
+    good = ok(run.run("gateway_backup", state="present", transport="files", with_api=False))["backup_id"]
+    canary_path, data, sha = plant_canary(tmp_path / "outside")
+    cache_victim = tmp_path / "outside" / "cache-victim.txt"
+    cache_victim.write_text("must stay as it is")
+    # the attacker's backup: a copy of the good one, newer, one data file a link to the canary
+    evil = "29990101T000000Z-ev11ev"
+    evil_dir = lab.data_dir / "backups" / evil
+    shutil.copytree(lab.data_dir / "backups" / good, evil_dir)
+    (evil_dir / "data" / "tokens.json").unlink()
+    os.symlink(canary_path, evil_dir / "data" / "tokens.json")
+    edit_json(evil_dir / "manifest.json", lambda m: (m.update(id=evil, createdAt="2999-01-01T00:00:00Z"), [
+        f.update(size=len(data), sha256=sha) for f in m["files"] if f["path"] == "tokens.json"]))
+    os.symlink(cache_victim, evil_dir / ".parsed.json.tmp")
+    good_dir_tmp = lab.data_dir / "backups" / good / ".parsed.json.tmp"
+    os.symlink(cache_victim, good_dir_tmp)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)  # so that a restore has something to do
+
+    rc, info, text = run_bounded(run, "gateway_backup_info", transport="files", verify=True, with_api=False)
+    assert rc == 0 and not info.get("failed"), text[-3000:]
+    entries = {b["id"]: b for b in info["backups"]}
+    assert entries[evil]["valid"] is False
+    assert entries[evil]["problems"] == ["unsafe_file: tokens.json: a link, not a regular file (links are never followed)"]
+    assert info["latest_valid"] == good and entries[good]["valid"] is True
+    assert_no_canary(text, data, sha)
+    assert cache_victim.read_text() == "must stay as it is"
+
+    rc, result, text = run_bounded(run, "gateway_backup", state="restored", backup_id=evil, with_api=False)
+    assert rc != 0 and "fails verification" in result["msg"] and "a link, not a regular file" in result["msg"]
+    assert_no_canary(text, data, sha)
+    restored = ok(run.run("gateway_backup", state="restored", backup_id="latest_valid", with_api=False))
+    assert restored["backup_id"] == good and restored["changed"]
+    for rel, content in lstat_tree(lab.data_dir).items():
+        if isinstance(content, bytes):
+            assert CANARY.encode() not in content, rel
+    assert canary_path.read_bytes() == data and cache_victim.read_text() == "must stay as it is"
+    (evil_dir / "data" / "tokens.json").unlink()  # leave no link for the lab's teardown to trip over
+    start_gateway(lab)
+
+
+def test_fifos_fail_the_modules_instead_of_hanging_them(lab, tmp_path):
+    """The issue's case: a FIFO as .gateway.lock or inside the data dir blocked create and restore with no
+    timeout. Now each run ends at once, says 'not a regular file (a FIFO)' and changes nothing."""
+    run = Runner(lab, tmp_path / "ansible")
+    [backup_id] = api_backups(lab)
+    stop_gateway(lab)
+    edit_json(lab.data_dir / "tokens.json", block_first_token)
+    lock = lab.data_dir / ".gateway.lock"
+    if lock.exists():
+        lock.unlink()
+    os.mkfifo(lock)
+    try:
+        before = lstat_tree(lab.data_dir)
+        for args in (dict(state="restored", backup_id=backup_id), dict(state="present", transport="files")):
+            rc, result, _text = run_bounded(run, "gateway_backup", with_api=False, **args)
+            assert rc != 0 and "%s: not a regular file (a FIFO)" % lock in result["msg"], result
+            assert lstat_tree(lab.data_dir) == before
+        lock.unlink()
+
+        pipe = lab.data_dir / "index" / "pipe.json"
+        pipe.parent.mkdir(exist_ok=True)
+        os.mkfifo(pipe)
+        before = lstat_tree(lab.data_dir)
+        for args in (dict(state="restored", backup_id=backup_id), dict(state="present", transport="files")):
+            rc, result, _text = run_bounded(run, "gateway_backup", with_api=False, **args)
+            assert rc != 0 and "%s: not a regular file (a FIFO)" % pipe in result["msg"], result
+            snapshot = lstat_tree(lab.data_dir)
+            snapshot.pop(".gateway.lock", None)  # the restore's lock file (an empty regular file)
+            assert snapshot == {k: v for k, v in before.items() if k != ".gateway.lock"}
+        # a FIFO in a backup: listed invalid, the listing goes on
+        backup_fifo = lab.data_dir / "backups" / backup_id / "data" / "clients.json"
+        saved = backup_fifo.read_bytes()
+        backup_fifo.unlink()
+        os.mkfifo(backup_fifo)
+        rc, info, _text = run_bounded(run, "gateway_backup_info", transport="files", verify=True, with_api=False)
+        assert rc == 0 and info["backups"][0]["problems"] == ["unsafe_file: clients.json: not a regular file (a FIFO)"]
+        assert info["latest_valid"] is None
+        backup_fifo.unlink()
+        backup_fifo.write_bytes(saved)
+    finally:
+        for path in (lock, lab.data_dir / "index" / "pipe.json"):
+            if path.is_fifo():
+                path.unlink()
+    start_gateway(lab)
 
 
 # ---------------------------------------------------------------------------- a real full volume

@@ -129,3 +129,41 @@ def test_certbot_and_kubernetes_in_check_mode(service, method):
     assert "Check mode: would renew" in out and service.files() == old_files
     if method == "kubernetes":
         assert "Step 3: Check that the new certificate matches its key" in out
+
+
+# -- issue 23: the extra vars checked whole before step 4 replaces anything; a failed rollback reload said loudly --
+
+@pytest.mark.parametrize("make_extra, words", [
+    (lambda svc: {"cert_endpoint": "127.0.0.1:%d\n" % svc.port}, "Certificate renewal refused: give cert_endpoint"),
+    (lambda svc: {"cert_path": svc.cert + "\n"}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"key_path": svc.key + " "}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"key_path": "relative/server.key"}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"cert_names": ["127.0.0.1\n"]}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"cert_names": "127.0.0.1"}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"force_renewal": "yes\n"}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"tls_service_reload_method": "command\n"}, "Certificate renewal refused: cert_path, key_path"),
+    (lambda svc: {"tls_service_reload_command": "kill -HUP 1"}, "Certificate renewal refused: cert_path, key_path"),
+], ids=["endpoint-newline", "cert-path-newline", "key-path-space", "key-path-relative", "names-newline",
+        "names-not-a-list", "force-newline", "reload-method-newline", "reload-command-not-a-list"])
+def test_near_misses_are_refused_before_anything_is_replaced(service, make_extra, words):
+    old_serial, old_files = service.served_serial(), service.files()
+    cert, key, _ = service.new_pair("new")
+    rc, out = run(service, service.vars(cert, key, **make_extra(service)))
+    assert rc == 2, out[-3000:]
+    assert words in " ".join(out.split()) and "Nothing was changed" in out
+    assert "Step 4: Put the new pair in place" not in out
+    assert service.files() == old_files and service.served_serial() == old_serial
+
+
+def test_a_rollback_whose_reload_fails_too_says_so_loudly(service):
+    """The reload fails (step 5), the old pair is put back, and the reload with the old pair fails too: the
+    message says the service is left as that reload left it and what to do, never only "put back"."""
+    old_serial, old_files = service.served_serial(), service.files()
+    cert, key, _ = service.new_pair("new")
+    rc, out = run(service, service.vars(cert, key, tls_service_reload_command=["false"]))
+    assert rc == 2, out[-3000:]
+    said = " ".join(out.split())
+    assert 'failed at "Reload: false"' in said
+    assert "was put back from" in said and "and the service reloaded" not in said
+    assert "BUT THE RELOAD WITH THE OLD PAIR FAILED TOO" in said and "run INC-001" in said
+    assert service.files() == old_files and service.served_serial() == old_serial

@@ -354,3 +354,93 @@ def test_inc005_bad_input_is_refused_and_nothing_changes(lab, run_dir, args, wor
     refused(proc, "INC-005 failed on lab-gateway", "Nothing was changed", *words)
     assert all_tokens(lab) == before
     assert_no_secret(lab, run_dir, proc)
+
+
+# -- issue 23: every extra var checked as a whole value before the first revoke or change ----------------------------
+
+@pytest.fixture(scope="module")
+def spiked_lab(tmp_path_factory):
+    """One lab with the auth-spike and rate-storm faults, for the refusals: none may change a token."""
+    lab = LocalLab(tmp_path_factory.mktemp("inc002-005") / "lab", listen="127.0.0.1:%d" % free_port())
+    lab.up()
+    try:
+        facts = {"auth-spike": fault(lab, "auth-spike"), "rate-storm": fault(lab, "rate-storm")}
+        yield lab, facts
+    finally:
+        lab.down()
+
+
+def near_misses(value):
+    """What an operator may paste instead of value: a trailing newline, CRLF, a trailing space, a tab in front."""
+    return [value + "\n", value + "\r\n", value + " ", "\t" + value]
+
+
+@pytest.mark.parametrize("make_vars", [
+    *[(lambda facts, v=v: {"token_prefix": v.replace("PFX", facts["auth-spike"]["token_prefix"])}) for v in near_misses("PFX")],
+    lambda facts: {"window": "1h\n"},
+    lambda facts: {"max_clock_skew": "30\n"},
+    lambda facts: {"new_token_scopes": ["tools:read\n"]},
+    lambda facts: {"new_token_scopes": "tools:read"},
+    lambda facts: {"new_token_rate_limit": "60 "},
+    lambda facts: {"new_token_expires_in": "3600\n"},
+], ids=["prefix-newline", "prefix-crlf", "prefix-space", "prefix-tab", "window-newline", "skew-newline",
+        "scope-newline", "scopes-not-a-list", "rate-space", "expires-newline"])
+def test_inc002_near_misses_are_refused_before_the_revoke(spiked_lab, tmp_path, make_vars):
+    lab, facts = spiked_lab
+    before = all_tokens(lab)
+    extra = dict(make_vars(facts), secret_dest=str(tmp_path / "never.token"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    proc = run_playbook(lab, run_dir, INC002, "-e", json.dumps(extra))
+    refused(proc, "INC-002 failed on lab-gateway", "Bad input", "No token was revoked", "No new token was issued",
+            "Step 0: Check the extra vars")
+    assert "Step 1: Identify token" not in proc.stdout  # step 0 refused it: not even the audit was read
+    assert all_tokens(lab) == before
+    assert not (tmp_path / "never.token").exists()
+    assert_no_secret(lab, run_dir, proc)
+
+
+def test_inc002_a_secret_dest_in_a_missing_directory_is_refused_before_the_revoke(spiked_lab, tmp_path):
+    """mcp_token checks secret_dest itself, but only in step 3, after step 2 revoked the client's token."""
+    lab, facts = spiked_lab
+    before = all_tokens(lab)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    dest = tmp_path / "no-such-dir" / "new.token"
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=" + facts["auth-spike"]["token_prefix"],
+                        "-e", "secret_dest=" + str(dest))
+    refused(proc, "INC-002 failed on lab-gateway", "does not exist on the controller", "No token was revoked")
+    assert "Step 1: Identify token" not in proc.stdout
+    assert all_tokens(lab) == before
+    assert not dest.parent.exists()
+
+
+@pytest.mark.parametrize("extra", [
+    *[{"rate_limit": v} for v in near_misses("10")],
+    {"rate_limit": "10", "window": "1h\n"},
+    {"rate_limit": "10", "window": " 1h"},
+    {"action": "block\n"},
+    {"rate_limit": "\u0661\u0660"},  # Arabic-Indic digits: int() would read 10
+], ids=ascii)
+def test_inc005_near_misses_are_refused_before_any_change(spiked_lab, tmp_path, extra):
+    lab, facts = spiked_lab
+    before = all_tokens(lab)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    extra = dict(extra, token_prefix=facts["rate-storm"]["token_prefix"])
+    proc = run_playbook(lab, run_dir, INC005, "-e", json.dumps(extra))
+    refused(proc, "INC-005 failed on lab-gateway", "Bad input", "Nothing was changed")
+    assert "Step 1: Identify actor" not in proc.stdout  # step 0 refused it: not even the audit was read
+    assert all_tokens(lab) == before
+    assert_no_secret(lab, run_dir, proc)
+
+
+def test_inc005_a_prefix_with_a_trailing_newline_is_refused(spiked_lab, tmp_path):
+    lab, facts = spiked_lab
+    before = all_tokens(lab)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    proc = run_playbook(lab, run_dir, INC005, "-e", json.dumps({"rate_limit": 10,
+                                                                "token_prefix": facts["rate-storm"]["token_prefix"] + "\n"}))
+    refused(proc, "INC-005 failed on lab-gateway", "Bad input", "token_prefix must match")
+    assert all_tokens(lab) == before

@@ -316,3 +316,126 @@ def test_from_the_leak_fault_the_leaked_token_is_revoked_and_its_reads_are_in_th
     assert {line.get("ip") for line in reads} >= {leak["heavy_ip"]}
     assert_no_secret([old_admin, lab.admin_token(), lab.mcp_token()],
                      stdout=proc.stdout, stderr=proc.stderr, export=export.read_text())
+
+
+# -- issue 23: "org_acme\n" revoked 0 tokens, then rotated everything and reported success ------------------------
+
+def secrets_digest(lab):
+    """The admin token file, the env file and the rest of the lab's secrets, byte for byte."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(lab.secrets_dir).rglob("*") if p.is_file()):
+        h.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_with(lab, extra_vars, *args):
+    return run_playbook(lab.state_dir, "-e", json.dumps(extra_vars), *args)
+
+
+def assert_refused_before_anything(lab, proc, *words):
+    said = " ".join(proc.stdout.split())
+    assert proc.returncode == 2, proc.stdout[-5000:] + proc.stderr[-2000:]
+    for word in words:
+        assert word in said, said[-3000:]
+    assert "Nothing was changed." in said
+    assert "Step 1" not in proc.stdout and "Step 2" not in proc.stdout
+    assert_no_secret([lab.admin_token(), lab.mcp_token()], stdout=proc.stdout, stderr=proc.stderr)
+
+
+@pytest.mark.parametrize("org_id", [
+    "org_acme\n",            # the issue's case: `$` matched before the final newline
+    "org_acme\r\n",          # pasted from a Windows ticket
+    "org_acme ",             # a trailing space
+    "\torg_acme",            # a tab
+    "org_\u0430cme",         # a Cyrillic look-alike letter
+    "\uff4frg_acme",         # a fullwidth look-alike letter
+    "",                      # empty
+    "org_acme\norg_globex",  # two lines
+], ids=ascii)
+def test_an_org_id_that_is_not_a_whole_id_is_refused_before_anything(untouched_lab, org_id):
+    lab = untouched_lab
+    digest, admin, tokens = state_digest(lab), lab.admin_token(), all_tokens(lab)
+    pid = lab.gateway_pid()
+    proc = run_with(lab, {"org_id": org_id})
+    assert_refused_before_anything(lab, proc, "INC-006 refused: give the org whose MCP tokens are revoked")
+    if org_id:
+        assert "got %s." % json.dumps(org_id) in " ".join(proc.stdout.split())
+    assert state_digest(lab) == digest  # admin token file, env file, data dir: byte-identical
+    assert lab.admin_token() == admin and all_tokens(lab) == tokens
+    assert lab.gateway_pid() == pid and lab.program_state() == "RUNNING"  # never restarted
+
+
+@pytest.mark.parametrize("org_id", [["org_acme"], {"org": "org_acme"}, 7], ids=["list", "dict", "int"])
+def test_an_org_id_that_is_not_a_string_is_refused(untouched_lab, org_id):
+    digest = state_digest(untouched_lab)
+    proc = run_with(untouched_lab, {"org_id": org_id})
+    assert_refused_before_anything(untouched_lab, proc, "INC-006 refused: give the org")
+    assert state_digest(untouched_lab) == digest
+
+
+@pytest.mark.parametrize("extra", [
+    {"export_dir": "relative/export"},
+    {"export_dir": "/tmp/export\n"},
+    {"audit_last": "24h\n"},
+    {"audit_last": "24 h"},
+    {"audit_last": "-1h"},
+    {"audit_since": "2026-11-23T10:00:00Z\n"},
+    {"audit_since": "yesterday"},
+    {"hash_ips": "maybe"},
+    {"hash_ips": "true\n"},
+    {"allow_empty_org": "yes "},
+    {"ip_salt": "Salt-Canary-9f8e7d\nsecond line"},
+    {"notify_webhook_url": "http://127.0.0.1:9/hook-canary-4c3b\n"},
+    {"notify_webhook_url": "file:///etc/shadow"},
+], ids=lambda extra: ascii(extra))
+def test_the_other_extra_vars_are_checked_whole_before_anything(untouched_lab, extra):
+    lab = untouched_lab
+    digest = state_digest(lab)
+    proc = run_with(lab, dict(extra, org_id=ORG))
+    assert_refused_before_anything(lab, proc, "INC-006 refused: export_dir must be an absolute path")
+    assert state_digest(lab) == digest
+    if "notify_webhook_url" in extra or "ip_salt" in extra:  # secrets: never shown, even when refused
+        value = extra.get("notify_webhook_url") or extra.get("ip_salt")
+        assert value.strip() not in proc.stdout and value.split("\n")[0] not in proc.stdout
+
+
+@pytest.mark.parametrize("value", [" Leading-space-0123456789", "Trailing-space-0123456789 ", "Tab\tinside-0123456789",
+                                   "Nul\x00inside-0123456789"], ids=ascii)
+def test_an_odata_password_the_env_file_would_change_is_refused(untouched_lab, tmp_path, value):
+    lab = untouched_lab
+    digest = state_digest(lab)
+    vars_file = tmp_path / "odata.json"
+    vars_file.write_text(json.dumps({"odata_passwords": {password_envs(lab)[0]: value}}))
+    vars_file.chmod(0o600)
+    proc = run_playbook(lab.state_dir, "-e", "org_id=" + ORG, "-e", "@" + str(vars_file))
+    assert_refused_before_anything(lab, proc, "without control characters and without a space at either end")
+    assert value.strip().split("\t")[0].split("\x00")[0] not in proc.stdout
+    assert state_digest(lab) == digest
+
+
+def test_an_org_the_gateway_knows_no_token_of_is_refused_before_anything(untouched_lab):
+    """Well formed, but no token of it at all (a typo such as org_acm): step 1 would revoke nothing."""
+    lab = untouched_lab
+    secrets, admin, tokens, pid = secrets_digest(lab), lab.admin_token(), all_tokens(lab), lab.gateway_pid()
+    env_before = Path(lab.read_info()["env_file"]).read_bytes()
+    proc = run_playbook(lab.state_dir, "-e", "org_id=org_acm")
+    assert_refused_before_anything(lab, proc, "INC-006 refused on lab-gateway: the gateway knows no MCP token of org org_acm",
+                                   "-e allow_empty_org=true")
+    assert secrets_digest(lab) == secrets and lab.admin_token() == admin
+    assert Path(lab.read_info()["env_file"]).read_bytes() == env_before
+    assert all_tokens(lab) == tokens
+    assert lab.gateway_pid() == pid and lab.program_state() == "RUNNING"
+
+
+def test_allow_empty_org_rotates_and_says_loudly_that_nothing_was_revoked(lab, tmp_path):
+    old_admin = lab.admin_token()
+    before = all_tokens(lab)
+    proc = run_playbook(lab.state_dir, "-e", "org_id=org_nobody", "-e", "allow_empty_org=true",
+                        "-e", "export_dir=" + str(tmp_path / "export"))
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    said = " ".join(proc.stdout.split())
+    assert ("Step 1: revoked 0 MCP token(s) of org_nobody (0 were already revoked) -- NOTHING WAS REVOKED: "
+            "the gateway knows no token of org_nobody (allow_empty_org)") in said
+    assert lab.admin_token() != old_admin
+    assert all_tokens(lab) == before
+    assert_no_secret([old_admin, lab.admin_token(), lab.mcp_token()], stdout=proc.stdout, stderr=proc.stderr)

@@ -429,3 +429,44 @@ def test_a_real_run_without_the_engine_changes_nothing_and_says_why(tmp_path):
     assert "Cannot read the state of the gateway through docker_compose" in text
     assert "Cannot read the state of the gateway through kubernetes" in text
     assert "Nothing was changed" in text
+
+
+# -- issue 23: every runbook that restarts, scales or rolls back checks its extra vars whole, before anything ------
+
+@pytest.fixture(scope="module")
+def running_lab(tmp_path_factory):
+    """One healthy lab for the refusals: none of them may restart it."""
+    lab = make_lab(tmp_path_factory.mktemp("refusals") / "lab")
+    yield lab
+    lab.down()
+
+
+@pytest.mark.parametrize("playbook, extra, words", [
+    ("rolling-restart.yml", {"batch_size": "abc"}, "Rolling restart refused"),  # "abc" | int is 0: every host at once
+    ("rolling-restart.yml", {"batch_size": "1\n"}, "Rolling restart refused"),
+    ("rolling-restart.yml", {"health_retries": "5 "}, "Rolling restart refused"),
+    ("rolling-restart.yml", {"max_fail_percentage": "101"}, "Rolling restart refused"),
+    ("rolling-restart.yml", {"force": "yes\n"}, "Rolling restart refused"),
+    ("service-outage.yml", {"remedy": "restart\n"}, "service-outage refused"),
+    ("service-outage.yml", {"remedy": "scale", "replicas": "abc"}, "service-outage refused"),  # | int: scale to 0
+    ("service-outage.yml", {"remedy": "scale", "replicas": "3\n"}, "service-outage refused"),
+    ("service-outage.yml", {"remedy": "scale", "replicas": "\u0663"}, "service-outage refused"),  # int() reads 3
+    ("service-outage.yml", {"remedy": "rollback", "rollback_image": "gw:1.3\n"}, "service-outage refused"),
+    ("service-outage.yml", {"force": "maybe"}, "service-outage refused"),
+    ("inc-001-gateway-down.yml", {"restart_when_healthy": "true\n"}, "INC-001 refused"),
+    ("inc-001-gateway-down.yml", {"force": "maybe"}, "INC-001 refused"),
+    ("inc-001-gateway-down.yml", {"min_free_percent": "5\n"}, "INC-001 refused"),
+    ("inc-001-gateway-down.yml", {"min_free_mb": "1e3"}, "INC-001 refused"),
+    ("inc-001-gateway-down.yml", {"escalate_to_restore": "yes please"}, "INC-001 refused"),
+], ids=lambda value: ascii(value) if isinstance(value, dict) else value.split(".")[0])
+def test_near_miss_extra_vars_are_refused_before_any_restart(running_lab, playbook, extra, words):
+    lab = running_lab
+    pid = lab.gateway_pid()
+    proc = run_playbook(playbook, "-e", json.dumps(extra), lab_dir=lab.state_dir)
+    assert proc.returncode == 2, out(proc)
+    text = " ".join(proc.stdout.split())
+    assert words in text and ("Nothing was changed" in text or "Nothing was restarted" in text), out(proc)
+    assert "Step 2: Restart" not in proc.stdout and "Step 3: Immediate mitigation" not in proc.stdout
+    assert "Step 1:" not in proc.stdout and "Step 2: Immediate assessment" not in proc.stdout
+    assert lab.gateway_pid() == pid and lab.program_state() == "RUNNING"
+    assert_no_secret(lab, proc.stdout, proc.stderr)

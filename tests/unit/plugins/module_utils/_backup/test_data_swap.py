@@ -1,6 +1,8 @@
 """A restore killed at any point leaves the old or the new data once the next run recovered."""
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import textwrap
 
 import pytest
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import data_swap
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import (
     JOURNAL_NAME,
     SwapError,
@@ -15,6 +18,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap 
     read_journal,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupStore
+
+from backup_hostile import bounded, fifo_unblocker, safe_snapshot
 
 NEW_DATA = {
     "storage-meta.json": '{"schemaVersion": 3, "appliedMigrations": ["001_init"]}',
@@ -207,3 +212,152 @@ def test_sigkill_mid_restore_then_recover(tmp_path, dd, slow_step):
     else:
         assert recovered["action"] == "rolled_forward" and data == new_snapshot(dd)
     assert not interrupted_restore(data_dir)
+
+
+# -- a crafted journal (issue 23): only names its own scheme produces are trusted -------------------------
+
+
+def _journal_of(tmp_path, dd, phase="staging"):
+    """A data dir whose restore was killed in phase: (store, journal dict as written)."""
+    store, backup_id = prepare(tmp_path, dd)
+    stop_at = {"staging": "staged_file", "staged": "staged"}[phase]
+
+    def killer(name, **info):
+        if name == stop_at:
+            raise SimulatedKill()
+
+    store.on_step = killer
+    with pytest.raises(SimulatedKill):
+        store.restore(backup_id)
+    return store, read_journal(store.data_dir)
+
+
+def _write(data_dir, journal):
+    with open(os.path.join(data_dir, JOURNAL_NAME), "w") as handle:
+        json.dump(journal, handle)
+
+
+@pytest.fixture
+def victims(tmp_path):
+    """Directories outside the data dir that a crafted journal names for removal."""
+    made = {}
+    for name in ("victim", "victim-two"):
+        path = tmp_path / name
+        (path / "keep").mkdir(parents=True)
+        (path / "keep" / "precious.txt").write_text("do not delete")
+        made[name] = str(path)
+    return made
+
+
+@pytest.mark.parametrize("phase", ["staging", "staged"])
+@pytest.mark.parametrize("craft", [
+    lambda j, v: j.update(staging="../../victim"),
+    lambda j, v: j.update(staging=v["victim"]),
+    lambda j, v: j.update(old="../../victim"),
+    lambda j, v: j.update(old=".restore-other.old"),
+    lambda j, v: j.update(staging=".restore-%s.staging/../../../victim" % j["backupId"]),
+    lambda j, v: j.update(backupId="../x"),
+    lambda j, v: j.update(newEntries=j["newEntries"] + ["../victim"]),
+    lambda j, v: j.update(newEntries=j["newEntries"] + ["backups"]),
+    lambda j, v: j.update(files=j["files"] + [{"path": "../victim/keep", "size": 1, "sha256": "00"}]),
+    lambda j, v: j.update(safety=dict(j.get("safety") or {}, tmp="../../victim")),
+    lambda j, v: j.update(safety=dict(j.get("safety") or {}, id="20260101T000000Z-abcdef",
+                                      tmp=".tmp-20260101T000000Z-abcdef")),
+    lambda j, v: j.update(safety=dict(j.get("safety") or {}, mode="delete-everything")),
+], ids=["staging-relative", "staging-absolute", "old-relative", "old-other-id", "staging-dotdot", "bad-id",
+        "entry-escape", "entry-backups", "file-escape", "safety-tmp-escape", "safety-not-a-safety-id",
+        "safety-mode"])
+def test_a_crafted_journal_is_refused_and_nothing_is_deleted(tmp_path, dd, victims, phase, craft):
+    store, journal = _journal_of(tmp_path / "dd", dd, phase)
+    craft(journal, victims)
+    _write(store.data_dir, journal)
+    before = safe_snapshot(str(tmp_path))
+    with pytest.raises(SwapError) as caught:
+        BackupStore(store.data_dir).recover()
+    assert "refused, nothing was removed or moved" in str(caught.value)
+    assert safe_snapshot(str(tmp_path)) == before  # outside and inside alike: nothing removed, nothing moved
+    with pytest.raises(SwapError):
+        BackupStore(store.data_dir).restore(journal["backupId"] if "/" not in journal["backupId"] else "latest_valid")
+    assert safe_snapshot(str(tmp_path)) == before
+
+
+@pytest.mark.parametrize("phase", ["staging", "staged"])
+@pytest.mark.parametrize("which", ["staging", "old", "probe", "safety-tmp", "safety"])
+def test_a_journal_named_dir_that_is_a_link_is_refused_and_kept(tmp_path, dd, victims, phase, which):
+    """The names are right, but the dir there is a link to a dir outside: never followed, never removed."""
+    store, journal = _journal_of(tmp_path / "dd", dd, phase)
+    safety = journal["safety"]
+    where = {
+        "staging": os.path.join(store.data_dir, journal["staging"]),
+        "old": os.path.join(store.data_dir, journal["old"]),
+        "probe": os.path.join(store.data_dir, ".restore-%s.safety" % journal["backupId"]),
+        "safety-tmp": os.path.join(store.backups_dir, safety["tmp"]),
+        "safety": os.path.join(store.backups_dir, safety["id"]),
+    }[which]
+    if os.path.lexists(where):
+        shutil.rmtree(where)
+    os.symlink(victims["victim"], where)
+    before = safe_snapshot(str(tmp_path))
+    with pytest.raises(SwapError) as caught:
+        BackupStore(store.data_dir).recover()
+    assert "which is a link, not a directory" in str(caught.value) and victims["victim"] not in str(caught.value)
+    assert safe_snapshot(str(tmp_path)) == before and os.path.islink(where)
+
+
+def test_a_journal_that_is_a_link_or_a_fifo_is_refused(tmp_path, dd, victims):
+    store, journal = _journal_of(tmp_path / "dd", dd, "staging")
+    outside = os.path.join(victims["victim"], "journal.json")
+    with open(outside, "w") as handle:
+        json.dump(journal, handle)
+    path = os.path.join(store.data_dir, JOURNAL_NAME)
+    os.unlink(path)
+    os.symlink(outside, path)
+    assert interrupted_restore(store.data_dir)  # so gateway_backup runs recovery, and refuses
+    with pytest.raises(SwapError, match="a link, not a regular file"):
+        BackupStore(store.data_dir).recover()
+    os.unlink(path)
+    os.mkfifo(path)
+    with pytest.raises(SwapError, match=r"not a regular file \(a FIFO\)"):
+        bounded(BackupStore(store.data_dir).recover, unblock=fifo_unblocker(path))
+    assert os.path.exists(os.path.join(store.data_dir, journal["staging"]))  # nothing was rolled back
+
+
+def test_a_journal_too_big_or_too_deep_is_refused(tmp_path, dd, monkeypatch):
+    store, journal = _journal_of(tmp_path / "dd", dd, "staging")
+    path = os.path.join(store.data_dir, JOURNAL_NAME)
+    with open(path, "w") as handle:
+        handle.write("[" * 300000)
+    with pytest.raises(SwapError, match="nested too deeply"):
+        BackupStore(store.data_dir).recover()
+    _write(store.data_dir, journal)
+    monkeypatch.setattr(data_swap, "MAX_JOURNAL_BYTES", 64)
+    with pytest.raises(SwapError, match="more than the 64 bytes"):
+        BackupStore(store.data_dir).recover()
+
+
+def test_the_gateways_own_journal_is_still_recovered(tmp_path, dd):
+    """The reference gateway writes version 1, no safety backup, a 'writer' key (src/mcpops/lab/gateway/backups.py):
+    its names follow the same scheme, so a kill of the gateway mid-restore is still finished by the module."""
+    store, backup_id = prepare(tmp_path, dd)
+    data_dir = store.data_dir
+    manifest_files = store.check(backup_id)[0]["files"]
+    staging = os.path.join(data_dir, ".restore-%s.staging" % backup_id)
+    shutil.copytree(os.path.join(store.backups_dir, backup_id, "data"), staging)
+    journal = {"version": 1, "backupId": backup_id, "phase": "staged", "staging": ".restore-%s.staging" % backup_id,
+               "old": ".restore-%s.old" % backup_id, "newEntries": sorted({f["path"].split("/")[0] for f in manifest_files}),
+               "files": manifest_files, "writer": "onec-mcp-gateway"}
+    _write(data_dir, journal)
+    recovered = BackupStore(data_dir).recover()
+    assert recovered == {"action": "rolled_forward", "backup_id": backup_id, "phase": "staged"}
+    assert files_only(dd.data_snapshot(data_dir)) == new_snapshot(dd)
+    assert not interrupted_restore(data_dir)
+
+
+def test_strays_that_are_links_are_removed_as_links(tmp_path, dd, victims):
+    store, _backup_id = prepare(tmp_path / "dd", dd)
+    os.symlink(victims["victim"], os.path.join(store.data_dir, ".restore-x.staging"))
+    os.symlink(victims["victim-two"], os.path.join(store.data_dir, JOURNAL_NAME + ".tmp"))
+    before = safe_snapshot(victims["victim"])
+    assert BackupStore(store.data_dir).recover() is None
+    assert not os.path.lexists(os.path.join(store.data_dir, ".restore-x.staging"))
+    assert safe_snapshot(victims["victim"]) == before and os.path.isdir(victims["victim-two"])

@@ -1,5 +1,6 @@
 """gateway_backup's entry point called directly (no AnsibleModule): run() and the TaskError it raises."""
 
+import json
 import os
 
 import pytest
@@ -8,6 +9,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_l
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.gateway_backup_run import run, summary
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupStore
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+
+from backup_hostile import Canary, bounded, fifo_unblocker, safe_snapshot, set_file_entry
 
 API_CANARY = "CANARYadminTOKEN0002"
 JSON = {"Content-Type": "application/json"}
@@ -237,3 +240,64 @@ def test_check_mode_reports_an_interrupted_restore_without_recovering(tmp_path, 
     result = run(params(data_dir, state="absent", keep_last=3), check_mode=True)
     assert result["recovered"] == {"action": "would_recover", "backup_id": None, "phase": None}
     assert result["changed"] is True and os.path.exists(os.path.join(data_dir, ".restore-journal.json"))
+
+
+# -- a hostile data dir through run() (issue 23) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["present", "restored", "absent"])
+def test_a_crafted_journal_fails_every_state_and_deletes_nothing(tmp_path, dd, state):
+    """The issue's case: any gateway_backup run recovers first, and a journal naming dirs outside had them deleted."""
+    data_dir = dd.make(tmp_path)
+    victim = tmp_path / "victim"
+    (victim / "keep").mkdir(parents=True)
+    (victim / "keep" / "precious.txt").write_text("x")
+    journal = {"version": 2, "backupId": "20260101T000000Z-abcdef", "phase": "staging", "staging": str(victim),
+               "old": "../../victim", "newEntries": [], "files": []}
+    with open(os.path.join(data_dir, ".restore-journal.json"), "w") as handle:
+        json.dump(journal, handle)
+    before = safe_snapshot(str(tmp_path))
+    with pytest.raises(TaskError) as caught:
+        run(params(data_dir, state=state, transport="files", backup_id="latest_valid", keep_last=3))
+    assert "refused, nothing was removed or moved" in caught.value.msg
+    after = safe_snapshot(str(tmp_path))
+    after.pop(os.path.join("data", ".gateway.lock"))  # recovery takes the data dir lock first
+    assert after == before
+
+
+def test_a_fifo_lock_fails_the_run_instead_of_hanging(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    BackupStore(data_dir).create()
+    lock = os.path.join(data_dir, ".gateway.lock")
+    os.mkfifo(lock)
+    for state in ("present", "restored"):
+        with pytest.raises(TaskError) as caught:
+            bounded(lambda: run(params(data_dir, state=state, transport="files", backup_id="latest_valid")),
+                    unblock=fifo_unblocker(lock))
+        assert "%s: not a regular file (a FIFO)" % lock in caught.value.msg
+
+
+def test_present_refuses_a_link_in_the_data_and_copies_nothing(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    canary = Canary(tmp_path / "outside")
+    os.unlink(os.path.join(data_dir, "tokens.json"))
+    os.symlink(canary.path, os.path.join(data_dir, "tokens.json"))
+    with pytest.raises(TaskError) as caught:
+        run(params(data_dir, transport="files"))
+    assert "tokens.json: a link, not a regular file" in caught.value.msg
+    canary.assert_not_in(caught.value.msg, caught.value.result)
+    canary.assert_not_copied_into(data_dir)
+
+
+def test_restored_never_restores_a_link_to_outside(broken, tmp_path, dd):
+    data_dir, backup_id = broken
+    canary = Canary(tmp_path / "outside")
+    backup = os.path.join(data_dir, "backups", backup_id)
+    os.unlink(os.path.join(backup, "data", "tokens.json"))
+    os.symlink(canary.path, os.path.join(backup, "data", "tokens.json"))
+    set_file_entry(backup, "tokens.json", len(canary.data), canary.sha256)
+    for backup_choice in ("latest_valid", backup_id):
+        with pytest.raises(TaskError) as caught:
+            run(params(data_dir, state="restored", backup_id=backup_choice))
+        canary.assert_not_in(caught.value.msg, caught.value.result)
+    canary.assert_not_copied_into(data_dir)

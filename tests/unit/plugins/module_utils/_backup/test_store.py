@@ -2,11 +2,14 @@ import datetime
 import errno
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 
 import pytest
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import data_swap
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import store as backup_store_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import BackupIdError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import LockHeldError, lock_is_held
@@ -16,6 +19,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store impo
     RestoreRefusedError,
     UnknownBackupError,
 )
+
+from backup_hostile import Canary, bounded, fifo_unblocker, safe_snapshot
 
 
 def corrupt(data_dir):
@@ -71,11 +76,11 @@ def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
     calls = {"n": 0}
     real_copy = backup_store_module.copy_file
 
-    def full_disk(src, dst):
+    def full_disk(src_dir, src_rel, dst_dir, dst_rel, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise OSError(errno.ENOSPC, "No space left on device", dst)
-        return real_copy(src, dst)
+            raise OSError(errno.ENOSPC, "No space left on device", dst_dir.path(dst_rel))
+        return real_copy(src_dir, src_rel, dst_dir, dst_rel, **kwargs)
 
     monkeypatch.setattr(backup_store_module, "copy_file", full_disk)
     with pytest.raises(BackupError) as exc:
@@ -303,3 +308,182 @@ def test_prune_needs_a_rule(tmp_path, dd):
         store.prune()
     with pytest.raises(BackupError):
         store.prune(keep_last=0)
+
+
+# -- a hostile data dir (issue 23): create, restore, prune and the lock never follow a link or open a FIFO --
+
+
+def _refuses_without_writing(tmp_path, dd, call, unblock=None):
+    """call() is refused with BackupError, and nothing under tmp_path changed (links and FIFOs included)."""
+    before = safe_snapshot(str(tmp_path))
+    with pytest.raises(BackupError) as caught:
+        bounded(call, unblock=unblock)
+    assert safe_snapshot(str(tmp_path)) == before
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["tokens.json", "index/catalog.json"])
+def test_create_refuses_a_data_file_linked_outside(tmp_path, dd, where):
+    """Followed, the root-only file's bytes were copied into backups/ and its sha256 written in the manifest."""
+    data_dir = dd.make(tmp_path)
+    canary = Canary(tmp_path / "outside")
+    os.unlink(os.path.join(data_dir, *where.split("/")))
+    os.symlink(canary.path, os.path.join(data_dir, *where.split("/")))
+    message = _refuses_without_writing(tmp_path, dd, BackupStore(data_dir).create)
+    assert "%s: a link, not a regular file (links are never followed)" % os.path.join(data_dir, *where.split("/")) in message
+    canary.assert_not_in(message)
+    canary.assert_not_copied_into(data_dir)
+
+
+def test_create_refuses_a_linked_data_dir_entry(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    outside = tmp_path / "outside-index"
+    os.rename(os.path.join(data_dir, "index"), str(outside))
+    os.symlink(str(outside), os.path.join(data_dir, "index"))
+    message = _refuses_without_writing(tmp_path, dd, BackupStore(data_dir).create)
+    assert "index: a link, not a regular file" in message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_create_and_restore_refuse_a_special_file_in_the_data_without_waiting(tmp_path, dd, kind, monkeypatch):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    corrupt(data_dir)
+    special = os.path.join(data_dir, "index", "pipe.json")
+    sock = None
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        monkeypatch.chdir(os.path.join(data_dir, "index"))
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind("pipe.json")
+    try:
+        unblock = fifo_unblocker(special) if kind == "fifo" else None
+        word = "a FIFO" if kind == "fifo" else "a socket"
+        assert "not a regular file (%s)" % word in _refuses_without_writing(tmp_path, dd, store.create, unblock)
+        assert "not a regular file (%s)" % word in _refuses_without_writing(tmp_path, dd, lambda: store.restore(good), unblock)
+        assert "not a regular file" in _refuses_without_writing(tmp_path, dd, lambda: store.plan_restore(good), unblock)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def test_restore_refuses_a_link_in_the_current_data_before_the_lock(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    canary = Canary(tmp_path / "outside")
+    os.unlink(os.path.join(data_dir, "tokens.json"))
+    os.symlink(canary.path, os.path.join(data_dir, "tokens.json"))
+    message = _refuses_without_writing(tmp_path, dd, lambda: store.restore(good))
+    assert "tokens.json: a link, not a regular file" in message and not os.path.exists(os.path.join(data_dir, ".gateway.lock"))
+    canary.assert_not_in(message)
+
+
+def test_a_linked_backups_dir_is_refused_everywhere(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    os.makedirs(str(elsewhere))
+    os.symlink(str(elsewhere), os.path.join(data_dir, "backups"))
+    store = BackupStore(data_dir)
+    for call in (store.create, store.list, lambda: store.restore("latest_valid"), lambda: store.verify("20260101T000000Z-abcdef")):
+        message = _refuses_without_writing(tmp_path, dd, call)
+        assert "backups: a link, not a directory (links are never followed)" in message
+    assert os.listdir(str(elsewhere)) == []
+
+
+def test_a_file_changed_into_a_link_after_verification_is_refused_while_staging(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    canary = Canary(tmp_path / "outside")
+    corrupt(data_dir)
+    before = dd.data_snapshot(data_dir)
+
+    def swap_in_a_link(name, **info):
+        if name == "safety_backup":
+            target = os.path.join(store.backups_dir, good, "data", "tokens.json")
+            os.unlink(target)
+            os.symlink(canary.path, target)
+
+    store.on_step = swap_in_a_link
+    with pytest.raises(data_swap.SwapError) as caught:
+        store.restore(good)
+    assert "staging tokens.json refused" in str(caught.value) and "a link" in str(caught.value)
+    assert dd.data_snapshot(data_dir) == before
+    canary.assert_not_in(str(caught.value))
+    canary.assert_not_copied_into(data_dir)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link", "socket"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_without_waiting(tmp_path, dd, kind, monkeypatch):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    corrupt(data_dir)
+    lock = os.path.join(data_dir, ".gateway.lock")
+    canary = Canary(tmp_path / "outside")
+    sock = None
+    if kind == "fifo":
+        os.mkfifo(lock)
+    elif kind == "link":
+        os.symlink(canary.path, lock)
+    else:
+        monkeypatch.chdir(data_dir)
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(".gateway.lock")
+    try:
+        unblock = fifo_unblocker(lock) if kind == "fifo" else None
+        for call in (lambda: store.restore(good), store.create, store.recover):
+            message = _refuses_without_writing(tmp_path, dd, call, unblock)
+            assert "the data dir lock refused: %s: " % lock in message
+            said = {"link": "a link, not a regular file", "fifo": "not a regular file (a FIFO)",
+                    "socket": "not a regular file (a socket)"}[kind]
+            assert said in message
+    finally:
+        if sock is not None:
+            sock.close()
+    canary.assert_untouched()
+
+
+def test_prune_removes_a_linked_backup_as_a_link(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    keep = store.create("20261122T000000Z-000001")["id"]
+    dated(store, keep, 1, now)
+    outside = tmp_path / "outside-backup"
+    shutil.copytree(os.path.join(store.backups_dir, keep), str(outside))
+    before = safe_snapshot(str(outside))
+    os.symlink(str(outside), os.path.join(store.backups_dir, "20200101T000000Z-11nked"))
+    assert store.prune(keep_last=1, now=now) == ["20200101T000000Z-11nked"]
+    assert safe_snapshot(str(outside)) == before and os.listdir(store.backups_dir) == [keep]
+
+
+def test_copies_never_carry_setuid_setgid_or_sticky(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    os.chmod(os.path.join(data_dir, "index", "deep", "part.bin"), 0o6755)
+    store = BackupStore(data_dir)
+    good = store.create()["id"]
+    copied = os.path.join(store.backups_dir, good, "data", "index", "deep", "part.bin")
+    assert oct(os.stat(copied).st_mode & 0o7777) == oct(0o755)
+    os.chmod(copied, 0o4755)  # an attacker sets it on the backup's copy
+    os.unlink(os.path.join(data_dir, "index", "deep", "part.bin"))
+    store.restore(good)
+    assert oct(os.stat(os.path.join(data_dir, "index", "deep", "part.bin")).st_mode & 0o7777) == oct(0o755)
+
+
+def test_prune_clears_a_leftover_trash_name_without_following_it(tmp_path, dd):
+    data_dir = dd.make(tmp_path)
+    store = BackupStore(data_dir)
+    now = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    old = store.create("20200101T000000Z-000001")["id"]
+    dated(store, old, 300, now)
+    keep = store.create("20261122T000000Z-000002")["id"]
+    dated(store, keep, 1, now)
+    canary = Canary(tmp_path / "outside")
+    os.symlink(os.path.dirname(canary.path), os.path.join(store.backups_dir, ".removing-%s" % old))
+    assert store.prune(keep_last=1, now=now) == [old]
+    assert os.listdir(store.backups_dir) == [keep]
+    canary.assert_untouched()

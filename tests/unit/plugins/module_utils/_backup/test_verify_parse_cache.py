@@ -4,7 +4,10 @@ import errno
 import json
 import os
 
+import pytest
+
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import data_swap
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import safe_fs
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import verify as backup_verify
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.gateway_backup_info_run import run as gateway_backup_info_run
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import file_digest
@@ -13,7 +16,10 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify imp
     PARSE_CACHE_NAME,
     JsonlChecker,
     read_parse_cache,
+    write_parse_cache,
 )
+
+from backup_hostile import Canary, bounded, fifo_unblocker, safe_snapshot
 
 
 def parsed_files(monkeypatch):
@@ -21,10 +27,10 @@ def parsed_files(monkeypatch):
     seen = []
     real = backup_verify.scan_file
 
-    def spy(path, label, parse=True):
-        if parse and backup_verify.needs_parse(label):
-            seen.append(label)
-        return real(path, label, parse)
+    def spy(base, rel, parse=True, **kwargs):
+        if parse and backup_verify.needs_parse(rel):
+            seen.append(rel)
+        return real(base, rel, parse, **kwargs)
 
     monkeypatch.setattr(backup_verify, "scan_file", spy)
     return seen
@@ -116,14 +122,15 @@ def test_restore_falls_back_to_copying_when_backups_is_another_filesystem(tmp_pa
     with open(os.path.join(data_dir, "tokens.json"), "w") as handle:
         handle.write('{"tokens": [{"id": "tok_9"}]}')
     changed = dd.data_snapshot(data_dir)
-    real_rename = os.rename
+    real_rename = safe_fs.Dir.rename
 
-    def exdev(src, dst):
-        if os.path.abspath(dst).startswith(store.backups_dir + os.sep) and not os.path.abspath(src).startswith(store.backups_dir + os.sep):
+    def exdev(self, name, dst, dst_name):
+        src_path, dst_path = self.path(name), dst.path(dst_name)
+        if dst_path.startswith(store.backups_dir + os.sep) and not src_path.startswith(store.backups_dir + os.sep):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
-        return real_rename(src, dst)
+        return real_rename(self, name, dst, dst_name)
 
-    monkeypatch.setattr(data_swap.os, "rename", exdev)
+    monkeypatch.setattr(safe_fs.Dir, "rename", exdev)
     result = store.restore(good)
     safety = result["safety_backup_id"]
     assert dd.data_snapshot(data_dir) == dd.data_snapshot(os.path.join(store.backups_dir, good, "data"))
@@ -177,3 +184,63 @@ def test_check_mode_listing_writes_no_cache(tmp_path, dd):
     params = {"data_dir": data_dir, "transport": "files", "verify": True, "max_schema_version": 3}
     assert gateway_backup_info_run(params, check_mode=True)["latest_valid"] == backup_id
     assert dd.snapshot(str(tmp_path)) == before
+
+
+# -- the parse cache in a hostile backups/ (issue 23) ----------------------------------------------------
+
+
+def test_a_linked_cache_tmp_never_overwrites_the_file_outside(tmp_path, dd):
+    """The issue's case: gateway_backup_info (read-only) wrote through backups/<id>/.parsed.json.tmp -> outside."""
+    data_dir = dd.make(tmp_path)
+    backup_id = BackupStore(data_dir).create()["id"]
+    canary = Canary(tmp_path / "outside")
+    backup = os.path.join(data_dir, "backups", backup_id)
+    os.symlink(canary.path, os.path.join(backup, PARSE_CACHE_NAME + ".tmp"))
+    result = info(data_dir)
+    assert result["latest_valid"] == backup_id  # the cache is not part of the backup
+    canary.assert_untouched()
+    canary.assert_not_in(result)
+    assert not os.path.exists(os.path.join(backup, PARSE_CACHE_NAME))  # not written while the tmp name is a link
+    assert os.readlink(os.path.join(backup, PARSE_CACHE_NAME + ".tmp")) == canary.path  # left as it was
+
+
+def test_a_linked_cache_is_neither_trusted_nor_written_through(tmp_path, dd, monkeypatch):
+    data_dir = dd.make(tmp_path)
+    backup_id = BackupStore(data_dir).create()["id"]
+    backup = os.path.join(data_dir, "backups", backup_id)
+    outside = tmp_path / "outside-cache.json"
+    # a cache outside that vouches for every file: followed, verification would skip every parse
+    with open(os.path.join(backup, "manifest.json")) as handle:
+        vouch = {"version": 1, "files": {f["path"]: f["sha256"] for f in json.load(handle)["files"]}}
+    outside.write_text(json.dumps(vouch))
+    before = outside.read_bytes()
+    os.symlink(str(outside), os.path.join(backup, PARSE_CACHE_NAME))
+    assert read_parse_cache(backup) == {}
+    seen = parsed_files(monkeypatch)
+    assert info(data_dir)["latest_valid"] == backup_id
+    assert sorted(seen) == sorted(p for p in dd.OLD_DATA if p.endswith((".json", ".jsonl")))  # everything parsed
+    assert outside.read_bytes() == before and os.path.islink(os.path.join(backup, PARSE_CACHE_NAME))
+    assert write_parse_cache(backup, {"x": "y"}) is False and outside.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", [PARSE_CACHE_NAME, PARSE_CACHE_NAME + ".tmp"])
+def test_a_fifo_as_the_cache_never_blocks(tmp_path, dd, name):
+    data_dir = dd.make(tmp_path)
+    backup_id = BackupStore(data_dir).create()["id"]
+    fifo = os.path.join(data_dir, "backups", backup_id, name)
+    os.mkfifo(fifo)
+    result = bounded(lambda: info(data_dir), unblock=fifo_unblocker(fifo))
+    assert result["latest_valid"] == backup_id
+    assert safe_snapshot(os.path.join(data_dir, "backups", backup_id))[name] == ("fifo",)
+
+
+def test_an_oversized_or_deep_cache_means_parse_everything(tmp_path, dd, monkeypatch):
+    data_dir = dd.make(tmp_path)
+    backup_id = BackupStore(data_dir).create()["id"]
+    backup = os.path.join(data_dir, "backups", backup_id)
+    with open(os.path.join(backup, PARSE_CACHE_NAME), "w") as handle:
+        handle.write("[" * 300000)
+    assert read_parse_cache(backup) == {}
+    seen = parsed_files(monkeypatch)
+    assert info(data_dir)["latest_valid"] == backup_id and seen  # parsed, then recorded afresh
+    assert read_parse_cache(backup)["tokens.json"]

@@ -100,3 +100,18 @@ def test_run_refuses_bad_input_before_any_request(stub):
     with pytest.raises(TaskError, match="status must be one of"):
         run(module_params(api_url=stub.url, status="deleted"))
     assert stub.requests == []
+
+
+@pytest.mark.parametrize("params, needle", [
+    ({"org_id": "org_acme\n"}, "invalid org_id 'org_acme\\n'"),
+    ({"org_id": "org_acme "}, "invalid org_id 'org_acme '"),
+    ({"client_id": "ci-bot\t"}, "invalid client_id 'ci-bot\\t'"),
+    ({"client_id": "ci-b\u043et"}, "invalid client_id 'ci-b\\u043et'"),
+    ({"prefix": "mcp_0003\n"}, "invalid prefix 'mcp_0003\\n'"),
+], ids=["org-newline", "org-space", "client-tab", "client-lookalike", "prefix-newline"])
+def test_near_misses_are_refused_not_answered_with_nothing(stub, params, needle):
+    """An org id with a trailing newline matched no token: an empty answer that reads as "this org has none"."""
+    with pytest.raises(TaskError) as err:
+        run(module_params(api_url=stub.url, **params))
+    assert needle in err.value.msg and err.value.msg.endswith("nothing was listed")
+    assert stub.requests == []

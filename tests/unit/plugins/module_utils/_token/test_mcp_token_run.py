@@ -151,3 +151,15 @@ def test_run_through_the_real_client(stub, tmp_path):
     assert result["token"] == {"id": "tok_9", "prefix": "mcp_9999"} and result["prefix"] == "mcp_9999"
     assert stub.requests[0]["headers"]["Authorization"] == "Bearer adm"
     assert (tmp_path / "t.token").read_text() == SECRET + "\n"
+
+
+@pytest.mark.parametrize("option, value", [
+    ("org_id", "org_acme\n"), ("org_id", "org_acme "), ("org_id", ""), ("client_id", "cursor-ide\t"),
+    ("client_id", "cursor-\u0456de"), ("client_id", " cursor-ide"),
+], ids=["org-newline", "org-space", "org-empty", "client-tab", "client-lookalike", "client-leading-space"])
+def test_issue_refuses_names_that_token_revoke_could_never_select(fake, tmp_path, run_mcp_token, option, value):
+    with pytest.raises(TaskError) as exc:
+        run_mcp_token(params(**dict({"client_id": "cursor-ide", "org_id": "org_acme", "scopes": ["tools:read"],
+                                     "secret_dest": str(tmp_path / "t.token")}, **{option: value})))
+    assert option in exc.value.msg and "nothing was issued" in exc.value.msg
+    assert fake.calls == [] and os.listdir(str(tmp_path)) == []

@@ -142,3 +142,73 @@ def test_timestamps_and_status():
     assert parse_ts("2026-11-23T12:00:00+02:00") == dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
     assert token_status({"expiresAt": "garbage"}, NOW) == "expired"
     assert token_status({"expiresAt": None}, NOW) == "active"
+
+
+# -- every filter value must match its whole pattern (issue 23: "org_acme\n" selected nothing, and INC-006 went on) --
+
+# Values that look like a good one to an operator in a hurry: a trailing newline (`$` matched before it), a
+# trailing or leading space, a tab, a NUL, a unicode look-alike (Cyrillic а, fullwidth ｏ), a Unicode digit, empty.
+NEAR_MISSES = ["org_acme\n", "org_acme ", " org_acme", "org_acme\t", "org\tacme", "org_acme\x00", "org_acme\r\n",
+               "org_\u0430cme", "\uff4frg_acme", "org_acme\u0661", "org_acme\u00a0", "\n"]
+
+
+@pytest.mark.parametrize("value", NEAR_MISSES, ids=ascii)
+@pytest.mark.parametrize("option", ["org_id", "client_id"])
+def test_client_and_org_ids_must_match_the_whole_pattern(option, value):
+    params = {"org_id": value, "all_in_org": True} if option == "org_id" else {"client_id": value}
+    with pytest.raises(SelectionError) as exc:
+        validate_filters(params)
+    msg = str(exc.value)
+    assert msg.startswith("invalid %s %s: must be 1-128 ASCII letters" % (option, ascii(value)))
+    assert msg.endswith("nothing was revoked")
+    assert "\n" not in msg and "\t" not in msg  # the value is shown escaped, never raw
+
+
+@pytest.mark.parametrize("value", ["mcp_ab12\n", "mcp_ab12 ", "mcp_ab12\t", "mcp_\u0430b12", "mcp_ab12\r"], ids=ascii)
+def test_prefixes_must_match_the_whole_pattern(value):
+    with pytest.raises(SelectionError) as exc:
+        validate_filters({"prefixes": ["mcp_ab12", value]})
+    assert "invalid prefix %s" % ascii(value) in str(exc.value)
+
+
+@pytest.mark.parametrize("value", ["tok_0001\n", "tok_0001 ", "tok_0001\t", "tok_\u0430001", "tok_0001\r\n"], ids=ascii)
+def test_ids_must_match_the_whole_pattern(value):
+    with pytest.raises(SelectionError) as exc:
+        validate_filters({"ids": ["tok_0002", value]})
+    assert "invalid token id" in str(exc.value) and str(exc.value).endswith("nothing was revoked")
+
+
+@pytest.mark.parametrize("value", [5, ["org_acme"], {"org": "org_acme"}], ids=["int", "list", "dict"])
+def test_an_org_id_that_is_not_a_string_is_refused(value):
+    with pytest.raises(SelectionError, match="invalid org_id"):
+        validate_filters({"org_id": value, "all_in_org": True})
+
+
+def test_an_empty_org_id_is_no_org_id():
+    with pytest.raises(SelectionError, match="needs an explicit org_id"):
+        validate_filters({"org_id": "", "all_in_org": True})
+
+
+@pytest.mark.parametrize("value", ["o", "org_acme", "Org.Acme-2", "a" * 128, "0rg"])
+def test_good_names_still_pass(value):
+    assert validate_filters({"org_id": value, "all_in_org": True})["org_id"] == value
+    assert validate_filters({"client_id": value})["client_id"] == value
+
+
+@pytest.mark.parametrize("value", ["a" * 129, "-org", ".org", "_org", "org/acme", "org acme"])
+def test_names_outside_the_pattern_are_refused(value):
+    with pytest.raises(SelectionError, match="invalid org_id"):
+        validate_filters({"org_id": value, "all_in_org": True})
+
+
+def test_the_refused_value_is_shown_cut_short():
+    with pytest.raises(SelectionError) as exc:
+        validate_filters({"org_id": "x" * 5000 + "\n", "all_in_org": True})
+    assert len(str(exc.value)) < 400 and "..." in str(exc.value)
+
+
+def test_a_refused_org_sends_no_request():
+    client = FakeClient([tok(1)])
+    with pytest.raises(SelectionError):
+        select_tokens(client, validate_filters({"org_id": "org_acme\n", "all_in_org": True}), now=NOW)
+    assert client.calls == []

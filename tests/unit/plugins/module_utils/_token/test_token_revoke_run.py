@@ -203,3 +203,17 @@ def test_run_listing_failure_revokes_nothing(stub):
     with pytest.raises(TaskError) as exc:
         run({"api_url": stub.url, "api_token": CANARY, "client_id": "ci-bot", "concurrency": 8, "retries": 3})
     assert "nothing was revoked" in exc.value.msg and "HTTP 500" in exc.value.msg
+
+
+@pytest.mark.parametrize("params", [
+    {"org_id": "org_acme\n", "all_in_org": True}, {"org_id": "org_acme ", "all_in_org": True},
+    {"client_id": "ci-bot\n"}, {"prefixes": ["mcp_0001\n"]}, {"ids": ["tok_1\n"]},
+    {"org_id": "org_\u0430cme", "all_in_org": True},
+], ids=["org-newline", "org-space", "client-newline", "prefix-newline", "id-newline", "org-lookalike"])
+def test_run_refuses_a_near_miss_before_any_request(stub, params):
+    """INC-006 with org_id "org_acme\\n" revoked 0 tokens and went on: the module refuses it now."""
+    base = {"api_url": stub.url, "api_token": CANARY, "concurrency": 8, "retries": 3, "status": "any"}
+    with pytest.raises(TaskError) as exc:
+        run(dict(base, **params))
+    assert "nothing was revoked" in exc.value.msg and exc.value.result["revoked"] == []
+    assert stub.requests == []
