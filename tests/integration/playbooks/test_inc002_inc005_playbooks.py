@@ -444,3 +444,22 @@ def test_inc005_a_prefix_with_a_trailing_newline_is_refused(spiked_lab, tmp_path
                                                                 "token_prefix": facts["rate-storm"]["token_prefix"] + "\n"}))
     refused(proc, "INC-005 failed on lab-gateway", "Bad input", "token_prefix must match")
     assert all_tokens(lab) == before
+
+
+def test_inc002_does_not_revoke_a_token_it_could_not_issue_again(spiked_lab, tmp_path):
+    """The gateway takes any orgId; mcp_token issues only names token_revoke can select. A token of "org acme"
+    (a space) would be revoked by step 2 and step 3 would refuse its successor: refused before step 2 instead."""
+    lab, _ = spiked_lab
+    status, body = http_json(lab.api_url + "/api/mcp-tokens", method="POST", token=lab.admin_token(),
+                             body={"clientId": "ci-bot", "orgId": "org acme", "scopes": ["tools:read"]})
+    assert status == 201, body
+    before = all_tokens(lab)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=" + body["token"]["prefix"],
+                        "-e", "secret_dest=" + str(tmp_path / "never.token"))
+    refused(proc, "INC-002 failed on lab-gateway", "No token was revoked", "step 3 could not issue a new token for it")
+    assert '"org acme"' in proc.stdout
+    assert "Step 2: Revoke" not in proc.stdout
+    assert all_tokens(lab) == before
+    assert body["secret"] not in proc.stdout
