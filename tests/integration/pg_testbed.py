@@ -120,13 +120,27 @@ class Sessions:
 
     def close(self):
         """Close every session and wait until their backends are gone (the next test counts sessions)."""
+        # A psycopg connection must not be closed while another thread is inside libpq on it (closing frees
+        # the PGconn under that thread: a segfault seen once in ten runs). So: stop the heartbeat and wait for
+        # it, cancel the long queries (cancel is the one call made for another thread) and wait for their
+        # threads, and only then close.
         self.stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=30)
         for conn in self.conns.values():
-            for end in (conn.cancel, conn.close):  # cancel: a long query ends now, not when pg_sleep does
-                try:
-                    end()
-                except Exception:
-                    pass
+            try:
+                conn.cancel()  # a long query ends now, not when pg_sleep does
+            except Exception:
+                pass
+        for thread in self.threads:
+            thread.join(timeout=30)
+        stuck = [t for t in self.threads + [self._beat] if t is not None and t.is_alive()]
+        assert not stuck, "a session thread is still inside a query after cancel: closing under it would crash"
+        for conn in self.conns.values():
+            try:
+                conn.close()
+            except Exception:
+                pass
         mine = set(self.opened.values())
         wait_for(lambda: not (live_pids(self.cluster) & mine), "the test's sessions to end")
 
