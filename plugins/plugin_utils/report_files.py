@@ -11,11 +11,13 @@ import tempfile
 
 
 def write_atomically(path, text, mode=0o644):
+    """Replace path with text (str, written as UTF-8, or bytes): temp file, fsync, chmod, rename."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -343,21 +343,6 @@ def scrub_run_dir(run_dir, masker):
                 continue
             clean = scrub_bytes(data, masker, forms)
             if clean != data:
-                _replace_bytes(path, clean, stat.S_IMODE(st.st_mode))
+                load("report_files").write_atomically(path, clean, stat.S_IMODE(st.st_mode))
                 rewritten.append(path)
     return rewritten
-
-
-def _replace_bytes(path, data, mode):
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

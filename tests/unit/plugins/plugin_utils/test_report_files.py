@@ -22,9 +22,16 @@ def test_write_atomically_keeps_the_old_file_and_leaves_no_temp_file_when_writin
     path = tmp_path / "report.md"
     path.write_text("old")
     with pytest.raises(TypeError):
-        write_atomically(str(path), b"not text")
+        write_atomically(str(path), 12345)  # neither text nor bytes: the write itself fails
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["report.md"]
+
+
+def test_write_atomically_takes_bytes_as_they_are_and_sets_the_mode(tmp_path):
+    path = tmp_path / "job_events.json"
+    write_atomically(str(path), b"\xff raw \x00", mode=0o600)
+    assert path.read_bytes() == b"\xff raw \x00"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
 
 
 def test_write_report_makes_a_private_dir_and_writes_both_files(tmp_path):
