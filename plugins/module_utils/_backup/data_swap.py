@@ -120,22 +120,8 @@ def copy_file(src_dir, src_rel, dst_dir, dst_rel, expect=None):
 def write_json_durably(directory, name, obj, indent=2):
     """directory/name (a safe_fs.Dir) replaced by obj as JSON: a new tmp file (O_EXCL | O_NOFOLLOW), fsync,
     rename. The caller fsyncs the directory."""
-    tmp = name + ".tmp"
     text = json.dumps(obj, indent=indent, sort_keys=True) + ("\n" if indent else "")
-    fd = directory.create_file(tmp, 0o644, replace=True)
-    try:
-        try:
-            write_all(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        directory.rename(tmp, directory, name)
-    except BaseException:
-        try:
-            directory.unlink_if_present(tmp)
-        except (OSError, UnsafeFileError):
-            pass
-        raise
+    directory.replace_file(name, text.encode("utf-8"), 0o644)
 
 
 def journal_path(data_dir):

@@ -301,6 +301,25 @@ class Dir(object):
                 raise
             return fd
 
+    def replace_file(self, name, data, mode=0o644):
+        """This directory's name replaced by data (bytes): a new name.tmp (O_EXCL | O_NOFOLLOW), fsync, rename;
+        the tmp file is removed when anything fails. The caller fsyncs this directory when the rename must last."""
+        tmp = name + ".tmp"
+        fd = self.create_file(tmp, mode, replace=True)
+        try:
+            try:
+                write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.rename(tmp, self, name)
+        except BaseException:
+            try:
+                self.unlink_if_present(tmp)
+            except (OSError, UnsafeFileError):
+                pass
+            raise
+
     # -- this directory's own names ------------------------------------------------
     def names(self):
         """The names in this directory, sorted."""

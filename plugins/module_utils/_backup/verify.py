@@ -39,7 +39,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs im
     human_bytes,
     opened,
     read_chunks,
-    write_all,
 )
 
 PROBLEM_NAMES = (
@@ -328,20 +327,7 @@ def write_parse_cache(backup_dir, files):
                 return False
             if top.kind(tmp) not in (None, "a regular file"):
                 return False
-            fd = top.create_file(tmp, 0o600, replace=True)
-            try:
-                try:
-                    write_all(fd, json.dumps({"version": 1, "files": files}, sort_keys=True).encode("utf-8"))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                top.rename(tmp, top, PARSE_CACHE_NAME)
-            except BaseException:
-                try:
-                    top.unlink_if_present(tmp)
-                except (OSError, UnsafeFileError):
-                    pass
-                raise
+            top.replace_file(PARSE_CACHE_NAME, json.dumps({"version": 1, "files": files}, sort_keys=True).encode("utf-8"), 0o600)
     except (OSError, UnsafeFileError):
         return False
     return True

@@ -140,6 +140,28 @@ def test_create_file_never_writes_through_an_existing_link(tree):
     assert stat.S_IMODE(os.stat(str(top / "cache.tmp")).st_mode) == 0o644
 
 
+def test_replace_file_swaps_the_name_never_writes_through_links_and_leaves_no_tmp(tree, monkeypatch):
+    top, canary = tree
+    os.symlink(canary.path, str(top / "state.json"))
+    os.symlink(canary.path, str(top / "state.json.tmp"))
+    with Dir.open(str(top)) as d:
+        d.replace_file("state.json", b'{"new": true}', 0o600)
+    canary.assert_untouched()
+    assert not os.path.islink(str(top / "state.json")) and (top / "state.json").read_bytes() == b'{"new": true}'
+    assert stat.S_IMODE(os.stat(str(top / "state.json")).st_mode) == 0o600
+    assert not os.path.lexists(str(top / "state.json.tmp"))
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safe_fs.os, "fsync", disk_full)
+    with Dir.open(str(top)) as d:
+        with pytest.raises(OSError):
+            d.replace_file("state.json", b'{"newer": true}')
+    assert (top / "state.json").read_bytes() == b'{"new": true}'
+    assert not os.path.lexists(str(top / "state.json.tmp"))
+
+
 def test_read_bytes_refuses_a_sparse_giant_before_reading(tree, monkeypatch):
     top, _canary = tree
     giant = str(top / "giant.json")
