@@ -2,11 +2,15 @@
 read its data dir (digest, backups). Shared by tests/integration/playbooks/ and the mcpops command tests."""
 
 import hashlib
+import json
+import sys
 import time
 from pathlib import Path
 
 from loopback import free_port
 from mcpops.lab.local.lab import LocalLab
+
+BIN = Path(sys.executable).parent
 
 
 def make_lab(path):
@@ -35,3 +39,27 @@ def data_dir_digest(data_dir):
 
 def backups_in(lab):
     return sorted(p.name for p in Path(lab.data_dir, "backups").iterdir() if not p.name.startswith("."))
+
+
+def lab_host_vars(lab):
+    """The inventory vars of one local lab as a host of the `gateways` group (supervisor, local connection)."""
+    info = lab.read_info()
+    return {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "gateway_platform": "supervisor",
+        "gateway_service_name": info["service_name"],
+        "gateway_supervisor_config": info["supervisor_config"],
+        "gateway_supervisorctl_path": str(BIN / "supervisorctl"),
+        "gateway_data_dir": info["data_dir"],
+        "gateway_api_url": info["api_url"],
+        "gateway_admin_token": lab.admin_token(),
+        "gateway_foreground_argv": [sys.executable, "-m", "mcpops.lab.gateway"],
+        "gateway_foreground_chdir": info["state_dir"],
+    }
+
+
+def write_inventory(path, hosts):
+    """A JSON inventory at path: hosts ({name: vars}) in the `gateways` group."""
+    path.write_text(json.dumps({"all": {"children": {"gateways": {"hosts": hosts}}}}))
+    return path

@@ -1,20 +1,18 @@
 """INC-003 end to end: the local lab (real supervisord, real reference gateway) is broken the way the
 runbook describes, then `ansible-playbook playbooks/inc-003-restore.yml` is run against it."""
 
-import hashlib
 import http.server
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from mcpops.lab.http_client import http_json
-from local_lab_helpers import backups_in, data_dir_digest, make_lab, wait_state  # noqa: F401 (test_inc003 names)
+from local_lab_helpers import backups_in, data_dir_digest, lab_host_vars, make_lab, wait_state, write_inventory  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -131,21 +129,7 @@ def test_one_host_fails_the_other_recovers(tmp_path):
             data = manifest.parent / "data" / "tokens.json"
             data.write_bytes(data.read_bytes() + b" ")
         inventory = tmp_path / "two-hosts.yml"
-        hosts = {}
-        for name, lab in (("gw-good", good), ("gw-bad", bad)):
-            info = lab.read_info()
-            hosts[name] = {
-                "ansible_connection": "local",
-                "ansible_python_interpreter": sys.executable,
-                "gateway_platform": "supervisor",
-                "gateway_service_name": info["service_name"],
-                "gateway_supervisor_config": info["supervisor_config"],
-                "gateway_supervisorctl_path": str(BIN / "supervisorctl"),
-                "gateway_data_dir": info["data_dir"],
-                "gateway_api_url": info["api_url"],
-                "gateway_admin_token": lab.admin_token(),
-            }
-        inventory.write_text(json.dumps({"all": {"children": {"gateways": {"hosts": hosts}}}}))
+        write_inventory(inventory, {"gw-good": lab_host_vars(good), "gw-bad": lab_host_vars(bad)})
         wait_state(bad, {"FATAL"}, timeout=120)
         proc = run_playbook(good.state_dir, inventory=inventory)
         assert proc.returncode == 2, proc.stdout[-4000:]

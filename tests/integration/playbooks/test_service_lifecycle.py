@@ -15,6 +15,7 @@ import pytest
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import faults
 from mcpops.lab.local.lab import LocalLab
+from local_lab_helpers import lab_host_vars, write_inventory
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -32,28 +33,6 @@ def lab(tmp_path):
     lab = make_lab(tmp_path / "lab")
     yield lab
     lab.down()
-
-
-def host_vars(lab):
-    info = lab.read_info()
-    return {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "gateway_platform": "supervisor",
-        "gateway_service_name": info["service_name"],
-        "gateway_supervisor_config": info["supervisor_config"],
-        "gateway_supervisorctl_path": str(BIN / "supervisorctl"),
-        "gateway_data_dir": info["data_dir"],
-        "gateway_api_url": info["api_url"],
-        "gateway_admin_token": lab.admin_token(),
-        "gateway_foreground_argv": [sys.executable, "-m", "mcpops.lab.gateway"],
-        "gateway_foreground_chdir": info["state_dir"],
-    }
-
-
-def write_inventory(path, hosts):
-    path.write_text(json.dumps({"all": {"children": {"gateways": {"hosts": hosts}}}}))
-    return path
 
 
 def run_playbook(playbook, *args, inventory="inventories/lab", lab_dir=None):
@@ -170,7 +149,7 @@ def test_inc001_disk_threshold_trips_on_a_small_volume_and_names_it(tmp_path):
         small = make_lab(volume / "lab")
         small.break_("fill-volume")
         small.break_("stop")  # down, so INC-001 would restart it if the disk let it
-        inventory = write_inventory(tmp_path / "inv.json", {"small-gw": host_vars(small)})
+        inventory = write_inventory(tmp_path / "inv.json", {"small-gw": lab_host_vars(small)})
         proc = run_playbook("inc-001-gateway-down.yml", "-e", "min_free_mb=0", inventory=inventory)
         assert proc.returncode == 2, out(proc)
         assert 'INC-001 stopped on small-gw at "Step 3: Disk space on data volume' in proc.stdout
@@ -258,7 +237,7 @@ def test_rolling_restart_stops_at_the_host_that_fails_its_health_gate(tmp_path):
         labs[1].break_("not-ready")
         pids = [lab.gateway_pid() for lab in labs]
         inventory = write_inventory(tmp_path / "inv.json",
-                                    {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)})
+                                    {"gw-%d" % i: lab_host_vars(lab) for i, lab in enumerate(labs)})
         proc = run_playbook("rolling-restart.yml", "-e", "health_retries=3", inventory=inventory)
         assert proc.returncode == 2, out(proc)
         assert "Rolling restart stopped at gw-1 (batch 2)" in proc.stdout
@@ -288,7 +267,7 @@ def test_rolling_restart_stopped_by_an_unreachable_host_names_the_hosts_it_left_
     labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
     try:
         pids = [lab.gateway_pid() for lab in labs]
-        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        hosts = {"gw-%d" % i: lab_host_vars(lab) for i, lab in enumerate(labs)}
         # gw-1 over ssh to a loopback port nobody listens on: unreachable at its first task.
         hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
         proc = run_playbook("rolling-restart.yml", "-e", "health_retries=3",
@@ -313,7 +292,7 @@ def test_mcpops_run_names_the_hosts_a_stopped_rollout_never_reached(tmp_path):
     says which hosts no task reached (from the report), after its exit-status line."""
     labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
     try:
-        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        hosts = {"gw-%d" % i: lab_host_vars(lab) for i, lab in enumerate(labs)}
         hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
                    no_proxy="127.0.0.1,localhost", MCPOPS_RUNS_DIR=str(tmp_path / "runs"))
@@ -337,7 +316,7 @@ def test_batches_count_an_unreachable_host_against_max_fail_percentage(tmp_path,
     labs = [make_lab(tmp_path / ("gw%d" % i)) for i in range(3)]
     try:
         pids = [lab.gateway_pid() for lab in labs]
-        hosts = {"gw-%d" % i: host_vars(lab) for i, lab in enumerate(labs)}
+        hosts = {"gw-%d" % i: lab_host_vars(lab) for i, lab in enumerate(labs)}
         hosts["gw-1"].update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=free_port())
         proc = run_playbook("rolling-restart.yml", "-e", "batch_size=2", "-e", "max_fail_percentage=%d" % max_fail,
                             "-e", "health_retries=3", inventory=write_inventory(tmp_path / "inv.json", hosts))
@@ -367,7 +346,7 @@ def test_triage_writes_a_bundle_per_host_and_changes_nothing(tmp_path):
         bad.break_("corrupt-store")
         wait_state(bad, {"FATAL"}, timeout=90)
         pid = good.gateway_pid()
-        inventory = write_inventory(tmp_path / "inv.json", {"good": host_vars(good), "bad": host_vars(bad)})
+        inventory = write_inventory(tmp_path / "inv.json", {"good": lab_host_vars(good), "bad": lab_host_vars(bad)})
         proc = run_playbook("triage.yml", "-e", "output_dir=%s" % (tmp_path / "bundle"), inventory=inventory)
         assert proc.returncode == 0, out(proc)
         good_bundle = json.loads((tmp_path / "bundle" / "good.json").read_text())
