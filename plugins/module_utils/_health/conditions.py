@@ -54,6 +54,8 @@ def parse(text):
         if re.search(r"\s", raw) or raw[:1] in "\"'[{":
             raise ValueError("condition %r: value %r is neither a JSON literal nor one bare word" % (text, raw))
         value = raw
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("condition %r: value must be a finite number" % text)  # json reads NaN and Infinity
     if isinstance(value, (list, dict)):
         raise ValueError("condition %r: value must be a string, number, true, false or null" % text)
     op = match.group("op")
