@@ -2,6 +2,7 @@
 sees it (read over ssh or nsenter, so that "restarted" and "untouched" never rest on what a playbook printed),
 its health, its data dir's checksums, index.discover jobs, and the check that no secret leaked into an output."""
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -10,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mcpops.lab.fleet import faults as fleet_faults, image
+from mcpops.lab.fleet import faults as fleet_faults, image, services as fleet_services
 from mcpops.lab.http_client import http_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,3 +168,46 @@ def assert_no_secret(hosts, *texts):
             assert len(secret) > 16
             for text in texts:
                 assert secret not in text, host.name
+
+
+# -- a CCTelegram fleet (`mcpops fleet up --service cctelegram-mcp`) ----------------------------------------
+
+@contextlib.contextmanager
+def cctelegram_fleet(base_dir, count=3):
+    """A running fleet of `count` cctelegram-mcp hosts: state in base_dir/fleet, inventory in base_dir/inventory;
+    powered off at the end. One fleet for a whole test module:
+
+        @pytest.fixture(scope="module")
+        def fleet(tmp_path_factory):
+            with cctelegram_fleet(tmp_path_factory.mktemp("cctelegram")) as fleet:
+                yield fleet
+    """
+    from mcpops.lab.fleet.lab import FleetLab
+
+    base_dir = Path(base_dir)
+    fleet = FleetLab(base_dir / "fleet", inventory_dir=base_dir / "inventory", service=fleet_services.CCTELEGRAM)
+    try:
+        fleet.up(count)
+        yield fleet
+    finally:
+        fleet.down()
+
+
+def cctelegram_health(host, api_key=None):
+    """The status of GET /health on host's cctelegram-mcp: with its key (api_key None), another key, or none ("")."""
+    return fleet_services.health(host, api_key=api_key, timeout=10)[0]
+
+
+def wait_cctelegram_health(host, wanted, timeout=WAIT):
+    """/health (with the key) answers `wanted` within timeout."""
+    deadline = time.monotonic() + timeout
+    while (status := cctelegram_health(host)) != wanted:
+        assert time.monotonic() < deadline, "%s: /health is %s, not %s after %.0fs" % (
+            host.name, status, wanted, timeout)
+        time.sleep(0.5)
+
+
+def journal(fleet, host, *units):
+    """Everything the host's journal holds for units (all fields, every message), as text."""
+    argv = ["journalctl", "--no-pager", "-o", "verbose"] + ["--unit=%s" % u for u in units]
+    return fleet.run(host, argv, timeout=120).stdout

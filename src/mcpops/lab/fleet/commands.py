@@ -1,4 +1,4 @@
-"""`mcpops fleet up --hosts N | down | status | break HOST FAULT`: argparse wiring over FleetLab."""
+"""`mcpops fleet up --hosts N [--service S] | down | status | break HOST FAULT`: argparse wiring over FleetLab."""
 
 import argparse
 import json
@@ -11,7 +11,8 @@ EXIT_UNKNOWN_FAULT = 4
 def _fleet(args):
     from mcpops.lab.fleet.lab import FleetLab
 
-    return FleetLab(args.dir, inventory_dir=getattr(args, "inventory", None), out=print, net=getattr(args, "net", None))
+    return FleetLab(args.dir, inventory_dir=getattr(args, "inventory", None), out=print, net=getattr(args, "net", None),
+                    service=getattr(args, "service", None))
 
 
 def _run(fn):
@@ -34,9 +35,15 @@ def _run(fn):
 
 @_run
 def cmd_up(args):
-    r = _fleet(args).up(args.hosts)
+    from mcpops.lab.fleet import services
+
+    fleet = _fleet(args)
+    r = fleet.up(args.hosts)
+    ports = ("gateway :3000" if fleet.service == services.ONEC else
+             f"{services.MCP_UNIT} :{services.API_PORT}, metrics :{services.METRICS_PORT}, "
+             f"{services.BRIDGE_UNIT} :{services.BRIDGE_PORT}")
     for h in r["hosts"]:
-        print(f"{h['name']}: {h['address']} (ssh :22, gateway :3000) systemd-nspawn pid {h['pid']}"
+        print(f"{h['name']}: {h['address']} (ssh :22, {ports}) systemd-nspawn pid {h['pid']}"
               + (f", backup {h['backup']}" if h["backup"] else ""))
     print(f"fleet up: {len(r['hosts'])} hosts ({len(r['started'])} booted now); inventory {r['inventory_dir']}")
     return 0
@@ -60,8 +67,9 @@ def cmd_status(args):
     else:
         for h in s["hosts"]:
             print(f"{h['name']:<8} {h['address']:<12} " + (
-                f"pid {h['pid']}  sshd {'up' if h['sshd'] else 'down'}  {'onec-mcp-gateway'} {h['gateway']}  "
-                f"healthz {h['healthz']}" if h["running"] else "powered off"))
+                f"pid {h['pid']}  sshd {'up' if h['sshd'] else 'down'}  {h.get('unit', 'onec-mcp-gateway')} "
+                f"{h['gateway']}  {'health' if 'unit' in h else 'healthz'} {h['healthz']}" if h["running"]
+                else "powered off"))
     return 0 if s["healthy"] else 1
 
 
@@ -72,7 +80,8 @@ def cmd_break(args):
 
 
 def add_parser(subparsers):
-    from mcpops.lab.fleet.faults import FAULTS
+    from mcpops.lab.fleet import services
+    from mcpops.lab.fleet.faults import CCTELEGRAM_FAULTS, FAULTS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default=argparse.SUPPRESS,
@@ -87,6 +96,9 @@ def add_parser(subparsers):
                    help="the hosts' loopback /24, e.g. 127.0.1 for 127.0.1.11 ... (default: $MCPOPS_FLEET_NET "
                         "or 127.0.0); a second fleet can run beside the first on another")
     p.add_argument("--inventory", default=None, help="where to write the inventory (default inventories/fleet)")
+    p.add_argument("--service", default=None, choices=services.SERVICES,
+                   help="what the hosts run: the 1C gateway (onec-gateway) or cctelegram-mcp with its bridge "
+                        "(default: what the fleet ran last, else onec-gateway)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[common], help="power off every host by its recorded PID (idempotent)")
@@ -97,8 +109,9 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("break", parents=[common], help=f"inject a fault into one host: {', '.join(FAULTS)}")
+    faults = (f"{', '.join(FAULTS)}; on a {services.CCTELEGRAM} fleet: {', '.join(CCTELEGRAM_FAULTS)}")
+    p = sub.add_parser("break", parents=[common], help=f"inject a fault into one host: {faults}")
     p.add_argument("host", help="host name (fleet1 ...) or address")
-    p.add_argument("fault", help=", ".join(FAULTS))
+    p.add_argument("fault", help=faults)
     p.set_defaults(func=cmd_break)
     return fleet

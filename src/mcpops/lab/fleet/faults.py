@@ -5,11 +5,14 @@ running), `poweroff` shuts the host down. Data and service faults are the local 
 way inside the host: the store faults rewrite a file in the data dir and restart the unit, which then
 crash-loops until systemd gives up ("failed"), the crash loop INC-001 and INC-003 start from; `index-job`
 starts a long index.discover job, which a restart must not cut short.
+
+A fleet booted with `--service cctelegram-mcp` has CCTelegram's faults instead (services.FAULTS: unhealthy,
+healthy, bridge-down, crash-loop, stop) beside the host faults.
 """
 
 import time
 
-from mcpops.lab.fleet import image
+from mcpops.lab.fleet import image, services
 from mcpops.lab.fleet.errors import FleetError, UnknownFault
 from mcpops.lab.fleet.host import HostError
 from mcpops.lab.http_client import http_json
@@ -164,12 +167,21 @@ _FAULTS = {
     "index-job": index_job,
 }
 FAULTS = tuple(_FAULTS)
+_CCTELEGRAM_FAULTS = {"unreachable": unreachable, "poweroff": poweroff, **services.FAULTS}
+CCTELEGRAM_FAULTS = tuple(_CCTELEGRAM_FAULTS)
+
+
+def faults_for(service):
+    """The faults of a fleet that runs service."""
+    return CCTELEGRAM_FAULTS if service == services.CCTELEGRAM else FAULTS
 
 
 def inject(fleet, host, fault):
-    fn = _FAULTS.get(fault)
+    table = _CCTELEGRAM_FAULTS if host.service == services.CCTELEGRAM else _FAULTS
+    fn = table.get(fault)
     if fn is None:
-        raise UnknownFault(f"unknown fault {fault!r}; faults: {', '.join(FAULTS)}")
+        of = f" of a {host.service} fleet" if table is not _FAULTS else ""
+        raise UnknownFault(f"unknown fault {fault!r}; faults{of}: {', '.join(table)}")
     try:
         return fn(fleet, host)
     except HostError as exc:

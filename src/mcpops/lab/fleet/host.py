@@ -6,6 +6,8 @@
       etc-gateway/    -> /etc/onec-mcp-gateway: admin_token, gateway.env (0600)
       data/           -> /var/lib/onec-mcp-gateway: the gateway's data dir, seeded at the first up
       secrets/        controller side only: mcp_token (the seeded ops token's secret)
+      etc-cctelegram/ -> /etc/cctelegram (0700), a CCTelegram host only: api_key (0600); its unit files are in
+                         fleet/units/ (services.py)
       console.log     what systemd-nspawn printed (the boot log)
 
 The host's root file system is the shared image with a tmpfs overlay (--volatile=overlay): whatever a
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 from mcpops.lab import pids
-from mcpops.lab.fleet import image
+from mcpops.lab.fleet import image, services
 from mcpops.lab.gateway.fsutil import atomic_write
 
 FIRST_OCTET = 10  # host i (1-based) listens on <net>.(10+i)
@@ -57,10 +59,14 @@ def check_net(net):
 
 
 class FleetHost:
-    def __init__(self, state_dir, index, net=DEFAULT_NET):
+    def __init__(self, state_dir, index, net=DEFAULT_NET, service=services.DEFAULT):
         if not 1 <= index <= MAX_HOSTS:
             raise HostError(f"host index {index} out of range 1..{MAX_HOSTS}")
+        if service not in services.SERVICES:
+            raise HostError(f"service {service!r}: one of {', '.join(services.SERVICES)}")
         self.index = index
+        self.service = service
+        self.unit = services.UNIT[service]  # the main systemd unit: onec-mcp-gateway or cctelegram-mcp
         self.name = f"fleet{index}"
         self.address = f"{check_net(net)}.{FIRST_OCTET + index}"
         self.dir = Path(state_dir) / "hosts" / self.name
@@ -96,12 +102,23 @@ class FleetHost:
         return self.secrets_dir / "mcp_token"
 
     @property
+    def cctelegram_etc(self):
+        return self.dir / "etc-cctelegram"
+
+    @property
+    def api_key_file(self):
+        return self.cctelegram_etc / "api_key"
+
+    @property
     def console_log(self):
         return self.dir / "console.log"
 
     @property
     def api_url(self):
-        return f"http://{self.address}:{GATEWAY_PORT}"
+        return f"http://{self.address}:{services.PORT[self.service]}"
+
+    def api_key(self):
+        return self.api_key_file.read_text().strip()
 
     def admin_token(self):
         return self.admin_token_file.read_text().strip()
@@ -139,6 +156,8 @@ class FleetHost:
             self._seed()
         elif not (self.gateway_etc / "gateway.env").exists():
             atomic_write(self.gateway_etc / "gateway.env", "", 0o600)
+        if self.service == services.CCTELEGRAM:
+            services.prepare(self)
 
     def _seed(self):
         from mcpops.lab.seed import seed_data_dir
@@ -160,6 +179,7 @@ class FleetHost:
             f"--bind={self.gateway_etc}:{image.GATEWAY_ETC}",
             f"--bind={self.data_dir}:{image.GATEWAY_DATA}",
             f"--bind-ro={mcpops_src}:{image.MCPOPS_SRC}/mcpops",
+            *(services.nspawn_binds(self) if self.service == services.CCTELEGRAM else ()),
         ]
 
     def start(self, rootfs, mcpops_src):
@@ -225,13 +245,13 @@ class FleetHost:
                             f"{(proc.stderr or proc.stdout).strip()[-500:]}")
         return proc
 
-    def unit_state(self, nspawn_pid, unit=image.SERVICE_NAME):
-        """systemctl show's ActiveState, SubState, MainPID, NRestarts of a unit inside the host."""
-        proc = self.run(nspawn_pid, ["systemctl", "show", unit,
+    def unit_state(self, nspawn_pid, unit=None):
+        """systemctl show's ActiveState, SubState, MainPID, NRestarts of a unit (default: the host's main unit)."""
+        proc = self.run(nspawn_pid, ["systemctl", "show", unit or self.unit,
                                      "--property=ActiveState,SubState,MainPID,NRestarts,Result"])
         return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
 
-    def wait_unit(self, nspawn_pid, wanted, timeout=60.0, unit=image.SERVICE_NAME):
+    def wait_unit(self, nspawn_pid, wanted, timeout=60.0, unit=None):
         """Wait until the unit's ActiveState is one of wanted; returns the last state read."""
         deadline = time.monotonic() + timeout
         state = {}
@@ -240,5 +260,5 @@ class FleetHost:
             if state.get("ActiveState") in wanted:
                 return state
             time.sleep(0.5)
-        raise HostError(f"{self.name}: {unit} is {state.get('ActiveState')}/{state.get('SubState')} after "
+        raise HostError(f"{self.name}: {unit or self.unit} is {state.get('ActiveState')}/{state.get('SubState')} after "
                         f"{timeout:.0f}s, not {'/'.join(wanted)}")

@@ -2,13 +2,15 @@
 
 hosts.yml lists the hosts with their loopback address; group_vars/gateways.yml carries the same names as
 `inventories/lab` (and `production.example`), so a playbook runs unchanged on either. Secrets are read
-from the fleet's 0600 files with lookups at run time; no secret is written into the inventory.
+from the fleet's 0600 files with lookups at run time; no secret is written into the inventory. A fleet booted
+with `--service cctelegram-mcp` gets CCTelegram's group vars instead (mcp_service, the unit, the API on :8080
+and the API key, read from each host's 0600 key file).
 """
 
 import json
 from pathlib import Path
 
-from mcpops.lab.fleet import image
+from mcpops.lab.fleet import image, services
 from mcpops.lab.fleet.host import GATEWAY_PORT
 from mcpops.lab.gateway.fsutil import atomic_write
 
@@ -40,7 +42,36 @@ ansible_ssh_common_args: >-
 """
 
 
-def group_vars():
+CCTELEGRAM_GROUP_VARS = """---
+# Written by `mcpops fleet up --service cctelegram-mcp` (mcpops.lab.fleet.inventory); regenerated at every up.
+# The fleet's state dir (mcpops_fleet_dir) is set in hosts.yml; each host's API key is read from its 0600 file
+# there, never copied here.
+mcp_service: {service}
+gateway_platform: systemd
+gateway_service_name: {unit}
+# Each host's own cctelegram-mcp, as seen from the host itself (the modules run there; the network is shared).
+gateway_api_url: "http://{{{{ ansible_host }}}}:{port}"
+gateway_validate_certs: true
+cctelegram_api_key: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/etc-cctelegram/api_key') }}}}"
+# The profile's defaults name 127.0.0.1; each host serves on its own address.
+mcp_service_overrides:
+  api: {{default_url: "http://{{{{ ansible_host }}}}:{port}"}}
+  metrics: {{url: "http://{{{{ ansible_host }}}}:{metrics_port}"}}
+
+# Real SSH as root with the fleet's own key; host keys pinned in the fleet's known_hosts.
+ansible_user: root
+ansible_python_interpreter: /usr/bin/python3
+ansible_ssh_private_key_file: "{{{{ mcpops_fleet_dir }}}}/ssh/id_ed25519"
+ansible_ssh_common_args: >-
+  -o UserKnownHostsFile={{{{ mcpops_fleet_dir }}}}/ssh/known_hosts -o GlobalKnownHostsFile=/dev/null
+  -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes
+"""
+
+
+def group_vars(service=services.DEFAULT):
+    if service == services.CCTELEGRAM:
+        return CCTELEGRAM_GROUP_VARS.format(service=service, unit=services.MCP_UNIT, port=services.API_PORT,
+                                            metrics_port=services.METRICS_PORT)
     return GROUP_VARS.format(service=image.SERVICE_NAME, data=image.GATEWAY_DATA, port=GATEWAY_PORT,
                              etc=image.GATEWAY_ETC, src=image.MCPOPS_SRC)
 
@@ -55,9 +86,9 @@ def hosts_yml(state_dir, hosts):
     return "\n".join(lines) + "\n"
 
 
-def write(inventory_dir, state_dir, hosts):
+def write(inventory_dir, state_dir, hosts, service=services.DEFAULT):
     inventory_dir = Path(inventory_dir)
     (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
     atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts), 0o644)
-    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(), 0o644)
+    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(service), 0o644)
     return inventory_dir

@@ -2,12 +2,14 @@
 
 State dir ($MCPOPS_FLEET_DIR, default ./.fleet):
 
-    fleet.json        the fleet: host count, image, and each host's address and systemd-nspawn PID
+    fleet.json        the fleet: host count, service, image, and each host's address and systemd-nspawn PID
     ssh/              id_ed25519(.pub): the fleet's client key; known_hosts: every host key, pinned
     hosts/<name>/     one host's files (host.py)
 
 Each host shares this machine's network and listens on its own loopback address 127.0.0.(10+i): sshd on
-port 22, the gateway (systemd unit onec-mcp-gateway) on port 3000. Every host is recorded by the PID of
+port 22, the gateway (systemd unit onec-mcp-gateway) on port 3000; or, in a fleet booted with
+`--service cctelegram-mcp`, cctelegram-mcp on 8080 (metrics 9090) and cctelegram-bridge on 8091 instead of the
+gateway (services.py). Every host is recorded by the PID of
 its systemd-nspawn and stopped by that PID; nothing is killed by name.
 
 `--register=no --keep-unit` keep systemd-nspawn away from systemd-machined and from creating a scope
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 import mcpops
-from mcpops.lab.fleet import faults, image, inventory
+from mcpops.lab.fleet import faults, image, inventory, services
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.fleet.host import DEFAULT_NET, MAX_HOSTS, FleetHost, HostError, check_net, keygen
 from mcpops.lab.gateway.fsutil import atomic_write
@@ -85,7 +87,7 @@ def _tail(path, lines=15):
 class FleetLab:
     """One fleet in one state dir. Usable from the CLI and from pytest fixtures."""
 
-    def __init__(self, state_dir=None, inventory_dir=None, out=None, net=None):
+    def __init__(self, state_dir=None, inventory_dir=None, out=None, net=None, service=None):
         self.state_dir = Path(state_dir or default_state_dir()).expanduser().resolve()
         # Another /24 (MCPOPS_FLEET_NET=127.0.1) lets two fleets run side by side; a booted fleet keeps its own.
         try:
@@ -93,6 +95,8 @@ class FleetLab:
                                  or DEFAULT_NET)
         except HostError as exc:
             raise FleetError(str(exc)) from None
+        # What the hosts serve (services.py): the 1C gateway unless told; a fleet keeps the one it was booted with.
+        self.service = services.check(service or self.read_info().get("service") or services.DEFAULT)
         self.inventory_dir = Path(inventory_dir or DEFAULT_INVENTORY).expanduser().resolve()
         self.mcpops_src = Path(mcpops.__file__).resolve().parent
         self._out = out
@@ -128,7 +132,8 @@ class FleetLab:
         self._write_info(info)
 
     def hosts(self):
-        return [FleetHost(self.state_dir, i, self.net) for i in range(1, int(self.read_info().get("count") or 0) + 1)]
+        return [FleetHost(self.state_dir, i, self.net, self.service)
+                for i in range(1, int(self.read_info().get("count") or 0) + 1)]
 
     def host(self, name):
         for host in self.hosts():
@@ -189,9 +194,12 @@ class FleetLab:
         if running and info.get("net", DEFAULT_NET) != self.net:
             raise FleetError(f"the fleet in {self.state_dir} runs on {info.get('net', DEFAULT_NET)}.x; "
                              f"`mcpops fleet down` first to boot it on {self.net}.x")
-        hosts = [FleetHost(self.state_dir, i, self.net) for i in range(1, count + 1)]
+        if running and info.get("service", services.DEFAULT) != self.service:
+            raise FleetError(f"the fleet in {self.state_dir} runs {info.get('service', services.DEFAULT)}; "
+                             f"`mcpops fleet down` first to boot it with {self.service}")
+        hosts = [FleetHost(self.state_dir, i, self.net, self.service) for i in range(1, count + 1)]
         busy = [f"{h.address}:{port}" for h in hosts if h.name not in running
-                for port in (22, 3000) if _port_in_use(h.address, port)]
+                for port in services.PORTS[self.service] if _port_in_use(h.address, port)]
         if busy:
             raise FleetError(f"{', '.join(busy)} already in use by something that is not this fleet; "
                              "stop it (another fleet? `mcpops fleet down --dir ...`). Nothing was started.")
@@ -203,7 +211,7 @@ class FleetLab:
             host.prepare(public)
         atomic_write(self.known_hosts, "".join(h.known_hosts_line() for h in hosts), 0o644)
         info.update(count=count, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
-                    mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir))
+                    mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir), service=self.service)
         info["hosts"] = {h.name: {"address": h.address, "pid": running.get(h.name)} for h in hosts}
         self._write_info(info)
 
@@ -220,14 +228,15 @@ class FleetLab:
                 if host.name in running:
                     self._start_services(host, running[host.name])
                 self._wait_ready(host, pids[host.name])
-            backups = {h.name: self._ensure_backup(h) for h in hosts}
+            backups = {h.name: self._ensure_backup(h) if self.service == services.ONEC else None  # 1C data only
+                       for h in hosts}
         except BaseException:
             for host, pid in started:
                 with contextlib.suppress(HostError):
                     host.stop(pid)
                 self.record_pid(host, None)
             raise
-        inventory.write(self.inventory_dir, self.state_dir, hosts)
+        inventory.write(self.inventory_dir, self.state_dir, hosts, self.service)
         self._say(f"inventory: {self.inventory_dir}")
         return {"state_dir": str(self.state_dir), "inventory_dir": str(self.inventory_dir), "image": str(rootfs),
                 "started": [h.name for h, _ in started],
@@ -236,8 +245,9 @@ class FleetLab:
 
     def _start_services(self, host, pid):
         """On a host that was already running: start its sshd and gateway units where they are not
-        (a host made unreachable, a gateway stopped or failed), as `lab up` does."""
-        for unit in ("ssh.service", image.SERVICE_NAME):
+        (a host made unreachable, a gateway stopped or failed), as `lab up` does. A CCTelegram host's units
+        are _wait_ready's (services.activate, once sshd answers)."""
+        for unit in ("ssh.service", image.SERVICE_NAME) if self.service == services.ONEC else ("ssh.service",):
             state = host.unit_state(pid, unit).get("ActiveState")
             if state not in ("active", "activating", "reloading"):
                 host.run(pid, ["systemctl", "reset-failed", unit], check=False)
@@ -245,10 +255,12 @@ class FleetLab:
                 self._say(f"{host.name}: started {unit} (was {state})")
 
     def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT):
-        """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200."""
+        """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200 (a
+        CCTelegram host: its units are set up once sshd answers, then cctelegram-mcp's /health with the key)."""
         deadline = time.monotonic() + timeout
         ssh_ok = health = None
         last_ssh = ""
+        activated = self.service != services.CCTELEGRAM
         while time.monotonic() < deadline:
             if not host.is_ours(pid):
                 raise FleetError(f"{host.name}: systemd-nspawn pid {pid} exited during boot; "
@@ -257,13 +269,27 @@ class FleetLab:
                 proc = self.ssh(host, "true", timeout=30)
                 ssh_ok = proc.returncode == 0
                 last_ssh = proc.stderr.strip()
-            health, _ = http_json(host.api_url + "/healthz", timeout=2)
+            if ssh_ok and not activated:
+                services.activate(host, pid)
+                activated = True
+            health = self._health(host)
             if ssh_ok and health == 200:
                 return
             time.sleep(1)
         raise FleetError(f"{host.name} did not come up within {timeout:.0f}s (ssh root@{host.address}: "
-                         f"{'ok' if ssh_ok else last_ssh or 'no answer'}; {host.api_url}/healthz: {health}); "
-                         f"{host.console_log} ends with:\n{_tail(host.console_log)}")
+                         f"{'ok' if ssh_ok else last_ssh or 'no answer'}; {host.api_url}{self._health_path}: "
+                         f"{health}); {host.console_log} ends with:\n{_tail(host.console_log)}")
+
+    @property
+    def _health_path(self):
+        return "/health" if self.service == services.CCTELEGRAM else "/healthz"
+
+    def _health(self, host):
+        """The status of the host's health endpoint: the gateway's /healthz, cctelegram-mcp's /health (with
+        the host's key); None when nothing answers."""
+        if self.service == services.CCTELEGRAM:
+            return services.health(host, timeout=2)[0]
+        return http_json(host.api_url + "/healthz", timeout=2)[0]
 
     def _ensure_backup(self, host):
         """A first backup, made by the gateway, so that INC-003 has something to restore."""
@@ -309,11 +335,13 @@ class FleetLab:
             pid = self.pid(host)
             entry = {"name": host.name, "address": host.address, "pid": pid, "running": bool(pid),
                      "sshd": False, "gateway": None, "healthz": None}
+            if self.service != services.DEFAULT:  # "gateway" is the main unit's state, "healthz" its health's
+                entry.update(service=self.service, unit=host.unit)
             if pid:
                 entry["sshd"] = _port_open(host.address, 22)
                 with contextlib.suppress(HostError, subprocess.TimeoutExpired):
                     entry["gateway"] = host.unit_state(pid).get("ActiveState")
-                entry["healthz"], _ = http_json(host.api_url + "/healthz", timeout=2)
+                entry["healthz"] = self._health(host)
             entry["healthy"] = bool(pid and entry["sshd"] and entry["gateway"] == "active"
                                     and entry["healthz"] == 200)
             hosts.append(entry)
