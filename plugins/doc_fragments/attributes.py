@@ -7,8 +7,9 @@ from __future__ import annotations
 class ModuleDocFragment:
     # The attributes every module of the collection declares. DOCUMENTATION describes them; a module then
     # adds its support by fragment: CHANGES (check mode in full, no diff), CHANGES_WITH_DIFF or INFO
-    # (read-only); and one of NO_GROUP, GATEWAY_GROUP, POSTGRES_GROUP. GATEWAY_GROUP / POSTGRES_GROUP say the module is in meta/runtime.yml's action group,
-    # so that module_defaults: group/mcpops.runbooks.gateway (or .postgres) sets its connection options once.
+    # (read-only); and one of NO_GROUP, GATEWAY_GROUP, POSTGRES_GROUP, SERVICE_GROUP. GATEWAY_GROUP / POSTGRES_GROUP /
+    # SERVICE_GROUP say the module is in meta/runtime.yml's action group, so that module_defaults:
+    # group/mcpops.runbooks.gateway (or .postgres, .service) sets its connection options once.
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -73,4 +74,13 @@ attributes:
     support: full
     membership:
       - mcpops.runbooks.postgres
+"""
+
+    SERVICE_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership:
+      - mcpops.runbooks.service
 """

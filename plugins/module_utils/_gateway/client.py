@@ -1,17 +1,19 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The gateway's HTTP API client (gateway-contract.md) and the one request core under it, standard library only."""
+"""The gateway's HTTP API client (gateway-contract.md), on the request core of _common/http_transport."""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
-from http import client as http_client
-from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import HTTPSHandler, Request, build_opener
+from urllib.parse import quote, urlencode
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import (
+    KeepAliveTransport,
+    NoAnswer,
+    UrllibTransport,
+)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact_text
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 # A token or backup id goes into a URL path: one segment of these characters, never only dots (`..`).
@@ -58,14 +60,6 @@ def validate_token_id(token_id):
     return check_path_segment(token_id, "token id", TokenIdError)
 
 
-def make_ssl_context(validate_certs):
-    context = ssl.create_default_context()
-    if not validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def decode_error_body(raw):
     """(code, message) from {"error": {"code", "message"}}, or (None, short text) for anything else."""
     text = raw.decode("utf-8", "replace") if raw else ""
@@ -84,97 +78,6 @@ def decode_error_body(raw):
 def is_transient(error):
     """True for a GatewayError worth retrying: no answer (timeout, reset, refused) or a 5xx."""
     return isinstance(error, GatewayError) and (error.status is None or 500 <= error.status <= 599)
-
-
-# -- the request core: a transport sends bytes and gives back an Answer, or raises NoAnswer ------------
-
-
-class NoAnswer(Exception):
-    """No HTTP answer at all (refused, reset, timeout, TLS failure); the text says why."""
-
-
-class Answer:
-    """What came back: status, reason phrase, headers (case-insensitive) and the whole body."""
-
-    def __init__(self, status, reason, headers, body):
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-
-class UrllibTransport:
-    """A new connection per request through urllib (redirects followed as urllib does)."""
-
-    def __init__(self, validate_certs=True, timeout=10):
-        self.timeout = timeout
-        self._opener = build_opener(HTTPSHandler(context=make_ssl_context(validate_certs)))
-
-    def exchange(self, method, url, data, headers):
-        request = Request(url, data=data, headers=headers, method=method)
-        try:
-            response = self._opener.open(request, timeout=self.timeout)
-            with response:
-                return Answer(response.status, response.reason, response.headers, response.read())
-        except HTTPError as exc:
-            return Answer(exc.code, exc.reason, exc.headers, exc.read())
-        except (URLError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
-            raise NoAnswer(str(getattr(exc, "reason", exc)))
-
-    def close(self):
-        pass
-
-
-class KeepAliveTransport:
-    """One kept-alive http.client connection (HTTP/1.1) to one origin, for one thread at a time.
-
-    Any failure to get an answer closes the connection, so that the next request reconnects."""
-
-    def __init__(self, base_url, validate_certs=True, timeout=10):
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("api_url must be http(s)://host[:port][/path]")
-        self.timeout = timeout
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._context = make_ssl_context(validate_certs) if self._https else None
-        self._conn = None
-
-    def _connection(self):
-        if self._conn is None:
-            if self._https:
-                self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
-            else:
-                self._conn = http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
-
-    def exchange(self, method, url, data, headers):
-        parts = urlsplit(url)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        try:
-            conn = self._connection()
-            conn.request(method, target, body=data, headers=headers)
-            response = conn.getresponse()
-            answer = Answer(response.status, response.reason, response.headers, response.read())
-            if response.will_close:
-                self.close()
-            return answer
-        except (socket.timeout, OSError, http_client.HTTPException, ssl.SSLError) as exc:
-            self.close()
-            raise NoAnswer("%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__)
-
-    def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def redact_text(text, secret):
-    """text with secret replaced by ********; anything that is not text is returned as it is."""
-    if text and secret and isinstance(text, str):
-        return text.replace(secret, "********")
-    return text
 
 
 class GatewayClient:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
-    redact_text,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.mcp_client import (
     McpClient,
@@ -116,17 +116,6 @@ def check_once(params):
     return report, problems
 
 
-def redact(value, secrets):
-    """Belt and braces: no token text in anything returned (a server could echo it back)."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = redact_text(value, secret)
-        return value
-    if isinstance(value, list):
-        return [redact(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
-    return value
 
 
 def check_input(params):

@@ -7,12 +7,9 @@ from __future__ import annotations
 import itertools
 import json
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
-    NoAnswer,
-    UrllibTransport,
-    decode_error_body,
-    redact_text,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import NoAnswer, UrllibTransport
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact_text
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import decode_error_body
 
 PROTOCOL_VERSION = "2025-06-18"
 SESSION_HEADER = "Mcp-Session-Id"

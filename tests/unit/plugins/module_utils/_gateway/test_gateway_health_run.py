@@ -8,7 +8,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.gateway_h
     check_once,
     check_storage_meta,
     check_tokens,
-    redact,
     run,
 )
 
@@ -79,13 +78,6 @@ def test_tokens_redacted_from_result_and_message():
     for found in (caught.value.msg, repr(caught.value.result)):
         assert API_CANARY not in found and MCP_CANARY not in found
     assert caught.value.result["healthz"] == {"echo": "********"}
-
-
-def test_redact_walks_keys_lists_and_leaves_other_values():
-    assert redact({"k-s": ["a s", 1, None]}, ["s"]) == {"k-********": ["a ********", 1, None]}
-
-
-# -- one round against a loopback stub ---------------------------------------------
 
 
 def test_check_once_names_the_failing_endpoints(stub):

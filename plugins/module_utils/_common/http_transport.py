@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one HTTP request core of the collection, standard library only: a transport sends bytes and gives back an
+Answer (status, reason, headers, body) or raises NoAnswer. The gateway client and the health checks sit on it."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from http import client as http_client
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
+
+
+def make_ssl_context(validate_certs):
+    context = ssl.create_default_context()
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class NoAnswer(Exception):
+    """No HTTP answer at all (refused, reset, timeout, TLS failure); the text says why."""
+
+
+class Answer:
+    """What came back: status, reason phrase, headers (case-insensitive) and the whole body."""
+
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+
+class _RedirectIsAnAnswer(HTTPRedirectHandler):
+    """A 3xx is the answer, never followed: a secret header must not travel to wherever Location points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+class UrllibTransport:
+    """A new connection per request through urllib: redirects followed as urllib does, or not (follow_redirects)."""
+
+    def __init__(self, validate_certs=True, timeout=10, follow_redirects=True):
+        self.timeout = timeout
+        handlers = [HTTPSHandler(context=make_ssl_context(validate_certs))]
+        if not follow_redirects:
+            handlers.append(_RedirectIsAnAnswer())
+        self._opener = build_opener(*handlers)
+
+    def exchange(self, method, url, data, headers):
+        request = Request(url, data=data, headers=headers, method=method)
+        try:
+            response = self._opener.open(request, timeout=self.timeout)
+            with response:
+                return Answer(response.status, response.reason, response.headers, response.read())
+        except HTTPError as exc:
+            return Answer(exc.code, exc.reason, exc.headers, exc.read())
+        except (URLError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
+            raise NoAnswer(str(getattr(exc, "reason", exc)))
+        except http_client.HTTPException as exc:  # a garbled status line or headers: not an HTTP answer
+            raise NoAnswer("%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__)
+
+    def close(self):
+        pass
+
+
+class KeepAliveTransport:
+    """One kept-alive http.client connection (HTTP/1.1) to one origin, for one thread at a time.
+
+    Any failure to get an answer closes the connection, so that the next request reconnects."""
+
+    def __init__(self, base_url, validate_certs=True, timeout=10):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("api_url must be http(s)://host[:port][/path]")
+        self.timeout = timeout
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._context = make_ssl_context(validate_certs) if self._https else None
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            if self._https:
+                self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
+            else:
+                self._conn = http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        return self._conn
+
+    def exchange(self, method, url, data, headers):
+        parts = urlsplit(url)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        try:
+            conn = self._connection()
+            conn.request(method, target, body=data, headers=headers)
+            response = conn.getresponse()
+            answer = Answer(response.status, response.reason, response.headers, response.read())
+            if response.will_close:
+                self.close()
+            return answer
+        except (socket.timeout, OSError, http_client.HTTPException, ssl.SSLError) as exc:
+            self.close()
+            raise NoAnswer("%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
