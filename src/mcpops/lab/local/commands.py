@@ -1,4 +1,6 @@
-"""`mcpops lab up|down|status|break <fault>|seed`: argparse wiring over LocalLab."""
+"""`mcpops lab up|down|status|break <fault>|seed`: argparse wiring over LocalLab (the 1C gateway) and ServiceLab (the
+other reference services, `up --service <name>`; the state dir's lab.json records which, so `down`, `status` and
+`break` need no --service)."""
 
 import argparse
 import json
@@ -9,9 +11,26 @@ EXIT_UNKNOWN_FAULT = 4
 
 
 def _lab(args):
-    from mcpops.lab.local.lab import LocalLab
+    from mcpops.lab.local.errors import LabError
+    from mcpops.lab.local.lab import LocalLab, default_state_dir
+    from mcpops.lab.local.service_catalog import ONEC_GATEWAY
+    from mcpops.lab.local.service_lab import ServiceLab, recorded_service
 
-    return LocalLab(args.dir, listen=getattr(args, "listen", None), upstream=getattr(args, "upstream", None), out=print)
+    recorded = recorded_service(args.dir or default_state_dir())
+    service = getattr(args, "service", None) or recorded or ONEC_GATEWAY
+    if service == ONEC_GATEWAY:
+        if recorded and recorded != ONEC_GATEWAY:
+            raise LabError(f"the lab in {args.dir or default_state_dir()} runs {recorded}, not {ONEC_GATEWAY}: "
+                           f"`mcpops lab down --purge` first, or choose another --dir")
+        return LocalLab(args.dir, listen=getattr(args, "listen", None), upstream=getattr(args, "upstream", None),
+                        out=print)
+    if getattr(args, "upstream", None):
+        raise LabError(f"--upstream is for the {ONEC_GATEWAY} lab, not {service}")
+    return ServiceLab(args.dir, service, listen=getattr(args, "listen", None), out=print)
+
+
+def _is_service_lab(lab):
+    return hasattr(lab, "service")
 
 
 def _run(fn):
@@ -32,7 +51,14 @@ def _run(fn):
 
 @_run
 def cmd_up(args):
-    r = _lab(args).up()
+    lab = _lab(args)
+    r = lab.up()
+    if _is_service_lab(lab):
+        programs = ", ".join(f"{name} pid {pid}" for name, pid in r["programs"].items())
+        stores = "".join(f", {kind} pid {d['pid']} on 127.0.0.1:{d['port']}" for kind, d in r["datastores"].items())
+        print(f"lab up{'' if r['started'] else ' (already running)'}: {r['service']} {r['api_url']} {programs}{stores}"
+              f" supervisord pid {r['supervisord_pid']} (state {r['state_dir']})")
+        return 0
     print(f"lab up{'' if r['started'] else ' (already running)'}: {r['api_url']} gateway pid {r['gateway_pid']} supervisord pid {r['supervisord_pid']}"
           f" (state {r['state_dir']})")
     return 0
@@ -46,11 +72,34 @@ def cmd_down(args):
     return 0
 
 
+def _print_service_status(s):
+    def probe(check):
+        if check["status"] is not None:
+            return str(check["status"])
+        return f"no answer ({(check['body'] or {}).get('error')})"
+
+    print(f"state dir:   {s['state_dir']}")
+    print(f"service:     {s['service']} {s['api_url'] or ''}".rstrip())
+    print(f"supervisord: {'pid ' + str(s['supervisord_pid']) if s['supervisord_pid'] else 'not running'}")
+    for name, p in s["programs"].items():
+        print(f"{name}: {p['state']}" + (f" pid {p['pid']}" if p["pid"] else ""))
+    for kind, d in s["datastores"].items():
+        print(f"{kind}: " + (f"running pid {d['pid']}" if d["running"] else "not running") + f" on 127.0.0.1:{d['port']}")
+    for role, check in s["checks"].items():
+        print(f"{role + ':':<12} {check['path']} {probe(check)}")
+    if s["env_overrides"] or s["faults_json"]:
+        print(f"faults:      {json.dumps({'faults.json': s['faults_json'], 'env': s['env_overrides']}, sort_keys=True)}")
+    print(f"healthy:     {'yes' if s['healthy'] else 'no'}")
+
+
 @_run
 def cmd_status(args):
-    s = _lab(args).status()
+    lab = _lab(args)
+    s = lab.status()
     if args.json:
         print(json.dumps(s, indent=2, sort_keys=True))
+    elif _is_service_lab(lab):
+        _print_service_status(s)
     else:
         def probe(p):
             if not p:
@@ -74,7 +123,12 @@ def cmd_break(args):
 
 @_run
 def cmd_seed(args):
-    r = _lab(args).seed(force=args.force)
+    from mcpops.lab.local.errors import LabError
+
+    lab = _lab(args)
+    if _is_service_lab(lab):
+        raise LabError(f"`mcpops lab seed` seeds the 1C gateway's data dir; the lab in {lab.state_dir} runs {lab.service}")
+    r = lab.seed(force=args.force)
     print(f"lab seed: seeded {r['data_dir']} (ops token {r['mcp_token_id']})")
     return 0
 
@@ -82,17 +136,23 @@ def cmd_seed(args):
 def add_parser(subparsers):
     from mcpops.lab.local.faults import FAULTS
     from mcpops.lab.local.lab import DEFAULT_LISTEN, DEFAULT_UPSTREAM
+    from mcpops.lab.local.service_catalog import ONEC_GATEWAY, SERVICE_NAMES, SERVICES
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default=argparse.SUPPRESS,
                         help="lab state dir (default: $MCPOPS_LAB_DIR or ./.lab)")
 
-    lab = subparsers.add_parser("lab", help="the local lab: the reference gateway under supervisord")
+    lab = subparsers.add_parser("lab", help="the local lab: a reference service (default the 1C gateway) under supervisord")
     lab.add_argument("--dir", default=None, help="lab state dir (default: $MCPOPS_LAB_DIR or ./.lab)")
     sub = lab.add_subparsers(dest="lab_command", required=True)
 
     p = sub.add_parser("up", parents=[common], help="start the lab (idempotent)")
-    p.add_argument("--listen", default=None, help=f"host:port on loopback (default {DEFAULT_LISTEN})")
+    p.add_argument("--service", default=None, choices=SERVICE_NAMES,
+                   help=f"the reference service to run (default: the one the state dir records, else {ONEC_GATEWAY}); "
+                        f"the others start their own private datastores")
+    p.add_argument("--listen", default=None,
+                   help=f"host:port on loopback (default {DEFAULT_LISTEN}; for --service, its profile's port: "
+                        + ", ".join(f"{name} {spec.default_port}" for name, spec in SERVICES.items()) + ")")
     p.add_argument("--upstream", default=None,
                    help=f"host:port on loopback the seeded profiles' odataUrl point at, where INC-004's faults start "
                         f"the lab upstream (default {DEFAULT_UPSTREAM}; used when the lab seeds its data dir)")
@@ -106,9 +166,10 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
+    service_faults = "; ".join(f"{name}: {', '.join(spec.faults)}" for name, spec in SERVICES.items())
     p = sub.add_parser("break", parents=[common],
-                       help=f"inject a fault: {', '.join(FAULTS)}")
-    p.add_argument("fault", metavar="fault", help=", ".join(FAULTS))
+                       help=f"inject a fault: {', '.join(FAULTS)} (on a service lab: {service_faults})")
+    p.add_argument("fault", metavar="fault", help=f"{ONEC_GATEWAY}: {', '.join(FAULTS)}; {service_faults}")
     p.set_defaults(func=cmd_break)
 
     p = sub.add_parser("seed", parents=[common], help="(re)seed the data dir; refuses while the gateway runs")

@@ -17,17 +17,13 @@ still is the process we started); nothing is killed by name.
 
 import contextlib
 import errno
-import fcntl
-import hashlib
 import ipaddress
 import json
 import os
 import secrets as _secrets
 import shlex
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +31,7 @@ from pathlib import Path
 from mcpops.lab import pids
 from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
-from mcpops.lab.local import faults, supervisor as sup
+from mcpops.lab.local import faults, supervisor as sup, supervisord_conf as sc
 from mcpops.lab.local.errors import LabError
 from mcpops.lab.seed import DEFAULT_ODATA_ADDRESS, seed_data_dir
 
@@ -72,24 +68,7 @@ def parse_listen(listen, option="--listen", example=DEFAULT_LISTEN):
     return host, port
 
 
-def _conf_value(text):
-    """Escape a value for supervisord.conf (ConfigParser-style %-expansion)."""
-    text = str(text)
-    if "\n" in text or '"' in text:
-        raise LabError(f"path {text!r} cannot be written into supervisord.conf (newline or quote)")
-    return text.replace("%", "%%")
-
-
-def _tail(path, lines=5):
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 8192))
-            data = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])
+_tail = sc.tail
 
 
 class LocalLab:
@@ -158,11 +137,7 @@ class LocalLab:
 
     @property
     def socket_path(self):
-        path = self.state_dir / "supervisor.sock"
-        if len(str(path)) <= 100:  # sun_path holds 108 bytes
-            return path
-        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"mcpops-lab-{os.getuid()}-{digest}" / "supervisor.sock"
+        return sc.socket_path(self.state_dir)
 
     @property
     def listen(self):
@@ -235,23 +210,11 @@ class LocalLab:
             d.mkdir(exist_ok=True)
         self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
-        sockdir = self.socket_path.parent
-        if sockdir != self.state_dir:
-            sockdir.mkdir(mode=0o700, exist_ok=True)
-            st = sockdir.stat()
-            if st.st_uid != os.getuid():
-                raise LabError(f"{sockdir} belongs to uid {st.st_uid}, not to us: remove it")
-            os.chmod(sockdir, 0o700)
+        if self.socket_path.parent != self.state_dir:
+            sc.prepare_socket_dir(self.socket_path)
 
-    @contextlib.contextmanager
     def _locked(self):
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.state_dir / ".lab.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return sc.locked(self.state_dir)
 
     def _data_dir_empty(self):
         if not self.data_dir.is_dir():
@@ -294,7 +257,6 @@ class LocalLab:
     # ------------------------------------------------------------------ supervisord
 
     def render_config(self):
-        v = _conf_value
         command = " ".join(shlex.quote(a) for a in (self.python, "-m", "mcpops.lab.gateway"))
         env = {
             "ONEC_MCP_DATA_DIR": self.data_dir,
@@ -303,98 +265,35 @@ class LocalLab:
             "ONEC_MCP_ENV_FILE": self.env_file,
             "PYTHONUNBUFFERED": "1",
         }
-        env_line = ",".join(f'{k}="{v(val)}"' for k, val in env.items())
-        return f"""; written by `mcpops lab up`; regenerated on every start of the lab
-[unix_http_server]
-file={v(self.socket_path)}
-chmod=0700
-
-[supervisord]
-pidfile={v(self.pidfile)}
-logfile={v(self.logs_dir / "supervisord.log")}
-logfile_maxbytes=5MB
-logfile_backups=2
-childlogdir={v(self.logs_dir)}
-directory={v(self.state_dir)}
-identifier=mcpops-lab
-nodaemon=true
-silent=true
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://{v(self.socket_path)}
-
-[program:{SERVICE_NAME}]
-command={v(command)}
-directory={v(self.state_dir)}
-environment={env_line}
-autostart=true
-autorestart=true
-startsecs=1
-startretries=3
-stopsignal=TERM
-stopwaitsecs=10
-stopasgroup=false
-killasgroup=false
-stdout_logfile={v(self.gateway_stdout_log)}
-stdout_logfile_maxbytes=10MB
-stdout_logfile_backups=2
-stderr_logfile={v(self.gateway_stderr_log)}
-stderr_logfile_maxbytes=10MB
-stderr_logfile_backups=2
-"""
+        return (sc.render_header(self.socket_path, self.pidfile, self.logs_dir, self.state_dir)
+                + sc.render_program(SERVICE_NAME, command, self.state_dir, env,
+                                    self.gateway_stdout_log, self.gateway_stderr_log))
 
     def supervisord_pid(self):
         """The recorded supervisord PID when that process is alive and ours, else None."""
-        candidates = [self.read_info().get("supervisord_pid")]
-        try:
-            candidates.append(int(self.pidfile.read_text().strip()))
-        except (OSError, ValueError):
-            pass
-        for pid in candidates:
-            if pid and sup.is_our_supervisord(int(pid), self.config_path):
-                return int(pid)
-        return None
+        candidates = [self.read_info().get("supervisord_pid"), sc.pidfile_pid(self.pidfile)]
+        return sc.our_supervisord(candidates, self.config_path)
 
     def _supervisord_up(self):
         pid = self.supervisord_pid()
         return pid if pid and self.client().alive() else None
 
     def _start_supervisord(self):
-        out = open(self.logs_dir / "supervisord.out", "ab")
         env = dict(os.environ)
         env.pop("ONEC_MCP_HTTP_TOKEN", None)  # the token is passed by file, never by environment
+
+        def started(popen):
+            self._popen = popen
+            self._write_info(supervisord_pid=popen.pid, gateway_pid=None)
+
         try:
-            self._popen = subprocess.Popen(
-                [self.python, "-m", "supervisor.supervisord", "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=str(self.state_dir),
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            out.close()
-        pid = self._popen.pid
-        self._write_info(supervisord_pid=pid, gateway_pid=None)
-        client = self.client()
-        deadline = time.monotonic() + SUPERVISORD_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._popen.poll() is not None:
+            sc.start(self.python, self.config_path, self.logs_dir, self.state_dir, self.socket_path, env=env,
+                     timeout=SUPERVISORD_START_TIMEOUT, on_started=started)
+        except LabError:
+            if self._popen is not None and self._popen.poll() is not None:
                 self._write_info(supervisord_pid=None)
-                raise LabError(
-                    f"supervisord exited with {self._popen.returncode} at start; "
-                    f"{self.logs_dir / 'supervisord.out'} says:\n{_tail(self.logs_dir / 'supervisord.out')}"
-                )
-            if client.alive():
-                return pid
-            time.sleep(0.1)
-        raise LabError(f"supervisord (pid {pid}) did not answer on {self.socket_path} within "
-                       f"{SUPERVISORD_START_TIMEOUT:.0f}s; see {self.logs_dir / 'supervisord.log'}")
+            raise
+        return self._popen.pid
 
     def program(self):
         """(statename, pid) of the gateway program; (NOT_RUNNING, None) without supervisord."""
@@ -552,15 +451,8 @@ stderr_logfile_backups=2
         gw_pids = {p for p in gw_pids if sup.is_our_gateway(p, self.data_dir)}
         stopped = []
         if sup_pid:
-            try:
-                self.client().shutdown()
-            except sup.SupervisorError:
-                pids.signal_pid(sup_pid, signal.SIGTERM)
+            sc.stop(sup_pid, self.client(), self.config_path, STOP_TIMEOUT, KILL_TIMEOUT)
             stopped.append(sup_pid)
-            left = pids.wait_gone([sup_pid], STOP_TIMEOUT)
-            if left and sup.is_our_supervisord(sup_pid, self.config_path):
-                pids.signal_pid(sup_pid, signal.SIGKILL)
-                pids.wait_gone([sup_pid], KILL_TIMEOUT)
         # A gateway that outlived its supervisord (killed supervisord, orphan): stop it by PID.
         orphans = [p for p in gw_pids if sup.is_our_gateway(p, self.data_dir)]
         if orphans:
