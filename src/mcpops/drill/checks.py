@@ -2,6 +2,10 @@
 (/healthz and /readyz 200), its storage-meta at the supported schemaVersion with every store ok, no token
 lost or added, the runbook's exit the one expected, and the fault's own symptom gone (or named).
 
+A target of another service (a CCTelegram host) is checked its profile's way: healthy when the profile's
+liveness and readiness checks answer as the profile says (status and body conditions); storage-meta and tokens
+only for a service whose profile has those features (features: gateway_backups, tokens).
+
 The check_* functions are pure (tests/unit/mcpops/drill/test_checks.py); common_checks and symptom_check
 read a target (its API and its data dir) and ask the lab for its service state.
 """
@@ -24,7 +28,11 @@ SYMPTOMS = {
     "named_upstream": "the run names the upstream as the failed check",
     "named_certificate": "the run names the certificate as the failed check",
     "named_gate": "the rollout stopped at the host that failed its health gate",
+    "unit_restarted": "the broken host's main unit was restarted (a new main PID or invocation), is active, and "
+                      "the units it depends on (its profile's runtime.depends_on: the bridge) are active again",
 }
+# The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
+NEEDS_UNIT_BASELINE = ("unit_restarted",)
 
 # The runbook's output line that names the fault, for the named_* symptoms (searched in the run's stdout).
 NAMED_PATTERNS = {
@@ -53,6 +61,44 @@ def check_health(target, healthz, readyz):
     if readyz[0] != 200 and isinstance(readyz[1], dict) and readyz[1].get("checks"):
         detail += f" {json.dumps(readyz[1]['checks'], sort_keys=True)}"
     return Check("healthy", ok, detail, target)
+
+
+def probe_problem(spec, status, body, evaluate):
+    """None when one profile check's answer (status, decoded JSON body) is as the profile says, else why not.
+    spec: a validated profile's health check; evaluate(text, body): None or why the condition fails."""
+    if status != spec["expect_status"]:
+        return f"{spec['path']} {status}, expected {spec['expect_status']}"
+    for text in spec.get("conditions") or []:
+        why = evaluate(text, body)
+        if why is not None:
+            return f"{spec['path']}: {text!r} fails ({why})"
+    return None
+
+
+def check_service_health(target, answers, evaluate):
+    """answers: [(profile check, status, body)] of the profile's liveness and readiness checks (each once)."""
+    problems = [why for spec, status, body in answers if (why := probe_problem(spec, status, body, evaluate))]
+    detail = ", ".join(f"{spec['path']} {status}" for spec, status, _ in answers)
+    names = sorted({spec["name"] for spec, _, _ in answers})
+    detail += f" (the profile's liveness and readiness: {', '.join(names)})"
+    if problems:
+        detail += "; " + "; ".join(problems)
+    return Check("healthy", bool(answers) and not problems, detail, target)
+
+
+def check_unit_restarted(target, unit, before, after, depends_on):
+    """before/after: {unit: systemctl show's MainPID, InvocationID, ActiveState, ...}; the main unit restarted
+    (another main PID or invocation) and active, and every unit it depends on active."""
+    was, now = before.get(unit) or {}, after.get(unit) or {}
+    moved = [key for key in ("MainPID", "InvocationID") if was.get(key) and now.get(key) and was[key] != now[key]]
+    restarted = bool(moved) and now.get("MainPID") not in (None, "", "0")
+    active = now.get("ActiveState") == "active"
+    down = [name for name in depends_on if (after.get(name) or {}).get("ActiveState") != "active"]
+    detail = (f"{unit} {'restarted' if restarted else 'not restarted'} (main PID {was.get('MainPID')} -> "
+              f"{now.get('MainPID')}), {now.get('ActiveState')}")
+    for name in depends_on:
+        detail += f"; {name} {(after.get(name) or {}).get('ActiveState')}"
+    return Check("unit_restarted", restarted and active and not down, detail, target)
 
 
 def check_storage_meta(target, status, meta, expected=None):
@@ -107,13 +153,21 @@ def check_runbook_exit(status, expected):
 # -- the checks that read a target (a lab_adapters.Target) after the run --------------------------------
 
 def common_checks(target, healthy_after):
-    """healthy (when the scenario wants it) and storage-meta, for one target after the run."""
+    """healthy (when the scenario wants it) and storage-meta (where the service has it), for one target after the
+    run. The 1C gateway: /healthz and /readyz; another service: its profile's liveness and readiness checks."""
     checks = []
     if healthy_after:
-        checks.append(check_health(target.name, http_json(target.api_url + "/healthz", timeout=5),
-                                   http_json(target.api_url + "/readyz", timeout=5)))
-    status, meta = target.admin("/api/system/storage-meta")
-    checks.append(check_storage_meta(target.name, status, meta))
+        if target.profile is None:
+            checks.append(check_health(target.name, http_json(target.api_url + "/healthz", timeout=5),
+                                       http_json(target.api_url + "/readyz", timeout=5)))
+        else:
+            from mcpops.drill.profiles import evaluate
+
+            answers = [(spec,) + target.probe(spec, timeout=5) for spec in target.health_specs()]
+            checks.append(check_service_health(target.name, answers, evaluate))
+    if target.has("storage-meta"):
+        status, meta = target.admin("/api/system/storage-meta")
+        checks.append(check_storage_meta(target.name, status, meta))
     return checks
 
 
@@ -152,4 +206,8 @@ def symptom_check(lab, target, symptom, facts, run_output):
         rpm = (record.get("rateLimit") or {}).get("requestsPerMinute")
         return Check(symptom, rpm == wanted, f"token {record['id']} rateLimit {rpm}/min (drill asked {wanted})",
                      target.name)
+    if symptom == "unit_restarted":
+        before = (facts.get("units_before") or {}).get(target.name) or {}
+        depends_on = tuple((target.profile or {}).get("runtime", {}).get("depends_on") or ())
+        return check_unit_restarted(target.name, target.unit, before, lab.unit_snapshot(target), depends_on)
     raise DrillError(f"no check for symptom {symptom!r}")

@@ -1,11 +1,14 @@
-"""`mcpops drill <runbook> [--fault F] [--fleet N] [--keep]`: break a lab, run the runbook, verify, report.
+"""`mcpops drill <runbook> [--fault F] [--fleet N] [--service S] [--keep]`: break a lab, run the runbook,
+verify, report.
 
-    1. lab up        the local lab (or a fleet of N hosts); a running one of the same shape is reused
-    2. prepare       a backup first where the runbook restores one; the tokens of every target recorded
-    3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target
+    1. lab up        the local lab (or a fleet of N hosts of the service); a running one of the same shape is reused
+    2. prepare       a backup first where the runbook restores one; the tokens of every target recorded (a
+                     service with tokens); the broken targets' units recorded where the symptom compares them
+    3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target, or the first only
     4. run           the runbook through mcpops.run.runner (ansible-runner, a run dir under runs/, the
                      incident_report callback), --yes implied: the inventory is the lab's own, always
-    5. verify        healthy, storage-meta, tokens unchanged, the fault's symptom gone (or named)
+    5. verify        healthy, storage-meta and tokens unchanged (where the service has them), the fault's
+                     symptom gone (or named) on each broken target
     6. report        drill.json and drill.md in the run dir, the verdict printed
     7. lab down      only what the drill started, unless --keep
 
@@ -20,8 +23,8 @@ import time
 from pathlib import Path
 
 from mcpops.drill import scenarios
-from mcpops.drill.checks import check_runbook_exit, check_tokens, common_checks, symptom_check
-from mcpops.drill.scenarios import DrillError
+from mcpops.drill.checks import NEEDS_UNIT_BASELINE, check_runbook_exit, check_tokens, common_checks, symptom_check
+from mcpops.drill.scenarios import DEFAULT_SERVICE, DrillError
 from mcpops.drill.verdict import Verdict, write_verdict
 from mcpops.run.plugin_utils import load
 
@@ -34,7 +37,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def plan(runbook_name, fault=None, lab_kind=scenarios.LOCAL):
+def plan(runbook_name, fault=None, lab_kind=scenarios.LOCAL, service=DEFAULT_SERVICE):
     """(runbook, scenario) or DrillError: every refusal happens here, before any lab is touched."""
     from mcpops.run.runbooks import RunbookError, find
 
@@ -42,7 +45,7 @@ def plan(runbook_name, fault=None, lab_kind=scenarios.LOCAL):
         runbook = find(runbook_name)
     except RunbookError as exc:
         raise DrillError(str(exc)) from None
-    scenario = scenarios.choose(runbook.id, fault, lab_kind)
+    scenario = scenarios.choose(runbook.id, fault, lab_kind, service)
     undeclared = sorted(set(scenario.extra_vars) - set(runbook.extra_vars))
     if undeclared:  # the table and the playbook's metadata disagree: a bug here, say so before breaking anything
         raise DrillError(f"the drill of {runbook.id} passes {', '.join(undeclared)}, which its metadata does not declare")
@@ -81,14 +84,22 @@ def _extra_vars(runbook, scenario, run_dir):
     return extra
 
 
+def broken_targets(scenario, targets):
+    """The targets the fault goes into: every one, or the first only (one host of the fleet broken)."""
+    return list(targets) if scenario.targets == scenarios.ALL else list(targets)[:1]
+
+
 def _verify(lab, scenario, targets, baseline, facts, output):
     from mcpops.drill.lab_adapters import read_tokens
 
+    broken = {t.name for t in broken_targets(scenario, targets)}
     checks = []
     for target in targets:
         checks += common_checks(target, scenario.healthy_after)
-        checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
-        checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
+        if target.has("tokens"):
+            checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
+        if target.name in broken:
+            checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
     return checks
 
 
@@ -101,7 +112,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
     if scenario.fault not in lab.faults():
         raise DrillError(f"the {lab.kind} lab has no fault {scenario.fault!r}")
     verdict = Verdict(runbook=runbook.id, fault=scenario.fault, lab=lab.kind, targets=[],
-                      expected_exit=scenario.expect_exit, started_at=_now(), why=scenario.why)
+                      expected_exit=scenario.expect_exit, started_at=_now(), why=scenario.why,
+                      service=getattr(lab, "service", DEFAULT_SERVICE))
     out(f"== 1/6 Lab up ({lab.kind})")
     lab.up()
     try:
@@ -112,10 +124,17 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         for target in targets:
             if scenario.backup_first:
                 out(f"{target.name}: backup {take_backup(target)} taken before the fault")
-            before[target.name] = read_tokens(target)
+            before[target.name] = read_tokens(target) if target.has("tokens") else None
+        broken = broken_targets(scenario, targets)
+        units_before = None
+        if scenario.symptom in NEEDS_UNIT_BASELINE:
+            units_before = {target.name: lab.unit_snapshot(target) for target in broken}
 
         out(f"== 3/6 Break: {scenario.fault} ({scenario.why})")
-        for target in targets:
+        if len(broken) < len(targets):
+            out(f"into {', '.join(t.name for t in broken)} only; "
+                f"{', '.join(t.name for t in targets if t not in broken)} left healthy")
+        for target in broken:
             line = lab.inject(target, scenario.fault)
             verdict.injected.append(f"{target.name}: {line}")
             out(verdict.injected[-1])
@@ -146,6 +165,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
 
         out("== 5/6 Verify")
         facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
+        if units_before is not None:
+            facts["units_before"] = units_before
         verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
         verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir))
         if verdict.passed:
@@ -153,6 +174,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         for check in verdict.checks:
             out(check.line())
         for target in targets:
+            if not target.has("storage-meta"):
+                continue
             status_code, meta = target.admin("/api/system/storage-meta")
             if status_code == 200:
                 out(f"{target.name}: GET /api/system/storage-meta\n{json.dumps(meta, indent=2, sort_keys=True)}")
@@ -175,6 +198,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
 def _probe(target):
     from mcpops.lab.http_client import http_json
 
+    if target.profile is not None:  # the profile's liveness and readiness checks, with their auth
+        return "; ".join(f"{spec['path']} {target.probe(spec, timeout=3)[0]}" for spec in target.health_specs())
     return "; ".join(f"/{name} {http_json(target.api_url + '/' + name, timeout=3)[0]}" for name in ("healthz", "readyz"))
 
 
@@ -187,15 +212,16 @@ def cmd_drill(args):
         return status
 
     lab_kind = scenarios.FLEET if args.fleet else scenarios.LOCAL
+    service = getattr(args, "service", None) or DEFAULT_SERVICE
     try:
-        runbook, scenario = plan(args.runbook, args.fault, lab_kind)
+        runbook, scenario = plan(args.runbook, args.fault, lab_kind, service)
         if args.fleet is not None and args.fleet < 1:
             raise DrillError(f"--fleet {args.fleet}: give a number of hosts, 1 or more")
         if args.fleet and (args.listen or args.upstream):
             raise DrillError("--listen and --upstream are the local lab's addresses; fleet hosts listen on "
                              "$MCPOPS_FLEET_NET.11...")
         if args.fleet:
-            lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory)
+            lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service)
         else:
             lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory, upstream=args.upstream)
     except DrillError as exc:
@@ -225,6 +251,9 @@ def add_parser(subparsers):
     p.add_argument("runbook", help=f"its id; drillable: {', '.join(scenarios.drillable())}")
     p.add_argument("--fault", help="which of the runbook's faults (default: its first; see docs/drills.md)")
     p.add_argument("--fleet", type=int, metavar="N", help="on a fleet lab of N hosts (root) instead of the local lab")
+    p.add_argument("--service", default=DEFAULT_SERVICE, metavar="S",
+                   help=f"the service the lab runs (default {DEFAULT_SERVICE}; {scenarios.CCTELEGRAM} on the "
+                        "fleet only); its profile's checks judge health")
     p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
                                  "$MCPOPS_FLEET_DIR or .fleet)")
     p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000)")

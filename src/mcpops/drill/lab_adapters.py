@@ -1,38 +1,99 @@
 """The two labs a drill runs on, behind one small interface: bring the lab up (or find it running), its
-targets (one gateway each), inject a fault into a target, read what the checks need, and down what the
-drill started.
+targets (one gateway, or one host of another service, each), inject a fault into a target, read what the checks
+need, and down what the drill started.
 
     LocalDrillLab   the local lab (mcpops.lab.local.lab.LocalLab): one gateway under supervisord, the
                     inventory `inventories/lab` with MCPOPS_LAB_DIR pointing at the lab's state dir
     FleetDrillLab   the fleet lab (mcpops.lab.fleet.lab.FleetLab): N hosts under systemd-nspawn, the
-                    inventory the fleet wrote (`inventories/fleet` unless told otherwise)
+                    inventory the fleet wrote (`inventories/fleet` unless told otherwise); hosts of the 1C
+                    gateway, or of CCTelegram MCP with --service cctelegram-mcp
 """
 
 import json
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpops.drill.scenarios import FLEET, LOCAL, DrillError
+from mcpops.drill.scenarios import DEFAULT_SERVICE, FLEET, LOCAL, ONEC, DrillError
 from mcpops.lab.http_client import http_json
 from mcpops.run.runbooks import REPO
 
 LOCAL_INVENTORY = REPO / "inventories" / "lab"
 TOKEN_PAGE = 100
+# What a drill checks beyond health, and the profile feature a service needs for it (profiles/<name>.yml).
+FEATURES = {"tokens": "tokens", "storage-meta": "gateway_backups"}
+# A lab service is on loopback: an operator's HTTP(S)_PROXY must never see its requests or its key.
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_request(url, method="GET", headers=None, timeout=5.0):
+    """(status, parsed JSON or None) with the given headers; status None when nothing answered. The headers
+    (a secret among them) are never put into what it returns."""
+    req = urllib.request.Request(url, method=method)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    try:
+        with _NO_PROXY_OPENER.open(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return None, {"error": str(getattr(exc, "reason", exc))}
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
 
 
 @dataclass
 class Target:
-    """One gateway of a lab, as the checks see it."""
+    """One gateway (or one host of another service) of a lab, as the checks see it. The 1C gateway's target has
+    no profile: it is checked as it always was (/healthz, /readyz, storage-meta, tokens). Another service's target
+    carries its profile and is checked the profile's way, with the secret read from api_key_file when a check's
+    auth needs it (never kept in the object)."""
 
-    name: str          # the inventory host name
+    name: str                   # the inventory host name
     api_url: str
-    token_file: Path   # the admin token, read only when a request needs it
-    data_dir: Path
+    token_file: Path = None     # the 1C gateway's admin token, read only when a request needs it
+    data_dir: Path = None
+    service: str = DEFAULT_SERVICE
+    profile: dict = None        # the service's validated profile; None for the 1C gateway
+    api_key_file: Path = None   # the service's secret (the profile's auth), read only when a request needs it
+    unit: str = None            # the main systemd unit (fleet)
+
+    def has(self, what):
+        """Whether the service has what a check needs: "tokens", "storage-meta" (FEATURES)."""
+        if self.profile is None:
+            return True
+        return FEATURES[what] in (self.profile.get("features") or ())
 
     def admin(self, path, timeout=10):
+        if self.token_file is None:
+            raise DrillError(f"{self.name}: {self.service} has no admin API (GET {path} not sent)")
         token = self.token_file.read_text().strip()
         return http_json(self.api_url + path, token=token, timeout=timeout)
+
+    def health_specs(self):
+        """The profile's liveness and readiness checks, each once (one check may be both)."""
+        health = self.profile["health"]
+        by_name = {spec["name"]: spec for spec in health["checks"]}
+        return [by_name[name] for name in dict.fromkeys((health["liveness"], health["readiness"]))]
+
+    def probe(self, spec, timeout=5):
+        """(status, body) of one of the profile's checks against this target, with its auth."""
+        headers = {"Accept": "application/json"}
+        auth = spec.get("auth") or "none"
+        if auth != "none":
+            entry = self.profile["auth"][auth]
+            secret = self.api_key_file.read_text().strip()
+            if entry["style"] == "bearer":
+                headers["Authorization"] = f"Bearer {secret}"
+            else:
+                headers[entry["header"]] = secret
+        return http_request(self.api_url + spec["path"], method=spec.get("method") or "GET", headers=headers,
+                            timeout=timeout)
 
 
 def read_tokens(target):
@@ -64,6 +125,7 @@ def take_backup(target):
 
 class LocalDrillLab:
     kind = LOCAL
+    service = ONEC  # the local lab's drills are the 1C gateway's (scenarios.LAB_SERVICES)
 
     def __init__(self, state_dir=None, listen=None, inventory=None, upstream=None):
         from mcpops.lab.local.lab import LocalLab
@@ -115,7 +177,7 @@ class LocalDrillLab:
 class FleetDrillLab:
     kind = FLEET
 
-    def __init__(self, count, state_dir=None, inventory=None):
+    def __init__(self, count, state_dir=None, inventory=None, service=DEFAULT_SERVICE):
         from mcpops.lab.fleet.errors import FleetError
         from mcpops.lab.fleet.lab import DEFAULT_INVENTORY, FleetLab
 
@@ -125,6 +187,9 @@ class FleetDrillLab:
             raise DrillError(str(exc)) from None
         recorded = probe.read_info().get("inventory_dir")
         running = [h for h in probe.hosts() if probe.pid(h)]
+        if running and probe.service != service:  # FleetLab.up refuses it too; say it before anything starts
+            raise DrillError(f"the fleet in {probe.state_dir} runs {probe.service}, not {service}: "
+                             f"`mcpops fleet down` first, or --service {probe.service}")
         if running and inventory is not None and recorded and \
                 Path(inventory).expanduser().resolve() != Path(recorded).resolve():
             raise DrillError(f"inventory {inventory} is not the running fleet's ({recorded}): "
@@ -133,16 +198,27 @@ class FleetDrillLab:
             raise DrillError(f"the fleet in {probe.state_dir} runs {len(probe.hosts())} hosts, not {count}: "
                              f"`mcpops fleet down` first, or --fleet {len(probe.hosts())}")
         self.count = count
+        self.service = service
+        # Another service's hosts are checked its profile's way (read now: a bad profile refuses before the lab).
+        self.profile = None
+        if service != ONEC:
+            from mcpops.drill.profiles import load_profile
+
+            self.profile = load_profile(service)
         where = (recorded if running and recorded else None) or inventory or REPO / DEFAULT_INVENTORY
-        self.fleet = FleetLab(state_dir, inventory_dir=where, out=print)
+        try:
+            # The service always given: a stopped fleet that last ran another service boots this one.
+            self.fleet = FleetLab(state_dir, inventory_dir=where, out=print, service=service)
+        except FleetError as exc:
+            raise DrillError(str(exc)) from None
         self.inventory = self.fleet.inventory_dir
         self.was_running = bool(running)
         self.started = False
 
     def faults(self):
-        from mcpops.lab.fleet.faults import FAULTS
+        from mcpops.lab.fleet.faults import faults_for
 
-        return FAULTS
+        return faults_for(self.service)
 
     def up(self):
         from mcpops.lab.fleet.errors import FleetError
@@ -163,10 +239,29 @@ class FleetDrillLab:
         return {}
 
     def targets(self):
-        return [Target(h.name, h.api_url, h.admin_token_file, h.data_dir) for h in self.fleet.hosts()]
+        if self.profile is None:
+            return [Target(h.name, h.api_url, h.admin_token_file, h.data_dir) for h in self.fleet.hosts()]
+        return [Target(h.name, h.api_url, service=self.service, profile=self.profile, api_key_file=h.api_key_file,
+                       unit=h.unit) for h in self.fleet.hosts()]
 
     def inject(self, target, fault):
         return self.fleet.break_(target.name, fault)
+
+    def unit_snapshot(self, target):
+        """{unit: systemctl show's ActiveState, SubState, MainPID, InvocationID, NRestarts} of the target's main
+        unit and the units its profile says it depends on; {} for a host that is not running."""
+        host = self.fleet.host(target.name)
+        pid = self.fleet.pid(host)
+        if not pid:
+            return {}
+        units = [target.unit or host.unit]
+        units += list(((target.profile or {}).get("runtime") or {}).get("depends_on") or ())
+        snapshot = {}
+        for unit in units:
+            proc = host.run(pid, ["systemctl", "show", unit,
+                                  "--property=ActiveState,SubState,MainPID,InvocationID,NRestarts"], check=False)
+            snapshot[unit] = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+        return snapshot
 
     def fault_facts(self, fault):
         return {}

@@ -8,11 +8,21 @@ fault instead.
 
 Plain data and pure functions (tests/unit/mcpops/drill/test_scenarios.py); the checks live in
 mcpops.drill.checks, talking to a lab in mcpops.drill.lab_adapters, the sequence in mcpops.drill.command.
+
+A scenario is for one or more services (`mcpops drill --service`, default the 1C gateway): the 1C gateway on
+either lab, CCTelegram MCP (cctelegram-mcp) on the fleet lab only. Its fault goes into every target, or into the
+first one only (`targets="first"`: one host of the fleet broken, the others healthy).
 """
 
 from dataclasses import dataclass, field
 
 LOCAL, FLEET = "local", "fleet"
+ONEC, CCTELEGRAM = "onec-gateway", "cctelegram-mcp"   # service profile names (profiles/<name>.yml)
+SERVICES = (ONEC, CCTELEGRAM)
+DEFAULT_SERVICE = ONEC
+# The services each lab can run for a drill (the fleet: `mcpops fleet up --service`).
+LAB_SERVICES = {LOCAL: (ONEC,), FLEET: (ONEC, CCTELEGRAM)}
+ALL, FIRST = "all", "first"                          # Scenario.targets: which targets get the fault
 
 
 class DrillError(Exception):
@@ -29,8 +39,11 @@ class Scenario:
     labs: tuple = (LOCAL, FLEET)       # where the lab has this fault
     backup_first: bool = False         # take a backup before breaking, as the nightly one would be
     expect_exit: int = 0               # 0: the runbook repairs; 2: a read-only runbook ends red naming it
-    healthy_after: bool = True         # the gateway must answer /healthz and /readyz after the run
+    healthy_after: bool = True         # the gateway must answer /healthz and /readyz after the run (a service:
+                                       # its profile's liveness and readiness checks)
     why: str = ""                      # one line for drill.md: what the drill rehearses
+    services: tuple = (ONEC,)          # the services (profile names) this scenario drills
+    targets: str = ALL                 # ALL: the fault into every target; FIRST: into the first only
 
 
 DRILLS = {
@@ -60,10 +73,20 @@ DRILLS = {
     "rolling-restart": (
         Scenario("not-ready", "named_gate", {"health_retries": 5}, labs=(LOCAL,), expect_exit=2, healthy_after=False,
                  why="a host that does not come back ready: the rollout must stop at it"),
+        Scenario("bridge-down", "unit_restarted", labs=(FLEET,), services=(CCTELEGRAM,), targets=FIRST,
+                 why="one CCTelegram host's bridge is down (its /health 503): the rollout restarts every host, the "
+                     "restart brings the bridge back, and every host is healthy"),
+    ),
+    "service-outage": (
+        Scenario("bridge-down", "unit_restarted", {"remedy": "restart"}, labs=(FLEET,), services=(CCTELEGRAM,),
+                 targets=FIRST,
+                 why="one of three CCTelegram hosts is broken (its bridge stopped, /health 503): the outage runbook "
+                     "assesses every host, restarts them, and every host is healthy again"),
     ),
 }
 
-# Runbooks with no lab fault to rehearse them with, and why (the refusal says it in one line).
+# Runbooks with no lab fault to rehearse them with, and why (the refusal says it in one line). A runbook that is
+# in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
     "inc-002-auth-failures": "it issues a new token whose secret has to be handed to a client; rehearse it with "
                              "`mcpops lab break auth-spike` and `mcpops run`",
@@ -74,7 +97,9 @@ NOT_DRILLABLE = {
     "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/playbooks/test_backup_scheduled.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
     "triage": "it only collects a diagnostics bundle; there is nothing to recover",
-    "service-outage": "its remedies (rollback, scale) need docker compose or kubernetes, which the labs do not run",
+    "service-outage": "only its restart remedy is drilled, on a fleet of cctelegram-mcp hosts (--fleet 3 --service "
+                      "cctelegram-mcp); its rollback and scale remedies need docker compose or kubernetes, which the "
+                      "labs do not run, and the 1C gateway's outage is rehearsed with inc-001-gateway-down",
 }
 
 
@@ -82,18 +107,37 @@ def drillable():
     return sorted(DRILLS)
 
 
-def choose(runbook_id, fault=None, lab=LOCAL):
-    """The scenario for runbook_id (its first one, or the one of `fault`) on lab; DrillError otherwise."""
+def check_service(service, lab=LOCAL):
+    """service, or DrillError when no lab runs it or this lab cannot (one line, before anything starts)."""
+    if service not in SERVICES:
+        raise DrillError(f"--service {service}: a drill runs one of {', '.join(SERVICES)}")
+    if service not in LAB_SERVICES[lab]:
+        where = [name for name, served in LAB_SERVICES.items() if service in served]
+        flag = " (--fleet N)" if where == [FLEET] else ""
+        raise DrillError(f"--service {service}: the {lab} lab cannot run it; it is drilled on the "
+                         f"{' and '.join(where)} lab{flag} only")
+    return service
+
+
+def choose(runbook_id, fault=None, lab=LOCAL, service=DEFAULT_SERVICE):
+    """The scenario for runbook_id on service and lab (its first one, or the one of `fault`); DrillError otherwise."""
     known = ", ".join(drillable())
     if runbook_id not in DRILLS:
         reason = NOT_DRILLABLE.get(runbook_id, "no lab fault rehearses it")
         raise DrillError(f"{runbook_id} cannot be drilled: {reason} (drillable: {known})")
-    scenarios = DRILLS[runbook_id]
+    check_service(service, lab)
+    scenarios = [s for s in DRILLS[runbook_id] if service in s.services]
+    if not scenarios:
+        drilled = sorted({name for s in DRILLS[runbook_id] for name in s.services})
+        reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only")
+        raise DrillError(f"{runbook_id} cannot be drilled for {service}: {reason}")
+    for_service = "" if service == DEFAULT_SERVICE else f" for {service}"
     if fault is None:
         usable = [s for s in scenarios if lab in s.labs]
         if not usable:
-            raise DrillError(f"{runbook_id} cannot be drilled on the {lab} lab: its faults "
-                             f"({', '.join(s.fault for s in scenarios)}) exist on the local lab only")
+            labs = [name for name in (LOCAL, FLEET) if any(name in s.labs for s in scenarios)]
+            raise DrillError(f"{runbook_id} cannot be drilled{for_service} on the {lab} lab: its faults "
+                             f"({', '.join(s.fault for s in scenarios)}) exist on the {' and '.join(labs)} lab only")
         return usable[0]
     for scenario in scenarios:
         if scenario.fault == fault:
@@ -101,5 +145,5 @@ def choose(runbook_id, fault=None, lab=LOCAL):
                 raise DrillError(f"{runbook_id} with --fault {fault}: the {lab} lab has no {fault} fault "
                                  f"(it runs on: {', '.join(scenario.labs)})")
             return scenario
-    raise DrillError(f"{runbook_id} has no drill with --fault {fault} "
+    raise DrillError(f"{runbook_id} has no drill{for_service} with --fault {fault} "
                      f"(its faults: {', '.join(s.fault for s in scenarios)})")

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mcpops.drill.scenarios import DEFAULT_SERVICE
 from mcpops.run.plugin_utils import load
 
 
@@ -26,6 +27,7 @@ class Verdict:
     runbook_seconds: float = None
     runbook_said: dict = field(default_factory=dict)  # {host: the runbook's summary lines}
     why: str = ""
+    service: str = DEFAULT_SERVICE  # the service the lab ran (its profile's name)
 
     @property
     def repairs(self):
@@ -44,20 +46,26 @@ class Verdict:
         out["passed"] = self.passed
         return out
 
+    @property
+    def _where(self):
+        """"local lab", or with another service than the 1C gateway "cctelegram-mcp on the fleet lab"."""
+        return f"{self.lab} lab" if self.service == DEFAULT_SERVICE else f"{self.service} on the {self.lab} lab"
+
     def summary(self):
         if self.passed:
             took = f" in {self.recover_seconds:.1f}s" if self.recover_seconds is not None else ""
             done = "recovered" if self.repairs else "the runbook named the fault"
-            return f"drill {self.runbook} ({self.fault}, {self.lab} lab): PASSED, {done}{took}"
+            return f"drill {self.runbook} ({self.fault}, {self._where}): PASSED, {done}{took}"
         failed = ", ".join(sorted({c.name for c in self.failed_checks()})) or "no check ran"
-        return f"drill {self.runbook} ({self.fault}, {self.lab} lab): FAILED ({failed})"
+        return f"drill {self.runbook} ({self.fault}, {self._where}): FAILED ({failed})"
 
     def markdown(self):
-        lines = [f"# Drill: {self.runbook} with fault {self.fault} ({self.lab} lab)", ""]
+        lines = [f"# Drill: {self.runbook} with fault {self.fault} ({self._where})", ""]
         if self.why:
             lines += [self.why[0].upper() + self.why[1:] + ".", ""]
         lines += [f"**Verdict: {'PASSED' if self.passed else 'FAILED'}**", "",
                   "| | |", "| --- | --- |",
+                  f"| service | {self.service} |",
                   f"| targets | {', '.join(self.targets)} |",
                   f"| started | {self.started_at} |",
                   f"| fault injected | {self.fault_at} |",

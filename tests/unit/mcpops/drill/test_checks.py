@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from mcpops.drill.checks import (check_health, check_named, check_runbook_exit, check_storage_meta, check_tokens,
-                                 symptom_check)
+from mcpops.drill.checks import (check_health, check_named, check_runbook_exit, check_service_health,
+                                 check_storage_meta, check_tokens, check_unit_restarted, probe_problem, symptom_check)
 from mcpops.drill.lab_adapters import Target
 from mcpops.drill.scenarios import DrillError
 
@@ -92,3 +92,51 @@ def test_service_running_asks_the_lab_and_named_symptoms_read_the_output(tmp_pat
     assert symptom_check(None, target, "named_gate", {}, said).ok
     with pytest.raises(DrillError, match="no check for symptom"):
         symptom_check(None, target, "no_such_symptom", {}, "")
+
+
+# -- a service's checks (CCTelegram on the fleet) ------------------------------------------------------
+
+def _units(pid, invocation, state="active", bridge="active"):
+    return {"cctelegram-mcp": {"MainPID": str(pid), "InvocationID": invocation, "ActiveState": state},
+            "cctelegram-bridge": {"MainPID": "77", "ActiveState": bridge}}
+
+
+def test_unit_restarted_wants_a_new_main_pid_an_active_unit_and_its_dependencies_active():
+    before = _units(100, "aaa", bridge="inactive")
+    ok = check_unit_restarted("fleet1", "cctelegram-mcp", before, _units(200, "bbb"), ("cctelegram-bridge",))
+    assert ok.ok and ok.name == "unit_restarted" and ok.target == "fleet1"
+    assert ok.detail == "cctelegram-mcp restarted (main PID 100 -> 200), active; cctelegram-bridge active"
+    same = check_unit_restarted("fleet1", "cctelegram-mcp", before, _units(100, "aaa"), ("cctelegram-bridge",))
+    assert not same.ok and "not restarted (main PID 100 -> 100)" in same.detail
+    # A new invocation with the same PID number is a restart too; a unit that is not active is not recovered.
+    assert check_unit_restarted("f", "cctelegram-mcp", before, _units(100, "ccc"), ()).ok
+    assert not check_unit_restarted("f", "cctelegram-mcp", before, _units(0, "ccc", state="failed"), ()).ok
+    bridge_down = check_unit_restarted("f", "cctelegram-mcp", before, _units(200, "bbb", bridge="inactive"),
+                                       ("cctelegram-bridge",))
+    assert not bridge_down.ok and "cctelegram-bridge inactive" in bridge_down.detail
+    assert not check_unit_restarted("f", "cctelegram-mcp", {}, _units(200, "bbb"), ()).ok  # no baseline: unproven
+
+
+def test_unit_restarted_compares_with_the_snapshot_taken_before_the_fault():
+    class Lab:
+        def unit_snapshot(self, target):
+            return _units(300, "new")
+
+    target = Target("fleet2", "http://127.0.0.1:9", service="cctelegram-mcp", unit="cctelegram-mcp",
+                    profile={"runtime": {"depends_on": ["cctelegram-bridge"]}, "features": []})
+    facts = {"units_before": {"fleet2": _units(100, "old", bridge="inactive")}}
+    check = symptom_check(Lab(), target, "unit_restarted", facts, "")
+    assert check.ok and check.target == "fleet2" and "main PID 100 -> 300" in check.detail
+    assert not symptom_check(Lab(), target, "unit_restarted", {}, "").ok
+
+
+def test_probe_problem_checks_the_status_then_each_condition():
+    from mcpops.drill.profiles import evaluate
+
+    spec = {"name": "health", "path": "/health", "expect_status": 200, "conditions": ["status == healthy"]}
+    assert probe_problem(spec, 200, {"status": "healthy"}, evaluate) is None
+    assert probe_problem(spec, 503, {"status": "unhealthy"}, evaluate) == "/health 503, expected 200"
+    assert probe_problem(spec, 200, None, evaluate).startswith("/health: 'status == healthy' fails")
+    answers = [(spec, 200, {"status": "healthy"})]
+    assert check_service_health("h", answers, evaluate).ok
+    assert not check_service_health("h", [], evaluate).ok  # no check answered: not healthy

@@ -4,8 +4,9 @@ import pytest
 
 from mcpops.drill import checks, scenarios
 from mcpops.drill.command import plan
-from mcpops.drill.scenarios import DrillError, choose
-from mcpops.lab.fleet.faults import FAULTS as FLEET_FAULTS
+from mcpops.drill.scenarios import CCTELEGRAM, FLEET, LOCAL, ONEC, DrillError, choose
+from mcpops.lab.fleet import services as fleet_services
+from mcpops.lab.fleet.faults import faults_for
 from mcpops.lab.local.faults import FAULTS as LOCAL_FAULTS
 from mcpops.run.runbooks import discover
 
@@ -24,22 +25,61 @@ def test_the_table_names_real_runbooks_real_faults_and_declared_extra_vars():
             assert s.expect_exit in (0, 2)
             # A repairing drill needs a runbook that changes things; a read-only one can only name the fault.
             assert s.expect_exit == 2 or runbook.changes, runbook_id
-            if scenarios.LOCAL in s.labs:
-                assert s.fault in LOCAL_FAULTS, (runbook_id, s.fault)
-            if scenarios.FLEET in s.labs:
-                assert s.fault in FLEET_FAULTS, (runbook_id, s.fault)
+            assert s.services and set(s.services) <= set(scenarios.SERVICES), (runbook_id, s.services)
+            assert s.targets in (scenarios.ALL, scenarios.FIRST)
+            for service in s.services:
+                # Every lab of the scenario runs its services and has its fault (the fleet's: that service's).
+                for lab in s.labs:
+                    assert service in scenarios.LAB_SERVICES[lab], (runbook_id, service, lab)
+                if LOCAL in s.labs:
+                    assert s.fault in LOCAL_FAULTS, (runbook_id, s.fault)
+                if FLEET in s.labs:
+                    assert service in fleet_services.SERVICES
+                    assert s.fault in faults_for(service), (runbook_id, service, s.fault)
             assert s.why
 
 
 def test_every_runbook_is_either_drillable_or_has_a_reason():
-    assert set(scenarios.DRILLS).isdisjoint(scenarios.NOT_DRILLABLE)
     assert set(RUNBOOKS) == set(scenarios.DRILLS) | set(scenarios.NOT_DRILLABLE)
+    # A runbook in both is drillable in part only: some service has no drill of it, and its line says what not.
+    for runbook_id in set(scenarios.DRILLS) & set(scenarios.NOT_DRILLABLE):
+        drilled = {service for s in scenarios.DRILLS[runbook_id] for service in s.services}
+        assert drilled < set(scenarios.SERVICES), runbook_id
+    assert set(scenarios.DRILLS) & set(scenarios.NOT_DRILLABLE) == {"service-outage"}
 
 
 def test_choose_defaults_to_the_first_scenario_the_lab_has():
     assert choose("inc-003-restore").fault == "corrupt-store"
     assert choose("inc-003-restore", "bad-migration").symptom == "schema_supported"
     assert choose("inc-001-gateway-down", lab=scenarios.FLEET).fault == "stop"
+
+
+def test_every_1c_drill_is_what_it_was():
+    """The 1C gateway's table, service given or not: every scenario for onec-gateway only, its fault into every
+    target, and the same choice as before --service existed."""
+    for drills in scenarios.DRILLS.values():
+        for s in drills:
+            if ONEC in s.services:
+                assert s.services == (ONEC,) and s.targets == scenarios.ALL
+    for runbook_id, fault, lab in [("inc-001-gateway-down", None, LOCAL), ("inc-001-gateway-down", "crash", FLEET),
+                                   ("inc-003-restore", None, FLEET), ("inc-004-upstream-degraded", None, LOCAL),
+                                   ("inc-005-rate-limit", None, LOCAL), ("rolling-restart", None, LOCAL)]:
+        assert choose(runbook_id, fault, lab) is choose(runbook_id, fault, lab, ONEC)
+    assert choose("rolling-restart").fault == "not-ready"
+
+
+def test_choose_picks_the_services_scenario():
+    outage = choose("service-outage", lab=FLEET, service=CCTELEGRAM)
+    assert (outage.fault, outage.symptom, outage.extra_vars) == ("bridge-down", "unit_restarted", {"remedy": "restart"})
+    assert outage.targets == scenarios.FIRST and outage.labs == (FLEET,) and outage.services == (CCTELEGRAM,)
+    assert outage.expect_exit == 0 and outage.healthy_after and not outage.backup_first
+    assert choose("service-outage", "bridge-down", FLEET, CCTELEGRAM) is outage
+    rolling = choose("rolling-restart", lab=FLEET, service=CCTELEGRAM)
+    assert rolling.fault == "bridge-down" and rolling.targets == scenarios.FIRST and rolling.extra_vars == {}
+    # The same runbook keeps its 1C scenario for the 1C gateway.
+    assert choose("rolling-restart", lab=LOCAL, service=ONEC).fault == "not-ready"
+    runbook, scenario = plan("service-outage", None, FLEET, CCTELEGRAM)
+    assert runbook.id == "service-outage" and scenario is outage
 
 
 @pytest.mark.parametrize("args, words", [
@@ -58,6 +98,36 @@ def test_refusals_are_one_line_and_name_what_is_drillable(args, words):
         assert word in message
 
 
+@pytest.mark.parametrize("args, words", [
+    # A service no lab runs, and a service/lab pair the labs cannot run.
+    (("service-outage", None, FLEET, "lego-mcp"),
+     ["--service lego-mcp: a drill runs one of onec-gateway, cctelegram-mcp"]),
+    (("service-outage", None, LOCAL, CCTELEGRAM),
+     ["--service cctelegram-mcp: the local lab cannot run it", "drilled on the fleet lab (--fleet N) only"]),
+    (("inc-003-restore", None, LOCAL, CCTELEGRAM), ["the local lab cannot run it"]),
+    # service-outage for the 1C gateway: what still is not drillable, and how it is.
+    (("service-outage",), ["service-outage cannot be drilled for onec-gateway", "rollback and scale",
+                           "docker compose or kubernetes", "--fleet 3 --service cctelegram-mcp",
+                           "inc-001-gateway-down"]),
+    (("service-outage", None, FLEET, ONEC), ["service-outage cannot be drilled for onec-gateway"]),
+    # A 1C runbook has no CCTelegram drill; a CCTelegram drill's fault list is its own.
+    (("inc-003-restore", None, FLEET, CCTELEGRAM),
+     ["inc-003-restore cannot be drilled for cctelegram-mcp", "drilled for onec-gateway only"]),
+    (("service-outage", "crash-loop", FLEET, CCTELEGRAM),
+     ["service-outage has no drill for cctelegram-mcp with --fault crash-loop", "(its faults: bridge-down)"]),
+    (("rolling-restart", "not-ready", FLEET, CCTELEGRAM), ["no drill for cctelegram-mcp with --fault not-ready"]),
+    (("rolling-restart", "bridge-down", FLEET, ONEC), ["rolling-restart has no drill with --fault bridge-down",
+                                                       "(its faults: not-ready)"]),
+])
+def test_service_refusals_are_one_line(args, words):
+    with pytest.raises(DrillError) as err:
+        choose(*args)
+    message = str(err.value)
+    assert "\n" not in message, message
+    for word in words:
+        assert word in message, message
+
+
 def test_plan_refuses_an_unknown_runbook_with_the_known_ones():
     with pytest.raises(DrillError, match="unknown runbook 'inc-999'"):
         plan("inc-999")
@@ -70,3 +140,12 @@ def test_plan_refuses_a_table_entry_the_metadata_does_not_declare(monkeypatch):
     monkeypatch.setitem(scenarios.DRILLS, "inc-001-gateway-down", (broken,))
     with pytest.raises(DrillError, match="passes no_such_var, which its metadata does not declare"):
         plan("inc-001-gateway-down")
+
+
+def test_the_fault_goes_into_every_target_or_the_first_only():
+    from mcpops.drill.command import broken_targets
+
+    hosts = ["fleet1", "fleet2", "fleet3"]
+    assert broken_targets(choose("inc-001-gateway-down", lab=FLEET), hosts) == hosts
+    assert broken_targets(choose("service-outage", lab=FLEET, service=CCTELEGRAM), hosts) == ["fleet1"]
+    assert broken_targets(choose("rolling-restart", lab=FLEET, service=CCTELEGRAM), hosts) == ["fleet1"]

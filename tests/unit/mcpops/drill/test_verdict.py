@@ -32,3 +32,22 @@ def test_the_verdict_is_written_into_its_run_dir(tmp_path):
     assert written["passed"] is True and written["checks"] == [{"name": "runbook", "ok": True, "target": "",
                                                                 "detail": "exit 0 (ok), expected 0 (ok)"}]
     assert (tmp_path / "drill.md").read_text() == v.markdown()
+
+
+def test_the_verdict_names_the_service(tmp_path):
+    v = Verdict(runbook="service-outage", fault="bridge-down", lab="fleet", targets=["fleet1", "fleet2", "fleet3"],
+                runbook_exit=0, expected_exit=0, run_dir=str(tmp_path), service="cctelegram-mcp",
+                checks=[check_runbook_exit(0, 0)], recover_seconds=12.3)
+    assert v.summary() == ("drill service-outage (bridge-down, cctelegram-mcp on the fleet lab): PASSED, "
+                           "recovered in 12.3s")
+    md = v.markdown()
+    assert md.startswith("# Drill: service-outage with fault bridge-down (cctelegram-mcp on the fleet lab)\n")
+    assert "| service | cctelegram-mcp |" in md
+    write_verdict(v)
+    assert json.loads((tmp_path / "drill.json").read_text())["service"] == "cctelegram-mcp"
+    # The 1C gateway's lines read as they always did; its drill.md and drill.json name it too.
+    onec = Verdict(runbook="inc-003-restore", fault="corrupt-store", lab="local", targets=["lab-gateway"],
+                   runbook_exit=0, expected_exit=0, checks=[check_runbook_exit(0, 0)])
+    assert onec.summary() == "drill inc-003-restore (corrupt-store, local lab): PASSED, recovered"
+    assert onec.markdown().startswith("# Drill: inc-003-restore with fault corrupt-store (local lab)\n")
+    assert "| service | onec-gateway |" in onec.markdown() and onec.as_dict()["service"] == "onec-gateway"
