@@ -116,8 +116,6 @@ def check_once(params):
     return report, problems
 
 
-
-
 def check_input(params):
     """Refuse a check_tokens that cannot prove anything, before any request."""
     accepted, refused = token_lists(params)

@@ -13,6 +13,7 @@ Ordering operators compare numbers only. No Ansible here: the profile schema and
 from __future__ import annotations
 
 import json
+import math
 import re
 
 OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
@@ -54,7 +55,7 @@ def parse(text):
         if re.search(r"\s", raw) or raw[:1] in "\"'[{":
             raise ValueError("condition %r: value %r is neither a JSON literal nor one bare word" % (text, raw))
         value = raw
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("condition %r: value must be a finite number" % text)  # json reads NaN and Infinity
     if isinstance(value, (list, dict)):
         raise ValueError("condition %r: value must be a string, number, true, false or null" % text)
