@@ -211,3 +211,71 @@ def journal(fleet, host, *units):
     """Everything the host's journal holds for units (all fields, every message), as text."""
     argv = ["journalctl", "--no-pager", "-o", "verbose"] + ["--unit=%s" % u for u in units]
     return fleet.run(host, argv, timeout=120).stdout
+
+
+SERVICE_PROPERTIES = ("MainPID", "InvocationID", "ActiveState", "SubState", "NRestarts", "ActiveEnterTimestamp",
+                      "ActiveExitTimestamp")
+
+
+def service_unit_show(fleet, host, unit, properties=SERVICE_PROPERTIES):
+    """unit_show for any unit of a host (a CCTelegram host's cctelegram-mcp or cctelegram-bridge): its main PID,
+    invocation id, state, restart count and timestamps (microseconds, UTC), over ssh."""
+    proc = fleet.ssh(host, "systemctl", "show", unit, "--timestamp=us+utc", *("--property=%s" % p for p in properties))
+    assert proc.returncode == 0, (host.name, unit, proc.stderr)
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+# -- a fleet of lego-mcp, loyalty-api or connector-mcp (`mcpops fleet up --service <name>`) --------------------
+
+@contextlib.contextmanager
+def reference_fleet(base_dir, service, count=1):
+    """A running fleet of `count` hosts of service (lego-mcp, loyalty-api, connector-mcp) with its shared datastores:
+    state in base_dir/fleet, inventory in base_dir/inventory; hosts and datastores stopped at the end."""
+    from mcpops.lab.fleet.lab import FleetLab
+
+    base_dir = Path(base_dir)
+    fleet = FleetLab(base_dir / "fleet", inventory_dir=base_dir / "inventory", service=service)
+    try:
+        fleet.up(count)
+        yield fleet
+    finally:
+        fleet.down()
+
+
+def service_check(host, role):
+    """(status, JSON body) of the host's liveness, readiness or deep check, as its service's profile names them."""
+    from mcpops.lab.fleet import reference_services
+
+    return reference_services.check(host, role, timeout=10)
+
+
+def wait_service_check(host, role, wanted, timeout=WAIT):
+    """The host's liveness, readiness or deep check answers `wanted` within timeout; returns its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = service_check(host, role)
+        if status == wanted:
+            return body
+        assert time.monotonic() < deadline, "%s: %s answers %s, not %s after %.0fs: %s" % (
+            host.name, role, status, wanted, timeout, body)
+        time.sleep(0.5)
+
+
+def process_tree(roots):
+    """roots and every live process descended from them (a datastore's server and its workers)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[-1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [int(p) for p in roots if p]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
