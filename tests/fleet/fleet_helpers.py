@@ -230,7 +230,14 @@ def service_unit_show(fleet, host, unit, properties=SERVICE_PROPERTIES):
 @contextlib.contextmanager
 def reference_fleet(base_dir, service, count=1):
     """A running fleet of `count` hosts of service (lego-mcp, loyalty-api, connector-mcp) with its shared datastores:
-    state in base_dir/fleet, inventory in base_dir/inventory; hosts and datastores stopped at the end."""
+    state in base_dir/fleet, inventory in base_dir/inventory; hosts and datastores stopped at the end and their dirs
+    removed (PostgreSQL's is in /tmp when the postgres user cannot reach pytest's temp dir). One fleet for a module:
+
+        @pytest.fixture(scope="module")
+        def fleet(tmp_path_factory):
+            with reference_fleet(tmp_path_factory.mktemp("loyalty"), "loyalty-api") as fleet:
+                yield fleet
+    """
     from mcpops.lab.fleet.lab import FleetLab
 
     base_dir = Path(base_dir)
@@ -239,7 +246,7 @@ def reference_fleet(base_dir, service, count=1):
         fleet.up(count)
         yield fleet
     finally:
-        fleet.down()
+        fleet.down(purge=True)
 
 
 def service_check(host, role):

@@ -39,12 +39,18 @@ def cmd_up(args):
 
     fleet = _fleet(args)
     r = fleet.up(args.hosts)
-    ports = ("gateway :3000" if fleet.service == services.ONEC else
-             f"{services.MCP_UNIT} :{services.API_PORT}, metrics :{services.METRICS_PORT}, "
-             f"{services.BRIDGE_UNIT} :{services.BRIDGE_PORT}")
+    if fleet.service in services.reference.SERVICES:
+        ports = f"{services.UNIT[fleet.service]} :{services.PORT[fleet.service]}"
+    else:
+        ports = ("gateway :3000" if fleet.service == services.ONEC else
+                 f"{services.MCP_UNIT} :{services.API_PORT}, metrics :{services.METRICS_PORT}, "
+                 f"{services.BRIDGE_UNIT} :{services.BRIDGE_PORT}")
     for h in r["hosts"]:
         print(f"{h['name']}: {h['address']} (ssh :22, {ports}) systemd-nspawn pid {h['pid']}"
               + (f", backup {h['backup']}" if h["backup"] else ""))
+    if r.get("datastores"):
+        print("datastores, shared by the hosts: " + ", ".join(
+            f"{kind} pid {d['pid']} on 127.0.0.1:{d['port']}" for kind, d in r["datastores"].items()))
     print(f"fleet up: {len(r['hosts'])} hosts ({len(r['started'])} booted now); inventory {r['inventory_dir']}")
     return 0
 
@@ -70,6 +76,9 @@ def cmd_status(args):
                 f"pid {h['pid']}  sshd {'up' if h['sshd'] else 'down'}  {h.get('unit', 'onec-mcp-gateway')} "
                 f"{h['gateway']}  {'health' if 'unit' in h else 'healthz'} {h['healthz']}" if h["running"]
                 else "powered off"))
+        for kind, d in (s.get("datastores") or {}).items():
+            print(f"{kind:<8} 127.0.0.1:{d['port']:<6} " + (f"pid {d['pid']}" if d["running"] else "stopped")
+                  + "  (shared by the hosts)")
     return 0 if s["healthy"] else 1
 
 
@@ -81,7 +90,7 @@ def cmd_break(args):
 
 def add_parser(subparsers):
     from mcpops.lab.fleet import services
-    from mcpops.lab.fleet.faults import CCTELEGRAM_FAULTS, FAULTS
+    from mcpops.lab.fleet.faults import CCTELEGRAM_FAULTS, FAULTS, REFERENCE_FAULTS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", default=argparse.SUPPRESS,
@@ -97,8 +106,10 @@ def add_parser(subparsers):
                         "or 127.0.0); a second fleet can run beside the first on another")
     p.add_argument("--inventory", default=None, help="where to write the inventory (default inventories/fleet)")
     p.add_argument("--service", default=None, choices=services.SERVICES,
-                   help="what the hosts run: the 1C gateway (onec-gateway) or cctelegram-mcp with its bridge "
-                        "(default: what the fleet ran last, else onec-gateway)")
+                   help="what the hosts run: the 1C gateway (onec-gateway), cctelegram-mcp with its bridge, or "
+                        "lego-mcp, loyalty-api or connector-mcp on datastores the fleet shares (PostgreSQL, Redis, "
+                        "MariaDB on 127.0.0.1; `down` stops them) (default: what the fleet ran last, else "
+                        "onec-gateway)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[common], help="power off every host by its recorded PID (idempotent)")
@@ -109,7 +120,8 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    faults = (f"{', '.join(FAULTS)}; on a {services.CCTELEGRAM} fleet: {', '.join(CCTELEGRAM_FAULTS)}")
+    faults = (f"{', '.join(FAULTS)}; on a {services.CCTELEGRAM} fleet: {', '.join(CCTELEGRAM_FAULTS)}"
+              + "".join(f"; on a {service} fleet: {', '.join(names)}" for service, names in REFERENCE_FAULTS.items()))
     p = sub.add_parser("break", parents=[common], help=f"inject a fault into one host: {faults}")
     p.add_argument("host", help="host name (fleet1 ...) or address")
     p.add_argument("fault", help=faults)

@@ -7,12 +7,14 @@ crash-loops until systemd gives up ("failed"), the crash loop INC-001 and INC-00
 starts a long index.discover job, which a restart must not cut short.
 
 A fleet booted with `--service cctelegram-mcp` has CCTelegram's faults instead (services.FAULTS: unhealthy,
-healthy, bridge-down, crash-loop, stop) beside the host faults.
+healthy, bridge-down, crash-loop, stop) beside the host faults; one booted with `--service lego-mcp|loyalty-api|
+connector-mcp` has that service's (reference_services.faults: unhealthy, healthy, stop, crash-loop, and db-down,
+redis-down, datastores-up on the fleet's shared datastores, which every host of the fleet uses).
 """
 
 import time
 
-from mcpops.lab.fleet import image, services
+from mcpops.lab.fleet import image, reference_services as reference, services
 from mcpops.lab.fleet.errors import FleetError, UnknownFault
 from mcpops.lab.fleet.host import HostError
 from mcpops.lab.http_client import http_json
@@ -169,15 +171,24 @@ _FAULTS = {
 FAULTS = tuple(_FAULTS)
 _CCTELEGRAM_FAULTS = {"unreachable": unreachable, "poweroff": poweroff, **services.FAULTS}
 CCTELEGRAM_FAULTS = tuple(_CCTELEGRAM_FAULTS)
+_REFERENCE_FAULTS = {service: {"unreachable": unreachable, "poweroff": poweroff, **reference.faults(service)}
+                     for service in reference.SERVICES}
+REFERENCE_FAULTS = {service: tuple(table) for service, table in _REFERENCE_FAULTS.items()}
+
+
+def _table(service):
+    if service == services.CCTELEGRAM:
+        return _CCTELEGRAM_FAULTS
+    return _REFERENCE_FAULTS.get(service, _FAULTS)
 
 
 def faults_for(service):
     """The faults of a fleet that runs service."""
-    return CCTELEGRAM_FAULTS if service == services.CCTELEGRAM else FAULTS
+    return tuple(_table(service))
 
 
 def inject(fleet, host, fault):
-    table = _CCTELEGRAM_FAULTS if host.service == services.CCTELEGRAM else _FAULTS
+    table = _table(host.service)
     fn = table.get(fault)
     if fn is None:
         of = f" of a {host.service} fleet" if table is not _FAULTS else ""

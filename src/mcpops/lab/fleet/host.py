@@ -8,6 +8,10 @@
       secrets/        controller side only: mcp_token (the seeded ops token's secret)
       etc-cctelegram/ -> /etc/cctelegram (0700), a CCTelegram host only: api_key (0600); its unit files are in
                          fleet/units/ (services.py)
+      etc-<service>/  -> /etc/<service> (0700, read-only), a lego-mcp, loyalty-api or connector-mcp host only:
+                         <service>.env (0600: the datastore URLs), loyalty-api's metrics_token (0600)
+      log-<service>/  -> the service's log dir (/var/log/lego-mcp, /var/log/loyalty-api, /var/log/connectormcp);
+                         its unit file in fleet/units/ (reference_services.py)
       console.log     what systemd-nspawn printed (the boot log)
 
 The host's root file system is the shared image with a tmpfs overlay (--volatile=overlay): whatever a
@@ -158,6 +162,8 @@ class FleetHost:
             atomic_write(self.gateway_etc / "gateway.env", "", 0o600)
         if self.service == services.CCTELEGRAM:
             services.prepare(self)
+        elif self.service in services.reference.SERVICES:
+            services.reference.prepare(self, lambda: _secrets.token_urlsafe(32))
 
     def _seed(self):
         from mcpops.lab.seed import seed_data_dir
@@ -179,7 +185,7 @@ class FleetHost:
             f"--bind={self.gateway_etc}:{image.GATEWAY_ETC}",
             f"--bind={self.data_dir}:{image.GATEWAY_DATA}",
             f"--bind-ro={mcpops_src}:{image.MCPOPS_SRC}/mcpops",
-            *(services.nspawn_binds(self) if self.service == services.CCTELEGRAM else ()),
+            *(services.nspawn_binds(self) if self.service != services.ONEC else ()),
         ]
 
     def start(self, rootfs, mcpops_src):

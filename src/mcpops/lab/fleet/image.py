@@ -22,8 +22,11 @@ from pathlib import Path
 SUITE = "bookworm"
 VARIANT = "minbase"
 # systemd and sshd make it a host; python3 runs the gateway and the Ansible modules; curl, procps and
-# iproute2 are what an on-call engineer's shell loop (seed 002) uses on a gateway host.
-PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl")
+# iproute2 are what an on-call engineer's shell loop (seed 002) uses on a gateway host. python3-psycopg (3.1) and
+# python3-pymysql (1.0) are the datastore clients of the reference lego-mcp, loyalty-api (PostgreSQL) and
+# connector-mcp (MySQL/MariaDB), and of the collection's PostgreSQL modules run on a host.
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl",
+            "python3-psycopg", "python3-pymysql")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CACHE = "/var/cache/mcpops-fleet"
 BUILD_TIMEOUT = 1800

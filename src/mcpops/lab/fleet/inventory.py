@@ -4,13 +4,15 @@ hosts.yml lists the hosts with their loopback address; group_vars/gateways.yml c
 `inventories/lab` (and `production.example`), so a playbook runs unchanged on either. Secrets are read
 from the fleet's 0600 files with lookups at run time; no secret is written into the inventory. A fleet booted
 with `--service cctelegram-mcp` gets CCTelegram's group vars instead (mcp_service, the unit, the API on :8080
-and the API key, read from each host's 0600 key file).
+and the API key, read from each host's 0600 key file); one booted with `--service lego-mcp|loyalty-api|connector-mcp`
+gets that service's (reference_group_vars): its unit and port, its secrets read from 0600 files, the profile
+overrides that point at each host and at the fleet's shared datastores, and their logins (pg_login_*, ...).
 """
 
 import json
 from pathlib import Path
 
-from mcpops.lab.fleet import image, services
+from mcpops.lab.fleet import image, reference_services as reference, services
 from mcpops.lab.fleet.host import GATEWAY_PORT
 from mcpops.lab.gateway.fsutil import atomic_write
 
@@ -68,7 +70,76 @@ ansible_ssh_common_args: >-
 """
 
 
-def group_vars(service=services.DEFAULT):
+_SSH_VARS = """
+# Real SSH as root with the fleet's own key; host keys pinned in the fleet's known_hosts.
+ansible_user: root
+ansible_python_interpreter: /usr/bin/python3
+ansible_ssh_private_key_file: "{{ mcpops_fleet_dir }}/ssh/id_ed25519"
+ansible_ssh_common_args: >-
+  -o UserKnownHostsFile={{ mcpops_fleet_dir }}/ssh/known_hosts -o GlobalKnownHostsFile=/dev/null
+  -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes
+"""
+
+
+def _lookup(path_expr):
+    """A file lookup, read on the controller at run time: the secret stays in its 0600 file."""
+    return "\"{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ %s) }}\"" % path_expr
+
+
+# The login variables of each datastore kind (the names the runbooks and tests use), and which login fields go in.
+_LOGIN_VARS = {"postgres": "pg_login", "mysql": "mysql_login", "redis": "redis_login"}
+
+
+def reference_group_vars(service, logins=None):
+    """The group vars of a lego-mcp, loyalty-api or connector-mcp fleet. logins: FleetLab.datastore_logins()."""
+    lay = reference.layout(service)
+    logins = logins or {}
+    lines = ["---",
+             f"# Written by `mcpops fleet up --service {service}` (mcpops.lab.fleet.inventory); regenerated at "
+             "every up.",
+             "# The fleet's state dir (mcpops_fleet_dir) is set in hosts.yml; every secret is read from its 0600 file",
+             f"# there (a host's under hosts/<name>/etc-{service}/, the shared datastores' under secrets/), never "
+             "copied here.",
+             f"mcp_service: {service}",
+             "gateway_platform: systemd",
+             f"gateway_service_name: {lay.unit}",
+             "# Each host's own service, as seen from the host itself (the modules run there; the network is shared).",
+             f'gateway_api_url: "http://{{{{ ansible_host }}}}:{lay.port}"',
+             "gateway_validate_certs: true",
+             "# The profile's secret_var names."]
+    for secret in lay.spec.secrets:
+        where = ("'/secrets/db_password'" if secret.name == "db_password" else
+                 f"'/hosts/' ~ inventory_hostname ~ '/etc-{service}/{secret.name}'")
+        lines.append(f"{secret.var}: {_lookup(where)}")
+    lines += ["# The profile's defaults name 127.0.0.1 and the seed's ports; each host serves on its own address, the",
+              "# fleet's shared datastores listen on 127.0.0.1 (the hosts share this machine's network) on ports of "
+              "their own,",
+              "# the service's log is a file under /var/log on each host, and it runs as a systemd unit.",
+              "mcp_service_overrides:",
+              f'  api: {{default_url: "http://{{{{ ansible_host }}}}:{lay.port}"}}']
+    if logins:
+        lines.append("  datastores:")
+        lines += [f"    {kind}: {{host: {login['host']}, port: {login['port']}}}" for kind, login in logins.items()]
+    lines.append(f"  logs: {{source: file, unit: {lay.unit}, path: {lay.log_path}}}")
+    # How it runs here: one systemd unit a host, nothing beside it (loyalty-api's compose worker is not run).
+    lines.append(f"  runtime: {{platform: systemd, unit: {lay.unit}, depends_on: []}}")
+    if logins:
+        lines.append("# How a runbook logs in to the fleet's shared datastores (from a host: 127.0.0.1 is this "
+                     "machine).")
+    for kind, login in logins.items():
+        prefix = _LOGIN_VARS[kind]
+        lines += [f"{prefix}_host: {login['host']}", f"{prefix}_port: {login['port']}"]
+        if login.get("user"):
+            lines.append(f"{prefix}_user: {login['user']}")
+        if login.get("secret"):
+            lines.append(f"{prefix}_password: {_lookup(repr('/secrets/' + login['secret']))}")
+        lines.append(f"{prefix}_db: {json.dumps(str(login['database'] or '0'))}")
+    return "\n".join(lines) + "\n" + _SSH_VARS
+
+
+def group_vars(service=services.DEFAULT, logins=None):
+    if service in reference.SERVICES:
+        return reference_group_vars(service, logins)
     if service == services.CCTELEGRAM:
         return CCTELEGRAM_GROUP_VARS.format(service=service, unit=services.MCP_UNIT, port=services.API_PORT,
                                             metrics_port=services.METRICS_PORT)
@@ -86,9 +157,9 @@ def hosts_yml(state_dir, hosts):
     return "\n".join(lines) + "\n"
 
 
-def write(inventory_dir, state_dir, hosts, service=services.DEFAULT):
+def write(inventory_dir, state_dir, hosts, service=services.DEFAULT, logins=None):
     inventory_dir = Path(inventory_dir)
     (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
     atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts), 0o644)
-    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(service), 0o644)
+    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(service, logins), 0o644)
     return inventory_dir

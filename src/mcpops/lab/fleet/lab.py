@@ -9,8 +9,16 @@ State dir ($MCPOPS_FLEET_DIR, default ./.fleet):
 Each host shares this machine's network and listens on its own loopback address 127.0.0.(10+i): sshd on
 port 22, the gateway (systemd unit onec-mcp-gateway) on port 3000; or, in a fleet booted with
 `--service cctelegram-mcp`, cctelegram-mcp on 8080 (metrics 9090) and cctelegram-bridge on 8091 instead of the
-gateway (services.py). Every host is recorded by the PID of
+gateway (services.py); or, with `--service lego-mcp|loyalty-api|connector-mcp`, that service as one unit on its
+profile's port (reference_services.py). Every host is recorded by the PID of
 its systemd-nspawn and stopped by that PID; nothing is killed by name.
+
+The datastores of lego-mcp (PostgreSQL), loyalty-api (PostgreSQL, Redis) and connector-mcp (MariaDB, Redis) run on
+this machine, not in the hosts: one private set a fleet on free ports of 127.0.0.1 (which the hosts reach: they share
+this machine's network), shared by all its hosts as a real deployment's hosts share their database. `up` starts them
+(the local lab's service_datastores: the fixtures the first time, then the same data again), fleet.json records them
+("datastores": port, dir, PID, no secrets) and `down` stops them by that PID. Their secrets are 0600 files in
+secrets/ (0700): db_password (the service's database user), pg_superuser_password / mysql_root_password.
 
 `--register=no --keep-unit` keep systemd-nspawn away from systemd-machined and from creating a scope
 unit, so the fleet also runs where PID 1 is not systemd (a Firecracker VM with a hybrid cgroup
@@ -31,13 +39,21 @@ from pathlib import Path
 
 import mcpops
 from mcpops.lab.fleet import faults, image, inventory, services
+from mcpops.lab.fleet import reference_services as reference
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.fleet.host import DEFAULT_NET, MAX_HOSTS, FleetHost, HostError, check_net, keygen
 from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
+from mcpops.lab.local import service_datastores as ds
+from mcpops.lab.local.errors import LabError
+from mcpops.lab.local.service_catalog import MYSQL, POSTGRES
 
 BOOT_TIMEOUT = 180.0  # from systemd-nspawn to sshd and a healthy gateway, on a loaded 2-core machine
 DEFAULT_INVENTORY = "inventories/fleet"
+DB_PASSWORD = "db_password"  # the service's database user's password: one a fleet, in secrets/ (0600)
+# The admin logins the datastore fixtures make, kept in secrets/ (0600): file name, key in ds.create's admin dict.
+ADMIN_SECRETS = {POSTGRES: ("pg_superuser_password", "superuser_password"),
+                 MYSQL: ("mysql_root_password", "root_password")}
 # command -> the Debian package that provides it
 PREREQUISITES = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container",
                  "ssh": "openssh-client", "ssh-keygen": "openssh-client", "nsenter": "util-linux"}
@@ -75,6 +91,12 @@ def _port_open(address, port):
     with socket.socket() as s:
         s.settimeout(2)
         return s.connect_ex((address, port)) == 0
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _tail(path, lines=15):
@@ -216,6 +238,7 @@ class FleetLab:
         self._write_info(info)
 
         started, pids = [], dict(running)
+        stores = {}  # kind -> PID of the shared datastores this up started
         try:
             for host in hosts:
                 if host.name not in running:
@@ -224,10 +247,16 @@ class FleetLab:
                     pids[host.name] = pid
                     self.record_pid(host, pid)
                     self._say(f"{host.name}: systemd-nspawn pid {pid} on {host.address}")
+            changed = set()
+            if self.service in reference.SERVICES:  # while the hosts boot; before any unit starts
+                self._ensure_datastores(stores)
+                env = self.datastore_env()
+                changed = {h.name for h in hosts if reference.write_env(h, env)}
             for host in hosts:
                 if host.name in running:
                     self._start_services(host, running[host.name])
-                self._wait_ready(host, pids[host.name])
+                # A running host whose datastore URLs changed (a datastore made anew) restarts its unit.
+                self._wait_ready(host, pids[host.name], restart=host.name in running and host.name in changed)
             backups = {h.name: self._ensure_backup(h) if self.service == services.ONEC else None  # 1C data only
                        for h in hosts}
         except BaseException:
@@ -235,13 +264,22 @@ class FleetLab:
                 with contextlib.suppress(HostError):
                     host.stop(pid)
                 self.record_pid(host, None)
+            for kind in stores:
+                with contextlib.suppress(FleetError):
+                    self.stop_datastore(kind)
             raise
-        inventory.write(self.inventory_dir, self.state_dir, hosts, self.service)
+        inventory.write(self.inventory_dir, self.state_dir, hosts, self.service, self.datastore_logins())
         self._say(f"inventory: {self.inventory_dir}")
-        return {"state_dir": str(self.state_dir), "inventory_dir": str(self.inventory_dir), "image": str(rootfs),
-                "started": [h.name for h, _ in started],
-                "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name]}
-                          for h in hosts]}
+        result = {"state_dir": str(self.state_dir), "inventory_dir": str(self.inventory_dir), "image": str(rootfs),
+                  "started": [h.name for h, _ in started],
+                  "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name]}
+                            for h in hosts]}
+        if self.service in reference.SERVICES:
+            result["datastores"] = {kind: {"pid": self.datastore_pid(kind), "port": rec["port"],
+                                           "started": kind in stores}
+                                    for kind, rec in self.datastore_records().items()
+                                    if kind in reference.datastore_kinds(self.service)}
+        return result
 
     def _start_services(self, host, pid):
         """On a host that was already running: start its sshd and gateway units where they are not
@@ -254,13 +292,14 @@ class FleetLab:
                 host.run(pid, ["systemctl", "start", "--no-block", unit])
                 self._say(f"{host.name}: started {unit} (was {state})")
 
-    def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT):
+    def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT, restart=False):
         """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200 (a
-        CCTelegram host: its units are set up once sshd answers, then cctelegram-mcp's /health with the key)."""
+        CCTelegram host: its units are set up once sshd answers, then cctelegram-mcp's /health with the key; a
+        lego-mcp, loyalty-api or connector-mcp host: its unit, then its liveness and readiness checks)."""
         deadline = time.monotonic() + timeout
         ssh_ok = health = None
         last_ssh = ""
-        activated = self.service != services.CCTELEGRAM
+        activated = self.service == services.ONEC
         while time.monotonic() < deadline:
             if not host.is_ours(pid):
                 raise FleetError(f"{host.name}: systemd-nspawn pid {pid} exited during boot; "
@@ -270,7 +309,7 @@ class FleetLab:
                 ssh_ok = proc.returncode == 0
                 last_ssh = proc.stderr.strip()
             if ssh_ok and not activated:
-                services.activate(host, pid)
+                services.activate(host, pid, restart=restart)
                 activated = True
             health = self._health(host)
             if ssh_ok and health == 200:
@@ -282,13 +321,17 @@ class FleetLab:
 
     @property
     def _health_path(self):
+        if self.service in reference.SERVICES:
+            return reference.health_paths(self.service)
         return "/health" if self.service == services.CCTELEGRAM else "/healthz"
 
     def _health(self, host):
         """The status of the host's health endpoint: the gateway's /healthz, cctelegram-mcp's /health (with
-        the host's key); None when nothing answers."""
+        the host's key), the liveness then readiness check of the others; None when nothing answers."""
         if self.service == services.CCTELEGRAM:
             return services.health(host, timeout=2)[0]
+        if self.service in reference.SERVICES:
+            return reference.health_status(host, timeout=2)
         return http_json(host.api_url + "/healthz", timeout=2)[0]
 
     def _ensure_backup(self, host):
@@ -305,14 +348,173 @@ class FleetLab:
             raise FleetError(f"{host.name}: POST {host.api_url}/api/system/backups returned {status}: {body}")
         return ((body or {}).get("backup") or {}).get("id")
 
+    # ------------------------------------------------------------------ the fleet's shared datastores
+
+    @property
+    def secrets_dir(self):
+        return self.state_dir / "secrets"
+
+    def secret_file(self, name):
+        return self.secrets_dir / name
+
+    def secret(self, name):
+        try:
+            return self.secret_file(name).read_text().strip()
+        except OSError:
+            raise FleetError(f"no secret {name} at {self.secret_file(name)}: `mcpops fleet up` first") from None
+
+    def datastore_records(self):
+        """{kind: record} of the fleet's shared datastores, as fleet.json keeps them (port, dir, PID; no secret)."""
+        return self.read_info().get("datastores") or {}
+
+    def _record_datastore(self, kind, record):
+        info = self.read_info()
+        stores = info.setdefault("datastores", {})
+        if record is None:
+            stores.pop(kind, None)
+        else:
+            stores[kind] = record
+        self._write_info(info)
+
+    def datastore_pid(self, kind):
+        """The PID of the shared datastore of that kind when it runs and is ours (its command line), else None."""
+        record = self.datastore_records().get(kind)
+        return ds.running_pid(record) if record else None
+
+    def datastore_url(self, kind):
+        """The URL the hosts' service is given for one datastore (the database user's password in it)."""
+        record = self.datastore_records().get(kind)
+        if not record:
+            raise FleetError(f"the fleet in {self.state_dir} has no {kind} datastore recorded: `mcpops fleet up`")
+        return ds.url(record, self.secret(DB_PASSWORD) if record.get("user") else None)
+
+    def datastore_env(self):
+        """{DATABASE_URL, REDIS_URL} of the fleet's service: what each host's 0600 environment file holds."""
+        return {reference.URL_VARS[kind]: self.datastore_url(kind) for kind in reference.datastore_kinds(self.service)}
+
+    def datastore_logins(self):
+        """{kind: {host, port, user, database, secret}} of the service's datastores, for the inventory: how a runbook
+        logs in (PostgreSQL's superuser, MariaDB's service user, Redis without one); secret names the file in
+        secrets/ that holds the password, never the password."""
+        logins = {}
+        for kind, record in self.datastore_records().items():
+            if kind not in reference.datastore_kinds(self.service):
+                continue
+            login = {"host": "127.0.0.1", "port": record["port"], "database": record.get("database"),
+                     "user": None, "secret": None}
+            if kind == POSTGRES:
+                login.update(user=record.get("admin_user") or "postgres", secret=ADMIN_SECRETS[POSTGRES][0])
+            elif kind == MYSQL:
+                login.update(user=record.get("user"), secret=DB_PASSWORD)
+            logins[kind] = login
+        return logins
+
+    def _ensure_secrets_dir(self):
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        path = self.secret_file(DB_PASSWORD)
+        if not path.exists():
+            atomic_write(path, ds.new_password() + "\n", 0o600)
+        os.chmod(path, 0o600)
+
+    def _drop_datastore(self, kind, record):
+        """Stop (by PID) and remove a recorded datastore this fleet's service cannot use (another service's)."""
+        with contextlib.suppress(LabError):
+            ds.stop(record)
+        shutil.rmtree(record["dir"], ignore_errors=True)
+        self._record_datastore(kind, None)
+        self._say(f"removed the {kind} of another service ({record['dir']})")
+
+    def _ensure_datastores(self, started):
+        """Every datastore the fleet's service needs, running: the recorded one (started again when down), else a
+        new one on a free port. Fills started {kind: PID} with those this call started."""
+        self._ensure_secrets_dir()
+        try:
+            for store in reference.layout(self.service).spec.datastores:
+                kind = store.kind
+                record = self.datastore_records().get(kind)
+                if record and store.user and (record.get("database"), record.get("user")) != (store.database,
+                                                                                              store.user):
+                    self._drop_datastore(kind, record)
+                    record = None
+                if record and ds.running_pid(record):
+                    continue
+                if record and os.path.isdir(record.get("data_dir") or record["dir"]):
+                    started[kind] = ds.restart(record)
+                    self._record_datastore(kind, record)
+                    self._say(f"started the fleet's {kind} again: pid {started[kind]} on 127.0.0.1:{record['port']}")
+                    continue
+                port = _free_port()
+                base = ds.base_dir(self.state_dir, kind)
+                self._say(f"creating the fleet's {kind} on 127.0.0.1:{port} under {base}")
+                record, admin = ds.create(kind, port, base, store.database, store.user,
+                                          self.secret(DB_PASSWORD) if store.user else None)
+                started[kind] = record["pid"]
+                self._record_datastore(kind, record)
+                if kind in ADMIN_SECRETS:
+                    name, key = ADMIN_SECRETS[kind]
+                    atomic_write(self.secret_file(name), admin[key] + "\n", 0o600)
+                self._say(f"started the fleet's {kind}: pid {record['pid']} on 127.0.0.1:{port}")
+        except LabError as exc:
+            raise FleetError(f"the fleet's datastores: {exc}") from None
+        return started
+
+    def stop_datastore(self, kind):
+        """Stop one shared datastore by its recorded PID (checked to be ours); that PID, or None (not running)."""
+        record = self.datastore_records().get(kind)
+        if not record:
+            raise FleetError(f"the fleet in {self.state_dir} has no {kind} datastore")
+        try:
+            pid = ds.stop(record)
+        except LabError as exc:
+            raise FleetError(f"the fleet's {kind}: {exc}") from None
+        record["pid"] = None
+        self._record_datastore(kind, record)
+        return pid
+
+    def start_datastores(self):
+        """Start the service's shared datastores that are down again, on their data; {kind: PID} of those started."""
+        started = {}
+        for kind in reference.datastore_kinds(self.service):
+            record = self.datastore_records().get(kind)
+            if not record:
+                raise FleetError(f"the fleet in {self.state_dir} has no {kind} datastore recorded: `mcpops fleet up`")
+            if ds.running_pid(record):
+                continue
+            try:
+                started[kind] = ds.restart(record)
+            except LabError as exc:
+                raise FleetError(f"the fleet's {kind}: {exc}") from None
+            self._record_datastore(kind, record)
+        return started
+
+    def _stop_datastores(self):
+        """Stop every recorded datastore by its PID; (PIDs stopped, errors)."""
+        stopped, errors = [], []
+        for kind, record in self.datastore_records().items():
+            try:
+                pid = ds.stop(record)
+            except LabError as exc:
+                errors.append(f"{kind}: {exc}")
+                continue
+            if pid:
+                self._say(f"stopped the fleet's {kind} (pid {pid})")
+                stopped.append(pid)
+            record["pid"] = None
+            self._record_datastore(kind, record)
+        return stopped, errors
+
     # ------------------------------------------------------------------ down / status
 
     def down(self, purge=False):
-        """Stop every host by its recorded PID (idempotent). Returns the PIDs that were stopped."""
+        """Stop every host by its recorded PID, then the fleet's datastores by theirs (idempotent). Returns the PIDs
+        that were stopped."""
         if not self.state_dir.exists():
             return {"stopped": [], "purged": False}
         stopped = []
         written = Path(self.read_info().get("inventory_dir") or self.inventory_dir)  # where `up` wrote it
+        outside = [rec["dir"] for rec in self.datastore_records().values()
+                   if rec.get("dir") and not Path(rec["dir"]).is_relative_to(self.state_dir)]
         with self._locked():
             for host in self.hosts():
                 pid = self.pid(host)
@@ -322,11 +524,17 @@ class FleetLab:
                     stopped.append(pid)
                 if self.info_path.exists():
                     self.record_pid(host, None)
+            store_pids, errors = self._stop_datastores()
+            stopped.extend(store_pids)
+        if errors:
+            raise FleetError("could not stop the fleet's datastores: " + "; ".join(errors))
         if purge:
             for name in ("hosts.yml", "group_vars/gateways.yml"):
                 with contextlib.suppress(FileNotFoundError):
                     (written / name).unlink()
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            for path in outside:  # a datastore made in /tmp (the postgres user could not reach the state dir)
+                shutil.rmtree(path, ignore_errors=True)
         return {"stopped": stopped, "purged": purge}
 
     def status(self):
@@ -345,8 +553,14 @@ class FleetLab:
             entry["healthy"] = bool(pid and entry["sshd"] and entry["gateway"] == "active"
                                     and entry["healthz"] == 200)
             hosts.append(entry)
-        return {"state_dir": str(self.state_dir), "inventory_dir": self.read_info().get("inventory_dir"),
-                "hosts": hosts, "healthy": bool(hosts) and all(h["healthy"] for h in hosts)}
+        result = {"state_dir": str(self.state_dir), "inventory_dir": self.read_info().get("inventory_dir"),
+                  "hosts": hosts, "healthy": bool(hosts) and all(h["healthy"] for h in hosts)}
+        if self.service in reference.SERVICES:
+            result["datastores"] = {kind: {"pid": self.datastore_pid(kind), "port": rec["port"],
+                                           "running": bool(self.datastore_pid(kind))}
+                                    for kind, rec in self.datastore_records().items()
+                                    if kind in reference.datastore_kinds(self.service)}
+        return result
 
     # ------------------------------------------------------------------ faults
 

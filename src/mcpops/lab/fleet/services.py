@@ -1,6 +1,7 @@
 """What a fleet host serves: the 1C reference gateway (the default, baked into the image) or CCTelegram MCP
 (`mcpops fleet up --service cctelegram-mcp`): the reference cctelegram-mcp and cctelegram-bridge
-(`python3 -m mcpops.lab.services ...`) as two systemd units, and their faults.
+(`python3 -m mcpops.lab.services ...`) as two systemd units, and their faults; or one of lego-mcp, loyalty-api and
+connector-mcp on the fleet's shared datastores (reference_services.py).
 
 A CCTelegram host, on its own loopback address A:
 
@@ -24,13 +25,13 @@ import time
 import urllib.error
 import urllib.request
 
-from mcpops.lab.fleet import image
+from mcpops.lab.fleet import image, reference_services as reference
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.gateway.fsutil import atomic_write
 
 ONEC = "onec-gateway"
 CCTELEGRAM = "cctelegram-mcp"
-SERVICES = (ONEC, CCTELEGRAM)
+SERVICES = (ONEC, CCTELEGRAM) + reference.SERVICES
 DEFAULT = ONEC
 
 MCP_UNIT = "cctelegram-mcp"
@@ -49,9 +50,10 @@ MISSING_KEY_FILE = ETC + "/api_key.missing"  # the crash-loop fault points the u
 WAIT = 60.0
 
 # The main unit, the API port and the ports a host listens on, by service.
-UNIT = {ONEC: image.SERVICE_NAME, CCTELEGRAM: MCP_UNIT}
-PORT = {ONEC: 3000, CCTELEGRAM: API_PORT}
-PORTS = {ONEC: (22, 3000), CCTELEGRAM: (22, API_PORT, METRICS_PORT, BRIDGE_PORT)}
+UNIT = {ONEC: image.SERVICE_NAME, CCTELEGRAM: MCP_UNIT, **reference.UNIT}
+PORT = {ONEC: 3000, CCTELEGRAM: API_PORT, **reference.PORT}
+PORTS = {ONEC: (22, 3000), CCTELEGRAM: (22, API_PORT, METRICS_PORT, BRIDGE_PORT),
+         **{service: (22, port) for service, port in reference.PORT.items()}}
 
 _LIMITS = """# A crash loop ends in "failed" after 3 starts, as the gateway unit's does.
 StartLimitIntervalSec=30
@@ -132,6 +134,8 @@ def prepare(host):
 
 
 def nspawn_binds(host):
+    if host.service in reference.SERVICES:
+        return reference.nspawn_binds(host)
     return [f"--bind={host.cctelegram_etc}:{ETC}"]
 
 
@@ -168,9 +172,12 @@ def wait_health(host, wanted, timeout=WAIT):
     return status
 
 
-def activate(host, pid):
+def activate(host, pid, restart=False):
     """After a boot, and at every `up` of a running host: the 1C gateway disabled and stopped; the lab's faults
-    cleared (crash-loop drop-in, faults.json); both units linked, enabled and started (not waited for)."""
+    cleared (crash-loop drop-in, faults.json); both units linked, enabled and started (not waited for). A host of
+    lego-mcp, loyalty-api or connector-mcp: reference_services.activate."""
+    if host.service in reference.SERVICES:
+        return reference.activate(host, pid, restart=restart)
     units = [f"{UNITS_DIR}/{BRIDGE_UNIT}.service", f"{UNITS_DIR}/{MCP_UNIT}.service"]
     host.run(pid, ["systemctl", "disable", "--now", "--no-block", f"{image.SERVICE_NAME}.service"], check=False)
     host.run(pid, ["rm", "-f", CRASH_LOOP_DROPIN, f"{STATE_DIR}/faults.json", f"{BRIDGE_STATE_DIR}/faults.json"])
