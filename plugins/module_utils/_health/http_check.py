@@ -124,19 +124,27 @@ def run_check(spec, request, transport, clock=time.monotonic):
     body, not_json = decode_json(raw)
     if not_json is None and len(raw) <= BODY_RETURNED_MAX:
         verdict["body"] = body
+    failed = None
+    for condition in spec["conditions"]:
+        why = not_json if not_json is not None else evaluate(condition, body)
+        if why is not None:
+            failed = condition.text
+            break
     if answer.status != spec["expect_status"]:
         problem = "HTTP %s, expected %s" % (answer.status, spec["expect_status"])
         location = answer.headers.get("Location") if 300 <= answer.status <= 399 and answer.headers is not None else None
         if location:
             problem += " (a redirect to %s, not followed)" % location[:200]
+        elif failed is not None and not_json is None:
+            # a 503 whose JSON body says which dependency is down: name it (redis.status, not only "503")
+            verdict["failed_condition"] = failed
+            problem += "; condition %r failed: %s" % (failed, why)
         verdict["problem"] = problem
         return verdict
-    for condition in spec["conditions"]:
-        why = not_json if not_json is not None else evaluate(condition, body)
-        if why is not None:
-            verdict["failed_condition"] = condition.text
-            verdict["problem"] = "condition %r failed: %s" % (condition.text, why)
-            return verdict
+    if failed is not None:
+        verdict["failed_condition"] = failed
+        verdict["problem"] = "condition %r failed: %s" % (failed, why)
+        return verdict
     limit = spec["max_latency_ms"]
     if limit is not None and latency_ms > limit:
         verdict["problem"] = "%d ms, over max_latency_ms %d" % (latency_ms, limit)

@@ -257,7 +257,7 @@ def test_wrong_key_missing_key_slow_and_no_answer(tmp_path, service):
     assert wrong not in text
 
     assert found["wrong"]["failed_checks"] == ["health"] and [c["name"] for c in found["wrong"]["checks"]] == ["health"]
-    assert found["wrong"]["problems"] == ["check health (GET %s/health): HTTP 503, expected 200" % server.url]
+    assert found["wrong"]["problems"] == ["check health (GET %s/health): HTTP 503, expected 200; condition 'status == healthy' failed: status is \"unauthorized\"" % server.url]
     assert found["wrong"]["checks"][0]["body"]["seen"] == {"X-API-Key": "********"}
 
     assert found["missing"]["failed"] is True and "checks" not in found["missing"]

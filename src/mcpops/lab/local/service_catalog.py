@@ -174,9 +174,9 @@ SERVICES = {
             secrets=(Secret("db_password", "connector_mysql_password"),),
             liveness=Check("health", "/health", None, ("status == healthy",)),
             readiness=Check("deep", "/api/health", None,
-                            ("status == healthy", "database.status == healthy", "redis.status == healthy")),
+                            ("database.status == healthy", "redis.status == healthy", "status == healthy")),
             deep=Check("deep", "/api/health", None,
-                       ("status == healthy", "database.status == healthy", "redis.status == healthy")),
+                       ("database.status == healthy", "redis.status == healthy", "status == healthy")),
             default_port=8000,
         ),
     )

@@ -41,7 +41,7 @@ def test_normalised_check():
     assert {k: v for k, v in deep.items() if k != "conditions"} == {
         "name": "deep", "path": "/api/health", "method": "GET", "auth": "none", "expect_status": 200,
         "max_latency_ms": 5000}
-    assert [c.text for c in deep["conditions"]] == ["status == healthy", "database.status == healthy", "redis.status == healthy"]
+    assert [c.text for c in deep["conditions"]] == ["database.status == healthy", "redis.status == healthy", "status == healthy"]
 
 
 def test_defaults_of_a_bare_check():

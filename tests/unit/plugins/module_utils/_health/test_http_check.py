@@ -145,9 +145,16 @@ def test_healthy_answer():
 
 def test_wrong_status():
     verdict = check(spec(), FakeTransport(answer(503, {"status": "unhealthy"})))
-    assert verdict["ok"] is False and verdict["status"] == 503 and verdict["problem"] == "HTTP 503, expected 200"
-    assert verdict["failed_condition"] is None and verdict["body"] == {"status": "unhealthy"}
-    assert problem_line("health", verdict) == "check health (GET http://127.0.0.1:8080/health): HTTP 503, expected 200"
+    # the status is the problem; a JSON body that says why is named too
+    assert verdict["ok"] is False and verdict["status"] == 503
+    assert verdict["problem"] == "HTTP 503, expected 200; condition 'status == healthy' failed: status is \"unhealthy\""
+    assert verdict["failed_condition"] == "status == healthy"
+    healthy_body = check(spec(), FakeTransport(answer(503, {"status": "healthy"})))
+    assert healthy_body["problem"] == "HTTP 503, expected 200" and healthy_body["failed_condition"] is None
+    assert verdict["body"] == {"status": "unhealthy"}
+    assert problem_line("health", healthy_body) == "check health (GET http://127.0.0.1:8080/health): HTTP 503, expected 200"
+    text_503 = check(spec(), FakeTransport(answer(503, b"Service Unavailable", {"Content-Type": "text/plain"})))
+    assert text_503["problem"] == "HTTP 503, expected 200" and text_503["failed_condition"] is None  # not JSON: nothing more
 
 
 def test_expect_status_other_than_200():
@@ -196,7 +203,7 @@ def test_too_slow():
 
 def test_status_is_judged_before_conditions_and_conditions_before_latency():
     slow_503 = check(spec(), FakeTransport(answer(503, {"status": "x"})), step=5)
-    assert slow_503["problem"] == "HTTP 503, expected 200"
+    assert slow_503["problem"] == "HTTP 503, expected 200; condition 'status == healthy' failed: status is \"x\""
     slow_bad = check(spec(), FakeTransport(answer(200, {"status": "x"})), step=5)
     assert slow_bad["failed_condition"] == "status == healthy"
 
@@ -247,7 +254,7 @@ def test_header_reaches_the_service(stub):
     good = run_check(s, build_request(s, stub.url, AUTH, {"cctelegram_api_key": CANARY}), UrllibTransport(True, 5, follow_redirects=False))
     assert good["ok"] is True and good["status"] == 200 and good["body"] == {"status": "healthy"}
     bad = run_check(s, build_request(s, stub.url, AUTH, {"cctelegram_api_key": "wrong"}), UrllibTransport(True, 5, follow_redirects=False))
-    assert bad["status"] == 503 and bad["problem"] == "HTTP 503, expected 200"
+    assert bad["status"] == 503 and bad["problem"].startswith("HTTP 503, expected 200; condition 'status == healthy' failed")
 
 
 def test_a_redirect_is_not_followed_so_the_secret_stays(stub):

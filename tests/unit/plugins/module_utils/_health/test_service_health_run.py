@@ -286,4 +286,4 @@ def test_end_to_end_on_loopback(stub):
     wrong = run(params(base_url=stub.url, secrets={"svc_api_key": "wrong-key", "svc_metrics_token": "wrong-token"},
                        fail_when_unhealthy=False))
     assert wrong["failed_checks"] == ["health", "metrics"]
-    assert wrong["problems"][0] == "check health (GET %s/health): HTTP 503, expected 200" % stub.url
+    assert wrong["problems"][0].startswith("check health (GET %s/health): HTTP 503, expected 200; " % stub.url)
