@@ -39,7 +39,8 @@ PLATFORM_FIELDS = {
 DATASTORE_KINDS = ("postgresql", "mysql", "redis")
 LOG_SOURCES = ("file", "journald", "supervisor", "docker_compose", "kubernetes")
 LOG_FORMATS = ("json", "text")
-LOG_FIELDS = ("level", "message", "latency", "event")
+# The JSON keys app_log_scan reads (its option fields; _applog/log_fields.py): a dotted path reaches a nested key.
+LOG_FIELDS = ("time", "level", "message", "latency", "event", "client_ip", "error_type", "status", "path")
 BACKUP_KINDS = ("gateway_backup", "pg_dump", "mysqldump")
 FEATURES = ("index_jobs", "gateway_backups", "audit_log", "mcp_checks", "tokens")
 NO_AUTH = "none"

@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 ONEC = "onec-gateway"
 SERVICES = ("cctelegram-mcp", "lego-mcp", "loyalty-api", "connector-mcp", ONEC)
+# The services whose lab writes its application log as a JSON-lines file (profile logs.source file): the playbooks
+# scan it (app_log_scan); the others log to stdout, read through the service manager.
+APP_LOG_FILES = ("cctelegram-mcp", "connector-mcp")
 WAIT = 60  # seconds a restored lab has to pass its checks again (a loaded CI machine)
 
 
@@ -93,7 +96,13 @@ class Run:
         return [flat(step.get("message") or "") for step in self.report["timeline"] if step["status"] == "failed"]
 
     def summary_lines(self):
-        return [flat(line) for entry in self.report["summary"] for line in entry["lines"]]
+        """The report's "Summary: ..." lines (the warnings under them left out)."""
+        return [flat(line) for entry in self.report["summary"] for line in entry["lines"]
+                if flat(line).startswith("Summary:")]
+
+    def warning_lines(self):
+        return [flat(line) for entry in self.report["summary"] for line in entry["lines"]
+                if flat(line).startswith("application log:")]
 
     def tail(self):
         return self.proc.stdout[-6000:] + self.proc.stderr[-2000:]
@@ -245,6 +254,8 @@ def test_health_check_of_a_healthy_service_passes_naming_each_check_ok(target):
     assert summary.startswith(summary_of(target) + ("," if target.service == ONEC else ")")), summary
     assert summary_of(target) in run.text
     assert run.report["status"] == "ok"
+    # step 4 scans the application log where the profile names a JSON-lines file, and says so in the summary
+    assert ("in the application log: " in summary) is (target.service in APP_LOG_FILES), summary
     assert target.pid() == pid  # read-only
 
 
@@ -262,6 +273,11 @@ def test_triage_of_a_healthy_service_lists_its_profile_checks_all_ok(target):
     assert health["healthy"] is True and health["failed_checks"] == [] and health["problems"] == []
     assert bundle["service"]["state"] == "RUNNING" and bundle["service"]["pid"] == pid
     assert bundle["listening"]["gateway_port_listening"] is True
+    app_log = bundle["app_log"]
+    if target.service in APP_LOG_FILES:
+        assert app_log["error"] is None and app_log["errors"]["total"] >= 0 and "by_client_ip" in app_log["auth_failures"]
+    else:
+        assert app_log["errors"] is None
     assert target.pid() == pid  # read-only
 
 

@@ -201,8 +201,8 @@ def test_the_example_of_the_issue():
     ("logs.path", None, "logs.path: missing: source file reads the log at this absolute path"),
     ("logs.path", "var/log/x.log", "logs.path: 'var/log/x.log' is not an absolute path"),
     ("logs.format", "jsonl", "logs.format: 'jsonl' is not one of json, text"),
-    ("logs.fields", {"level": "level", "time": "ts"}, "logs.fields.time: unknown key (allowed here: level, message, "
-     "latency, event)"),
+    ("logs.fields", {"level": "level", "host": "hostname"}, "logs.fields.host: unknown key (allowed here: time, level, "
+     "message, latency, event, client_ip, error_type, status, path)"),
     ("logs.fields", {"level": ""}, "logs.fields.level: is empty"),
     ("data_dir", "relative/dir", "data_dir: 'relative/dir' is not an absolute path"),
     ("backup", {"kind": "tar"}, "backup.kind: 'tar' is not one of gateway_backup, pg_dump, mysqldump"),
