@@ -11,8 +11,6 @@ need, and down what the drill started.
 
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,27 +22,6 @@ LOCAL_INVENTORY = REPO / "inventories" / "lab"
 TOKEN_PAGE = 100
 # What a drill checks beyond health, and the profile feature a service needs for it (profiles/<name>.yml).
 FEATURES = {"tokens": "tokens", "storage-meta": "gateway_backups"}
-# A lab service is on loopback: an operator's HTTP(S)_PROXY must never see its requests or its key.
-_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http_request(url, method="GET", headers=None, timeout=5.0):
-    """(status, parsed JSON or None) with the given headers; status None when nothing answered. The headers
-    (a secret among them) are never put into what it returns."""
-    req = urllib.request.Request(url, method=method)
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with _NO_PROXY_OPENER.open(req, timeout=timeout) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return None, {"error": str(getattr(exc, "reason", exc))}
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, None
 
 
 @dataclass
@@ -92,8 +69,8 @@ class Target:
                 headers["Authorization"] = f"Bearer {secret}"
             else:
                 headers[entry["header"]] = secret
-        return http_request(self.api_url + spec["path"], method=spec.get("method") or "GET", headers=headers,
-                            timeout=timeout)
+        return http_json(self.api_url + spec["path"], method=spec.get("method") or "GET", headers=headers,
+                         timeout=timeout)
 
 
 def read_tokens(target):

@@ -9,10 +9,13 @@ import urllib.request
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_json(url, method="GET", token=None, body=None, timeout=3.0):
-    """(status, parsed JSON or None); status None with the error text when nothing answered."""
+def http_json(url, method="GET", token=None, body=None, timeout=3.0, headers=None):
+    """(status, parsed JSON or None); status None with the error text when nothing answered. The token and the
+    headers (a service's API key among them) are never put into what it returns."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     if data is not None:

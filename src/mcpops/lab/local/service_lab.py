@@ -29,12 +29,11 @@ import socket
 import sys
 import time
 import types
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from mcpops.lab import pids
 from mcpops.lab.gateway.fsutil import atomic_write
+from mcpops.lab.http_client import http_json
 from mcpops.lab.local import service_datastores as ds, service_faults, supervisor as sup, supervisord_conf as sc
 from mcpops.lab.local.env_exec import render_env_file
 from mcpops.lab.local.errors import LabError
@@ -52,7 +51,6 @@ ENV_EXEC_MODULE = "mcpops.lab.local.env_exec"
 _ADMIN_SECRETS = {POSTGRES: ("pg_superuser_password", "superuser_password"),
                   MYSQL: ("mysql_root_password", "root_password")}
 
-_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port():
@@ -73,21 +71,8 @@ def _port_free(host, port):
 
 
 def http_get(url, headers=None, timeout=CHECK_TIMEOUT):
-    """(status, parsed JSON body or {"raw": text}); status None and {"error": ...} when nothing answered."""
-    req = urllib.request.Request(url, method="GET")
-    for key, value in (headers or {}).items():
-        req.add_header(key, value)
-    try:
-        with _NO_PROXY_OPENER.open(req, timeout=timeout) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return None, {"error": str(getattr(exc, "reason", exc))}
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, {"raw": raw[:400].decode("utf-8", "replace")}
+    """(status, parsed JSON body); status None and {"error": ...} when nothing answered."""
+    return http_json(url, headers=headers, timeout=timeout)
 
 
 def recorded_service(state_dir):
