@@ -6,6 +6,7 @@ process it started (its command line), so a PID the kernel has handed to somethi
 
 import os
 import signal
+import subprocess
 import time
 
 
@@ -97,3 +98,16 @@ def terminate(pids, timeout=15.0, kill_timeout=5.0):
     for pid in left:
         signal_pid(pid, signal.SIGKILL)
     return wait_gone(left, kill_timeout)
+
+
+def stop_child(proc, timeout):
+    """Stop a child this process started (a Popen, so its PID is ours and it is reaped): SIGTERM, and SIGKILL
+    after timeout seconds. Nothing to do when it is None or has exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
