@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 
 from .config import ConfigError, check_url, common, parse_int, url_password
-from .datastores import MYSQL_SCHEMES, mysql_connect, mysql_select_one, parse_mysql_url, probe
+from .datastores import MYSQL_SCHEMES, SchemaOnce, mysql_connect, mysql_select_one, parse_mysql_url, probe
 from .http_app import App, HttpError, JsonLines, error_text, now_iso, run_service
 from .resp import RespClient, parse_url
 
@@ -124,8 +124,7 @@ class Connector(App):
         self.config = config
         self.log = JsonLines(config.log_path or None, secrets=self.secrets)
         self.redis = RespClient.from_url(config.redis_url)
-        self.schema_ready = False
-        self._schema_lock = threading.Lock()
+        self.schema = SchemaOnce(self.prepare_schema, self.schema_failed)
         self._memory_window = {}
         self._memory_lock = threading.Lock()
         self.add("/health", self.health, ("GET",))
@@ -140,24 +139,19 @@ class Connector(App):
         self.ensure_schema()
 
     def ensure_schema(self):
-        if self.schema_ready:
-            return True
-        with self._schema_lock:
-            if self.schema_ready:
-                return True
-            try:
-                conn = self.connect()
-                try:
-                    with conn.cursor() as cur:
-                        cur.execute(SCHEMA)
-                finally:
-                    conn.close()
-            except Exception as exc:
-                self.log_event("ERROR", "database: cannot prepare oauth_states: %s" % error_text(exc, self.secrets),
-                               error_type=exc.__class__.__name__)
-                return False
-            self.schema_ready = True
-            return True
+        return self.schema.ensure()
+
+    def prepare_schema(self):
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(SCHEMA)
+        finally:
+            conn.close()
+
+    def schema_failed(self, exc):
+        self.log_event("ERROR", "database: cannot prepare oauth_states: %s" % error_text(exc, self.secrets),
+                       error_type=exc.__class__.__name__)
 
     # -- rate limit ---------------------------------------------------------------------
     def rate_limited(self, req):

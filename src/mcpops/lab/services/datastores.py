@@ -3,6 +3,7 @@ MySQL/MariaDB with PyMySQL, Redis with resp.RespClient. A connection is opened p
 timeout, so a stopped datastore is noticed on the next request, never after a pool's idle timeout; `probe` times one
 check and turns its failure into one short line (no secret in it)."""
 
+import threading
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -69,3 +70,29 @@ def mysql_select_one(params):
             cur.fetchone()
     finally:
         conn.close()
+
+
+class SchemaOnce:
+    """A service's tables, prepared the first time its database answers (a service starts while its database is
+    down, and prepares them on a later request). prepare() creates them; on_error(exc) logs why it could not."""
+
+    def __init__(self, prepare, on_error):
+        self.ready = False
+        self._prepare = prepare
+        self._on_error = on_error
+        self._lock = threading.Lock()
+
+    def ensure(self):
+        """True once the tables are there; False (logged) while the database cannot be asked."""
+        if self.ready:
+            return True
+        with self._lock:
+            if self.ready:
+                return True
+            try:
+                self._prepare()
+            except Exception as exc:
+                self._on_error(exc)
+                return False
+            self.ready = True
+            return True

@@ -19,11 +19,10 @@ Logs: text lines on stdout (the seed reads them with `kubectl logs ... | grep -i
 """
 
 import sys
-import threading
 from dataclasses import dataclass
 
 from .config import check_url, common, url_password
-from .datastores import POSTGRES_SCHEMES, pg_connect, probe
+from .datastores import POSTGRES_SCHEMES, SchemaOnce, pg_connect, probe
 from .http_app import App, HttpError, error_text, now_iso, run_service
 
 NAME = "lego-mcp"
@@ -78,8 +77,7 @@ class Lego(App):
     def __init__(self, config):
         super().__init__(config.state_dir, secrets=[url_password(config.database_url), config.database_url])
         self.config = config
-        self.schema_ready = False
-        self._schema_lock = threading.Lock()
+        self.schema = SchemaOnce(self.prepare_schema, self.schema_failed)
         self.add("/health", self.health, ("GET",))
         self.add("/api/v8/equipment", self.equipment, ("GET",))
 
@@ -90,20 +88,14 @@ class Lego(App):
         self.ensure_schema()
 
     def ensure_schema(self):
-        if self.schema_ready:
-            return True
-        with self._schema_lock:
-            if self.schema_ready:
-                return True
-            try:
-                with self.connect() as conn:
-                    ensure_schema(conn)
-            except Exception as exc:
-                self.log_event("ERROR", "database: cannot prepare the equipment table: %s"
-                               % error_text(exc, self.secrets))
-                return False
-            self.schema_ready = True
-            return True
+        return self.schema.ensure()
+
+    def prepare_schema(self):
+        with self.connect() as conn:
+            ensure_schema(conn)
+
+    def schema_failed(self, exc):
+        self.log_event("ERROR", "database: cannot prepare the equipment table: %s" % error_text(exc, self.secrets))
 
     def health(self, req):
         check = probe(lambda: self.connect().close(), self.secrets)

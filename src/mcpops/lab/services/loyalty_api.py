@@ -43,12 +43,11 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
 from .config import ConfigError, check_url, common, parse_flag, parse_int, read_secret_file, url_password
-from .datastores import POSTGRES_SCHEMES, pg_connect, pg_select_one, probe
+from .datastores import POSTGRES_SCHEMES, SchemaOnce, pg_connect, pg_select_one, probe
 from .http_app import PROMETHEUS_TYPE, App, HttpError, Response, error_text, run_service
 from .resp import RespClient, parse_url
 
@@ -146,8 +145,7 @@ class Loyalty(App):
                          slow_threshold_ms=config.slow_threshold_ms)
         self.config = config
         self.redis = RespClient.from_url(config.redis_url)
-        self.schema_ready = False
-        self._schema_lock = threading.Lock()
+        self.schema = SchemaOnce(self.prepare_schema, self.schema_failed)
         self.hostname = socket.gethostname()
         self.add("/live", self.live, ("GET",))
         self.add("/health", self.health, ("GET",))
@@ -165,20 +163,15 @@ class Loyalty(App):
         self.ensure_schema()
 
     def ensure_schema(self):
-        if self.schema_ready:
-            return True
-        with self._schema_lock:
-            if self.schema_ready:
-                return True
-            try:
-                with self.connect() as conn:
-                    for statement in SCHEMA:
-                        conn.execute(statement)
-            except Exception as exc:
-                self.log_event("error", "database: cannot prepare the schema: %s" % error_text(exc, self.secrets))
-                return False
-            self.schema_ready = True
-            return True
+        return self.schema.ensure()
+
+    def prepare_schema(self):
+        with self.connect() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    def schema_failed(self, exc):
+        self.log_event("error", "database: cannot prepare the schema: %s" % error_text(exc, self.secrets))
 
     def cache(self, action, *args):
         """A Redis call for the business API: its result, or None (logged) when Redis is unavailable."""
