@@ -7,8 +7,8 @@ from __future__ import annotations
 class ModuleDocFragment:
     # The attributes every module of the collection declares. DOCUMENTATION describes them; a module then
     # adds its support by fragment: CHANGES (check mode in full, no diff), CHANGES_WITH_DIFF or INFO
-    # (read-only); and one of NO_GROUP, GATEWAY_GROUP, POSTGRES_GROUP, SERVICE_GROUP. GATEWAY_GROUP / POSTGRES_GROUP /
-    # SERVICE_GROUP say the module is in meta/runtime.yml's action group, so that module_defaults:
+    # (read-only); and one of NO_GROUP, GATEWAY_GROUP, POSTGRES_GROUP, SERVICE_GROUP, MYSQL_GROUP, REDIS_GROUP. The
+    # _GROUP ones say the module is in meta/runtime.yml's action group, so that module_defaults:
     # group/mcpops.runbooks.gateway (or .postgres, .service) sets its connection options once.
     DOCUMENTATION = r"""
 options: {}
@@ -83,4 +83,22 @@ attributes:
     support: full
     membership:
       - mcpops.runbooks.service
+"""
+
+    MYSQL_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership:
+      - mcpops.runbooks.mysql
+"""
+
+    REDIS_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    support: full
+    membership:
+      - mcpops.runbooks.redis
 """
