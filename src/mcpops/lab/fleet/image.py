@@ -24,9 +24,10 @@ VARIANT = "minbase"
 # systemd and sshd make it a host; python3 runs the gateway and the Ansible modules; curl, procps and
 # iproute2 are what an on-call engineer's shell loop (seed 002) uses on a gateway host. python3-psycopg (3.1) and
 # python3-pymysql (1.0) are the datastore clients of the reference lego-mcp, loyalty-api (PostgreSQL) and
-# connector-mcp (MySQL/MariaDB), and of the collection's PostgreSQL modules run on a host.
+# connector-mcp (MySQL/MariaDB), and of the collection's PostgreSQL modules run on a host; python3-redis (4.3) is
+# connector-mcp's Redis client (its rate limits).
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl",
-            "python3-psycopg", "python3-pymysql")
+            "python3-psycopg", "python3-pymysql", "python3-redis")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CACHE = "/var/cache/mcpops-fleet"
 BUILD_TIMEOUT = 1800
