@@ -20,6 +20,12 @@ description:
     reference services and common loggers use (see O(fields)).
   - Files of any size are read in bounded memory (8 MiB reads, counters not lines, at most 10000 distinct keys a
     counter with the rest under C((other)), a line over O(max_line_bytes) never parsed nor held whole past a read).
+  - "Speed: a block of lines that start with the time (C({\"timestamp\": \"2026-11-23T10:00:00.123Z\", ...}), ASCII,
+    no C(\\u) escape) is read by byte searches, and only the lines that may matter (an error level name, a
+    latency with enough digits, an auth or rate-limit event name, a status asked for, a O(message_contains) text)
+    are JSON-parsed; any other block is cut down to its odd lines, which are parsed. The findings are those of
+    parsing every line. The one difference, in RV(files) only (a line left unparsed that starts like JSON but is
+    not, two writes run together, counts by its time, not under C(skipped_bad_json)) goes with O(parse_every_line)."
   - A log path is opened without following a link (its last part) and only when it is a regular file; a FIFO,
     socket, device or directory is refused, and no open ever waits.
   - Lines that are not JSON objects, and lines over O(max_line_bytes), are counted per file and skipped; they never
@@ -131,6 +137,26 @@ options:
       held whole past a read.
     type: int
     default: 1048576
+  message_contains:
+    description:
+      - Texts to look for in the message of each line in the window (the runbook's C(grep "MCP" app.log | tail -100)
+        for connector failures and C(grep -i "memory" app.log) for memory warnings); RV(messages) has, per text,
+        how many lines hold it and the latest O(samples) of them.
+      - A plain substring of the message field (O(fields)' C(message)), not a pattern; at most 50 texts of at most
+        1000 characters.
+    type: list
+    elements: str
+    default: []
+  message_ignore_case:
+    description: Match O(message_contains) in any case (both lowered), as C(grep -i).
+    type: bool
+    default: false
+  parse_every_line:
+    description: JSON-parse every line (slower, about 40 MB/s) instead of only those that may matter, so that a line
+      that starts like JSON but is not is counted under C(skipped_bad_json) wherever it is. The findings are the
+      same either way.
+    type: bool
+    default: false
   secrets:
     description:
       - Values that must never be returned (an API key, a token, a password the service may have logged), replaced
@@ -183,6 +209,16 @@ EXAMPLES = r"""
     slow_ms: 2000
     auth_statuses: [401]
     secrets: ["{{ loyalty_metrics_token }}"]
+
+- name: ConnectorMCP's MCP connector failures and memory warnings in the last hour, with the usual checks
+  mcpops.runbooks.app_log_scan:
+    paths: [/var/log/connectormcp/app.log]
+    fields: "{{ mcp_profile.logs.fields }}"
+    last: 1h
+    message_contains: [MCP, memory]
+    message_ignore_case: true
+    samples: 10
+  register: connector_logs
 """
 
 RETURN = r"""
@@ -298,8 +334,27 @@ rate_limited:
     is not in O(checks). The same keys as RV(auth_failures).
   returned: always
   type: dict
+messages:
+  description: One entry a text of O(message_contains), in their order; only with O(message_contains).
+  returned: when message_contains is given
+  type: list
+  elements: dict
+  contains:
+    text:
+      description: The text.
+      type: str
+    count:
+      description: Lines in the window whose message holds it.
+      type: int
+    samples:
+      description: The latest few, as in RV(errors.samples).
+      type: list
+      elements: dict
+  sample: [{"text": "MCP", "count": 42, "samples": [{"file": "/var/log/connectormcp/app.log", "line": 88120,
+            "record": {"level": "ERROR", "message": "MCP tool call failed: slack"}}]}]
 problems:
-  description: What was found, in human lines (one a finding kind with a count, one a file with lines skipped); empty
+  description: What was found, in human lines (one a finding kind with a count, one a O(message_contains) text found,
+    one a file with lines skipped); empty
     when nothing was.
   returned: always
   type: list
@@ -343,6 +398,9 @@ def main():
             top=dict(type="int", default=5),
             samples=dict(type="int", default=3),
             max_line_bytes=dict(type="int", default=1024 * 1024),
+            message_contains=dict(type="list", elements="str", default=[]),
+            message_ignore_case=dict(type="bool", default=False),
+            parse_every_line=dict(type="bool", default=False),
             secrets=dict(type="list", elements="str", default=[], no_log=True),
         ),
         supports_check_mode=True,

@@ -9,8 +9,14 @@ No Ansible here: unit tests call run() directly.
 from __future__ import annotations
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fields import FieldsError, check_fields
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import LogFileError, check_log, line_batches
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import (
+    LogFileError,
+    check_log,
+    line_batches,
+    line_blocks,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings import CHECKS, MAX_KEYS, AppLogFindings
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_messages import MAX_TEXT, MAX_TEXTS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import last_window
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.window import AuditWindowError
@@ -74,8 +80,16 @@ def check_params(params):
     error_levels = _option(params, "error_levels", list(DEFAULT_ERROR_LEVELS))
     if not error_levels and "errors" in checks:
         raise TaskError("error_levels is empty: name the levels that count as errors (error, critical, fatal, 50, ...)")
+    messages = _option(params, "message_contains", [])
+    if not isinstance(messages, list) or len(messages) > MAX_TEXTS or not all(
+            isinstance(text, str) and text and len(text) <= MAX_TEXT for text in messages):
+        raise TaskError("message_contains must list at most %d texts of 1 to %d characters each (what the runbook "
+                        "greps for: MCP, memory, ...)" % (MAX_TEXTS, MAX_TEXT))
     return {
         "paths": list(paths),
+        "message_contains": list(dict.fromkeys(messages)),
+        "message_ignore_case": bool(params.get("message_ignore_case")),
+        "parse_every_line": bool(params.get("parse_every_line")),
         "missing_ok": bool(params.get("missing_ok")),
         "checks": checks,
         "fields": fields,
@@ -132,6 +146,9 @@ def problems(result, opts):
         if entry["undated"] and opts["last"] and not opts["include_undated"]:
             lines.append("%s: %s without a time that can be read not counted (set fields.time, or include_undated)"
                          % (entry["path"], _plural(entry["undated"], "line")))
+    for entry in result.get("messages") or ():
+        if entry["count"]:
+            lines.append("%s whose message holds %r %s" % (_plural(entry["count"], "line"), entry["text"], span))
     if result["truncated"]:
         lines.append("more than %d distinct keys in a counter: the rest are counted under (other)" % MAX_KEYS)
     return lines
@@ -160,13 +177,17 @@ def run(params, check_mode=False, *, warn=None, now=None):
     findings = AppLogFindings(
         opts["fields"], window, opts["checks"], opts["slow_ms"], opts["error_levels"], opts["auth_events"],
         opts["rate_limit_events"], opts["auth_statuses"], opts["rate_limit_statuses"], opts["samples"],
-        opts["include_undated"], opts["max_line_bytes"], scrubber=scrubber)
+        opts["include_undated"], opts["max_line_bytes"], scrubber=scrubber, messages=opts["message_contains"],
+        message_ignore_case=opts["message_ignore_case"])
     for path in opts["paths"]:
         if path in missing:
             findings.missing(path)
             continue
         try:
-            findings.feed(path, line_batches(path, opts["max_line_bytes"]))
+            if opts["parse_every_line"]:
+                findings.feed(path, line_batches(path, opts["max_line_bytes"]))
+            else:
+                findings.feed_blocks(path, line_blocks(path, opts["max_line_bytes"]))
         except LogFileError as exc:
             raise TaskError(scrubber.values(exc.msg))
         except OSError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE, iter_line_batches
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE, iter_blocks, iter_line_batches
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import UnsafeFileError, open_regular
 
 
@@ -53,3 +53,11 @@ def line_batches(path, max_line, chunk_size=CHUNK_SIZE):
     # iter_line_batches open()s what it is given; open() takes an fd and closes it when done. Started at once by
     # the yield from, so the fd is never left without an owner.
     yield from iter_line_batches(fd, chunk_size, max_line)
+
+
+def line_blocks(path, max_line, chunk_size=CHUNK_SIZE):
+    """(first_line_number, block, overlong) of the log at path, as _audit/stream.iter_blocks gives them: block is
+    whole lines joined by newlines (None when no line ended in a read), overlong says a line over max_line bytes
+    that did not end within a read follows and was skipped. Opened and closed as line_batches() does."""
+    fd = open_log(path)
+    yield from iter_blocks(fd, chunk_size, max_line)

@@ -3,7 +3,9 @@
 """app_log_scan's counters: one pass over JSON-lines application logs, errors, slow requests, auth failures and
 rate-limit hits in a time window, in bounded memory.
 
-Each line is parsed once (json.loads on the bytes); its fields are found by log_fields getters. Per file: lines (not
+feed() parses each line once (json.loads on the bytes; the reference path, parse_every_line); feed_blocks() reads
+blocks by bytes (log_fast_scan) and parses only the lines log_prefilter names, with the same findings. Fields are
+found by log_fields getters; message_contains is log_messages. Per file: lines (not
 empty), in_window, out_of_window, undated, skipped_bad_json (not JSON, or JSON but not an object), skipped_too_long
 (over max_line bytes: never parsed). A line in the window (or undated, with include_undated, or any line when there
 is no window) is judged:
@@ -27,11 +29,21 @@ import json
 import math
 from collections import deque
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fast_scan import (
+    SMALLEST,
+    SegmentHeads,
+    count_inside,
+    line_starts,
+    split_segment,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fields import getter
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_levels import LevelNames, level_name
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_messages import MessageMatches
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_prefilter import LinePrefilter
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber, sample
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import INSIDE
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.findings import Counter
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import block_lines
 
 CHECKS = ("errors", "slow", "auth_failures", "rate_limited")
 MAX_KEYS = 10000
@@ -95,7 +107,8 @@ class AppLogFindings:
 
     def __init__(self, fields, window, checks=CHECKS, slow_ms=1000, error_levels=("error", "critical", "fatal"),
                  auth_events=(), rate_limit_events=(), auth_statuses=(), rate_limit_statuses=(), samples=3,
-                 include_undated=False, max_line=1024 * 1024, max_keys=MAX_KEYS, scrubber=None):
+                 include_undated=False, max_line=1024 * 1024, max_keys=MAX_KEYS, scrubber=None, messages=(),
+                 message_ignore_case=False):
         self.window = window
         self.checks = tuple(checks)
         self.slow_ms = slow_ms
@@ -122,6 +135,14 @@ class AppLogFindings:
         self.counters = [c for kind in (self.errors, self.slow, self.auth_failures, self.rate_limited)
                          for c in kind.values() if isinstance(c, Counter)]
         self.scrubber = scrubber or Scrubber()
+        self.messages = MessageMatches(messages, message_ignore_case, samples) if messages else None
+        # the bytes path (feed_blocks): the window's ends as bytes, the time of each line, the lines to parse
+        self.since = window.since_text.encode("ascii") if window.since_text is not None else None
+        self.until = window.until_text.encode("ascii") if window.until_text is not None else None
+        self.heads = SegmentHeads(fields["time"], max_line)
+        self.prefilter = LinePrefilter(
+            fields, self.checks, slow_ms, error_levels, auth_events, rate_limit_events, auth_statuses,
+            rate_limit_statuses, messages, message_ignore_case)
 
     # -- the pass -----------------------------------------------------------------------------------------------
     def missing(self, path):
@@ -131,9 +152,69 @@ class AppLogFindings:
         return counts
 
     def feed(self, path, batches):
-        """Count the lines of one file; batches: log_file.line_batches(path, ...)."""
+        """Count the lines of one file, parsing each (the reference path); batches: log_file.line_batches(path,
+        ...)."""
         counts = FileCounts(path)
         self.files.append(counts)
+        for first, batch in batches:
+            self._lines(counts, path, enumerate(batch, first))
+        return counts
+
+    def feed_blocks(self, path, blocks):
+        """Count the lines of one file as feed() does, parsing only the lines that may matter (log_fast_scan,
+        log_prefilter); blocks: log_file.line_blocks(path, ...)."""
+        counts = FileCounts(path)
+        self.files.append(counts)
+        for first, block, overlong in blocks:
+            if block is not None:
+                self._segment(counts, path, first, block)
+            if overlong:
+                counts.lines += 1
+                counts.skipped_too_long += 1
+        return counts
+
+    def _segment(self, counts, path, first, segment):
+        lines = segment.count(b"\n") + 1
+        stamps = self.heads.timestamps(segment, lines)
+        if stamps is None:
+            halves = split_segment(segment) if len(segment) > SMALLEST else None
+            if halves is None:
+                self._lines(counts, path, enumerate(block_lines(segment), first))
+            else:
+                left, right, left_lines = halves
+                self._segment(counts, path, first, left)
+                self._segment(counts, path, first + left_lines, right)
+            return
+        inside = count_inside(stamps, self.since, self.until)
+        if self.prefilter.everything:
+            starts = line_starts(segment)
+        else:
+            starts = self.prefilter.candidates(segment, segment.lower())
+        if starts:
+            numbered = []
+            lineno, seen = first, 0
+            find = segment.find
+            for start in starts:
+                lineno += segment.count(b"\n", seen, start)
+                seen = start
+                end = find(b"\n", start)
+                line = segment[start:] if end < 0 else segment[start:end]
+                numbered.append((lineno, line))
+                stamp = self.heads.stamp(line)
+                if (self.since is None or stamp >= self.since) and (self.until is None or stamp <= self.until):
+                    inside -= 1
+            lines -= len(starts)
+            counts.lines += lines
+            counts.in_window += inside
+            counts.out_of_window += lines - inside
+            self._lines(counts, path, numbered)
+        else:
+            counts.lines += lines
+            counts.in_window += inside
+            counts.out_of_window += lines - inside
+
+    def _lines(self, counts, path, numbered):
+        """The reference path: parse each (lineno, line) and count and judge it."""
         loads = json.loads
         place = self.window.place
         get_time = self.get["time"]
@@ -142,43 +223,45 @@ class AppLogFindings:
         judge = self.judge
         lines = in_window = out_of_window = undated = bad = too_long = 0
         try:
-            for first, batch in batches:
-                for offset, line in enumerate(batch):
-                    if not line:
-                        if line is None:
-                            lines += 1
-                            too_long += 1
-                        continue
-                    if len(line) > max_line:
+            for lineno, line in numbered:
+                if not line:
+                    if line is None:
                         lines += 1
                         too_long += 1
-                        continue
-                    try:
-                        record = loads(line)
-                    except (ValueError, RecursionError):
-                        if line.isspace():
-                            continue
-                        lines += 1
-                        bad += 1
+                    continue
+                if len(line) > max_line:
+                    lines += 1
+                    too_long += 1
+                    continue
+                try:
+                    record = loads(line)
+                except (ValueError, RecursionError):
+                    if line.isspace():
                         continue
                     lines += 1
-                    if not isinstance(record, dict):
-                        bad += 1
+                    bad += 1
+                    continue
+                lines += 1
+                if not isinstance(record, dict):
+                    bad += 1
+                    continue
+                where = place(get_time(record))
+                if where is None:
+                    undated += 1
+                    if not include_undated:
                         continue
-                    where = place(get_time(record))
-                    if where is None:
-                        undated += 1
-                        if not include_undated:
-                            continue
-                    elif where != INSIDE:
-                        out_of_window += 1
-                        continue
-                    in_window += 1
-                    judge(record, path, first + offset)
+                elif where != INSIDE:
+                    out_of_window += 1
+                    continue
+                in_window += 1
+                judge(record, path, lineno)
         finally:
-            counts.lines, counts.in_window, counts.out_of_window = lines, in_window, out_of_window
-            counts.undated, counts.skipped_bad_json, counts.skipped_too_long = undated, bad, too_long
-        return counts
+            counts.lines += lines
+            counts.in_window += in_window
+            counts.out_of_window += out_of_window
+            counts.undated += undated
+            counts.skipped_bad_json += bad
+            counts.skipped_too_long += too_long
 
     def judge(self, record, path, lineno):
         get = self.get
@@ -209,6 +292,8 @@ class AppLogFindings:
                         heapq.heappush(slow["samples"], entry)
                     elif entry > slow["samples"][0]:
                         heapq.heapreplace(slow["samples"], entry)
+        if self.messages is not None:
+            self.messages.add(get["message"](record), path, lineno, record)
         want_auth = "auth_failures" in checks
         want_rate = "rate_limited" in checks
         if want_auth or want_rate:
@@ -263,6 +348,8 @@ class AppLogFindings:
                 out[name] = {"total": found["total"], "by_client_ip": ranked(found["by_client_ip"], scrub=False),
                              "by_event": ranked(found["by_event"], scrub=False),
                              "samples": shown(reversed(found["samples"]))}
+        if self.messages is not None:
+            out["messages"] = self.messages.result(shown)
         out["files"] = [counts.as_dict() for counts in self.files]
         out["truncated"] = self.truncated
         return out

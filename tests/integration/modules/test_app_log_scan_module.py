@@ -109,6 +109,11 @@ def write_connector(tmp_path, clock, canary, password_canary):
                             Response(429, {"detail": "rate_limit_exceeded"}), 0.8)
     app.log_event("WARNING", "rate limit backend unavailable, request allowed: redis AUTH password=%s refused (%s)"
                   % (password_canary, canary), error_type="RedisUnavailable")
+    for index in range(4):
+        app.log_event("ERROR", "MCP tool call failed: slack/list_channels (%d) upstream said %s" % (index, canary),
+                      event="tool_call_failed", error_type="ToolCallFailed")
+    app.log_event("WARNING", "Memory usage high: rss 300 MB", event="memory_high")
+    app.log_event("WARNING", "memory usage high: rss 310 MB", event="memory_high")
     return [config.log_path]
 
 
@@ -205,6 +210,9 @@ def test_reference_service_logs_through_ansible_playbook(tmp_path, monkeypatch):
         scan_task("connector-mcp app.log", "connector", connector, "connector-mcp", top=2),
         scan_task("loyalty-api pino log, 401s as auth failures", "loyalty", loyalty, "loyalty-api", auth_statuses=[401]),
         dict(scan_task("connector-mcp in check mode", "checked", connector, "connector-mcp", top=2), check_mode=True),
+        scan_task("connector-mcp: MCP failures and memory warnings", "grep", connector, "connector-mcp",
+                  message_contains=["MCP", "memory"], message_ignore_case=True, samples=2, checks=["errors"]),
+        scan_task("connector-mcp, every line parsed", "parsed", connector, "connector-mcp", top=2, parse_every_line=True),
         dict(scan_task("a missing file", "missing", [str(tmp_path / "nope.log")], "connector-mcp"), ignore_errors=True),
         dict(scan_task("a text log", "text", connector, "connector-mcp", format="text"), ignore_errors=True),
     ]
@@ -234,17 +242,31 @@ def test_reference_service_logs_through_ansible_playbook(tmp_path, monkeypatch):
     assert latest["message"] == "bridge call failed: upstream echoed ********"
 
     result = found["connector"]
-    assert result["files"][0]["out_of_window"] == 10 and result["files"][0]["in_window"] == 67
-    assert result["errors"]["total"] == 8
-    assert result["errors"]["by_type"] == [{"key": "OperationalError", "count": 6}, {"key": "DatabaseUnavailable", "count": 2}]
+    assert result["files"][0]["out_of_window"] == 10 and result["files"][0]["in_window"] == 73
+    assert result["errors"]["total"] == 12
+    assert result["errors"]["by_type"] == [{"key": "OperationalError", "count": 6}, {"key": "ToolCallFailed", "count": 4}]
     assert result["rate_limited"]["total"] == 28
     assert result["rate_limited"]["by_client_ip"] == [{"key": "203.0.113.9", "count": 25}, {"key": "203.0.113.10", "count": 3}]
     assert result["slow"]["total"] == 6 and result["slow"]["by_path"] == [{"key": "/api/oauth/start", "count": 6}]
     assert result["problems"][:3] == [
-        "8 errors in the last 12h (OperationalError 6, DatabaseUnavailable 2)",
+        "12 errors in the last 12h (OperationalError 6, ToolCallFailed 4)",
         "6 slow requests of 1000 ms or more in the last 12h, slowest 2100 ms (/api/oauth/start 6)",
         "28 rate-limited requests in the last 12h (by client ip: 203.0.113.9 25, 203.0.113.10 3)",
     ]
+    assert result["files"][0]["in_window"] == 73
+    assert "messages" not in result
+    for key in ("errors", "slow", "auth_failures", "rate_limited", "files", "problems"):
+        assert found["parsed"][key] == result[key]
+    grep = found["grep"]
+    assert grep["slow"] is None and grep["errors"]["total"] == 12
+    mcp, memory = grep["messages"]
+    assert mcp["text"] == "MCP" and mcp["count"] == 4 and memory["text"] == "memory" and memory["count"] == 2
+    assert [s["record"]["message"] for s in mcp["samples"]] == [
+        "MCP tool call failed: slack/list_channels (3) upstream said ********",
+        "MCP tool call failed: slack/list_channels (2) upstream said ********"]
+    assert [s["record"]["message"] for s in memory["samples"]] == [
+        "memory usage high: rss 310 MB", "Memory usage high: rss 300 MB"]
+    assert "4 lines whose message holds 'MCP' in the last 12h" in grep["problems"]
     checked = found["checked"]
     for key in ("errors", "slow", "auth_failures", "rate_limited", "files"):
         assert checked[key] == result[key]
