@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One way to reach MySQL or MariaDB for every module of the collection (mysql_connections, oauth_states, ...).
+
+The connection options are named as community.mysql names them (CONNECTION_ARGSPEC here, their text in the
+doc fragment mcpops.runbooks.mysql); unlike community.mysql no ~/.my.cnf is read. The driver is PyMySQL (pure
+Python), imported only when a connection is made: load_driver raises DriverMissing, which a run() turns into
+missing_driver()'s TaskError (missing_required_lib in the task). connect(params) returns a MysqlSession
+(autocommit); every failure is the domain's MysqlError (errors.py; .errno set here, the server's error number)
+whose message says where we tried to connect, as whom, what the server answered and what to check next - never
+the password. No Ansible here.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.errors import MysqlError
+
+CONNECTION_ARGSPEC = dict(
+    login_host=dict(type="str", default="localhost"),
+    login_port=dict(type="int", default=3306),
+    login_user=dict(type="str", default="root"),
+    login_password=dict(type="str", default="", no_log=True),
+    login_db=dict(type="str", default=""),
+    login_unix_socket=dict(type="str", default=""),
+    connect_timeout=dict(type="int", default=10),
+    ca_cert=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path"),
+)
+
+DRIVER_PACKAGE = "PyMySQL"  # what missing_required_lib names
+
+# Server error numbers the messages and callers know.
+ACCESS_DENIED = 1045
+BAD_DB = 1049
+TOO_MANY_CONNECTIONS = 1040
+UNKNOWN_THREAD = 1094
+NOT_OWNER_OF_THREAD = 1095
+SPECIFIC_ACCESS_DENIED = 1227
+NO_SUCH_TABLE = 1146
+BAD_FIELD = 1054
+CANNOT_CONNECT = 2003
+UNKNOWN_HOST = 2005
+
+
+class DriverMissing(Exception):
+    """PyMySQL does not import; .traceback is the import error."""
+
+    def __init__(self, tb):
+        super(DriverMissing, self).__init__("PyMySQL (import pymysql) cannot be imported")
+        self.traceback = tb
+
+
+def missing_driver(exc, reason):
+    """The TaskError a run() raises for DriverMissing: the task names the library with missing_required_lib."""
+    return TaskError(str(exc), library=DRIVER_PACKAGE, reason=reason, exception=exc.traceback)
+
+
+def mysql_error(msg, errno=None, stage=None):
+    """The domain's one error (errors.MysqlError) carrying the server's error number as .errno (None when none)."""
+    exc = MysqlError(msg, stage)
+    exc.errno = errno
+    return exc
+
+
+def load_driver():
+    """The pymysql module, or DriverMissing."""
+    try:
+        import pymysql
+
+        return pymysql
+    except ImportError:
+        raise DriverMissing(traceback.format_exc())
+
+
+def where(params):
+    """Where and as whom, for messages: 'user app at 127.0.0.1:3306 (database connectorMCP)'."""
+    if params.get("login_unix_socket"):
+        place = "unix socket %s" % params["login_unix_socket"]
+    else:
+        place = "%s:%s" % (params.get("login_host") or "localhost", params.get("login_port") or 3306)
+    text = "user %s at %s" % (params.get("login_user") or "root", place)
+    if params.get("login_db"):
+        text += " (database %s)" % params["login_db"]
+    return text
+
+
+def driver_params(params):
+    """The keyword arguments for pymysql.connect(): the unix socket, when given, wins over login_host."""
+    kwargs = dict(
+        user=params.get("login_user") or "root",
+        password=params.get("login_password") or "",
+        connect_timeout=int(params.get("connect_timeout") or 10),
+        autocommit=True,
+        charset="utf8mb4",
+        program_name="mcpops.runbooks",
+    )
+    if params.get("login_unix_socket"):
+        kwargs["unix_socket"] = params["login_unix_socket"]
+    else:
+        kwargs["host"] = params.get("login_host") or "localhost"
+        kwargs["port"] = int(params.get("login_port") or 3306)
+    if params.get("login_db"):
+        kwargs["database"] = params["login_db"]
+    ssl = dict((key, params[opt]) for key, opt in (("ca", "ca_cert"), ("cert", "client_cert"), ("key", "client_key"))
+               if params.get(opt))
+    if ssl:
+        kwargs["ssl"] = ssl
+    return kwargs
+
+
+def error_number(exc):
+    """The server's (or client library's) error number of a PyMySQL error, else None."""
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def error_text(exc, params):
+    """The driver's words without the password: '(1045) Access denied for user ...'."""
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        text = "(%d) %s" % (args[0], args[1])
+    else:
+        text = str(exc) or exc.__class__.__name__
+    secret = params.get("login_password")
+    if secret:
+        text = text.replace(secret, "********")
+    return text.strip()
+
+
+def connect_hint(errno, text, params):
+    """What to do next, from the error number and the driver's words."""
+    if errno == ACCESS_DENIED:
+        return ("check login_password for user %s, and that the account exists for the host the server sees this "
+                "client as (the user@host in the message); nothing was changed" % (params.get("login_user") or "root"))
+    if errno == BAD_DB:
+        return "check login_db: that database does not exist on this server"
+    if errno == TOO_MANY_CONNECTIONS:
+        return ("the server is out of connections (max_connections, the incident itself): MariaDB and MySQL keep one "
+                "extra connection for an account with SUPER / CONNECTION ADMIN, so log in as such an account (root), "
+                "or through extra_port / admin_port where the server has one")
+    if errno in (CANNOT_CONNECT, UNKNOWN_HOST) or "timed out" in text.lower():
+        return ("check that the server runs and listens there (mariadb-admin -h <host> -P <port> ping), login_host/"
+                "login_port/login_unix_socket, and the firewall (connect_timeout=%s s)" % params.get("connect_timeout"))
+    if "ssl" in text.lower() or "certificate" in text.lower():
+        return "check ca_cert, client_cert and client_key, and that the server has TLS on"
+    return "check login_host, login_port, login_unix_socket, login_user and login_password"
+
+
+class MysqlSession:
+    """An autocommit PyMySQL connection whose query() returns dicts and whose errors are MysqlError."""
+
+    def __init__(self, conn, params, driver):
+        self.conn = conn
+        self.params = params
+        self.driver = driver
+
+    def _fail(self, exc, what):
+        errno = error_number(exc)
+        return mysql_error("%s as %s failed: %s" % (what, where(self.params), error_text(exc, self.params)), errno, "query")
+
+    def query(self, sql, args=None, what="query"):
+        """Run one parameterised statement; its rows as dicts (empty when it returns none)."""
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, args)
+                if cur.description is None:
+                    return []
+                names = [col[0] for col in cur.description]
+                return [dict(zip(names, row)) for row in cur.fetchall()]
+        except self.driver.MySQLError as exc:
+            raise self._fail(exc, what)
+
+    def execute(self, sql, args=None, what="statement"):
+        """Run one parameterised statement; the number of rows it affected."""
+        try:
+            with self.conn.cursor() as cur:
+                return cur.execute(sql, args)
+        except self.driver.MySQLError as exc:
+            raise self._fail(exc, what)
+
+    def thread_id(self):
+        """CONNECTION_ID() of this session."""
+        return int(self.conn.thread_id())
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:  # closing a broken connection must not hide the real error
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(params, driver=None):
+    """A MysqlSession (autocommit) or MysqlError naming where, as whom, the server's answer and what to check.
+
+    Raises DriverMissing when PyMySQL does not import; driver= a module with connect() and MySQLError (tests)."""
+    module = driver or load_driver()
+    try:
+        conn = module.connect(**driver_params(params))
+    except Exception as exc:  # PyMySQL's errors, and OSError/ValueError from a bad socket path or certificate
+        errno = error_number(exc)
+        text = error_text(exc, params)
+        raise mysql_error("could not connect as %s: %s. Next: %s" % (where(params), text, connect_hint(errno, text, params)),
+                          errno, "connect")
+    return MysqlSession(conn, params, module)
