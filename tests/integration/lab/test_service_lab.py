@@ -63,6 +63,7 @@ class Recorder:
         found += [rec.get("pid") for rec in (info.get("programs") or {}).values()]
         found += [rec.get("pid") for rec in (info.get("datastores") or {}).values()]
         found += [self.lab.program_pid(name) for name in self.lab.program_names]
+        found.append(((info.get("connector") or {}).get("nginx") or {}).get("pid"))  # connector-mcp's nginx
         self.pids |= {int(p) for p in found if p}
 
     def alive(self):

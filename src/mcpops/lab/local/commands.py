@@ -56,8 +56,10 @@ def cmd_up(args):
     if _is_service_lab(lab):
         programs = ", ".join(f"{name} pid {pid}" for name, pid in r["programs"].items())
         stores = "".join(f", {kind} pid {d['pid']} on 127.0.0.1:{d['port']}" for kind, d in r["datastores"].items())
+        topology = r.get("topology")
+        lb = f", nginx pid {topology['nginx_pid']} on {topology['lb_url']}" if topology else ""
         print(f"lab up{'' if r['started'] else ' (already running)'}: {r['service']} {r['api_url']} {programs}{stores}"
-              f" supervisord pid {r['supervisord_pid']} (state {r['state_dir']})")
+              f"{lb} supervisord pid {r['supervisord_pid']} (state {r['state_dir']})")
         return 0
     print(f"lab up{'' if r['started'] else ' (already running)'}: {r['api_url']} gateway pid {r['gateway_pid']} supervisord pid {r['supervisord_pid']}"
           f" (state {r['state_dir']})")
@@ -85,6 +87,18 @@ def _print_service_status(s):
         print(f"{name}: {p['state']}" + (f" pid {p['pid']}" if p["pid"] else ""))
     for kind, d in s["datastores"].items():
         print(f"{kind}: " + (f"running pid {d['pid']}" if d["running"] else "not running") + f" on 127.0.0.1:{d['port']}")
+    topology = s.get("topology")
+    if topology:
+        nginx = topology["nginx"]
+        print("nginx:       " + (f"running pid {nginx['pid']}" if nginx["running"] else
+                                  "not running" + (f" (recorded pid {nginx['recorded_pid']} is gone)"
+                                                   if nginx["recorded_pid"] else ""))
+              + f" on {topology['lb_url']} ({nginx['conf']})")
+        print(f"{'lb:':<12} {topology['lb_check']['path']} {probe(topology['lb_check'])}")
+        releases = topology["releases"]
+        print(f"releases:    current {releases['current']}, previous {releases['previous'] or '-'}")
+        if topology["filler_pid"]:
+            print(f"filler:      session holder pid {topology['filler_pid']} (mysql-max-connections)")
     for role, check in s["checks"].items():
         print(f"{role + ':':<12} {check['path']} {probe(check)}")
     if s["env_overrides"] or s["faults_json"]:

@@ -77,9 +77,19 @@ class Check:
 
 @dataclass(frozen=True)
 class Program:
-    name: str  # the supervisord program
+    name: str  # the supervisord program (for an instance: <its base name>-<n>)
     service: str  # `python -m mcpops.lab.services <service>`
     main: bool = False
+    instance: int = None  # 1, 2, ... when the service runs several instances of this program
+
+
+def instance_programs(program, count):
+    """The supervisord programs of `count` instances of one program: itself when 1, else <name>-1 .. <name>-<count>
+    (the first keeps `main`)."""
+    if count <= 1:
+        return (program,)
+    return tuple(Program(f"{program.name}-{n}", program.service, main=program.main and n == 1, instance=n)
+                 for n in range(1, count + 1))
 
 
 @dataclass(frozen=True)
@@ -101,10 +111,31 @@ class ServiceSpec:
     deep: Check
     default_port: int  # the profile's api.default_url port (`up` without --listen)
     extra_faults: tuple = ()
+    instances: int = 1  # instances of the main program the lab runs (each its own supervisord program)
 
     @property
     def main_program(self):
+        """The profile's program (runtime.program): with several instances, the base name of theirs."""
         return next(p for p in self.programs if p.main)
+
+    @property
+    def supervised(self):
+        """Every supervisord program the lab runs: the main program's instances first, then the others."""
+        found = []
+        for p in self.programs:
+            found.extend(instance_programs(p, self.instances) if p.main else (p,))
+        return tuple(found)
+
+    @property
+    def main_instance(self):
+        """The supervisord program the lab's generic callers use (status, checks, the common faults): the first
+        instance of the main program."""
+        return next(p for p in self.supervised if p.main)
+
+    @property
+    def instance_programs(self):
+        """The supervisord programs of the main program's instances."""
+        return tuple(p for p in self.supervised if p.service == self.main_program.service)
 
     @property
     def faults(self):
@@ -129,6 +160,23 @@ class ServiceSpec:
         """{role: Check} for liveness, readiness and deep."""
         return {"liveness": self.liveness, "readiness": self.readiness, "deep": self.deep}
 
+
+CONNECTOR_MCP = "connector-mcp"
+# ConnectorMCP's own faults (docs/dev/connector-contract.md, "Lab faults"; mcpops.lab.local.connector_faults)
+CONNECTOR_FAULTS = ("mysql-down", "mysql-max-connections", "pool-exhausted", "datasource-failing",
+                    "rate-limit-storm", "oauth-states-expired", "clock-skew", "memory-leak", "bad-deploy")
+
+# The environment every connector-mcp instance gets from the lab beside its datastores and paths.
+CONNECTOR_LAB_ENV = {
+    "TRUSTED_PROXIES": "127.0.0.1",  # the lab's nginx: the client ip is then its X-Forwarded-For
+    "DB_POOL_SIZE": "5",
+    "DB_POOL_TIMEOUT": "2",
+    "CIRCUIT_FAILURE_THRESHOLD": "5",
+    "CIRCUIT_RESET_SECONDS": "60",
+    "MEMORY_WARN_MB": "128",
+    "RATE_LIMIT_BACKEND": "redis",
+    "RATE_LIMIT_PER_MINUTE": "60",
+}
 
 SERVICES = {
     spec.name: spec
@@ -168,8 +216,9 @@ SERVICES = {
             extra_faults=("maintenance", "read-only"),
         ),
         ServiceSpec(
-            name="connector-mcp",
+            name=CONNECTOR_MCP,
             programs=(Program("connectormcp-backend", "connector-mcp", main=True),),
+            instances=2,
             datastores=(Datastore(MYSQL, "connectorMCP", "connectormcp", "db_password"), Datastore(REDIS)),
             secrets=(Secret("db_password", "connector_mysql_password"),),
             liveness=Check("health", "/health", None, ("status == healthy",)),
@@ -178,6 +227,7 @@ SERVICES = {
             deep=Check("deep", "/api/health", None,
                        ("database.status == healthy", "redis.status == healthy", "status == healthy")),
             default_port=8000,
+            extra_faults=CONNECTOR_FAULTS,
         ),
     )
 }
@@ -190,22 +240,30 @@ def spec(name):
     return SERVICES[name]
 
 
-def log_paths(spec_, logs_dir):
+def log_paths(spec_, logs_dir, program=None):
     """The profile's `logs` fields where the lab's programs write their own log files ({} when they log to stdout,
-    which supervisord keeps in <logs_dir>/<program>.stdout.log)."""
+    which supervisord keeps in <logs_dir>/<program>.stdout.log). For a service of several instances, those of one
+    instance (program; default the main one)."""
     if spec_.name == "cctelegram-mcp":
         return {"path": str(logs_dir / "cctelegram" / "application.log"),
                 "security_path": str(logs_dir / "cctelegram" / "security.log")}
-    if spec_.name == "connector-mcp":
-        return {"path": str(logs_dir / "connectormcp" / "app.log")}
+    if spec_.name == CONNECTOR_MCP:
+        n = (program or spec_.main_instance).instance or 1
+        return {"path": str(logs_dir / "connectormcp" / f"backend-{n}" / "app.log")}
     return {}
+
+
+def instance_name(program):
+    """What an instance calls itself (INSTANCE_NAME, the inventory's host name): backend-<n>."""
+    return f"backend-{program.instance or 1}"
 
 
 def program_env(spec_, program, ctx):
     """The environment of one program (KEY -> str), secrets included: the lab writes it to a 0600 env file.
 
     ctx holds what the lab decided: ctx.listen[program name] ("127.0.0.1:PORT"), ctx.state_dirs[program name],
-    ctx.secret_files[secret name], ctx.urls[datastore kind] (with credentials), ctx.logs_dir, ctx.metrics_listen.
+    ctx.secret_files[secret name], ctx.urls[datastore kind] (with credentials), ctx.logs_dir, ctx.metrics_listen,
+    and for connector-mcp ctx.connector_paths (CONNECTOR_RELEASE_DIR, CONNECTOR_CONFIG, API_TOKEN_FILE: KEY -> path).
     """
     env = {
         "MCPOPS_SERVICE_LISTEN": ctx.listen[program.name],
@@ -231,10 +289,13 @@ def program_env(spec_, program, ctx):
             "MAINTENANCE_MODE": "0",
             "READ_ONLY_MODE": "0",
         })
-    elif name == "connector-mcp":
+    elif name == CONNECTOR_MCP:
         env.update({
             "DATABASE_URL": ctx.urls[MYSQL],
             "REDIS_URL": ctx.urls[REDIS],
-            "CONNECTOR_LOG": log_paths(spec_, ctx.logs_dir)["path"],
+            "CONNECTOR_LOG": log_paths(spec_, ctx.logs_dir, program)["path"],
+            "INSTANCE_NAME": instance_name(program),
         })
+        env.update(CONNECTOR_LAB_ENV)
+        env.update({k: str(v) for k, v in (getattr(ctx, "connector_paths", None) or {}).items()})
     return env

@@ -9,7 +9,8 @@ restarted, stopped programs and datastores started, then waits until liveness an
 (supervisorctl stop the main program), crash-loop (its listen address made invalid in its env file and restarted:
 it exits 2 at every start, supervisord ends in BACKOFF then FATAL). By service: bridge-down (cctelegram-mcp: stop
 the bridge program), db-down / redis-down (stop that datastore by its PID), datastores-up (start them again), and
-for loyalty-api maintenance / read-only (MAINTENANCE_MODE=1 / READ_ONLY_MODE=1 and restart).
+for loyalty-api maintenance / read-only (MAINTENANCE_MODE=1 / READ_ONLY_MODE=1 and restart). connector-mcp's own
+faults and its healthy are mcpops.lab.local.connector_faults (the common ones act on its main instance, backend-1).
 """
 
 import json
@@ -17,7 +18,7 @@ import time
 
 from mcpops.lab.local import supervisor as sup
 from mcpops.lab.local.errors import LabError, UnknownFault
-from mcpops.lab.local.service_catalog import DATASTORE_FAULTS, MYSQL, POSTGRES, REDIS
+from mcpops.lab.local.service_catalog import CONNECTOR_FAULTS, CONNECTOR_MCP, DATASTORE_FAULTS, MYSQL, POSTGRES, REDIS
 
 WAIT = 30.0
 SLOW_MS = 3000
@@ -81,6 +82,16 @@ def slow(lab):
 
 def healthy(lab):
     """Undo every fault, then wait until liveness and readiness answer 200."""
+    if lab.service == CONNECTOR_MCP:
+        from mcpops.lab.local import connector_faults
+
+        return connector_faults.healthy(lab, undo_common=common_healthy)
+    return common_healthy(lab)
+
+
+def common_healthy(lab):
+    """healthy for every service: faults.json removed, datastores started, env overrides removed (those programs
+    restarted), stopped programs started; waits until every program is RUNNING and liveness and readiness pass."""
     _require_up(lab)
     did = []
     for program in lab.program_names:
@@ -213,11 +224,17 @@ _FAULTS = {
     "maintenance": maintenance,
     "read-only": read_only,
 }
-FAULTS = tuple(_FAULTS)  # every fault some service has; ServiceSpec.faults says which one has which
+# every fault some service has; ServiceSpec.faults says which one has which
+FAULTS = tuple(_FAULTS) + tuple(f for f in CONNECTOR_FAULTS if f not in _FAULTS)
 
 
 def inject(lab, fault):
     """Run one of the lab's service's faults; UnknownFault (listing them) for another name."""
-    if fault not in lab.faults or fault not in _FAULTS:
+    table = dict(_FAULTS)
+    if lab.service == CONNECTOR_MCP:
+        from mcpops.lab.local import connector_faults
+
+        table.update(connector_faults.FAULTS)
+    if fault not in lab.faults or fault not in table:
         raise UnknownFault(f"unknown fault {fault!r} for {lab.service}; faults: {', '.join(lab.faults)}")
-    return _FAULTS[fault](lab)
+    return table[fault](lab)

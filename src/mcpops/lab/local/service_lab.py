@@ -14,6 +14,10 @@ State dir layout:
       ds/                   the datastores' dirs (in /tmp instead when the socket path would be too long, or for
                             PostgreSQL run as `postgres` when we are root, when that user cannot reach the state dir)
       logs/                 supervisord.log, <program>.stdout.log, <program>.stderr.log, the services' own logs
+      nginx/, releases/, config/, backups/, run/
+                            connector-mcp only (mcpops.lab.local.connector_topology): its nginx load balancer in
+                            front of its two instances (connectormcp-backend-1 is the main program: api_url, the
+                            checks and the common faults are its own), releases, CONNECTOR_CONFIG, backups
 
 Everything the lab starts is recorded by PID (supervisord, its programs, each datastore) and stopped by that
 PID after checking that it still is the process we started; nothing is killed by name.
@@ -34,11 +38,13 @@ from pathlib import Path
 from mcpops.lab import pids
 from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
-from mcpops.lab.local import service_datastores as ds, service_faults, supervisor as sup, supervisord_conf as sc
+from mcpops.lab.local import connector_topology, service_datastores as ds, service_faults, supervisor as sup, \
+    supervisord_conf as sc
 from mcpops.lab.local.env_exec import render_env_file
 from mcpops.lab.local.errors import LabError
 from mcpops.lab.local.lab import default_state_dir, parse_listen
-from mcpops.lab.local.service_catalog import MYSQL, POSTGRES, SERVICES, log_paths, program_env, spec as service_spec
+from mcpops.lab.local.service_catalog import (
+    CONNECTOR_MCP, MYSQL, POSTGRES, SERVICES, log_paths, program_env, spec as service_spec)
 
 HEALTH_TIMEOUT = 60.0  # a loaded CI machine: python start, psycopg import, first connection
 STOP_TIMEOUT = 20.0
@@ -113,6 +119,8 @@ class ServiceLab:
         self.python = python or sys.executable
         self._out = out
         self._popen = None
+        # the parts of the lab beside supervisord and the datastores (connector-mcp: nginx, releases, config)
+        self.topology = connector_topology.ConnectorTopology(self) if service == CONNECTOR_MCP else None
 
     # ------------------------------------------------------------------ paths
 
@@ -143,13 +151,13 @@ class ServiceLab:
     @property
     def main_program(self):
         """The supervisord program of the service itself (its profile's runtime.program)."""
-        return self.spec.main_program.name
+        return self.spec.main_instance.name
 
     service_name = main_program  # as LocalLab calls its program
 
     @property
     def program_names(self):
-        return tuple(p.name for p in self.spec.programs)
+        return tuple(p.name for p in self.spec.supervised)
 
     def program_state_dir(self, program):
         """The program's MCPOPS_SERVICE_STATE_DIR (where its faults.json goes)."""
@@ -219,6 +227,10 @@ class ServiceLab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.info_path, json.dumps(info, indent=2, sort_keys=True) + "\n", 0o644)
         return info
+
+    def update_info(self, **fields):
+        """Set top-level fields of lab.json (no secrets), keeping the others; returns the whole record."""
+        return self._write_info(**fields)
 
     def _update_program(self, program, **fields):
         programs = self.read_info().get("programs") or {}
@@ -344,22 +356,38 @@ class ServiceLab:
 
     # ------------------------------------------------------------------ what an inventory of this lab says
 
-    def log_files(self):
-        """The profile's `logs` fields where this lab's service writes its log files ({} for stdout only)."""
-        return log_paths(self.spec, self.logs_dir)
+    def _spec_program(self, name):
+        return next(p for p in self.spec.supervised if p.name == (name or self.main_program))
 
-    def profile_overrides(self):
+    def log_files(self, program=None):
+        """The profile's `logs` fields where this lab's service writes its log files ({} for stdout only); of one
+        instance (program, default the main one) for a service of several."""
+        return log_paths(self.spec, self.logs_dir, self._spec_program(program))
+
+    def program_url(self, program=None):
+        """The URL of one program's own listener (default the main program: api_url)."""
+        name = program or self.main_program
+        if name == self.main_program:
+            return self.api_url
+        listen = ((self.read_info().get("programs") or {}).get(name) or {}).get("listen")
+        if not listen:
+            raise LabError(f"no listen address of {name} recorded in {self.info_path}: `mcpops lab up` first")
+        host, port = parse_listen(listen)
+        return f"http://{host}:{port}"
+
+    def profile_overrides(self, program=None):
         """mcp_service_overrides for an inventory of this lab: the profile fields that say where the lab put things
-        (its URL, cctelegram's metrics listener, the datastores' ports, the log files)."""
+        (its URL, cctelegram's metrics listener, the datastores' ports, the log files); those of one instance
+        (program, default the main one) for a service of several."""
         info = self.read_info()
-        overrides = {"api": {"default_url": self.api_url}}
+        overrides = {"api": {"default_url": self.program_url(program)}}
         if info.get("metrics_url"):
             overrides["metrics"] = {"url": info["metrics_url"]}
         stores = {kind: {"host": "127.0.0.1", "port": rec["port"]} for kind, rec in self.datastore_records().items()}
         if stores:
             overrides["datastores"] = stores
-        if self.log_files():
-            overrides["logs"] = self.log_files()
+        if self.log_files(program):
+            overrides["logs"] = self.log_files(program)
         return overrides
 
     # ------------------------------------------------------------------ programs and their environment
@@ -369,7 +397,7 @@ class ServiceLab:
         info = self.read_info()
         programs = info.get("programs") or {}
         listens = {}
-        for p in self.spec.programs:
+        for p in self.spec.supervised:
             if p.main:
                 listens[p.name] = self.listen
                 continue
@@ -396,6 +424,7 @@ class ServiceLab:
             urls=urls,
             logs_dir=self.logs_dir,
             metrics_listen=metrics,
+            connector_paths=self.topology.program_paths() if self.topology else None,
         )
 
     def env_overrides(self, program):
@@ -403,7 +432,7 @@ class ServiceLab:
 
     def _write_env_files(self, ctx):
         overrides = self.read_info().get("env_overrides") or {}
-        for p in self.spec.programs:
+        for p in self.spec.supervised:
             env = program_env(self.spec, p, ctx)
             env.update(overrides.get(p.name) or {})
             atomic_write(self.env_file(p.name), render_env_file(env), 0o600)
@@ -429,7 +458,7 @@ class ServiceLab:
 
     def render_config(self):
         parts = [sc.render_header(self.socket_path, self.pidfile, self.logs_dir, self.state_dir)]
-        for p in self.spec.programs:
+        for p in self.spec.supervised:
             argv = [self.python, "-m", ENV_EXEC_MODULE, str(self.env_file(p.name)), "--",
                     self.python, "-m", SERVICES_MODULE, p.service]
             command = " ".join(shlex.quote(a) for a in argv)
@@ -678,6 +707,8 @@ class ServiceLab:
                          metrics_url=f"http://{metrics}" if metrics else None)
         try:
             datastores_started = self._ensure_datastores()
+            if self.topology:
+                self.topology.prepare()
             self._write_env_files(self._env_ctx(listens, metrics))
             if not sup_pid:
                 self._write_info(supervisord_pid=None)
@@ -693,6 +724,8 @@ class ServiceLab:
                         self.start_program(name)
                         self._say(f"started {name} (was {state})")
             self._wait_healthy()
+            if self.topology:
+                self.topology.up()
         except BaseException:
             if started:
                 with contextlib.suppress(LabError):
@@ -709,6 +742,7 @@ class ServiceLab:
                            for kind, rec in self.datastore_records().items()},
             "datastores_started": datastores_started,
             "started": started,
+            **({"topology": self.topology.summary()} if self.topology else {}),
         }
 
     def down(self, purge=False):
@@ -744,8 +778,15 @@ class ServiceLab:
         if orphans:
             pids.terminate(orphans, timeout=10.0, kill_timeout=KILL_TIMEOUT)
         stopped.extend(sorted(program_pids))
-        store_pids = []
         errors = []
+        topology_pids = []
+        if self.topology:
+            try:
+                topology_pids = self.topology.down()
+            except LabError as exc:
+                errors.append(str(exc))
+            stopped.extend(topology_pids)
+        store_pids = []
         for kind, record in (info.get("datastores") or {}).items():
             try:
                 pid = ds.stop(record)
@@ -758,7 +799,7 @@ class ServiceLab:
         if self._popen is not None:
             with contextlib.suppress(Exception):
                 self._popen.wait(timeout=0.5)
-        still = [p for p in [sup_pid, *program_pids, *store_pids] if p and pids.pid_alive(p)]
+        still = [p for p in [sup_pid, *program_pids, *topology_pids, *store_pids] if p and pids.pid_alive(p)]
         if still or errors:
             raise LabError(f"could not stop PIDs {still} (signalled TERM and KILL)" + "".join(f"; {e}" for e in errors))
         with contextlib.suppress(FileNotFoundError):
@@ -792,9 +833,11 @@ class ServiceLab:
                 checks[role] = {"name": check.name, "path": check.path, "status": status, "body": body}
         for role, check in checks.items():
             check["passes"] = self.spec.checks[role].passes(check["status"], check["body"])
+        topology = self.topology.status() if self.topology and info else None
         healthy = bool(
             all(p["state"] == sup.RUNNING for p in programs.values())
             and checks and checks["liveness"]["passes"] and checks["readiness"]["passes"]
+            and (topology is None or topology["healthy"])
         )
         return {
             "state_dir": str(self.state_dir),
@@ -809,6 +852,7 @@ class ServiceLab:
             "env_overrides": info.get("env_overrides") or {},
             "faults_json": self.read_faults(),
             "healthy": healthy,
+            **({"topology": topology} if topology is not None else {}),
         }
 
     # ------------------------------------------------------------------ faults

@@ -69,17 +69,34 @@ def test_every_service_has_the_common_faults_and_one_for_each_dependency(name):
     assert ("datastores-up" in spec.faults) == bool(kinds)
     assert ("bridge-down" in spec.faults) == (name == "cctelegram-mcp")
     assert ("maintenance" in spec.faults) == (name == "loyalty-api")
+    assert ("bad-deploy" in spec.faults) == (name == "connector-mcp")
+    if name == "connector-mcp":  # docs/dev/connector-contract.md, "Lab faults"
+        assert {"mysql-down", "mysql-max-connections", "pool-exhausted", "datasource-failing", "rate-limit-storm",
+                "oauth-states-expired", "clock-skew", "memory-leak", "bad-deploy"} <= set(spec.faults)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_one_instance_unless_the_service_says_more(name):
+    spec = SERVICES[name]
+    if name == "connector-mcp":
+        assert spec.instances == 2 and spec.main_instance.name == "connectormcp-backend-1"
+        assert spec.main_program.name == "connectormcp-backend"  # the profile's, the instances' base name
+    else:
+        assert spec.instances == 1 and spec.supervised == spec.programs and spec.main_instance == spec.main_program
 
 
 def _ctx(spec, tmp_path):
     return types.SimpleNamespace(
-        listen={p.name: f"127.0.0.1:{4000 + i}" for i, p in enumerate(spec.programs)},
-        state_dirs={p.name: tmp_path / "services" / p.name for p in spec.programs},
+        listen={p.name: f"127.0.0.1:{4000 + i}" for i, p in enumerate(spec.supervised)},
+        state_dirs={p.name: tmp_path / "services" / p.name for p in spec.supervised},
         secret_files={s.name: tmp_path / "secrets" / s.name for s in spec.secrets},
         urls={POSTGRES: "postgresql://u:pw@127.0.0.1:5/db", MYSQL: "mysql://u:pw@127.0.0.1:6/db",
               REDIS: "redis://127.0.0.1:7/0"},
         logs_dir=tmp_path / "logs",
         metrics_listen="127.0.0.1:4999",
+        connector_paths={"CONNECTOR_RELEASE_DIR": str(tmp_path / "releases" / "current"),
+                         "CONNECTOR_CONFIG": str(tmp_path / "config" / "connector.json"),
+                         "API_TOKEN_FILE": str(tmp_path / "secrets" / "api_token")},
     )
 
 
@@ -89,7 +106,11 @@ WANTED_ENV = {
     "cctelegram-bridge": set(),
     "lego-mcp": {"DATABASE_URL"},
     "loyalty-api": {"DATABASE_URL", "REDIS_URL", "METRICS_TOKEN_FILE", "MAINTENANCE_MODE", "READ_ONLY_MODE"},
-    "connector-mcp": {"DATABASE_URL", "REDIS_URL", "CONNECTOR_LOG"},
+    # docs/dev/connector-contract.md: what the lab sets for each backend instance
+    "connector-mcp": {"DATABASE_URL", "REDIS_URL", "CONNECTOR_LOG", "INSTANCE_NAME", "TRUSTED_PROXIES", "DB_POOL_SIZE",
+                      "DB_POOL_TIMEOUT", "CIRCUIT_FAILURE_THRESHOLD", "CIRCUIT_RESET_SECONDS", "MEMORY_WARN_MB",
+                      "RATE_LIMIT_BACKEND", "RATE_LIMIT_PER_MINUTE", "CONNECTOR_RELEASE_DIR", "CONNECTOR_CONFIG",
+                      "API_TOKEN_FILE"},
 }
 
 
@@ -97,19 +118,28 @@ WANTED_ENV = {
 def test_each_program_gets_its_contract_environment(name, tmp_path):
     spec = SERVICES[name]
     ctx = _ctx(spec, tmp_path)
-    for program in spec.programs:
+    for program in spec.supervised:
         env = program_env(spec, program, ctx)
         assert env["MCPOPS_SERVICE_LISTEN"] == ctx.listen[program.name]
         assert env["MCPOPS_SERVICE_STATE_DIR"] == str(ctx.state_dirs[program.name])
         common = {"MCPOPS_SERVICE_LISTEN", "MCPOPS_SERVICE_STATE_DIR", "PYTHONUNBUFFERED"}
         assert set(env) - common == WANTED_ENV[program.service]
-    env = program_env(spec, spec.main_program, ctx)
+    env = program_env(spec, spec.main_instance, ctx)
     if name == "cctelegram-mcp":
         assert env["CCTELEGRAM_BRIDGE_URL"] == "http://" + ctx.listen["cctelegram-bridge"]
         assert env["CCTELEGRAM_LOG_DIR"] == str(Path(log_paths(spec, ctx.logs_dir)["path"]).parent)
     if name == "connector-mcp":
         assert env["DATABASE_URL"].startswith("mysql://")
         assert env["CONNECTOR_LOG"] == log_paths(spec, ctx.logs_dir)["path"]
+        # two instances, each its own port, state dir, log file and name; the lab's nginx is their trusted proxy
+        instances = spec.instance_programs
+        assert [p.name for p in instances] == ["connectormcp-backend-1", "connectormcp-backend-2"]
+        envs = [program_env(spec, p, ctx) for p in instances]
+        assert [e["INSTANCE_NAME"] for e in envs] == ["backend-1", "backend-2"]
+        assert envs[1]["CONNECTOR_LOG"].endswith("/connectormcp/backend-2/app.log")
+        assert len({e["MCPOPS_SERVICE_LISTEN"] for e in envs}) == len({e["MCPOPS_SERVICE_STATE_DIR"] for e in envs}) == 2
+        assert env["TRUSTED_PROXIES"] == "127.0.0.1" and env["RATE_LIMIT_PER_MINUTE"] == "60"
+        assert env["CONNECTOR_RELEASE_DIR"].endswith("/releases/current")
     if name in ("lego-mcp", "loyalty-api"):
         assert env["DATABASE_URL"].startswith("postgresql://")
 
