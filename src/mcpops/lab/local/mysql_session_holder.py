@@ -4,8 +4,8 @@
         --status-file FILE [--host 127.0.0.1] [--max N]
 
 Opens sessions as the given user until the server refuses one ("Too many connections", 1040) or --max are held,
-writes {"pid", "held", "refused", "error"} to the status file, then keeps trying once a second to take any slot
-that frees up, until SIGTERM or SIGINT: then it closes its sessions and exits 0. The password is read from a file
+writes {"pid", "held", "refused", "error"} to the status file, then only holds them (leaked idle sessions: one
+killed by the operator stays gone, its slot free), until SIGTERM or SIGINT: then it closes its sessions and exits 0. The password is read from a file
 (0600) so it is never on a command line. The lab starts it in a session of its own and stops it by its PID.
 """
 
@@ -55,8 +55,9 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     held, refused, error = [], False, None
     try:
+        filled = False
         while not stopping:
-            if len(held) < args.max:
+            if not filled and len(held) < args.max:
                 try:
                     held.append(_connect(args, password))
                     continue
@@ -64,6 +65,7 @@ def main(argv=None):
                     code = exc.args[0] if exc.args else None
                     refused = code == TOO_MANY_CONNECTIONS
                     error = f"({code}, {exc.args[-1]!r})" if exc.args else type(exc).__name__
+            filled = True
             _write_status(args.status_file, held=len(held), refused=refused, error=error)
             deadline = time.monotonic() + RETRY_SECONDS
             while not stopping and time.monotonic() < deadline:
