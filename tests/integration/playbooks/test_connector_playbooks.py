@@ -455,3 +455,45 @@ def test_rollback_puts_every_instance_back_on_the_previous_release(connector):
         assert status == 200 and body["version"] == "1.0.0"
     connector.break_("healthy")
     connector.wait_healthy()
+
+
+# -- Scaling Guidelines: Horizontal Scaling -----------------------------------------------
+
+
+def _through_nginx(connector):
+    """The instance that answered /health through nginx."""
+    status, body = connector.lb("GET", "/health")
+    return json.loads(body).get("instance") if status == 200 else None
+
+
+def test_scale_out_refuses_while_an_instance_counts_its_rate_limit_in_memory(connector):
+    said = connector.break_("rate-limit-memory")
+    assert connector.deep("backend-2")[1]["rate_limit"]["backend"] == "memory", said
+    upstreams = Path(connector.topo.nginx().upstreams)
+    before = upstreams.read_text()
+    proc = connector.playbook("connector-scale-out.yml")
+    assert proc.returncode != 0
+    assert "Scale-out refused: RATE_LIMIT_BACKEND is not redis on backend-2 (memory)" in proc.text, proc.text[-3000:]
+    assert connector.lab.program_pid("connectormcp-backend-3") is None
+    assert upstreams.read_text() == before
+    connector.break_("healthy")
+    connector.wait_healthy()
+
+
+def test_scale_out_starts_the_standby_and_adds_it_to_nginx(connector):
+    standby = "connectormcp-backend-3"
+    upstreams = Path(connector.topo.nginx().upstreams)
+    assert connector.lab.program_pid(standby) is None
+    connector.assert_check_mode_changes_nothing("connector-scale-out.yml")
+    assert connector.lab.program_pid(standby) is None
+    connector.ok(connector.playbook("connector-scale-out.yml"))
+    assert connector.lab.program_pid(standby)
+    port = connector.lab.program_url(standby).rsplit(":", 1)[1]
+    assert "server 127.0.0.1:%s;" % port in upstreams.read_text()
+    seen = set()
+    poll(lambda: seen.add(_through_nginx(connector)) or seen, lambda s: "backend-3" in s)
+    assert "backend-3" in seen, seen
+    again = connector.ok(connector.playbook("connector-scale-out.yml"))
+    assert recap_changed(again).get("backend-3") == 0, "already added: nothing to change"
+    connector.break_("healthy")
+    connector.wait_healthy()
