@@ -6,6 +6,12 @@ A target of another service (a CCTelegram host) is checked its profile's way: he
 liveness and readiness checks answer as the profile says (status and body conditions); storage-meta and tokens
 only for a service whose profile has those features (features: gateway_backups, tokens).
 
+A ConnectorMCP instance (the connector lab, --service connector-mcp) is checked its profile's way too (/health
+and its deep check /api/health); its symptoms read the instance (its PID, RSS, /api/health) and the lab (MariaDB,
+nginx from a chosen source address, the release links) through the adapter (lab_adapters.ConnectorDrillLab), and
+compare with what the adapter recorded right after the fault (facts["after_fault"]). A symptom of the whole lab
+(LAB_WIDE) is checked once, not once an instance.
+
 The check_* functions are pure (tests/unit/mcpops/drill/test_checks.py); common_checks and symptom_check
 read a target (its API and its data dir) and ask the lab for its service state.
 """
@@ -30,7 +36,21 @@ SYMPTOMS = {
     "named_gate": "the rollout stopped at the host that failed its health gate",
     "unit_restarted": "the broken host's main unit was restarted (a new main PID or invocation), is active, and "
                       "the units it depends on (its profile's runtime.depends_on: the bridge) are active again",
+    # ConnectorMCP (the connector lab)
+    "exhausted_restarted": "the instance whose pool was exhausted was restarted (a new PID), the others were not",
+    "idle_sessions_killed": "no MariaDB session of the idle sessions' user (kill_users) is left",
+    "breakers_closed": "every circuit breaker of every instance is closed (/api/health mcp_connectors)",
+    "storm_blocked": "through nginx the storm's source address gets 403, another loopback address 200",
+    "expired_states_gone": "no row of connectorMCP.oauth_states has expired (by the database's clock)",
+    "named_skew": "the run names the instance whose clock is off (Clock sync: <instance> is more than N s off)",
+    "memory_released": "the instance over the memory threshold was restarted and holds less memory, the others "
+                       "were not restarted",
+    "instances_restarted": "every instance runs again with a new PID (the stopped one too)",
+    "release_rolled_back": "releases/current is the release before the fault again and every instance says that "
+                           "version",
 }
+# The symptoms of the whole lab, checked once (not once a target).
+LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "named_skew")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
 NEEDS_UNIT_BASELINE = ("unit_restarted",)
 
@@ -39,6 +59,7 @@ NAMED_PATTERNS = {
     "named_upstream": r"FAILED: [a-z, ]*upstream",
     "named_certificate": r"FAILED: [a-z, ]*certificate",
     "named_gate": r"Rolling restart stopped at \S+",
+    "named_skew": r"Clock sync: (\S+) is more than \d+ s off",
 }
 
 
@@ -150,6 +171,80 @@ def check_runbook_exit(status, expected):
     return Check("runbook", ok, detail)
 
 
+def check_named_instances(symptom, run_output, wanted):
+    """check_named, and every instance in wanted named by a match (the pattern's group 1)."""
+    pattern = NAMED_PATTERNS[symptom]
+    matches = list(re.finditer(pattern, run_output or ""))
+    named = sorted({m.group(1) for m in matches})
+    missing = sorted(set(wanted) - set(named))
+    if not matches:
+        return Check(symptom, False, f"no line of the run's output matches {pattern!r}")
+    detail = f"the run says {matches[0].group(0)!r}"
+    if missing:
+        detail += f"; it does not name {', '.join(missing)} (the instance the fault broke)"
+    return Check(symptom, not missing, detail)
+
+
+# -- ConnectorMCP: pure checks of what the adapter read ----------------------------------------------------
+
+def check_restarted_where_needed(symptom, target, was, now, needed, why):
+    """was/now: the instance's PID right after the fault and now; needed: it had to be restarted (why: the
+    reason, or why not). An instance that had no need must keep its PID: the runbook restarts only what it must."""
+    moved = bool(now) and now != was
+    if needed:
+        ok = moved
+        detail = f"{why}: {'restarted' if moved else 'not restarted'} (PID {was} -> {now})"
+    else:
+        ok = now == was and bool(now)
+        detail = f"{why}: {'left alone' if ok else 'restarted or not running, though it had no need'} " \
+                 f"(PID {was} -> {now})"
+    return Check(symptom, ok, detail, target)
+
+
+def check_breakers(target, status, body):
+    connectors = (body or {}).get("mcp_connectors") if isinstance(body, dict) else None
+    if status is None or not isinstance(connectors, dict):
+        return Check("breakers_closed", False, f"/api/health answered {status}, no mcp_connectors", target)
+    not_closed = sorted(f"{name} {(c or {}).get('circuit')}" for name, c in connectors.items()
+                        if (c or {}).get("circuit") != "closed")
+    detail = f"{len(connectors)} breakers" + (f", not closed: {', '.join(not_closed)}" if not_closed
+                                               else ", every one closed")
+    return Check("breakers_closed", not not_closed, detail, target)
+
+
+def check_memory_released(target, was, now, threshold_mb):
+    """was/now: {"pid", "rss_mb"} right after the fault and now; threshold_mb: the runbook's restart threshold."""
+    over = (was.get("rss_mb") or 0) >= threshold_mb
+    check = check_restarted_where_needed(
+        "memory_released", target, was.get("pid"), now.get("pid"), over,
+        f"RSS {was.get('rss_mb')} MB at the fault, {'over' if over else 'under'} {threshold_mb:g} MB")
+    check.detail += f", RSS now {now.get('rss_mb')} MB"
+    if over and now.get("rss_mb") is not None and was.get("rss_mb") is not None:
+        check.ok = check.ok and now["rss_mb"] < was["rss_mb"]
+    return check
+
+
+def check_release(target, links, wanted, status, body):
+    """links: {"current", "previous"}; wanted: the release current pointed at before the fault."""
+    version = (body or {}).get("version") if isinstance(body, dict) else None
+    ok = links.get("current") == wanted and version == wanted and status == 200
+    detail = f"releases/current -> {links.get('current')} (before the fault: {wanted}); /api/health {status} " \
+             f"version {version}"
+    return Check("release_rolled_back", ok, detail, target)
+
+
+def check_storm_blocked(source, blocked_status, other_status):
+    ok = blocked_status == 403 and other_status == 200
+    return Check("storm_blocked", ok, f"GET /health through nginx from {source}: {blocked_status} (expected 403); "
+                                      f"from 127.0.0.1: {other_status} (expected 200)")
+
+
+def check_count_zero(symptom, count, what):
+    if count is None:
+        return Check(symptom, False, f"{what}: the database did not answer")
+    return Check(symptom, count == 0, f"{count} {what}")
+
+
 # -- the checks that read a target (a lab_adapters.Target) after the run --------------------------------
 
 def common_checks(target, healthy_after):
@@ -173,6 +268,8 @@ def common_checks(target, healthy_after):
 
 def symptom_check(lab, target, symptom, facts, run_output):
     """The fault's own symptom, gone (or named by a read-only runbook)."""
+    if symptom in CONNECTOR_SYMPTOMS:
+        return connector_symptom_check(lab, target, symptom, facts, run_output)
     if symptom.startswith("named_"):
         check = check_named(symptom, run_output)
         check.target = target.name
@@ -210,4 +307,63 @@ def symptom_check(lab, target, symptom, facts, run_output):
         before = (facts.get("units_before") or {}).get(target.name) or {}
         depends_on = tuple((target.profile or {}).get("runtime", {}).get("depends_on") or ())
         return check_unit_restarted(target.name, target.unit, before, lab.unit_snapshot(target), depends_on)
+    raise DrillError(f"no check for symptom {symptom!r}")
+
+
+def undone_check(lab, symptom, facts):
+    """After the scenario's undo run: the symptom's repair taken back where the drill checks it, else None."""
+    if symptom == "storm_blocked":
+        source = facts.get("storm_source")
+        status = lab.lb_status("/health", source, expect=200)
+        return Check("undone", status == 200, f"after the undo run, GET /health through nginx from {source}: "
+                                              f"{status} (expected 200)")
+    return None
+
+
+CONNECTOR_SYMPTOMS = ("exhausted_restarted", "idle_sessions_killed", "breakers_closed", "storm_blocked",
+                      "expired_states_gone", "named_skew", "memory_released", "instances_restarted",
+                      "release_rolled_back")
+
+
+def connector_symptom_check(lab, target, symptom, facts, run_output):
+    """A ConnectorMCP symptom; lab: a lab_adapters.ConnectorDrillLab, facts: its fault_facts and the extra vars."""
+    after = (facts.get("after_fault") or {}).get(target.name) or {}
+    if symptom == "exhausted_restarted":
+        exhausted = bool(after.get("pool_exhausted"))
+        return check_restarted_where_needed(symptom, target.name, after.get("pid"), lab.program_pid(target),
+                                            exhausted, "pool exhausted at the fault" if exhausted
+                                            else "pool not exhausted at the fault")
+    if symptom == "instances_restarted":
+        now = lab.program_pid(target)
+        state = lab.service_state(target)
+        check = check_restarted_where_needed(symptom, target.name, after.get("pid"), now, True,
+                                             f"{after.get('state')} after the fault")
+        check.ok = check.ok and state == "RUNNING"
+        check.detail += f", now {state}"
+        return check
+    if symptom == "memory_released":
+        percent = facts.get("restart_over_percent", 80)
+        threshold = float(facts.get("memory_limit_mb", 1024)) * float(percent) / 100
+        now = {"pid": lab.program_pid(target), "rss_mb": lab.rss_mb(target)}
+        return check_memory_released(target.name, after, now, threshold)
+    if symptom == "breakers_closed":
+        return check_breakers(target.name, *http_json(target.api_url + "/api/health", timeout=10))
+    if symptom == "release_rolled_back":
+        wanted = (facts.get("before_fault") or {}).get("releases", {}).get("current")
+        status, body = http_json(target.api_url + "/api/health", timeout=10)
+        return check_release(target.name, lab.release_links(), wanted, status, body)
+    if symptom == "storm_blocked":
+        source = facts.get("storm_source")  # nginx reloads its workers gracefully: wait for the answer wanted
+        return check_storm_blocked(source, lab.lb_status("/health", source, expect=403),
+                                   lab.lb_status("/health", "127.0.0.1", expect=200))
+    if symptom == "idle_sessions_killed":
+        users = list(facts.get("kill_users") or [])
+        count = lab.sql_count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER IN ("
+                              + ", ".join(["%s"] * len(users)) + ")", users) if users else None
+        return check_count_zero(symptom, count, f"sessions of {', '.join(users) or '(no kill_users)'} left")
+    if symptom == "expired_states_gone":
+        count = lab.sql_count("SELECT COUNT(*) FROM oauth_states WHERE expires_at < NOW()")
+        return check_count_zero(symptom, count, "expired rows in oauth_states")
+    if symptom == "named_skew":
+        return check_named_instances(symptom, run_output, facts.get("skewed") or ())
     raise DrillError(f"no check for symptom {symptom!r}")

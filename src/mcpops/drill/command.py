@@ -4,11 +4,14 @@ verify, report.
     1. lab up        the local lab (or a fleet of N hosts of the service); a running one of the same shape is reused
     2. prepare       a backup first where the runbook restores one; the tokens of every target recorded (a
                      service with tokens); the broken targets' units recorded where the symptom compares them
-    3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target, or the first only
+    3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target, or the first only,
+                     or into the lab once (a ConnectorMCP fault: the lab chooses the instances it breaks)
     4. run           the runbook through mcpops.run.runner (ansible-runner, a run dir under runs/, the
                      incident_report callback), --yes implied: the inventory is the lab's own, always
     5. verify        healthy, storage-meta and tokens unchanged (where the service has them), the fault's
-                     symptom gone (or named) on each broken target
+                     symptom gone (or named) on each broken target (a symptom of the whole lab: once); then,
+                     where the scenario says so, the runbook once more to undo what would outlive the drill
+                     (its run dir: undo/ inside the drill's)
     6. report        drill.json and drill.md in the run dir, the verdict printed
     7. lab down      only what the drill started, unless --keep
 
@@ -23,7 +26,8 @@ import time
 from pathlib import Path
 
 from mcpops.drill import scenarios
-from mcpops.drill.checks import NEEDS_UNIT_BASELINE, check_runbook_exit, check_tokens, common_checks, symptom_check
+from mcpops.drill.checks import (LAB_WIDE, NEEDS_UNIT_BASELINE, Check, check_runbook_exit, check_tokens,
+                                 common_checks, symptom_check, undone_check)
 from mcpops.drill.scenarios import DEFAULT_SERVICE, DrillError
 from mcpops.drill.verdict import Verdict, write_verdict
 from mcpops.run.plugin_utils import load
@@ -85,8 +89,9 @@ def _extra_vars(runbook, scenario, run_dir):
 
 
 def broken_targets(scenario, targets):
-    """The targets the fault goes into: every one, or the first only (one host of the fleet broken)."""
-    return list(targets) if scenario.targets == scenarios.ALL else list(targets)[:1]
+    """The targets the fault goes into (and whose symptom is checked): every one, or the first only (one host of the
+    fleet broken); a fault into the lab (LAB) may break any of them: every one is checked."""
+    return list(targets) if scenario.targets in (scenarios.ALL, scenarios.LAB) else list(targets)[:1]
 
 
 def _verify(lab, scenario, targets, baseline, facts, output):
@@ -98,9 +103,29 @@ def _verify(lab, scenario, targets, baseline, facts, output):
         checks += common_checks(target, scenario.healthy_after)
         if target.has("tokens"):
             checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
-        if target.name in broken:
+        if target.name in broken and scenario.symptom not in LAB_WIDE:
             checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
+    if scenario.symptom in LAB_WIDE and targets:  # a symptom of the whole lab: once
+        checks.append(symptom_check(lab, targets[0], scenario.symptom, facts, output))
     return checks
+
+
+def _undo(lab, runbook, scenario, run_dir, facts, out):
+    """The runbook once more with the scenario's undo_vars (e.g. unblock the address the drill had it block), in
+    <run dir>/undo; the Checks of its exit and, where the symptom has one, of what it undid."""
+    from mcpops.run import runner
+    from mcpops.run.progress import Progress
+
+    undo_dir = Path(run_dir) / "undo"
+    undo_dir.mkdir(mode=0o700)
+    words = " ".join(f"-e {k}={v}" for k, v in scenario.undo_vars.items())
+    out(f"== Undo: mcpops run {runbook.id} -i {lab.inventory} --yes {words}")
+    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
+                                extra_vars=dict(scenario.undo_vars))
+    status, _ = runner.run(request, Progress(), run_dir=undo_dir, env=lab.env())
+    checks = [Check("undo", status == 0, f"{words}: exit {status} (expected 0); its run is in {undo_dir}")]
+    undone = undone_check(lab, scenario.symptom, facts) if status == 0 else None
+    return checks + ([undone] if undone else [])
 
 
 def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
@@ -131,13 +156,17 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             units_before = {target.name: lab.unit_snapshot(target) for target in broken}
 
         out(f"== 3/6 Break: {scenario.fault} ({scenario.why})")
-        if len(broken) < len(targets):
+        if len(broken) < len(targets) and scenario.targets != scenarios.LAB:
             out(f"into {', '.join(t.name for t in broken)} only; "
                 f"{', '.join(t.name for t in targets if t not in broken)} left healthy")
-        for target in broken:
-            line = lab.inject(target, scenario.fault)
-            verdict.injected.append(f"{target.name}: {line}")
+        if scenario.targets == scenarios.LAB:  # the lab's fault, once: it chooses the instances it breaks
+            verdict.injected.append(f"{lab.kind} lab: {lab.inject(None, scenario.fault)}")
             out(verdict.injected[-1])
+        else:
+            for target in broken:
+                line = lab.inject(target, scenario.fault)
+                verdict.injected.append(f"{target.name}: {line}")
+                out(verdict.injected[-1])
         fault_clock = time.monotonic()
         verdict.fault_at = _now()
         # Tokens are compared with what the fault left where the gateway still answers (rate-storm issues
@@ -169,10 +198,16 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             facts["units_before"] = units_before
         verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
         verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir))
-        if verdict.passed:
-            verdict.recover_seconds = round(time.monotonic() - fault_clock, 1)
+        verified = time.monotonic()
         for check in verdict.checks:
             out(check.line())
+        if scenario.undo_vars:
+            undo = _undo(lab, runbook, scenario, run_dir, facts, out)
+            verdict.checks += undo
+            for check in undo:
+                out(check.line())
+        if verdict.passed:
+            verdict.recover_seconds = round(verified - fault_clock, 1)
         for target in targets:
             if not target.has("storage-meta"):
                 continue
@@ -190,7 +225,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
                 "when done")
         else:
             out("== 6/6 Lab left running (it was running before the drill)"
-                + ("" if scenario.expect_exit == 0 else f"; it still has the fault {scenario.fault}"))
+                + ("" if scenario.expect_exit == 0 and scenario.targets != scenarios.LAB
+                   else f"; it still has the fault {scenario.fault} (`mcpops lab break healthy` undoes it)"))
     write_verdict(verdict)
     return verdict
 
@@ -205,7 +241,7 @@ def _probe(target):
 
 def cmd_drill(args):
     """The `mcpops drill` subcommand."""
-    from mcpops.drill.lab_adapters import FleetDrillLab, LocalDrillLab
+    from mcpops.drill.lab_adapters import ConnectorDrillLab, FleetDrillLab, LocalDrillLab
 
     def fail(message, status=EXIT_USAGE):
         print(f"mcpops drill: error: {message}", file=sys.stderr)
@@ -222,6 +258,10 @@ def cmd_drill(args):
                              "$MCPOPS_FLEET_NET.11...")
         if args.fleet:
             lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service)
+        elif service == scenarios.CONNECTOR:
+            if args.upstream:
+                raise DrillError("--upstream is the 1C gateway lab's OData upstream; the connector lab has none")
+            lab = ConnectorDrillLab(args.dir, listen=args.listen, inventory=args.inventory)
         else:
             lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory, upstream=args.upstream)
     except DrillError as exc:
@@ -253,10 +293,11 @@ def add_parser(subparsers):
     p.add_argument("--fleet", type=int, metavar="N", help="on a fleet lab of N hosts (root) instead of the local lab")
     p.add_argument("--service", default=DEFAULT_SERVICE, metavar="S",
                    help=f"the service the lab runs (default {DEFAULT_SERVICE}; {scenarios.CCTELEGRAM} on the "
-                        "fleet only); its profile's checks judge health")
+                        f"fleet only, {scenarios.CONNECTOR} on the local lab only); its profile's checks judge health")
     p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
                                  "$MCPOPS_FLEET_DIR or .fleet)")
-    p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000)")
+    p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000; "
+                                    f"{scenarios.CONNECTOR}: its backend-1, default 127.0.0.1:8000)")
     p.add_argument("--upstream", help="local lab: host:port of INC-004's 1C upstream when the drill seeds the lab "
                                       "(default 127.0.0.1:8443); two INC-004 drills at once need two")
     p.add_argument("-i", "--inventory", help="only the lab's own inventory is accepted (the default)")

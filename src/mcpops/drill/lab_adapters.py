@@ -7,6 +7,12 @@ need, and down what the drill started.
     FleetDrillLab   the fleet lab (mcpops.lab.fleet.lab.FleetLab): N hosts under systemd-nspawn, the
                     inventory the fleet wrote (`inventories/fleet` unless told otherwise); hosts of the 1C
                     gateway, or of CCTelegram MCP with --service cctelegram-mcp
+    ConnectorDrillLab
+                    the connector lab (mcpops.lab.local.service_lab.ServiceLab, --service connector-mcp): two
+                    backend instances under supervisord behind nginx, MariaDB, Redis; the inventory the drill writes
+                    into the lab's state dir (mcpops.drill.connector_inventory: no secret in it); its faults are the
+                    lab's (injected once), and what the instances were right after the fault is recorded for the
+                    checks (fault_facts)
 """
 
 import json
@@ -14,12 +20,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpops.drill.scenarios import DEFAULT_SERVICE, FLEET, LOCAL, ONEC, DrillError
+from mcpops.drill.scenarios import CONNECTOR, DEFAULT_SERVICE, FLEET, LOCAL, ONEC, STORM_SOURCE, DrillError
 from mcpops.lab.http_client import http_json
 from mcpops.run.runbooks import REPO
 
 LOCAL_INVENTORY = REPO / "inventories" / "lab"
 TOKEN_PAGE = 100
+LB_WAIT = 15.0  # seconds a check waits for nginx's answer to change after a reload
 # What a drill checks beyond health, and the profile feature a service needs for it (profiles/<name>.yml).
 FEATURES = {"tokens": "tokens", "storage-meta": "gateway_backups"}
 
@@ -108,6 +115,7 @@ class LocalDrillLab:
         from mcpops.lab.local.lab import LocalLab
 
         self.lab = LocalLab(state_dir, listen=listen, upstream=upstream, out=print)
+        _check_recorded_service(self.lab.state_dir, ONEC)
         self._check_inventory(inventory)
         self.inventory = LOCAL_INVENTORY
         self.started = False
@@ -149,6 +157,168 @@ class LocalDrillLab:
 
     def service_state(self, target):
         return self.lab.program_state()
+
+
+def _check_recorded_service(state_dir, service):
+    """DrillError when the state dir holds a lab of another service (before anything starts)."""
+    from mcpops.lab.local.service_lab import recorded_service
+
+    recorded = recorded_service(state_dir)
+    if recorded and recorded != service:
+        raise DrillError(f"the lab in {state_dir} runs {recorded}, not {service}: `mcpops lab down --purge` first, "
+                         f"or another --dir, or --service {recorded}")
+
+
+class ConnectorDrillLab:
+    """The connector lab: targets are its backend instances (backend-1, backend-2), checked their profile's way."""
+
+    kind = LOCAL
+    service = CONNECTOR
+    INVENTORY_NAME = "drill/connector-inventory.json"  # under the lab's state dir
+
+    def __init__(self, state_dir=None, listen=None, inventory=None):
+        from mcpops.drill.profiles import load_profile
+        from mcpops.lab.local.errors import LabError
+        from mcpops.lab.local.service_lab import ServiceLab
+
+        try:
+            self.lab = ServiceLab(state_dir, CONNECTOR, listen=listen, out=print)
+        except LabError as exc:
+            raise DrillError(str(exc)) from None
+        self.inventory = self.lab.state_dir / self.INVENTORY_NAME
+        if inventory is not None and Path(inventory).expanduser().resolve() != self.inventory:
+            raise DrillError(f"inventory {inventory} is not the connector lab's ({self.inventory}, written by the "
+                             "drill): a drill breaks things and runs on its own lab only")
+        self.profile = load_profile(CONNECTOR)
+        self.started = False
+        self._facts = {}
+
+    @property
+    def topology(self):
+        return self.lab.topology
+
+    def faults(self):
+        return self.lab.faults
+
+    def up(self):
+        from mcpops.drill.connector_inventory import write_connector_inventory
+
+        result = self.lab.up()
+        self.started = bool(result["started"])
+        try:
+            write_connector_inventory(self.inventory, self.lab)
+        except BaseException:
+            if self.started:  # the drill's `finally` is not reached yet: down what was just started
+                self.lab.down()
+            raise
+        return result
+
+    def down(self):
+        return self.lab.down()
+
+    def env(self):
+        return {"MCPOPS_LAB_DIR": str(self.lab.state_dir)}
+
+    def targets(self):
+        return [Target(self.topology.instance_host(program), self.lab.program_url(program), service=CONNECTOR,
+                       profile=self.profile, unit=program) for program in self.topology.instances]
+
+    def inject(self, target, fault):
+        """The lab's fault (target is not used: the fault chooses its instances); records the release links before
+        it and each instance right after it (fault_facts)."""
+        before = {"releases": self.topology.release_links()}
+        line = self.lab.break_(fault)
+        self._facts = {"before_fault": before, "after_fault": self.snapshot(), "storm_source": STORM_SOURCE,
+                       "skewed": [self.topology.instance_host(p) for p in self.topology.instances
+                                  if str(self.lab.env_overrides(p).get("CLOCK_SKEW_SECONDS") or "0") != "0"]}
+        return line
+
+    def snapshot(self):
+        """{host: {"pid", "state", "rss_mb", "deep_status", "pool_exhausted"}} of every instance now."""
+        found = {}
+        for target in self.targets():
+            pid = self.program_pid(target)
+            rss = self.rss_mb(target)  # before the request below: a leaking instance grows with every request
+            status, body = http_json(target.api_url + "/api/health", timeout=10)
+            database = (body or {}).get("database") if isinstance(body, dict) else None
+            database = database if isinstance(database, dict) else {}
+            pool = database.get("pool") if isinstance(database.get("pool"), dict) else {}
+            exhausted = "pool exhausted" in str(database.get("error") or "") or \
+                (status == 503 and pool.get("available") == 0)
+            found[target.name] = {"pid": pid, "state": self.service_state(target), "rss_mb": rss,
+                                  "deep_status": status, "pool_exhausted": exhausted}
+        return found
+
+    def fault_facts(self, fault):
+        return dict(self._facts)
+
+    def service_state(self, target):
+        return self.lab.program_state(target.unit)
+
+    def program_pid(self, target):
+        return self.lab.program_pid(target.unit)
+
+    def rss_mb(self, target):
+        """The instance's resident memory in MB (/proc/<pid>/status VmRSS), None when it does not run."""
+        pid = self.program_pid(target)
+        if not pid:
+            return None
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def release_links(self):
+        return self.topology.release_links()
+
+    def lb_status(self, path, source, expect=None, timeout=LB_WAIT):
+        """The status of GET path through the lab's nginx from a loopback source address (None when none came);
+        with expect: asked again until it is that status or timeout seconds passed (nginx reloads gracefully)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._lb_status_once(path, source)
+            if expect is None or status == expect or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.2)
+
+    def _lb_status_once(self, path, source):
+        import http.client
+
+        url = self.topology.lb_url or ""
+        host, _, port = url.rsplit("/", 1)[-1].partition(":")
+        if not port:
+            return None
+        conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
+
+    def sql_count(self, statement, args=None):
+        """The first column of the first row of a COUNT query as root on the lab's MariaDB (args bound); None when
+        the database does not answer."""
+        import pymysql
+
+        try:
+            conn = self.topology.mysql_root(database=self.lab.spec.datastore("mysql").database)
+        except pymysql.MySQLError:
+            return None
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, args)
+                return int(cur.fetchone()[0])
+        except pymysql.MySQLError:
+            return None
+        finally:
+            conn.close()
 
 
 class FleetDrillLab:

@@ -10,19 +10,25 @@ Plain data and pure functions (tests/unit/mcpops/drill/test_scenarios.py); the c
 mcpops.drill.checks, talking to a lab in mcpops.drill.lab_adapters, the sequence in mcpops.drill.command.
 
 A scenario is for one or more services (`mcpops drill --service`, default the 1C gateway): the 1C gateway on
-either lab, CCTelegram MCP (cctelegram-mcp) on the fleet lab only. Its fault goes into every target, or into the
-first one only (`targets="first"`: one host of the fleet broken, the others healthy).
+either lab, CCTelegram MCP (cctelegram-mcp) on the fleet lab only, ConnectorMCP (connector-mcp) on the local lab
+only (`mcpops lab up --service connector-mcp`: two backend instances behind nginx, MariaDB, Redis). Its fault goes
+into every target, or into the first one only (`targets="first"`: one host of the fleet broken, the others
+healthy), or into the lab once (`targets="lab"`: a ConnectorMCP fault is the lab's, it chooses the instances it
+breaks; every instance is a target and is checked).
 """
 
 from dataclasses import dataclass, field
 
 LOCAL, FLEET = "local", "fleet"
-ONEC, CCTELEGRAM = "onec-gateway", "cctelegram-mcp"   # service profile names (profiles/<name>.yml)
-SERVICES = (ONEC, CCTELEGRAM)
+ONEC, CCTELEGRAM, CONNECTOR = "onec-gateway", "cctelegram-mcp", "connector-mcp"  # profiles/<name>.yml
+SERVICES = (ONEC, CCTELEGRAM, CONNECTOR)
 DEFAULT_SERVICE = ONEC
-# The services each lab can run for a drill (the fleet: `mcpops fleet up --service`).
-LAB_SERVICES = {LOCAL: (ONEC,), FLEET: (ONEC, CCTELEGRAM)}
-ALL, FIRST = "all", "first"                          # Scenario.targets: which targets get the fault
+# The services each lab can run for a drill (the local lab: `mcpops lab up [--service connector-mcp]`; the fleet:
+# `mcpops fleet up --service`).
+LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM)}
+ALL, FIRST, LAB = "all", "first", "lab"              # Scenario.targets: which targets get the fault (LAB: the lab,
+                                                     # once; every target is checked)
+STORM_SOURCE = "127.0.0.77"  # the connector lab's rate-limit-storm comes from this loopback address
 
 
 class DrillError(Exception):
@@ -43,7 +49,10 @@ class Scenario:
                                        # its profile's liveness and readiness checks)
     why: str = ""                      # one line for drill.md: what the drill rehearses
     services: tuple = (ONEC,)          # the services (profile names) this scenario drills
-    targets: str = ALL                 # ALL: the fault into every target; FIRST: into the first only
+    targets: str = ALL                 # ALL: the fault into every target; FIRST: into the first only; LAB: into
+                                       # the lab once
+    undo_vars: dict = None             # after the checks, the runbook runs again with these extra vars to undo
+                                       # what it did that would outlive the drill (a block at the load balancer)
 
 
 DRILLS = {
@@ -85,6 +94,58 @@ DRILLS = {
     ),
 }
 
+# ConnectorMCP (seed 004, issue 16): the playbooks' failure modes on the connector lab, each with the lab fault and
+# the extra vars that make the playbook repair it (tests/integration/playbooks/test_connector_playbooks.py is the
+# spec of each). Every instance must pass its profile's liveness and deep checks afterwards.
+_CONNECTOR = dict(services=(CONNECTOR,), labs=(LOCAL,), targets=LAB)
+# memory-leak: backend-1 leaks until its RSS passes the lab's MEMORY_WARN_MB (128 MB,
+# mcpops.lab.local.service_catalog.CONNECTOR_LAB_ENV); a limit of 150 MB restarts from 80 % = 120 MB: the leaking
+# instance is over it, an idle instance (a Python process with PyMySQL and redis-py: about 40 MB) far under it.
+CONNECTOR_MEMORY_LIMIT_MB = 150
+DRILLS.update({
+    "connector-db-connections": (
+        Scenario("pool-exhausted", "exhausted_restarted", **_CONNECTOR,
+                 why="backend-1 leaks pool connections until its pool is exhausted (503, PoolExhausted): the runbook "
+                     "restarts that instance only"),
+        Scenario("mysql-max-connections", "idle_sessions_killed", {"kill_idle_for": "1s", "kill_users": ["filler"]},
+                 **_CONNECTOR,
+                 why="MariaDB's max_connections taken by idle sessions of a `filler` user: the runbook kills that "
+                     "user's idle sessions"),
+    ),
+    "connector-connector-failures": (
+        Scenario("datasource-failing", "breakers_closed", {"breaker_wait": 0}, **_CONNECTOR,
+                 why="tool calls to slack fail until every instance's slack breaker opens: the runbook restarts the "
+                     "instances whose breakers stay open, one at a time"),
+    ),
+    "connector-rate-limits": (
+        Scenario("rate-limit-storm", "storm_blocked", {"block_ips": [STORM_SOURCE]}, **_CONNECTOR,
+                 undo_vars={"block_ips": [STORM_SOURCE], "unblock": True},
+                 why=f"400 requests through nginx from {STORM_SOURCE} hit the rate limit: the runbook blocks that "
+                     "address at nginx (and, after the checks, unblocks it again)"),
+    ),
+    "connector-oauth-states": (
+        Scenario("oauth-states-expired", "expired_states_gone", **_CONNECTOR,
+                 why="5,000 expired OAuth states in connectorMCP.oauth_states: the runbook deletes them in batches"),
+        Scenario("clock-skew", "named_skew", {"cleanup": False}, **_CONNECTOR, expect_exit=2,
+                 why="backend-2's clock is 15 minutes ahead, so a state it starts is refused by the next instance: "
+                     "the runbook must end red naming backend-2"),
+    ),
+    "connector-high-memory": (
+        Scenario("memory-leak", "memory_released", {"memory_limit_mb": CONNECTOR_MEMORY_LIMIT_MB}, **_CONNECTOR,
+                 why="backend-1 leaks memory past MEMORY_WARN_MB: the runbook restarts the instance over 80 % of "
+                     f"{CONNECTOR_MEMORY_LIMIT_MB} MB, and that one only"),
+    ),
+    "connector-restart": (
+        Scenario("stop", "instances_restarted", **_CONNECTOR,
+                 why="backend-1 is stopped: the graceful restart restarts every instance behind the health gate"),
+    ),
+    "connector-rollback": (
+        Scenario("bad-deploy", "release_rolled_back", **_CONNECTOR,
+                 why="release 1.0.1 with a defect is deployed on every instance (/api/health 503): the runbook puts "
+                     "releases/current back on the release before and restarts every instance"),
+    ),
+})
+
 # Runbooks with no lab fault to rehearse them with, and why (the refusal says it in one line). A runbook that is
 # in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
@@ -100,11 +161,23 @@ NOT_DRILLABLE = {
     "service-outage": "only its restart remedy is drilled, on a fleet of cctelegram-mcp hosts (--fleet 3 --service "
                       "cctelegram-mcp); its rollback and scale remedies need docker compose or kubernetes, which the "
                       "labs do not run, and the 1C gateway's outage is rehearsed with inc-001-gateway-down",
+    "connector-db-backup": "nothing breaks: it is a scheduled backup; rehearsed by "
+                           "tests/integration/playbooks/test_connector_playbooks.py (before connector-db-recovery)",
+    "connector-db-recovery": "its recovery point is a time the operator chooses, after a backup and before the bad "
+                             "writes; rehearsed by tests/integration/playbooks/test_connector_playbooks.py",
+    "connector-scale-out": "nothing breaks: it adds standby instances (inventory group connector_standby) behind "
+                           "nginx when the load calls for it, and the drill's inventory of the connector lab has none",
+    "connector-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and no "
+                              "failure to name; rehearsed by tests/integration/playbooks/test_connector_playbooks.py",
 }
 
 
 def drillable():
-    return sorted(DRILLS)
+    """Every drillable runbook id, those of the 1C gateway first, then by service (SERVICES' order), then by id."""
+    def key(runbook_id):
+        return min(SERVICES.index(name) for s in DRILLS[runbook_id] for name in s.services), runbook_id
+
+    return sorted(DRILLS, key=key)
 
 
 def check_service(service, lab=LOCAL):
@@ -129,7 +202,8 @@ def choose(runbook_id, fault=None, lab=LOCAL, service=DEFAULT_SERVICE):
     scenarios = [s for s in DRILLS[runbook_id] if service in s.services]
     if not scenarios:
         drilled = sorted({name for s in DRILLS[runbook_id] for name in s.services})
-        reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only")
+        reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only"
+                                               + (f" (--service {drilled[0]})" if len(drilled) == 1 else ""))
         raise DrillError(f"{runbook_id} cannot be drilled for {service}: {reason}")
     for_service = "" if service == DEFAULT_SERVICE else f" for {service}"
     if fault is None:

@@ -31,11 +31,17 @@ def no_lab(monkeypatch):
 
     monkeypatch.setattr(lab_adapters, "LocalDrillLab", refuse)
     monkeypatch.setattr(lab_adapters, "FleetDrillLab", refuse)
+    monkeypatch.setattr(lab_adapters, "ConnectorDrillLab", refuse)
 
 
 @pytest.mark.parametrize("argv, words", [
     (("service-outage", "--service", CCTELEGRAM), ["the local lab cannot run it", "(--fleet N)"]),
-    (("service-outage", "--fleet", "3", "--service", "lego-mcp"), ["a drill runs one of onec-gateway, cctelegram-mcp"]),
+    (("service-outage", "--fleet", "3", "--service", "lego-mcp"),
+     ["a drill runs one of onec-gateway, cctelegram-mcp, connector-mcp"]),
+    (("connector-rollback",), ["connector-rollback cannot be drilled for onec-gateway", "(--service connector-mcp)"]),
+    (("connector-rollback", "--fleet", "2", "--service", "connector-mcp"), ["the fleet lab cannot run it"]),
+    (("connector-db-backup", "--service", "connector-mcp"), ["connector-db-backup cannot be drilled",
+                                                             "nothing breaks"]),
     (("service-outage", "--fleet", "3"), ["service-outage cannot be drilled for onec-gateway"]),
     (("inc-001-gateway-down", "--fleet", "2", "--service", CCTELEGRAM),
      ["inc-001-gateway-down cannot be drilled for cctelegram-mcp"]),
@@ -145,3 +151,44 @@ def test_a_service_target_that_does_not_answer_fails_without_its_key(tmp_path):
     target = _service_target(tmp_path, "http://127.0.0.1:9")
     [check] = common_checks(target, True)
     assert not check.ok and "/health None" in check.detail and KEY not in check.line()
+
+
+# -- the connector lab (--service connector-mcp) ----------------------------------------------------------
+
+def test_the_connector_drill_refuses_the_1c_upstream_and_another_inventory(tmp_path, capsys):
+    args = parse("connector-rollback", "--service", "connector-mcp", "--dir", str(tmp_path / "lab"),
+                 "--upstream", "127.0.0.1:8443")
+    assert command.cmd_drill(args) == command.EXIT_USAGE
+    assert "--upstream is the 1C gateway lab's" in capsys.readouterr().err
+    args = parse("connector-rollback", "--service", "connector-mcp", "--dir", str(tmp_path / "lab"),
+                 "-i", "inventories/production.example")
+    assert command.cmd_drill(args) == command.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not the connector lab's" in err and "its own lab only" in err, err
+    assert not (tmp_path / "lab" / "lab.json").exists()  # nothing started
+
+
+def test_a_lab_dir_of_another_service_is_refused_before_anything(tmp_path):
+    from mcpops.drill.lab_adapters import ConnectorDrillLab, LocalDrillLab
+
+    onec, connector = tmp_path / "onec", tmp_path / "connector"
+    for path, service in ((onec, None), (connector, "connector-mcp")):
+        path.mkdir()
+        (path / "lab.json").write_text(json.dumps({"listen": "127.0.0.1:9", **({"service": service} if service
+                                                                                else {})}))
+    with pytest.raises(DrillError, match="runs onec-gateway, not connector-mcp"):
+        ConnectorDrillLab(onec)
+    with pytest.raises(DrillError, match="runs connector-mcp, not onec-gateway: .* or --service connector-mcp"):
+        LocalDrillLab(connector)
+    lab = ConnectorDrillLab(connector)
+    assert lab.inventory == connector.resolve() / "drill" / "connector-inventory.json"
+    assert lab.service == "connector-mcp" and "pool-exhausted" in lab.faults() and not lab.started
+
+
+def test_the_connector_inventory_reads_each_secret_from_its_file():
+    from mcpops.drill.connector_inventory import secret_lookup
+
+    assert secret_lookup("/lab/secrets/db_password") == "{{ lookup('ansible.builtin.file', '/lab/secrets/db_password') }}"
+    for bad in ("/lab/it's", "/lab/{{x}}", "/lab/a\\b"):
+        with pytest.raises(DrillError, match="cannot quote"):
+            secret_lookup(bad)

@@ -4,10 +4,11 @@ import pytest
 
 from mcpops.drill import checks, scenarios
 from mcpops.drill.command import plan
-from mcpops.drill.scenarios import CCTELEGRAM, FLEET, LOCAL, ONEC, DrillError, choose
+from mcpops.drill.scenarios import CCTELEGRAM, CONNECTOR, FLEET, LOCAL, ONEC, DrillError, choose
 from mcpops.lab.fleet import services as fleet_services
 from mcpops.lab.fleet.faults import faults_for
 from mcpops.lab.local.faults import FAULTS as LOCAL_FAULTS
+from mcpops.lab.local.service_catalog import spec as service_spec
 from mcpops.run.runbooks import discover
 
 RUNBOOKS = {r.id: r for r in discover()}
@@ -26,13 +27,16 @@ def test_the_table_names_real_runbooks_real_faults_and_declared_extra_vars():
             # A repairing drill needs a runbook that changes things; a read-only one can only name the fault.
             assert s.expect_exit == 2 or runbook.changes, runbook_id
             assert s.services and set(s.services) <= set(scenarios.SERVICES), (runbook_id, s.services)
-            assert s.targets in (scenarios.ALL, scenarios.FIRST)
+            assert s.targets in (scenarios.ALL, scenarios.FIRST, scenarios.LAB)
+            assert s.undo_vars is None or set(s.undo_vars) <= set(runbook.extra_vars), (runbook_id, s.undo_vars)
             for service in s.services:
-                # Every lab of the scenario runs its services and has its fault (the fleet's: that service's).
+                # Every lab of the scenario runs its services and has its fault (the fleet's: that service's; the
+                # local lab's: the 1C gateway's, or the service lab's of that service).
                 for lab in s.labs:
                     assert service in scenarios.LAB_SERVICES[lab], (runbook_id, service, lab)
                 if LOCAL in s.labs:
-                    assert s.fault in LOCAL_FAULTS, (runbook_id, s.fault)
+                    local_faults = LOCAL_FAULTS if service == ONEC else service_spec(service).faults
+                    assert s.fault in local_faults, (runbook_id, service, s.fault)
                 if FLEET in s.labs:
                     assert service in fleet_services.SERVICES
                     assert s.fault in faults_for(service), (runbook_id, service, s.fault)
@@ -149,3 +153,90 @@ def test_the_fault_goes_into_every_target_or_the_first_only():
     assert broken_targets(choose("inc-001-gateway-down", lab=FLEET), hosts) == hosts
     assert broken_targets(choose("service-outage", lab=FLEET, service=CCTELEGRAM), hosts) == ["fleet1"]
     assert broken_targets(choose("rolling-restart", lab=FLEET, service=CCTELEGRAM), hosts) == ["fleet1"]
+
+
+# -- ConnectorMCP (the connector lab, --service connector-mcp) ------------------------------------------
+
+CONNECTOR_RUNBOOKS = sorted(r for r in RUNBOOKS if r.startswith("connector-"))
+
+
+def test_every_connector_runbook_is_drilled_or_says_why():
+    assert CONNECTOR_RUNBOOKS, "the ConnectorMCP playbooks (playbooks/connector-*.yml)"
+    drilled = {r for r in CONNECTOR_RUNBOOKS if r in scenarios.DRILLS}
+    assert drilled == {"connector-db-connections", "connector-connector-failures", "connector-rate-limits",
+                       "connector-oauth-states", "connector-high-memory", "connector-restart", "connector-rollback"}
+    assert set(CONNECTOR_RUNBOOKS) - drilled == {"connector-db-backup", "connector-db-recovery",
+                                                 "connector-log-analysis", "connector-scale-out"}
+    assert "test_connector_playbooks.py" in scenarios.NOT_DRILLABLE["connector-db-recovery"]
+    for runbook_id in drilled:
+        for s in scenarios.DRILLS[runbook_id]:
+            # the lab's fault, once; on the local lab only; every instance checked
+            assert s.services == (CONNECTOR,) and s.labs == (LOCAL,) and s.targets == scenarios.LAB, runbook_id
+
+
+def test_connector_scenarios_are_the_playbook_tests_faults_and_extra_vars():
+    got = {(runbook_id, s.fault): (s.symptom, s.extra_vars, s.expect_exit)
+           for runbook_id in CONNECTOR_RUNBOOKS for s in scenarios.DRILLS.get(runbook_id, ())}
+    assert got == {
+        ("connector-db-connections", "pool-exhausted"): ("exhausted_restarted", {}, 0),
+        ("connector-db-connections", "mysql-max-connections"):
+            ("idle_sessions_killed", {"kill_idle_for": "1s", "kill_users": ["filler"]}, 0),
+        ("connector-connector-failures", "datasource-failing"): ("breakers_closed", {"breaker_wait": 0}, 0),
+        ("connector-rate-limits", "rate-limit-storm"): ("storm_blocked", {"block_ips": ["127.0.0.77"]}, 0),
+        ("connector-oauth-states", "oauth-states-expired"): ("expired_states_gone", {}, 0),
+        ("connector-oauth-states", "clock-skew"): ("named_skew", {"cleanup": False}, 2),
+        ("connector-high-memory", "memory-leak"): ("memory_released", {"memory_limit_mb": 150}, 0),
+        ("connector-restart", "stop"): ("instances_restarted", {}, 0),
+        ("connector-rollback", "bad-deploy"): ("release_rolled_back", {}, 0),
+    }
+    # The storm's block is taken out again after the checks, the runbook's own way.
+    storm = choose("connector-rate-limits", service=CONNECTOR)
+    assert storm.undo_vars == {"block_ips": ["127.0.0.77"], "unblock": True}
+    assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r] if s is not storm)
+
+
+def test_the_memory_limit_puts_only_the_leaking_instance_over_the_threshold():
+    """memory-leak stops once backend-1's RSS passes the lab's MEMORY_WARN_MB: the runbook's threshold (80 % of the
+    drill's memory_limit_mb) must lie under that, and far over an idle instance (about 40 MB)."""
+    from mcpops.lab.local.service_catalog import CONNECTOR_LAB_ENV
+
+    threshold = choose("connector-high-memory", service=CONNECTOR).extra_vars["memory_limit_mb"] * 0.8
+    assert 80 <= threshold < int(CONNECTOR_LAB_ENV["MEMORY_WARN_MB"])
+
+
+def test_connector_choice_and_refusals():
+    assert choose("connector-db-connections", service=CONNECTOR).fault == "pool-exhausted"
+    assert choose("connector-oauth-states", "clock-skew", LOCAL, CONNECTOR).expect_exit == 2
+    runbook, scenario = plan("connector-connector-failures", None, LOCAL, CONNECTOR)
+    assert runbook.id == "connector-connector-failures" and scenario.extra_vars == {"breaker_wait": 0}
+    for args, words in [
+        (("connector-db-connections",), ["cannot be drilled for onec-gateway",
+                                         "drilled for connector-mcp only (--service connector-mcp)"]),
+        (("connector-db-connections", None, FLEET, CONNECTOR),
+         ["--service connector-mcp: the fleet lab cannot run it", "drilled on the local lab only"]),
+        (("connector-db-recovery", None, LOCAL, CONNECTOR), ["connector-db-recovery cannot be drilled",
+                                                             "recovery point"]),
+        (("connector-rollback", "stop", LOCAL, CONNECTOR), ["no drill for connector-mcp with --fault stop",
+                                                            "(its faults: bad-deploy)"]),
+        (("inc-003-restore", None, LOCAL, CONNECTOR), ["inc-003-restore cannot be drilled for connector-mcp"]),
+    ]:
+        with pytest.raises(DrillError) as err:
+            choose(*args)
+        message = str(err.value)
+        assert "\n" not in message, message
+        for word in words:
+            assert word in message, message
+
+
+def test_the_1c_runbooks_are_listed_first():
+    listed = scenarios.drillable()
+    assert listed[:6] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
+                          "inc-005-rate-limit", "rolling-restart", "service-outage"]
+    assert set(listed[6:]) == {r for r in scenarios.DRILLS if r.startswith("connector-")}
+
+
+def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():
+    from mcpops.drill.command import broken_targets
+
+    hosts = ["backend-1", "backend-2"]
+    assert broken_targets(choose("connector-rollback", service=CONNECTOR), hosts) == hosts
