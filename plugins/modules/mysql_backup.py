@@ -90,7 +90,8 @@ options:
     description: Private key file of O(client_cert) (C(ssl-key)).
     type: path
   bin_dir:
-    description: Directory of the MariaDB client programs; default - PATH, then C(/usr/bin), C(/usr/local/bin). The MySQL-era names (C(mysql), C(mysqldump), C(mysqlbinlog)) are used when the MariaDB ones are missing.
+    description: Directory of the MariaDB client programs; default - PATH, then C(/usr/bin), C(/usr/local/bin). The MySQL-era
+      names (C(mysql), C(mysqldump), C(mysqlbinlog)) are used when the MariaDB ones are missing.
     type: path
 attributes:
   check_mode:

@@ -40,7 +40,8 @@ author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
-    description: V(info) reports; V(killed) kills the selected sessions (C(KILL CONNECTION)); V(query_killed) stops their running statement (C(KILL QUERY)) and keeps the session.
+    description: V(info) reports; V(killed) kills the selected sessions (C(KILL CONNECTION)); V(query_killed) stops their
+      running statement (C(KILL QUERY)) and keeps the session.
     type: str
     choices: [info, killed, query_killed]
     default: info
@@ -62,7 +63,23 @@ options:
     description: Only sessions running one of these commands (C(PROCESSLIST.COMMAND)); V(Sleep) is an idle session.
     type: list
     elements: str
-    choices: [Sleep, Query, Execute, Prepare, Fetch, Close stmt, Reset stmt, Long Data, Init DB, Field List, Statistics, Change user, Set option, Ping, Processlist, Debug]
+    choices:
+      - Sleep
+      - Query
+      - Execute
+      - Prepare
+      - Fetch
+      - Close stmt
+      - Reset stmt
+      - Long Data
+      - Init DB
+      - Field List
+      - Statistics
+      - Change user
+      - Set option
+      - Ping
+      - Processlist
+      - Debug
   idle_for:
     description:
       - Only sessions in their current command for at least this long (C(PROCESSLIST.TIME), whole seconds), for example

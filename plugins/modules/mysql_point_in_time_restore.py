@@ -45,7 +45,8 @@ options:
     description: A manifest written by mcpops.runbooks.mysql_backup (its dump is in the same directory). Exclusive with O(backup_dir).
     type: path
   backup_dir:
-    description: A directory of mysql_backup backups; the newest manifest of O(database) whose C(server_time_utc) is before O(stop_datetime) is used. Exclusive with O(backup).
+    description: A directory of mysql_backup backups; the newest manifest of O(database) whose C(server_time_utc) is before
+      O(stop_datetime) is used. Exclusive with O(backup).
     type: path
   stop_datetime:
     description:
@@ -101,13 +102,15 @@ options:
     description: Private key file of O(client_cert) (C(ssl-key)).
     type: path
   bin_dir:
-    description: Directory of the MariaDB client programs; default - PATH, then C(/usr/bin), C(/usr/local/bin). The MySQL-era names (C(mysql), C(mysqldump), C(mysqlbinlog)) are used when the MariaDB ones are missing.
+    description: Directory of the MariaDB client programs; default - PATH, then C(/usr/bin), C(/usr/local/bin). The MySQL-era
+      names (C(mysql), C(mysqldump), C(mysqlbinlog)) are used when the MariaDB ones are missing.
     type: path
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing anything.
     support: full
-    details: Does every read-only check (manifest, sha256, binary logs still on the server, the log decoded and scanned) and says what it would do; creates, loads, renames and drops nothing.
+    details: Does every read-only check (manifest, sha256, binary logs still on the server, the log decoded and scanned)
+      and says what it would do; creates, loads, renames and drops nothing.
   diff_mode:
     description: Reports what changed when run with C(--diff).
     support: none

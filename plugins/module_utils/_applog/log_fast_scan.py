@@ -37,7 +37,7 @@ class SegmentHeads:
 
     def __init__(self, time_paths, max_line):
         self.max_line = max_line
-        self.names = [path for path in time_paths]
+        self.names = list(time_paths)
         self.compiled = {}
 
     def _heads(self, name):
@@ -54,7 +54,7 @@ class SegmentHeads:
                 return None
             if segment.startswith(b'{"' + name.encode("ascii") + b'"'):
                 for earlier in self.names[:index]:
-                    for part in {earlier, earlier.split(".")[0]}:
+                    for part in (earlier, earlier.split(".")[0]):
                         if b'"' + part.encode("utf-8") + b'"' in segment:
                             return None
                 return name

@@ -23,7 +23,7 @@ class MessageMatches:
         self.ignore_case = ignore_case
         self.wanted = [text.lower() if ignore_case else text for text in self.texts]
         self.counts = [0] * len(self.texts)
-        self.samples = [deque(maxlen=samples) for _ in self.texts]
+        self.samples = [deque(maxlen=samples) for dummy in self.texts]
 
     def add(self, message, path, lineno, record):
         if not isinstance(message, str):

@@ -58,8 +58,8 @@ def files_to_replay(binary_logs, start_file, start_position):
                          "backup" % (start_file, ", ".join(names) or "none"), "check")
     if start_position > sizes[start_file]:
         raise MysqlError("the backup's position %s:%d is past the end of that binary log (%d bytes): the log on the "
-                         "server is not the one the backup was taken from" % (start_file, start_position,
-                                                                            sizes[start_file]), "check")
+                         "server is not the one the backup was taken from"
+                         % (start_file, start_position, sizes[start_file]), "check")
     return names[names.index(start_file):]
 
 

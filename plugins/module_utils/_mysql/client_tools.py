@@ -31,8 +31,8 @@ DB_NAME = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
 def find_tool(name, bin_dir=None):
     """Absolute path of a client program (its MariaDB name or the MySQL-era one); MysqlError naming the places."""
-    dirs = [bin_dir] if bin_dir else [d for d in os.environ.get("PATH", "").split(os.pathsep) if d] + ["/usr/bin",
-                                                                                                     "/usr/local/bin"]
+    on_path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    dirs = [bin_dir] if bin_dir else on_path + ["/usr/bin", "/usr/local/bin"]
     for candidate in TOOL_NAMES.get(name, (name,)):
         for directory in dirs:
             path = os.path.join(directory, candidate)

@@ -106,7 +106,7 @@ def kill_sessions(session, flt, state, check_mode, wait_timeout, diff=False, sle
         sessions=[public(r) for r in rows],
         count=len(rows),
         survived=[public(r) for r in left],
-        refused=[public(r) for r, _ in refused],
+        refused=[public(r) for r, dummy in refused],
         gone=0 if check_mode else len(killed) - len(left) + len(gone_early),
         elapsed_seconds=round(clock() - started, 3),
     )
@@ -116,15 +116,15 @@ def kill_sessions(session, flt, state, check_mode, wait_timeout, diff=False, sle
         else:
             after_total = count_client_sessions(session)
         result["diff"] = dict(
-            before="client_sessions: %d\nmatching: %d\n" % (before_total, len(rows)),
-            after="client_sessions: %d\nmatching: %d\n" % (after_total, len(left) + len(refused)),
+            before="client_sessions: %s\nmatching: %d\n" % (before_total, len(rows)),
+            after="client_sessions: %s\nmatching: %d\n" % (after_total, len(left) + len(refused)),
         )
     if refused:
         raise TaskError(
             "the server refused to kill %d of %d sessions (ids %s): %s. Next: log in as an account with "
             "CONNECTION ADMIN or SUPER (MariaDB, MySQL), which may kill other users' sessions; sessions listed "
             "before were killed already, so re-running is safe." % (
-                len(refused), len(rows), ", ".join(str(r["id"]) for r, _ in refused), refused[0][1]), result)
+                len(refused), len(rows), ", ".join(str(r["id"]) for r, dummy in refused), refused[0][1]), result)
     if left:
         raise TaskError(
             "%d of %d killed sessions were still %s after wait_timeout=%ss (ids %s): a thread notices KILL only at "

@@ -215,7 +215,7 @@ class RespReader(object):
                 return None
             items = []
             append = items.append
-            for _ in range(count):
+            for dummy in range(count):
                 # The common case inline (arrays of bulk strings: SCAN, MGET), else the general parse.
                 end = self.buf.find(b"\r\n", self.pos)
                 if end > self.pos and self.buf[self.pos] == 36:  # b"$"
@@ -342,7 +342,7 @@ class RedisConnection(object):
         """count replies in order, ErrorReply values in place of errors."""
         replies = []
         try:
-            for _ in range(count):
+            for dummy in range(count):
                 replies.append(self.reader.read())
         except (OSError, ValueError) as exc:
             hint = socket_hint(exc, self.params)
