@@ -7,15 +7,15 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # The connection options of the MySQL/MariaDB modules (named as community.mysql names them); the argument
-    # spec that goes with them is CONNECTION_ARGSPEC in module_utils/_mysql/connect.py. A module documents
-    # login_db itself: which database it needs differs.
+    # spec that goes with them is CONNECTION_ARGSPEC in module_utils/_mysql/connection_options.py. A module
+    # documents login_db itself: which database it needs differs.
     DOCUMENTATION = r"""
 options:
   login_host:
     description:
-      - Host of the server (name or address), over TCP. C(localhost) too is reached over TCP here (PyMySQL), so the
-        account must exist for the address the server sees (for example C(root@127.0.0.1)); use O(login_unix_socket)
-        for a socket login.
+      - Host of the server (name or address), over TCP. C(localhost) too is reached over TCP here, so the account
+        must exist for the address the server sees (for example C(root@127.0.0.1)); use O(login_unix_socket) for a
+        socket login.
     type: str
     default: localhost
   login_port:

@@ -64,47 +64,12 @@ options:
     description: Seconds each of loading the dump, reading and replaying the binary log may take.
     type: int
     default: 3600
-  login_host:
-    description:
-      - Host of the server (name or address), reached over TCP (also C(localhost)); the account must exist for the
-        address the server sees. Use O(login_unix_socket) for a socket login.
-    type: str
-    default: localhost
-  login_port:
-    description: TCP port of the server.
-    type: int
-    default: 3306
-  login_user:
-    description: Account to log in as.
-    type: str
-    default: root
-  login_password:
-    description:
-      - Password of O(login_user). Never returned nor logged; it reaches the client programs in a mode 0600
-        C(--defaults-extra-file) in a private temp dir (mode 0700) removed at the end, never on their command line.
-    type: str
-    default: ""
-  login_unix_socket:
-    description: Path of the server's unix socket; wins over O(login_host) and O(login_port).
-    type: str
-    default: ""
-  connect_timeout:
-    description: Seconds to wait for each connection.
-    type: int
-    default: 10
-  ca_cert:
-    description: CA certificate file to verify the server's TLS certificate with (the client programs' C(ssl-ca)).
-    type: path
-  client_cert:
-    description: Client certificate file (C(ssl-cert)).
-    type: path
-  client_key:
-    description: Private key file of O(client_cert) (C(ssl-key)).
-    type: path
   bin_dir:
     description: Directory of the MariaDB client programs; default - PATH, then C(/usr/bin), C(/usr/local/bin). The MySQL-era
       names (C(mysql), C(mysqldump), C(mysqlbinlog)) are used when the MariaDB ones are missing.
     type: path
+extends_documentation_fragment:
+  - mcpops.runbooks.mysql
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing anything.
@@ -125,6 +90,8 @@ requirements:
     (it creates two); BINLOG MONITOR (SHOW BINARY LOGS), REPLICATION SLAVE (C(--read-from-remote-server)) and
     BINLOG ADMIN or SUPER (C(sql_log_bin=0)). The lab's root has them."
 notes:
+  - The password reaches the client programs in a mode 0600 C(--defaults-extra-file) in a private temp dir (mode
+    0700) removed at the end, never on their command line.
   - "The restore is not written to the binary log (C(sql_log_bin=0)): replicas do not follow it and must be
     re-seeded, and a later point-in-time recovery cannot start from a backup older than this restore - take a new
     mysql_backup right after."
@@ -225,20 +192,9 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connection_options import CONNECTION_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.pitr_restore_run import run
 
-CONNECTION_ARGSPEC = dict(
-    login_host=dict(type="str", default="localhost"),
-    login_port=dict(type="int", default=3306),
-    login_user=dict(type="str", default="root"),
-    login_password=dict(type="str", default="", no_log=True),
-    login_unix_socket=dict(type="str", default=""),
-    connect_timeout=dict(type="int", default=10),
-    ca_cert=dict(type="path"),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path", no_log=False),
-    bin_dir=dict(type="path"),
-)
 
 
 def main():
@@ -250,6 +206,7 @@ def main():
             stop_datetime=dict(type="str", required=True),
             keep_previous=dict(type="bool", default=True),
             restore_timeout=dict(type="int", default=3600),
+            bin_dir=dict(type="path"),
             **CONNECTION_ARGSPEC
         ),
         mutually_exclusive=[("backup", "backup_dir")],

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One way to reach MySQL or MariaDB for every module of the collection (mysql_connections, oauth_states, ...).
 
-The connection options are named as community.mysql names them (CONNECTION_ARGSPEC here, their text in the
+The connection options are named as community.mysql names them (connection_options.py, their text in the
 doc fragment mcpops.runbooks.mysql); unlike community.mysql no ~/.my.cnf is read. The driver is PyMySQL (pure
 Python), imported only when a connection is made: load_driver raises DriverMissing, which a run() turns into
 missing_driver()'s TaskError (missing_required_lib in the task). connect(params) returns a MysqlSession
@@ -16,20 +16,11 @@ from __future__ import annotations
 import traceback
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connection_options import CONNECTION_ARGSPEC as CONNECTION_OPTIONS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.errors import MysqlError
 
-CONNECTION_ARGSPEC = dict(
-    login_host=dict(type="str", default="localhost"),
-    login_port=dict(type="int", default=3306),
-    login_user=dict(type="str", default="root"),
-    login_password=dict(type="str", default="", no_log=True),
-    login_db=dict(type="str", default=""),
-    login_unix_socket=dict(type="str", default=""),
-    connect_timeout=dict(type="int", default=10),
-    ca_cert=dict(type="path"),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path"),
-)
+# login_db is the PyMySQL modules' own: which database they need differs (oauth_states needs one).
+CONNECTION_ARGSPEC = dict(CONNECTION_OPTIONS, login_db=dict(type="str", default=""))
 
 DRIVER_PACKAGE = "PyMySQL"  # what missing_required_lib names
 
