@@ -312,6 +312,22 @@ def test_rate_limits_names_the_abusive_client_and_blocks_it_at_nginx(connector):
     connector.wait_healthy()
 
 
+def test_rate_limits_puts_the_old_block_list_back_when_nginx_refuses_the_new_one(connector):
+    blocklist = Path(connector.topo.nginx().blocklist)
+    first = ("-e", json.dumps({"block_ips": ["127.0.0.66"]}))
+    connector.ok(connector.playbook("connector-rate-limits.yml", *first))
+    before = blocklist.read_text()
+    assert "deny 127.0.0.66;" in before
+    # a validation that fails (here: the "nginx" asked is /bin/false) must leave the list as it was, not reload
+    proc = connector.playbook("connector-rate-limits.yml", "-e", json.dumps({"block_ips": ["127.0.0.55"]}),
+                              "-e", "connector_nginx_binary=/bin/false")
+    assert proc.returncode != 0
+    assert '"Step 2: Validate the nginx config (nginx -t)" failed, so the block list was put back as it was' in proc.text
+    assert blocklist.read_text() == before
+    connector.ok(connector.playbook("connector-rate-limits.yml", *first, "-e", "unblock=true"))
+    assert "127.0.0.66" not in blocklist.read_text()
+
+
 def test_rate_limits_raises_the_limit_in_config_with_a_rolling_restart(connector):
     connector.assert_check_mode_changes_nothing("connector-rate-limits.yml", "-e", "rate_limit_per_minute=500")
     before = connector.pids()
