@@ -13,6 +13,7 @@ from mcpops.lab.local.service_lab import ServiceLab
 
 BIN = Path(sys.executable).parent
 GROUP = "connector_backends"
+STANDBY_GROUP = "connector_standby"  # the standby instance (backend-3): stopped, in no upstream, until a scale-out
 
 
 def make_connector_lab(path):
@@ -27,9 +28,10 @@ def make_connector_lab(path):
 
 
 def connector_inventory(lab):
-    """{"all": {"vars": ..., "children": {"connector_backends": {"hosts": {"backend-1": ..., "backend-2": ...}}}}}:
-    the group vars and host vars the contract names (plus ansible_python_interpreter, so that modules run with
-    the Python that has PyMySQL and redis-py)."""
+    """{"all": {"vars": ..., "children": {"connector_backends": {"hosts": {"backend-1": ..., "backend-2": ...}},
+    "connector_standby": {"hosts": {"backend-3": ...}}}}}: the group vars and host vars the contract names (plus
+    ansible_python_interpreter, so that modules run with the Python that has PyMySQL and redis-py). backend-3, the
+    standby instance, is in connector_standby only, never in connector_backends."""
     topo = lab.topology
     info = lab.read_info()
     nginx = topo.nginx()
@@ -45,6 +47,7 @@ def connector_inventory(lab):
         "connector_nginx_conf": str(nginx.conf),
         "connector_nginx_blocklist": str(nginx.blocklist),
         "connector_nginx_pid_file": str(nginx.pid_file),
+        "connector_nginx_upstreams": str(nginx.upstreams_file),
         "connector_config_file": str(topo.config_file),
         "connector_release_dir": str(topo.releases_dir),
         "connector_backup_dir": str(topo.backup_dir),
@@ -59,9 +62,9 @@ def connector_inventory(lab):
         "redis_login_password": "",
     }
     group_vars.update(lab.secret_vars())  # connector_mysql_password: the backends' password (the profile's secret_var)
-    hosts = {}
-    for program in topo.instances:
-        hosts[topo.instance_host(program)] = {
+
+    def host_vars(program):
+        return {
             "ansible_connection": "local",
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
             "gateway_api_url": lab.program_url(program),
@@ -69,7 +72,10 @@ def connector_inventory(lab):
             "mcp_service": CONNECTOR_MCP,
             "mcp_service_overrides": lab.profile_overrides(program),
         }
-    return {"all": {"vars": group_vars, "children": {GROUP: {"hosts": hosts}}}}
+
+    hosts = {topo.instance_host(program): host_vars(program) for program in topo.instances}
+    standby = {topo.instance_host(program): host_vars(program) for program in topo.standby}
+    return {"all": {"vars": group_vars, "children": {GROUP: {"hosts": hosts}, STANDBY_GROUP: {"hosts": standby}}}}
 
 
 def write_connector_inventory(path, lab):

@@ -1,6 +1,7 @@
 """The connector-mcp lab end to end (docs/dev/connector-contract.md, "Topology", "Lab faults", "Inventory of the
 lab"): two real backend instances under a real supervisord behind a private nginx, a private MariaDB and Redis, the
-releases dir and the CONNECTOR_CONFIG file; each of its faults and `healthy` after it; `down` leaves nothing.
+releases dir and the CONNECTOR_CONFIG file; each of its faults and `healthy` after it; a rehearsed scale-out onto the
+standby instance (backend-3) and `healthy` back to the `up` state; `down` leaves nothing.
 
 One lab for the module (its tests run in the order written; each fault test ends healthy again); the last test
 takes it down and checks that no PID it ever recorded is alive."""
@@ -15,7 +16,8 @@ import time
 
 import pytest
 
-from connector_lab_helpers import GROUP, connector_inventory, make_connector_lab, write_connector_inventory
+from connector_lab_helpers import (
+    GROUP, STANDBY_GROUP, connector_inventory, make_connector_lab, write_connector_inventory)
 from mcpops_command import mcpops
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import supervisor as sup
@@ -24,12 +26,14 @@ from mcpops.lab.pids import pid_alive
 
 WAIT = 60
 STORM_SOURCE = "127.0.0.77"
+STANDBY = "connectormcp-backend-3"
 
 # docs/dev/connector-contract.md, "Inventory of the lab"
 GROUP_VARS = {
     "gateway_platform", "gateway_supervisor_config", "gateway_supervisorctl_path", "connector_lb_url",
     "connector_nginx_binary", "connector_nginx_prefix", "connector_nginx_conf", "connector_nginx_blocklist",
-    "connector_nginx_pid_file", "connector_config_file", "connector_release_dir", "connector_backup_dir",
+    "connector_nginx_pid_file", "connector_nginx_upstreams", "connector_config_file", "connector_release_dir",
+    "connector_backup_dir",
     "mysql_login_host", "mysql_login_port", "mysql_login_user", "mysql_login_password", "mysql_login_db",
     "redis_login_host", "redis_login_port", "redis_login_db", "redis_login_password", "connector_mysql_password",
 }
@@ -60,7 +64,7 @@ class Recorder:
         found = [info.get("supervisord_pid")]
         found += [rec.get("pid") for rec in (info.get("programs") or {}).values()]
         found += [rec.get("pid") for rec in (info.get("datastores") or {}).values()]
-        found += [self.lab.program_pid(name) for name in self.lab.program_names]
+        found += [self.lab.program_pid(name) for name in self.lab.supervised_names]
         connector = info.get("connector") or {}
         found += [(connector.get("nginx") or {}).get("pid"), (connector.get("filler") or {}).get("pid")]
         nginx = self.lab.topology.nginx_pid()
@@ -144,8 +148,20 @@ def heal(lab):
     assert topo.release_links() == {"current": "1.0.0", "previous": None}
     assert topo.filler_pid() is None
     assert topo.lb_get("/health")[0] == 200
+    # the scale-out's standby back as `up` left it: stopped, in no upstream
+    assert lab.program_state(STANDBY) in (sup.STOPPED, sup.EXITED) and topo.nginx().upstream_servers() == []
+    assert not lab.read_faults(STANDBY) and lab.env_overrides(STANDBY) == {}
     assert lab.status()["healthy"], line
     return line
+
+
+def through_nginx(lab, count):
+    """The `instance` of count /health answers through nginx (None for a failed one)."""
+    said = []
+    for _ in range(count):
+        status, body = http_json(lab.topology.lb_url + "/health", timeout=10)
+        said.append(body.get("instance") if status == 200 else None)
+    return said
 
 
 # ---------------------------------------------------------------------- up and the inventory
@@ -158,7 +174,10 @@ def test_up_runs_two_instances_behind_nginx(clab):
         state, pid = clab.program(program)
         assert state == sup.RUNNING and clab.is_our_program(pid), (program, state)
     ports = {rec["listen"] for rec in info["programs"].values()}
-    assert len(ports) == 2
+    assert len(ports) == 3  # backend-1, backend-2 and the standby backend-3, each its own
+    # the standby is defined in supervisord (autostart=false) and stopped; not in nginx's upstream
+    assert clab.program(STANDBY) == (sup.STOPPED, None)
+    assert "[program:connectormcp-backend-3]" in clab.config_path.read_text()
     nginx = clab.topology.nginx_pid()
     assert nginx and nginx == info["connector"]["nginx"]["pid"] and clab.topology.nginx().is_ours(nginx)
     # requests through nginx reach both instances; each says who it is and its log file is its own
@@ -183,10 +202,15 @@ def test_up_runs_two_instances_behind_nginx(clab):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"nginx:       running pid {nginx} on {clab.topology.lb_url}" in proc.stdout
     assert "connectormcp-backend-2: RUNNING" in proc.stdout
+    assert "connectormcp-backend-3: STOPPED" in proc.stdout
+    assert s["programs"][STANDBY]["standby"] is True and "standby" not in s["programs"]["connectormcp-backend-1"]
+    assert s["topology"]["standby"][STANDBY]["state"] == sup.STOPPED
+    assert s["topology"]["upstreams"]["servers"] == []
 
     again = clab.up()
     clab.recorder.note()
     assert again["started"] is False and again["topology"]["nginx_pid"] == nginx
+    assert clab.program_state(STANDBY) == sup.STOPPED  # `up` again does not start it either
 
 
 def test_the_inventory_points_at_live_things(clab, tmp_path):
@@ -195,6 +219,18 @@ def test_the_inventory_points_at_live_things(clab, tmp_path):
     hosts = inventory["all"]["children"][GROUP]["hosts"]
     assert set(group_vars) == GROUP_VARS
     assert sorted(hosts) == ["backend-1", "backend-2"]
+    standby = inventory["all"]["children"][STANDBY_GROUP]["hosts"]
+    assert sorted(standby) == ["backend-3"]
+    host = standby["backend-3"]
+    assert set(host) == HOST_VARS and host["gateway_service_name"] == STANDBY
+    assert host["ansible_connection"] == "local" and host["mcp_service"] == "connector-mcp"
+    assert host["gateway_api_url"] not in {h["gateway_api_url"] for h in hosts.values()}
+    assert host["mcp_service_overrides"]["api"]["default_url"] == host["gateway_api_url"]
+    assert host["mcp_service_overrides"]["logs"]["path"] == str(clab.logs_dir / "connectormcp/backend-3/app.log")
+    assert http_json(host["gateway_api_url"] + "/health", timeout=3)[0] is None  # stopped: nothing listens
+    assert open(group_vars["connector_nginx_upstreams"]).read().strip().startswith("#")  # empty: comments only
+    assert (f"include {group_vars['connector_nginx_upstreams']};"
+            in open(group_vars["connector_nginx_conf"]).read().split("upstream ", 1)[1].split("}", 1)[0])
     for name, host in hosts.items():
         assert set(host) == HOST_VARS
         assert host["ansible_connection"] == "local" and host["mcp_service"] == "connector-mcp"
@@ -352,6 +388,17 @@ def test_clock_skew(clab):
     assert abs(_skew(deep(backend2)[1])) < 60
 
 
+def test_rate_limit_memory(clab):
+    line = break_(clab, "rate-limit-memory")
+    backend1, backend2 = urls(clab).values()
+    assert clab.env_overrides("connectormcp-backend-2") == {"RATE_LIMIT_BACKEND": "memory"}
+    status, body = deep(backend2)
+    assert status == 200 and body["rate_limit"]["backend"] == "memory", (line, body)
+    assert deep(backend1)[1]["rate_limit"]["backend"] == "redis"
+    heal(clab)
+    assert deep(backend2)[1]["rate_limit"]["backend"] == "redis"
+
+
 def test_memory_leak(clab):
     line = break_(clab, "memory-leak")
     backend1 = urls(clab)["connectormcp-backend-1"]
@@ -377,6 +424,65 @@ def test_bad_deploy(clab):
     assert not (clab.topology.releases_dir / "1.0.1").exists()
 
 
+def test_a_scale_out_onto_the_standby_and_healthy_back(clab, tmp_path):
+    """The standby is never routed to until the operator starts it (supervisorctl), writes its server line into
+    upstreams.conf and reloads nginx; then requests reach it too (round-robin). healthy undoes the scale-out."""
+    topo = clab.topology
+    inv = connector_inventory(clab)
+    group_vars = inv["all"]["vars"]
+    standby = inv["all"]["children"][STANDBY_GROUP]["hosts"]["backend-3"]
+    listen = standby["gateway_api_url"].split("//", 1)[1]
+    assert set(through_nginx(clab, 6)) == {"backend-1", "backend-2"}
+    # the operator starts it through supervisorctl, with the lab's supervisord config
+    ctl = [group_vars["gateway_supervisorctl_path"], "-c", group_vars["gateway_supervisor_config"]]
+    proc = subprocess.run(ctl + ["start", STANDBY], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    clab.recorder.note()
+    status, body = poll(lambda: http_json(standby["gateway_api_url"] + "/health", timeout=5), lambda r: r[0] == 200)
+    assert status == 200 and body["instance"] == "backend-3", body
+    status, body = poll(lambda: deep(standby["gateway_api_url"]), lambda r: r[0] == 200)
+    assert status == 200 and body["rate_limit"]["backend"] == "redis" and body["version"] == "1.0.0", body
+    log = standby["mcp_service_overrides"]["logs"]["path"]
+    line = poll(lambda: open(log).read().splitlines()[-1:] if os.path.exists(log) else [], bool)
+    assert line and json.loads(line[0])["instance"] == "backend-3"
+    # running, but not in the upstream: nginx still routes to backend-1 and backend-2 only
+    assert set(through_nginx(clab, 6)) == {"backend-1", "backend-2"}
+    access = open(os.path.join(group_vars["connector_nginx_prefix"], "logs", "access.log")).read()
+    assert f'"upstream_addr":"{listen}"' not in access
+    s = clab.status()
+    assert s["healthy"] and s["programs"][STANDBY]["state"] == sup.RUNNING and s["programs"][STANDBY]["standby"]
+    # the scale-out: its server line in upstreams.conf, `nginx -t`, `nginx -s reload`
+    upstreams = group_vars["connector_nginx_upstreams"]
+    with open(upstreams, "a") as fh:
+        fh.write(f"server {listen};\n")
+    assert topo.upstream_line(STANDBY) == f"server {listen};"
+    nginx = [group_vars["connector_nginx_binary"], "-p", group_vars["connector_nginx_prefix"], "-c",
+             group_vars["connector_nginx_conf"], "-e", os.path.join(group_vars["connector_nginx_prefix"], "logs",
+                                                                     "error.log")]
+    proc = subprocess.run(nginx + ["-t"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    master = topo.nginx_pid()
+    proc = subprocess.run(nginx + ["-s", "reload"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    seen = set()
+    poll(lambda: seen.update(through_nginx(clab, 3)) or seen, lambda found: "backend-3" in found)
+    assert "backend-3" in seen
+    seen = set()
+    poll(lambda: seen.update(through_nginx(clab, 3)) or seen,
+         lambda found: {"backend-1", "backend-2", "backend-3"} <= found)
+    assert seen == {"backend-1", "backend-2", "backend-3"}, seen
+    s = clab.status()
+    assert s["topology"]["upstreams"]["servers"] == [listen] and topo.nginx_pid() == master
+    assert s["healthy"]
+    # healthy: back to the `up` state (the standby stopped, upstreams.conf empty, nginx reloaded)
+    pid = clab.program_pid(STANDBY)
+    line = heal(clab)
+    assert f"removed {listen} from {upstreams}" in line and f"stopped the standby {STANDBY}" in line, line
+    assert not pid_alive(pid) and topo.nginx_pid() == master
+    assert set(through_nginx(clab, 6)) == {"backend-1", "backend-2"}
+    assert clab.status()["programs"][STANDBY]["state"] == sup.STOPPED
+
+
 def test_an_nginx_crash_is_visible_and_healthy_starts_it(clab):
     topo = clab.topology
     pid = topo.nginx_pid()
@@ -391,11 +497,15 @@ def test_an_nginx_crash_is_visible_and_healthy_starts_it(clab):
 
 
 def test_down_stops_every_recorded_pid(clab):
+    clab.start_program(STANDBY)  # a running standby is stopped by down too
+    clab.wait_program((sup.RUNNING,), STANDBY, timeout=WAIT)
+    standby = clab.program_pid(STANDBY)
     clab.recorder.note()
+    assert standby in clab.recorder.pids
     nginx = clab.topology.nginx_pid()
     assert nginx in clab.recorder.pids and len(clab.recorder.pids) >= 6
     first = clab.down()
-    assert nginx in first["stopped"]
+    assert nginx in first["stopped"] and standby in first["stopped"]
     assert clab.recorder.alive() == []
     assert clab.down()["stopped"] == []
     assert not clab.status()["healthy"]

@@ -84,7 +84,7 @@ def _print_service_status(s):
     print(f"service:     {s['service']} {s['api_url'] or ''}".rstrip())
     print(f"supervisord: {'pid ' + str(s['supervisord_pid']) if s['supervisord_pid'] else 'not running'}")
     for name, p in s["programs"].items():
-        print(f"{name}: {p['state']}" + (f" pid {p['pid']}" if p["pid"] else ""))
+        print(f"{name}: {p['state']}" + (f" pid {p['pid']}" if p["pid"] else "") + (" (standby)" if p.get("standby") else ""))
     for kind, d in s["datastores"].items():
         print(f"{kind}: " + (f"running pid {d['pid']}" if d["running"] else "not running") + f" on 127.0.0.1:{d['port']}")
     topology = s.get("topology")

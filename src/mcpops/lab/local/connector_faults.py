@@ -9,8 +9,14 @@ ServiceLab (its public methods and its `topology`, mcpops.lab.local.connector_to
 pool connections or memory, or failed a datasource, restarted: only a restart frees those and closes its breakers),
 the env overrides removed and those instances restarted, the filler sessions closed and max_connections restored,
 the storm source's ratelimit keys deleted, the lab's expired oauth_states rows deleted, releases/current back to
-1.0.0 (previous and the lab's 1.0.1 removed; the instances restarted), nginx running. It leaves the operator's
-things as the operator left them: nginx's blocklist.conf and the CONNECTOR_CONFIG file.
+1.0.0 (previous and the lab's 1.0.1 removed; the instances restarted), nginx running. It also returns a rehearsed
+scale-out to the `up` state: nginx's upstreams.conf emptied (nginx reloaded) and the standby instance
+(connectormcp-backend-3) stopped, its faults.json and env overrides removed. It leaves the operator's other things as
+the operator left them: nginx's blocklist.conf and the CONNECTOR_CONFIG file.
+
+rate-limit-memory (RATE_LIMIT_BACKEND=memory on backend-2, restarted) is the state in which the runbook forbids adding
+instances: each instance counts its own window, so N instances let N times the limit through. healthy undoes it as
+it undoes every env override (common healthy: overrides removed, that instance restarted).
 """
 
 import datetime
@@ -41,6 +47,7 @@ FILLER_HEADROOM = 3  # max_connections = the sessions connected now + this; the 
 # faults.json keys whose effect only a restart of the instance undoes
 RESTART_KEYS = ("pool_leak", "leak_mb_per_request", "failing_datasources")
 REQUEST_TIMEOUT = 10.0
+MEMORY_BACKEND = "memory"  # rate-limit-memory: RATE_LIMIT_BACKEND of backend-2
 
 
 def _require_up(lab):
@@ -368,6 +375,25 @@ def clock_skew(lab):
     return f"clock-skew: set CLOCK_SKEW_SECONDS={CLOCK_SKEW_SECONDS} for {program} and restarted it; {seen}"
 
 
+def rate_limit_memory(lab):
+    _require_up(lab)
+    program = lab.topology.instances[1]
+    env = lab.env_overrides(program)
+    env["RATE_LIMIT_BACKEND"] = MEMORY_BACKEND
+    lab.set_env_overrides(program, env)
+    _restart_and_wait(lab, program)
+    lab.record_program_pids()
+    url = lab.program_url(program)
+    status, body = poll(lambda: _deep(url), lambda r: _dig(r[1], "rate_limit", "backend") == MEMORY_BACKEND,
+                        timeout=WAIT)
+    backend = _dig(body, "rate_limit", "backend")
+    seen = (f"its /api/health says rate_limit {json.dumps(_dig(body, 'rate_limit'), sort_keys=True)}"
+            if backend == MEMORY_BACKEND
+            else f"its /api/health does not say the memory backend ({_short(status, body)[:120]})")
+    return (f"rate-limit-memory: set RATE_LIMIT_BACKEND={MEMORY_BACKEND} for {program} and restarted it (each instance "
+            f"now counts its own window: adding instances multiplies the limit); {seen}")
+
+
 def memory_leak(lab):
     _require_up(lab)
     program = lab.topology.instances[0]
@@ -459,6 +485,7 @@ def healthy(lab, undo_common):
     did += _release_filler(lab)  # MariaDB was down before: max_connections once it is up again
     did += _delete_storm_keys(lab)
     did += _delete_expired_rows(lab)
+    did += topo.retire_standby()  # a rehearsed scale-out: upstreams.conf emptied, backend-3 stopped
     pid, started = topo.start_nginx()
     if started:
         did.append(f"started nginx pid {pid}")
@@ -509,4 +536,5 @@ FAULTS = {name: _datastore_errors_said(name, fn) for name, fn in {
     "clock-skew": clock_skew,
     "memory-leak": memory_leak,
     "bad-deploy": bad_deploy,
+    "rate-limit-memory": rate_limit_memory,
 }.items()}

@@ -6,12 +6,18 @@ session holder of the mysql-max-connections fault.
 Layout (under the lab's state dir):
 
     nginx/                 the nginx prefix (mcpops.lab.fixtures.nginx_server): conf/nginx.conf,
-                           conf/blocklist.conf (the operator's deny rules), logs/nginx.pid, logs/access.log
+                           conf/blocklist.conf (the operator's deny rules), conf/upstreams.conf (the operator's
+                           further upstream servers: a scale-out; emptied by a fresh `up` and by `break healthy`),
+                           logs/nginx.pid, logs/access.log
     releases/<version>/release.json, releases/current, releases/previous (relative symlinks)
     config/connector.json  CONNECTOR_CONFIG: {"rate_limit_per_minute": 60} (written when missing; then the operator's)
     backups/mysql/         where mysql backups go (connector_backup_dir)
     run/                   the filler holder's status file
     secrets/api_token      API_TOKEN_FILE (0600), secrets/mysql_filler_password (0600)
+
+The backend instances nginx starts with are `instances` (connectormcp-backend-1, -2); the standby instance
+(connectormcp-backend-3, `standby`) is defined in supervisord with autostart=false and is in no upstream until an
+operator starts it and writes its `server 127.0.0.1:PORT;` line into conf/upstreams.conf and reloads nginx.
 
 lab.json keeps {"connector": {"nginx": {"port", "prefix", "conf", "pid"}, "filler": {"pid", ...}}}. Every process
 started here is stopped by its recorded PID after checking it is still ours (command line), never by name.
@@ -29,6 +35,7 @@ from mcpops.lab import pids
 from mcpops.lab.fixtures.nginx_server import NginxServer, NginxServerError
 from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
+from mcpops.lab.local import supervisor as sup
 from mcpops.lab.local.errors import LabError
 from mcpops.lab.local.service_catalog import CONNECTOR_LAB_ENV, MYSQL, REDIS, instance_name
 
@@ -77,6 +84,7 @@ class ConnectorTopology:
 
     def __init__(self, lab):
         self.lab = lab
+        self._upstreams_emptied = []  # what prepare(fresh=True) removed from the upstreams file (up reloads nginx)
 
     # ------------------------------------------------------------------ paths
 
@@ -117,12 +125,37 @@ class ConnectorTopology:
         """The supervisord programs of the backend instances, in order."""
         return tuple(p.name for p in self.lab.spec.instance_programs)
 
+    @property
+    def standby(self):
+        """The supervisord programs of the standby instances (autostart=false; in no upstream at start), in order."""
+        return tuple(p.name for p in self.lab.spec.standby_programs)
+
     def instance_host(self, program):
-        """The instance's name (INSTANCE_NAME, the inventory host): backend-<n>."""
-        return instance_name(next(p for p in self.lab.spec.instance_programs if p.name == program))
+        """The instance's name (INSTANCE_NAME, the inventory host): backend-<n> (a standby one too)."""
+        every = self.lab.spec.instance_programs + self.lab.spec.standby_programs
+        return instance_name(next(p for p in every if p.name == program))
 
     def instance_urls(self):
         return {program: self.lab.program_url(program) for program in self.instances}
+
+    def standby_urls(self):
+        return {program: self.lab.program_url(program) for program in self.standby}
+
+    def program_listen(self, program):
+        """The recorded "127.0.0.1:PORT" of an instance (a standby one too)."""
+        listen = ((self.lab.read_info().get("programs") or {}).get(program) or {}).get("listen")
+        if not listen:
+            raise LabError(f"no listen address of {program} recorded in {self.lab.info_path}: `mcpops lab up` first")
+        return listen
+
+    def upstream_line(self, program):
+        """The line a scale-out writes into the upstreams file for an instance: `server 127.0.0.1:PORT;`."""
+        return f"server {self.program_listen(program)};"
+
+    @property
+    def upstreams_file(self):
+        """nginx's conf/upstreams.conf: included inside the upstream block, the operator's (empty at start)."""
+        return self.nginx_prefix / "conf" / "upstreams.conf"
 
     def program_paths(self):
         """The paths every backend instance gets in its environment."""
@@ -202,6 +235,49 @@ class ConnectorTopology:
             raise LabError(f"nginx: {exc}") from None
         self._update(nginx=dict(self.nginx_record(), pid=None))
         return pid
+
+    def reload_nginx(self):
+        """`nginx -t` and SIGHUP to the running master; returns its PID, or None when it is not running."""
+        pid = self.nginx_pid()
+        if not pid:
+            return None
+        try:
+            return self.nginx().reload(pid)
+        except NginxServerError as exc:
+            raise LabError(f"nginx: {exc}") from None
+
+    def reset_upstreams(self):
+        """Empty the upstreams file (the `up` state: nginx routes to the started instances only); returns the
+        addresses it held. Does not reload nginx."""
+        server = self.nginx()
+        held = server.upstream_servers()
+        if held or not server.upstreams_file.exists():
+            server.write_upstreams()
+        return held
+
+    def retire_standby(self):
+        """Back to the `up` state for the scale-out: the upstreams file emptied (nginx reloaded when it held
+        servers and runs), then each standby instance stopped, its faults.json and env overrides removed. Returns
+        what was done, as phrases."""
+        did = []
+        held = self.reset_upstreams()
+        if held:
+            pid = self.reload_nginx()
+            did.append(f"removed {', '.join(held)} from {self.upstreams_file}"
+                       + (f" and reloaded nginx pid {pid}" if pid else ""))
+        for program in self.standby:
+            if self.lab.read_faults(program):
+                self.lab.write_faults({}, program)
+                did.append(f"removed {self.lab.faults_path(program)}")
+            if self.lab.env_overrides(program):
+                self.lab.set_env_overrides(program, {})
+                did.append(f"restored the environment of {program}")
+            state, pid = self.lab.program(program)
+            if state in (sup.RUNNING, sup.STARTING, sup.BACKOFF):
+                self.lab.stop_program(program)
+                self.lab.wait_program((sup.STOPPED, sup.EXITED, sup.FATAL), program)
+                did.append(f"stopped the standby {program}" + (f" (was pid {pid})" if pid else ""))
+        return did
 
     def lb_get(self, path, timeout=5.0):
         url = self.lb_url
@@ -320,9 +396,10 @@ class ConnectorTopology:
             return rec["port"]
         return _free_port()
 
-    def prepare(self):
+    def prepare(self, fresh=False):
         """Before the backends start: dirs, the first release, the config file, the token file, root's TCP login,
-        and nginx's conf (its upstreams the instances' recorded listens)."""
+        and nginx's conf (its upstreams the instances' recorded listens). fresh (supervisord is being started: every
+        standby instance is stopped): the upstreams file is emptied, as at the first start."""
         for d in (self.releases_dir, self.config_file.parent, self.backup_dir, self.run_dir, self.nginx_prefix):
             d.mkdir(parents=True, exist_ok=True)
         if not (self.releases_dir / BASE_VERSION / "release.json").exists():
@@ -341,6 +418,10 @@ class ConnectorTopology:
         self._update(nginx={"port": port, "prefix": str(self.nginx_prefix),
                             "conf": str(self.nginx_prefix / "conf" / "nginx.conf"),
                             "pid": rec.get("pid") if rec.get("port") == port else None})
+        self._upstreams_emptied = self.reset_upstreams() if fresh else []
+        if self._upstreams_emptied:
+            self.lab._say(f"emptied {self.upstreams_file} (it held {', '.join(self._upstreams_emptied)}): "
+                          f"the standby instances are stopped")
 
     def wait_instances(self, timeout=WAIT):
         """Wait until every instance's liveness check passes on its own URL; LabError naming the first that does not."""
@@ -360,7 +441,7 @@ class ConnectorTopology:
         running = server.running_pid([self.nginx_record().get("pid")])
         if running:
             server.render()
-            if server.conf.read_text() != before:
+            if server.conf.read_text() != before or self._upstreams_emptied:
                 try:
                     server.reload(running)
                 except NginxServerError as exc:
@@ -401,8 +482,19 @@ class ConnectorTopology:
             "lb_check": {"path": "/health", "status": lb[0], "body": lb[1]},
             "releases": self.release_links(),
             "filler_pid": self.filler_pid(),
+            "upstreams": {"file": str(self.upstreams_file), "servers": self._upstream_servers()},
+            "standby": {program: {"host": self.instance_host(program), "state": self.lab.program_state(program),
+                                  "listen": ((self.lab.read_info().get("programs") or {}).get(program) or {})
+                                  .get("listen")}
+                        for program in self.standby},
             "healthy": bool(pid) and lb[0] == 200,
         }
+
+    def _upstream_servers(self):
+        try:
+            return self.nginx().upstream_servers()
+        except LabError:
+            return []
 
     def summary(self):
         return {"lb_url": self.lb_url, "nginx_pid": self.nginx_pid(), "releases": self.release_links()}

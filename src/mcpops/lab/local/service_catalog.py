@@ -81,15 +81,17 @@ class Program:
     service: str  # `python -m mcpops.lab.services <service>`
     main: bool = False
     instance: int = None  # 1, 2, ... when the service runs several instances of this program
+    standby: bool = False  # defined in supervisord with autostart=false: stopped until an operator starts it
 
 
-def instance_programs(program, count):
-    """The supervisord programs of `count` instances of one program: itself when 1, else <name>-1 .. <name>-<count>
-    (the first keeps `main`)."""
-    if count <= 1:
+def instance_programs(program, count, standby=0):
+    """The supervisord programs of `count` instances of one program: itself when 1 (and no standby), else
+    <name>-1 .. <name>-<count> (the first keeps `main`), then `standby` more, <name>-<count+1> .., marked standby."""
+    if count <= 1 and not standby:
         return (program,)
-    return tuple(Program(f"{program.name}-{n}", program.service, main=program.main and n == 1, instance=n)
-                 for n in range(1, count + 1))
+    return tuple(Program(f"{program.name}-{n}", program.service, main=program.main and n == 1, instance=n,
+                         standby=n > count)
+                 for n in range(1, count + standby + 1))
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class ServiceSpec:
     default_port: int  # the profile's api.default_url port (`up` without --listen)
     extra_faults: tuple = ()
     instances: int = 1  # instances of the main program the lab runs (each its own supervisord program)
+    standby: int = 0  # further instances defined in supervisord but not started (a scale-out's spare capacity)
 
     @property
     def main_program(self):
@@ -120,11 +123,17 @@ class ServiceSpec:
 
     @property
     def supervised(self):
-        """Every supervisord program the lab runs: the main program's instances first, then the others."""
+        """Every supervisord program the lab defines: the main program's instances first (the standby ones last
+        of them), then the others."""
         found = []
         for p in self.programs:
-            found.extend(instance_programs(p, self.instances) if p.main else (p,))
+            found.extend(instance_programs(p, self.instances, self.standby) if p.main else (p,))
         return tuple(found)
+
+    @property
+    def kept_running(self):
+        """The supervisord programs `up` starts and waits for, and `healthy` keeps running: all but the standby."""
+        return tuple(p for p in self.supervised if not p.standby)
 
     @property
     def main_instance(self):
@@ -134,8 +143,13 @@ class ServiceSpec:
 
     @property
     def instance_programs(self):
-        """The supervisord programs of the main program's instances."""
-        return tuple(p for p in self.supervised if p.service == self.main_program.service)
+        """The supervisord programs of the main program's instances that run (the standby ones not among them)."""
+        return tuple(p for p in self.kept_running if p.service == self.main_program.service)
+
+    @property
+    def standby_programs(self):
+        """The supervisord programs of the main program's standby instances (autostart=false)."""
+        return tuple(p for p in self.supervised if p.standby)
 
     @property
     def faults(self):
@@ -164,7 +178,8 @@ class ServiceSpec:
 CONNECTOR_MCP = "connector-mcp"
 # ConnectorMCP's own faults (docs/dev/connector-contract.md, "Lab faults"; mcpops.lab.local.connector_faults)
 CONNECTOR_FAULTS = ("mysql-down", "mysql-max-connections", "pool-exhausted", "datasource-failing",
-                    "rate-limit-storm", "oauth-states-expired", "clock-skew", "memory-leak", "bad-deploy")
+                    "rate-limit-storm", "oauth-states-expired", "clock-skew", "memory-leak", "bad-deploy",
+                    "rate-limit-memory")
 
 # The environment every connector-mcp instance gets from the lab beside its datastores and paths.
 CONNECTOR_LAB_ENV = {
@@ -219,6 +234,7 @@ SERVICES = {
             name=CONNECTOR_MCP,
             programs=(Program("connectormcp-backend", "connector-mcp", main=True),),
             instances=2,
+            standby=1,  # connectormcp-backend-3: a scale-out's new instance (docs/dev/connector-contract.md)
             datastores=(Datastore(MYSQL, "connectorMCP", "connectormcp", "db_password"), Datastore(REDIS)),
             secrets=(Secret("db_password", "connector_mysql_password"),),
             liveness=Check("health", "/health", None, ("status == healthy",)),

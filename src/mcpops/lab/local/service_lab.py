@@ -19,6 +19,11 @@ State dir layout:
                             front of its two instances (connectormcp-backend-1 is the main program: api_url, the
                             checks and the common faults are its own), releases, CONNECTOR_CONFIG, backups
 
+A service may define standby programs (connector-mcp: connectormcp-backend-3): in supervisord.conf with
+autostart=false, with their own port, state dir and env file, but not started by `up`, not waited for, not counted
+by `status`'s "healthy" (shown with "standby": true) and stopped again by `break healthy`; `down` stops them with the
+rest. program_names are the programs the lab keeps running; supervised_names every program it defines.
+
 Everything the lab starts is recorded by PID (supervisord, its programs, each datastore) and stopped by that
 PID after checking that it still is the process we started; nothing is killed by name.
 """
@@ -157,7 +162,18 @@ class ServiceLab:
 
     @property
     def program_names(self):
+        """The programs the lab keeps running (`up` starts and waits for them; the standby ones are not among them)."""
+        return tuple(p.name for p in self.spec.kept_running)
+
+    @property
+    def supervised_names(self):
+        """Every program in supervisord.conf: program_names, then the standby ones."""
         return tuple(p.name for p in self.spec.supervised)
+
+    @property
+    def standby_names(self):
+        """The standby programs (autostart=false): defined in supervisord, stopped after `up`."""
+        return tuple(p.name for p in self.spec.supervised if p.standby)
 
     def program_state_dir(self, program):
         """The program's MCPOPS_SERVICE_STATE_DIR (where its faults.json goes)."""
@@ -257,7 +273,7 @@ class ServiceLab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for d in (self.logs_dir, self.state_dir / "services"):
             d.mkdir(exist_ok=True)
-        for program in self.program_names:
+        for program in self.supervised_names:
             self.program_state_dir(program).mkdir(exist_ok=True)
         self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
@@ -419,7 +435,7 @@ class ServiceLab:
                 for store in self.spec.datastores}
         return types.SimpleNamespace(
             listen=listens,
-            state_dirs={p: self.program_state_dir(p) for p in self.program_names},
+            state_dirs={p: self.program_state_dir(p) for p in self.supervised_names},
             secret_files={s.name: self.secret_file(s.name) for s in self.spec.secrets},
             urls=urls,
             logs_dir=self.logs_dir,
@@ -446,7 +462,7 @@ class ServiceLab:
     def set_env_overrides(self, program, overrides):
         """Replace the program's environment overrides (KEY -> value; {} restores its own environment) and rewrite
         its env file; takes effect at its next start. No secrets here: lab.json keeps them."""
-        if program not in self.program_names:
+        if program not in self.supervised_names:
             raise LabError(f"{self.service} has no program {program!r}")
         all_overrides = self.read_info().get("env_overrides") or {}
         if overrides:
@@ -463,7 +479,8 @@ class ServiceLab:
                     self.python, "-m", SERVICES_MODULE, p.service]
             command = " ".join(shlex.quote(a) for a in argv)
             parts.append(sc.render_program(p.name, command, self.state_dir, {"PYTHONUNBUFFERED": "1"},
-                                           self.stdout_log(p.name), self.stderr_log(p.name)))
+                                           self.stdout_log(p.name), self.stderr_log(p.name),
+                                           autostart=not p.standby))
         return "".join(parts)
 
     # ------------------------------------------------------------------ supervisord
@@ -524,8 +541,9 @@ class ServiceLab:
         return not env or env.get("MCPOPS_SERVICE_STATE_DIR", "").startswith(str(self.state_dir / "services"))
 
     def record_program_pids(self):
-        """Record each program's live PID (None when not running) in lab.json; returns {program: pid}."""
-        found = {name: self.program_pid(name) for name in self.program_names}
+        """Record each program's live PID (None when not running; the standby ones too) in lab.json; returns
+        {program: pid}."""
+        found = {name: self.program_pid(name) for name in self.supervised_names}
         programs = self.read_info().get("programs") or {}
         for name, pid in found.items():
             programs.setdefault(name, {})["pid"] = pid
@@ -702,13 +720,13 @@ class ServiceLab:
         self._write_info(programs={name: {"listen": listens[name],
                                           "state_dir": str(self.program_state_dir(name)),
                                           "pid": (info.get("programs") or {}).get(name, {}).get("pid")}
-                                   for name in self.program_names},
+                                   for name in self.supervised_names},
                          metrics_listen=metrics,
                          metrics_url=f"http://{metrics}" if metrics else None)
         try:
             datastores_started = self._ensure_datastores()
             if self.topology:
-                self.topology.prepare()
+                self.topology.prepare(fresh=not sup_pid)
             self._write_env_files(self._env_ctx(listens, metrics))
             if not sup_pid:
                 self._write_info(supervisord_pid=None)
@@ -768,7 +786,7 @@ class ServiceLab:
         sup_pid = self.supervisord_pid()
         program_pids = {int(rec["pid"]) for rec in (info.get("programs") or {}).values() if rec.get("pid")}
         if sup_pid:
-            program_pids |= {pid for pid in (self.program_pid(name) for name in self.program_names) if pid}
+            program_pids |= {pid for pid in (self.program_pid(name) for name in self.supervised_names) if pid}
         program_pids = {p for p in program_pids if self.is_our_program(p)}
         stopped = []
         if sup_pid:
@@ -818,10 +836,13 @@ class ServiceLab:
         info = self.read_info()
         sup_pid = self.supervisord_pid()
         programs = {}
-        for name in self.program_names:
+        standby = self.standby_names
+        for name in self.supervised_names:
             state, pid = self.program(name)
             programs[name] = {"state": state, "pid": pid,
                               "listen": ((info.get("programs") or {}).get(name) or {}).get("listen")}
+            if name in standby:
+                programs[name]["standby"] = True
         stores = {}
         for kind, record in (info.get("datastores") or {}).items():
             pid = ds.running_pid(record)
@@ -835,7 +856,7 @@ class ServiceLab:
             check["passes"] = self.spec.checks[role].passes(check["status"], check["body"])
         topology = self.topology.status() if self.topology and info else None
         healthy = bool(
-            all(p["state"] == sup.RUNNING for p in programs.values())
+            all(programs[name]["state"] == sup.RUNNING for name in self.program_names)
             and checks and checks["liveness"]["passes"] and checks["readiness"]["passes"]
             and (topology is None or topology["healthy"])
         )

@@ -101,8 +101,9 @@ serverurl=unix://{v(sock)}
 
 
 def render_program(name, command, directory, env, stdout_log, stderr_log, startsecs=1, startretries=3,
-                   stopwaitsecs=10):
-    """One [program:<name>] section; command is the shell-quoted command line, env a dict (no secrets)."""
+                   stopwaitsecs=10, autostart=True):
+    """One [program:<name>] section; command is the shell-quoted command line, env a dict (no secrets).
+    autostart=False: defined but not started with supervisord (a standby: `supervisorctl start <name>` starts it)."""
     v = conf_value
     env_line = ",".join(f'{k}="{v(val)}"' for k, val in env.items())
     return f"""
@@ -110,7 +111,7 @@ def render_program(name, command, directory, env, stdout_log, stderr_log, starts
 command={v(command)}
 directory={v(directory)}
 environment={env_line}
-autostart=true
+autostart={"true" if autostart else "false"}
 autorestart=true
 startsecs={startsecs}
 startretries={startretries}
