@@ -10,7 +10,7 @@ need, and down what the drill started.
     ConnectorDrillLab
                     the connector lab (mcpops.lab.local.service_lab.ServiceLab, --service connector-mcp): two
                     backend instances under supervisord behind nginx, MariaDB, Redis; the inventory the drill writes
-                    into the lab's state dir (mcpops.drill.connector_inventory: no secret in it); its faults are the
+                    into the lab's state dir (mcpops.lab.local.connector_inventory: no secret in it); its faults are the
                     lab's (injected once), and what the instances were right after the fault is recorded for the
                     checks (fault_facts)
 """
@@ -201,7 +201,7 @@ class ConnectorDrillLab:
         return self.lab.faults
 
     def up(self):
-        from mcpops.drill.connector_inventory import write_connector_inventory
+        from mcpops.lab.local.connector_inventory import write_connector_inventory
 
         result = self.lab.up()
         self.started = bool(result["started"])

@@ -186,9 +186,10 @@ def test_a_lab_dir_of_another_service_is_refused_before_anything(tmp_path):
 
 
 def test_the_connector_inventory_reads_each_secret_from_its_file():
-    from mcpops.drill.connector_inventory import secret_lookup
+    from mcpops.lab.local.connector_inventory import secret_lookup
+    from mcpops.lab.local.errors import LabError
 
     assert secret_lookup("/lab/secrets/db_password") == "{{ lookup('ansible.builtin.file', '/lab/secrets/db_password') }}"
     for bad in ("/lab/it's", "/lab/{{x}}", "/lab/a\\b"):
-        with pytest.raises(DrillError, match="cannot quote"):
+        with pytest.raises(LabError, match="cannot quote"):
             secret_lookup(bad)
