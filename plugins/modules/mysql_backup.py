@@ -140,7 +140,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connection_
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.mysql_backup_run import run
 
 
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(

@@ -196,7 +196,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connection_
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.pitr_restore_run import run
 
 
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
