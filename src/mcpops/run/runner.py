@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mcpops.run.plugin_utils import load
 from mcpops.run.runbooks import PLAYBOOKS_DIR, REPO
+from mcpops.run.tracing import header_secrets, tracing_env
 
 EXIT_OK = 0
 EXIT_ERROR = 1        # ansible-playbook itself failed (no play recap): see the run dir's stdout
@@ -135,6 +136,8 @@ def runner_env(run_dir, extra=None):
         # ansible-runner turns host key checking off unless told; keep the project's setting (on).
         "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
         "ANSIBLE_NOCOLOR": "1",
+        # MCPOPS_OTLP_ENDPOINT set: the run as an OpenTelemetry trace (tracing.py, docs/tracing.md)
+        **tracing_env(),
     }
 
 
@@ -171,6 +174,7 @@ def run_masker(request):
     for name in request.runbook.secret_names():
         if name in request.extra_vars:
             masker.add(request.extra_vars[name])
+    masker.add(header_secrets())  # OTEL_EXPORTER_OTLP_HEADERS: the collector's credentials
     return masker
 
 
