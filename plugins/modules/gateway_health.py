@@ -13,10 +13,16 @@ version_added: "0.1.0"
 description:
   - Checks C(/healthz), C(/readyz) and, with O(api_token), C(/api/system/storage-meta) (a known
     C(schemaVersion) no newer than O(max_schema_version) and every store C(ok)).
-  - With O(mcp_token), runs the runbook's post-recovery MCP checks over Streamable HTTP at O(mcp_url),
-    C(tools/list), then C(list_profiles), then C(check_profile_health) for each critical profile, and
-    verifies that no write tool (a name starting with C(write_), C(create_), C(update_) or C(delete_))
-    is listed; give the token of a production-bound client.
+  - With O(mcp_token), runs the runbook's MCP validation over Streamable HTTP at O(mcp_url). Post-recovery
+    (O(validation=post_recovery)) - C(tools/list), then C(list_profiles), then C(check_profile_health) for each
+    critical profile, and verifies that no write tool is listed; give the token of a production-bound client.
+    Post-incident (O(validation=post_incident), the full set) adds C(get_active_profile) (the token must work
+    against a C(production) profile, or the write-tool check proves nothing about production) and
+    C(check_connection_health) for every C(production) profile.
+  - A write tool is one the server declares so in the tool's MCP C(annotations) - C(readOnlyHint) V(false), or
+    C(destructiveHint) V(true) without C(readOnlyHint); C(readOnlyHint) V(true) is a read tool whatever its name.
+    A tool that declares no C(readOnlyHint) is judged by its name (C(write_), C(create_), C(update_), C(delete_)),
+    and the result says so (RV(mcp.judged_by_name), a warning).
   - With O(check_tokens), proves which admin tokens the gateway accepts and which it refuses (INC-006 after
     rotating C(ONEC_MCP_HTTP_TOKEN)) - C(GET /api/system/storage-meta) must answer 200 to each
     O(check_tokens.accepted) token and 401 to each O(check_tokens.refused) token; anything else is a problem.
@@ -43,6 +49,21 @@ options:
         C(environment) V(production).
     type: list
     elements: str
+  validation:
+    description:
+      - Which MCP checks run with O(mcp_token) - V(post_recovery) (the runbook's "after restore/restart" set) or
+        V(post_incident) (that set plus C(get_active_profile) and C(check_connection_health), the runbook's
+        post-incident validation).
+    type: str
+    choices: [post_recovery, post_incident]
+    default: post_recovery
+  require_connection_health:
+    description:
+      - With O(validation=post_incident), whether a production profile whose C(check_connection_health) fails is a
+        problem (the gateway counts as unhealthy). V(false) reports it in RV(mcp.connection_problems) and as a
+        warning only - a 1C that cannot be reached is INC-004, not a failed recovery of the gateway.
+    type: bool
+    default: true
   max_schema_version:
     description: The newest storage C(schemaVersion) the gateway binary supports.
     type: int
@@ -94,6 +115,14 @@ EXAMPLES = r"""
     api_token: "{{ gateway_admin_token }}"
     mcp_token: "{{ production_agent_mcp_token }}"
   register: health
+
+- name: Post-incident validation - list_profiles, get_active_profile, check_connection_health (every production profile)
+  mcpops.runbooks.gateway_health:
+    api_url: http://127.0.0.1:3000
+    mcp_token: "{{ production_agent_mcp_token }}"
+    validation: post_incident
+    require_connection_health: false
+  register: validation
 
 - name: INC-006 step 2 - the new admin token works and the old one is refused, once the gateway answers
   mcpops.runbooks.gateway_health:
@@ -155,6 +184,41 @@ mcp:
       description: Write tools listed for the token (must be empty for a production-bound token).
       type: list
       elements: str
+    write_tools:
+      description:
+        - Each write tool listed, with C(reason) (what the server declared, or that it was judged by its name),
+          C(destructive) (null when judged by name) and C(judged_by) (V(annotations) or V(name)).
+      type: list
+      elements: dict
+      sample: [{"name": "import_documents", "reason": "declares readOnlyHint false, destructiveHint true",
+                "destructive": true, "judged_by": "annotations"}]
+    judged_by_name:
+      description: Tools that declare no C(readOnlyHint) in their annotations, judged by their names instead.
+      type: list
+      elements: str
+    notes:
+      description: Sentences about the checks that are not problems (tools judged by name).
+      type: list
+      elements: str
+    validation:
+      description: Which set ran, V(post_recovery) or V(post_incident).
+      type: str
+    active_profile:
+      description:
+        - With O(validation=post_incident), C(get_active_profile)'s answer - C(name), C(environment) and C(source)
+          (V(token) or V(default) on the reference gateway). Null otherwise or when it named no profile.
+      type: dict
+      sample: {"name": "erp-prod", "environment": "production", "source": "token"}
+    connection_health:
+      description:
+        - With O(validation=post_incident), per production profile, C(check_connection_health)'s C(healthy),
+          C(status), C(latency_ms), C(error) and C(url).
+      type: dict
+    connection_problems:
+      description: One sentence per production profile whose 1C connection is unhealthy (problems too when
+        O(require_connection_health)).
+      type: list
+      elements: str
 token_checks:
   description:
     - With O(check_tokens), what C(GET /api/system/storage-meta) answered to each token, in the order given
@@ -191,6 +255,8 @@ def main():
             mcp_url=dict(type="str"),
             mcp_token=dict(type="str", no_log=True),
             critical_profiles=dict(type="list", elements="str"),
+            validation=dict(type="str", default="post_recovery", choices=["post_recovery", "post_incident"]),
+            require_connection_health=dict(type="bool", default=True),
             max_schema_version=dict(type="int", default=3),
             retries=dict(type="int", default=10),
             delay=dict(type="int", default=2),

@@ -63,6 +63,57 @@ def _trim(value, depth=0):
     return value
 
 
+def _connection_line(view):
+    """check_connection_health of one profile in a few words: healthy (HTTP 200, 12 ms) / unhealthy: <error>."""
+    view = view if isinstance(view, dict) else {}
+    if view.get("healthy"):
+        details = ", ".join(part for part in (
+            "HTTP %s" % view["status"] if view.get("status") is not None else "",
+            "%s ms" % view["latency_ms"] if view.get("latency_ms") is not None else "") if part)
+        return "healthy" + (" (%s)" % details if details else "")
+    return "unhealthy: %s" % (view.get("error") or "no reason given")
+
+
+def mcp_facts(mcp):
+    """The facts of gateway_health's MCP validation (its `mcp` result) that belong in the incident ticket."""
+    facts = {
+        "mcp_write_tools_listed": mcp.get("write_tools_listed", []),
+        "mcp_profiles_healthy": {name: bool((h or {}).get("healthy")) for name, h in (mcp.get("profile_health") or {}).items()},
+    }
+    if mcp.get("validation"):
+        facts["mcp_validation"] = mcp["validation"]
+    if mcp.get("write_tools"):
+        facts["mcp_write_tools"] = ["%s: %s" % (t.get("name"), t.get("reason")) for t in mcp["write_tools"] if isinstance(t, dict)]
+    if mcp.get("judged_by_name"):
+        facts["mcp_tools_judged_by_name"] = mcp["judged_by_name"]
+    if isinstance(mcp.get("active_profile"), dict):
+        active = mcp["active_profile"]
+        facts["mcp_active_profile"] = "%s (%s)" % (active.get("name"), active.get("environment") or "environment unknown")
+    elif mcp.get("validation") == "post_incident":
+        facts["mcp_active_profile"] = None
+    if mcp.get("connection_health"):
+        facts["mcp_connection_health"] = {name: _connection_line(view) for name, view in mcp["connection_health"].items()}
+    return facts
+
+
+def validation_entry(host, step, result):
+    """One host's post-incident validation (gateway_health with validation post_incident) for report.json's
+    `validation`: what the ticket needs to say, whether it passed."""
+    mcp = result.get("mcp") if isinstance(result.get("mcp"), dict) else {}
+    facts = mcp_facts(mcp)
+    return _trim({
+        "host": host,
+        "step": step,
+        "passed": bool(result.get("healthy")),
+        "active_profile": facts.get("mcp_active_profile"),
+        "write_tools_on_production": facts.get("mcp_write_tools") or [],
+        "tools_judged_by_name": facts.get("mcp_tools_judged_by_name") or [],
+        "profile_health": facts.get("mcp_profiles_healthy") or {},
+        "connection_health": facts.get("mcp_connection_health") or {},
+        "problems": list(result.get("problems") or []),
+    })
+
+
 def evidence_of(action, result):
     """The facts of one module result worth keeping, or None when there are none."""
     module = _short_module(action)
@@ -80,9 +131,7 @@ def evidence_of(action, result):
             facts["schema_version"] = meta.get("schemaVersion")
             facts["stores_ok"] = all((s or {}).get("ok") for s in (meta.get("stores") or {}).values())
         if result.get("mcp"):
-            facts["mcp_write_tools_listed"] = result["mcp"].get("write_tools_listed", [])
-            facts["mcp_profiles_healthy"] = {name: bool((h or {}).get("healthy"))
-                                             for name, h in (result["mcp"].get("profile_health") or {}).items()}
+            facts.update(mcp_facts(result["mcp"]))
     elif module == "gateway_backup_info":
         facts["backups"] = len(result.get("backups") or [])
     elif module == "mcp_token" and isinstance(result.get("token"), dict):
@@ -122,6 +171,7 @@ class IncidentReport:
         self.extra_vars = {}
         self.timeline = []
         self.evidence = []
+        self.validation = []  # the post-incident validations of the run (seed 000: "Document results in incident ticket")
         self.summary = []
         self.hosts = {}
         self._open = {}  # (host, task uuid) -> timeline entry
@@ -187,6 +237,8 @@ class IncidentReport:
         facts = evidence_of(action, result)
         if facts:
             self.evidence.append({"host": host, "step": entry["step"], "module": action, "facts": facts})
+        if _short_module(action) == "gateway_health" and (result.get("mcp") or {}).get("validation") == "post_incident":
+            self.validation.append(validation_entry(host, entry["step"], result))
         if _short_module(action) == "debug" and SUMMARY_WORD in task_name.lower() and "msg" in result:
             lines = result["msg"] if isinstance(result["msg"], list) else [result["msg"]]
             self.summary.append({"host": host, "step": task_name, "lines": [str(line) for line in lines]})
@@ -230,6 +282,7 @@ class IncidentReport:
             "not_reached": self.not_reached,
             "timeline": self.timeline,
             "evidence": self.evidence,
+            "validation": self.validation,
             "summary": self.summary,
             "manual_steps": list(self.runbook.get("manual_steps") or []),
         }

@@ -81,6 +81,10 @@ def test_inc001_on_three_hosts_one_unreachable_the_others_recover(make_fleet, tm
     [dark] = [t for t in report["timeline"] if t["host"] == "fleet3" and t["status"] == "unreachable"]
     assert three.address in dark["message"] and "port 22" in dark["message"]
     assert {s["host"] for s in report["summary"]} == {"fleet1", "fleet2"}
+    # After the restart, the post-incident validation of each host that came back is in the report.
+    assert {v["host"]: v["passed"] for v in report["validation"]} == {"fleet1": True, "fleet2": True}, report["validation"]
+    assert all(v["active_profile"] == "erp-prod (production)" and v["write_tools_on_production"] == []
+               for v in report["validation"])
     assert_no_secret(fleet.hosts(), out, json.dumps(report))
 
     # Through `mcpops run` (ansible-runner) the same fleet gives its exit status 3, "some host was unreachable".

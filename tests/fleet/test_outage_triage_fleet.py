@@ -14,26 +14,35 @@ from mcpops.lab.fleet import image
 from mcpops.lab.http_client import http_json
 
 
-def test_service_outage_restart_brings_a_stopped_systemd_gateway_back(make_fleet):
+def test_service_outage_restart_brings_a_stopped_systemd_gateway_back(make_fleet, tmp_path, monkeypatch):
     fleet = make_fleet(2)
     one, two = fleet.hosts()
     fleet.break_("fleet1", "stop")
     before = snapshot(fleet)
     assert before["fleet1"]["ActiveState"] == "inactive" and before["fleet1"]["MainPID"] == "0"
 
+    monkeypatch.setenv("MCPOPS_REPORT_DIR", str(tmp_path / "report"))
     proc = run_playbook(fleet, "playbooks/service-outage.yml", "-e", "remedy=restart", "-e", "outage_hosts=fleet1")
     assert proc.returncode == 0, out(proc)
     said = " ".join(proc.stdout.split())
     # The assessment is systemd's own view of the outage, then the remedy, then the verification.
     assert "fleet1: inactive (running False" in said, out(proc)
-    assert "fleet1: restart done; active, healthy" in said, out(proc)
+    assert "fleet1: restart done; active, healthy; Post-incident validation on fleet1: passed" in said, out(proc)
+    # The post-incident validation ran on the host, against its gateway, and its results are in the incident report.
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    [validation] = report["validation"]
+    assert validation["host"] == "fleet1" and validation["passed"] is True, validation
+    assert validation["active_profile"] == "erp-prod (production)" and validation["write_tools_on_production"] == []
+    assert validation["profile_health"] == {"erp-prod": True, "hr-prod": True}
+    assert sorted(validation["connection_health"]) == ["erp-prod", "hr-prod"]
+    assert "get_active_profile: erp-prod (production, bound to the token)" in (tmp_path / "report" / "report.md").read_text()
     after = snapshot(fleet)
     assert after["fleet1"]["ActiveState"] == "active" and after["fleet1"]["MainPID"] != "0"
     assert http_json(one.api_url + "/readyz", timeout=10)[0] == 200
     # Only the host named: fleet2 kept its gateway process.
     assert same_process(before["fleet2"], after["fleet2"])
     assert not re.search(r"fleet2\s+: ok=", proc.stdout)
-    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr)
+    assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr, (tmp_path / "report" / "report.json").read_text())
 
 
 def test_triage_writes_real_bundles_from_two_systemd_hosts_and_changes_nothing(make_fleet, tmp_path):

@@ -20,7 +20,11 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.mcp_clien
     McpClient,
     McpError,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.recovery_checks import check_mcp
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.recovery_checks import (
+    POST_RECOVERY,
+    VALIDATIONS,
+    check_mcp,
+)
 
 # check_tokens: what GET /api/system/storage-meta must answer to an accepted and to a refused admin token.
 TOKEN_PROBE_PATH = "/api/system/storage-meta"
@@ -106,7 +110,10 @@ def check_once(params):
             params["mcp_url"] or api.base_url + "/mcp", params["mcp_token"], params["validate_certs"], params["timeout"]
         )
         try:
-            report["mcp"], mcp_problems = check_mcp(mcp, params["critical_profiles"])
+            report["mcp"], mcp_problems = check_mcp(
+                mcp, params["critical_profiles"], validation=params.get("validation") or POST_RECOVERY,
+                require_connection_health=params.get("require_connection_health", True) is not False,
+            )
             problems.extend(mcp_problems)
         except McpError as exc:
             problems.append(str(exc))
@@ -116,8 +123,19 @@ def check_once(params):
     return report, problems
 
 
+def mcp_notes(mcp, problems):
+    """What the MCP checks say beside their problems: tools judged by name, a 1C connection that is down (not a
+    problem unless require_connection_health)."""
+    if not isinstance(mcp, dict):
+        return []
+    return list(mcp.get("notes") or []) + [s for s in mcp.get("connection_problems") or [] if s not in problems]
+
+
 def check_input(params):
-    """Refuse a check_tokens that cannot prove anything, before any request."""
+    """Refuse a check_tokens that cannot prove anything, or an unknown validation, before any request."""
+    validation = params.get("validation") or POST_RECOVERY
+    if validation not in VALIDATIONS:
+        raise TaskError("validation must be one of %s, got %r; nothing was checked" % (", ".join(VALIDATIONS), validation))
     accepted, refused = token_lists(params)
     if any(not token for token in accepted + refused):
         raise TaskError("check_tokens: an accepted or refused token is empty (an unset variable?); nothing was checked")
@@ -143,6 +161,8 @@ def run(params, check_mode=False, *, warn=None, check=check_once, sleep=time.sle
             break
         sleep(max(0, params["delay"]))
     result = redact(dict(report, changed=False, healthy=not problems, problems=problems, attempts=attempts), secrets)
+    for sentence in mcp_notes(result.get("mcp"), problems):
+        warn(sentence)
     if problems and params["fail_when_unhealthy"]:
         raise TaskError(
             redact(

@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""odata_probe's work, INC-004 step 1 from the gateway host: `GET <odataUrl>/$metadata` of each 1C publication.
+"""odata_probe's work, INC-004 steps 1-2 and INC-006's proof: `GET <odataUrl>/$metadata` of each 1C publication.
 
 As the runbook's `curl -sS -o /dev/null -w "%{http_code}"` does, with the latency and a timeout told apart from
-a refusal.
+a refusal, in two phases: the connection (TCP and TLS: the web server) and the answer (what the web server, or
+the 1C cluster behind it, said). odata_verdict.py turns what was seen into `web_server` and `cluster`.
 
-Healthy is the contract's: HTTP 200 with an XML body within the timeout. No credential is sent (the
-runbook's curl sends none); step 3 checks the credential separately. Standard library only.
+Healthy is the contract's: HTTP 200 with an XML body within the timeout. Without `credentials` nothing is sent,
+as the runbook's curl; with them each URL is asked with HTTP Basic, as the gateway's check_connection_health
+does, and a 401 says the credential is refused. No password is ever in a row (an echoed one is masked).
+Standard library only.
 
 run(params, check_mode) is the odata_probe module's work: {changed: false, results, healthy}, or TaskError for
 bad input (nothing was probed). An unhealthy upstream is a row, never a failure.
@@ -14,15 +17,22 @@ bad input (nothing was probed). An unhealthy upstream is a row, never a failure.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import socket
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
-from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.odata_verdict import (
+    verdict_of_answer,
+    verdict_without_answer,
+)
+
+DEFAULT_USER = "mcp"  # the reference gateway's user when a profile names none
+BODY_BYTES = 65536
 
 
 class OdataProbeInputError(ValueError):
@@ -44,55 +54,111 @@ def make_context(ca_path=None, validate_certs=True):
     return context
 
 
-def _why(exc):
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return "tls", "TLS certificate verification failed: %s" % (reason.verify_message or reason)
-    if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason):
-        return "timeout", "timed out"
-    if isinstance(reason, ConnectionRefusedError):
+def basic_header(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
+
+
+def _why(exc, timeout):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls", "TLS certificate verification failed: %s" % (exc.verify_message or exc.reason or "")
+    if isinstance(exc, ssl.SSLError):
+        return "tls", "TLS handshake failed: %s" % (exc.reason or exc.__class__.__name__)
+    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc):
+        return "timeout", "no answer within %ss" % timeout
+    if isinstance(exc, ConnectionRefusedError):
         return "refused", "connection refused"
-    return "unreachable", str(reason)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)):
+        return "unreachable", "the connection was closed without an answer"
+    if isinstance(exc, socket.gaierror):
+        return "unreachable", "name not resolved: %s" % (exc.strerror or exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return "unreachable", exc.strerror
+    return "unreachable", "%s: %s" % (exc.__class__.__name__, exc)
 
 
-def probe_one(url, opener, timeout):
-    row = {"url": url, "status": None, "latency_ms": None, "healthy": False, "failure": None, "error": None}
+def _connection(parts, timeout, context):
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+
+
+def probe_one(url, timeout, context, credential=None):
+    """One row for one `$metadata` URL; `credential` is (user, password) or None."""
+    row = {"url": url, "status": None, "latency_ms": None, "healthy": False, "failure": None, "error": None,
+           "web_server": None, "cluster": None, "credential": "not_sent", "evidence": None}
+    secrets = [credential[1]] if credential else []
+    parts = urlsplit(url)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    headers = {"Accept": "application/xml", "Connection": "close"}
+    if credential:
+        headers["Authorization"] = basic_header(*credential)
+    connection = _connection(parts, timeout, context)
+    connected = False
     started = time.monotonic()
     try:
-        with opener.open(Request(url, headers={"Accept": "application/xml"}), timeout=timeout) as response:
-            row["status"] = response.status
-            head = response.read(65536)
-        if row["status"] == 200 and b"<" in head[:1024]:
+        connection.connect()  # TCP, then the TLS handshake: the web server
+        connected = True
+        connection.request("GET", target, headers=headers)
+        response = connection.getresponse()
+        row["status"] = response.status
+        body = response.read(BODY_BYTES)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        row["failure"], row["error"] = _why(exc, timeout)
+        row["web_server"], row["cluster"], row["evidence"] = verdict_without_answer(row["failure"], row["error"], connected)
+        row["credential"] = "unknown" if credential else "not_sent"
+    else:
+        row["web_server"], row["cluster"], row["credential"], row["evidence"] = verdict_of_answer(
+            row["status"], body, bool(credential), secrets)
+        if row["status"] == 200 and row["cluster"] == "ok":
             row["healthy"] = True
+        elif row["status"] == 200:
+            row["failure"], row["error"] = "http", "HTTP 200 without an XML body"
         else:
-            row["failure"], row["error"] = "http", "HTTP %s without an XML body" % row["status"]
-    except HTTPError as exc:
-        row["status"] = exc.code
-        row["failure"], row["error"] = "http", "HTTP %d %s" % (exc.code, exc.reason)
-    except (URLError, OSError, ValueError) as exc:
-        row["failure"], row["error"] = _why(exc)
+            row["failure"] = "http"
+            row["error"] = "HTTP %d %s" % (row["status"], response.reason or "")
+            row["error"] = row["error"].strip()
+    finally:
+        connection.close()
     row["latency_ms"] = int(round((time.monotonic() - started) * 1000))
-    if row["failure"] == "timeout":
-        row["error"] = "no answer within %ss" % timeout
     return row
 
 
-def probe_all(odata_urls, timeout, ca_path=None, validate_certs=True):
+def check_credentials(credentials, count):
+    """[(user, password) or None] for each URL; refuses a list of another length or an empty password."""
+    if not credentials:
+        return [None] * count
+    if len(credentials) != count:
+        raise OdataProbeInputError("credentials has %d entries for %d odata_urls (one per URL, in order)"
+                                   % (len(credentials), count))
+    pairs = []
+    for index, item in enumerate(credentials):
+        if not isinstance(item, dict) or not item.get("password"):
+            raise OdataProbeInputError("credentials[%d] has no password" % index)
+        user = item.get("user") or DEFAULT_USER
+        if ":" in user or any(ord(c) < 32 for c in user):
+            raise OdataProbeInputError("credentials[%d].user %r cannot be sent with HTTP Basic" % (index, user))
+        pairs.append((user, str(item["password"])))
+    return pairs
+
+
+def probe_all(odata_urls, timeout, ca_path=None, validate_certs=True, credentials=None):
     urls = [metadata_url(u) for u in odata_urls]
     if timeout <= 0:
         raise OdataProbeInputError("timeout must be more than 0 seconds")
-    # direct, like curl without a proxy; one TLS context for every URL
-    opener = build_opener(ProxyHandler({}), HTTPSHandler(context=make_context(ca_path, validate_certs)))
+    pairs = check_credentials(credentials, len(urls))
     if not urls:
         return []
+    context = make_context(ca_path, validate_certs)  # one TLS context for every URL; direct, like curl without a proxy
     with ThreadPoolExecutor(max_workers=min(16, len(urls))) as pool:
-        return list(pool.map(lambda u: probe_one(u, opener, timeout), urls))
+        return list(pool.map(lambda pair: probe_one(pair[0], timeout, context, pair[1]), zip(urls, pairs)))
 
 
 def run(params, check_mode=False):
     """Read-only: check mode probes exactly as a real run does."""
     try:
-        results = probe_all(params["odata_urls"], params["timeout"], params.get("ca_path"), params.get("validate_certs", True))
+        results = probe_all(params["odata_urls"], params["timeout"], params.get("ca_path"),
+                            params.get("validate_certs", True), params.get("credentials"))
     except OdataProbeInputError as exc:
         raise TaskError("%s; nothing was probed" % exc)
     return dict(changed=False, results=results, healthy=all(r["healthy"] for r in results))

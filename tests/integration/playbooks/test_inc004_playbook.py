@@ -1,6 +1,7 @@
 """INC-004 end to end on the local lab: the real gateway under supervisord, the lab's OData upstream (a real
-HTTPS server with the lab's test CA), and `mcpops lab break upstream-down | upstream-slow | cert-expiring`.
-The playbook must name each failure kind; the profiles' passwords (planted by the seed) never show."""
+HTTPS server with the lab's test CA), and `mcpops lab break upstream-down | upstream-slow | cert-expiring |
+upstream-web-down | upstream-cluster-down`. The playbook must name each failure kind, and for the upstream which
+of the 1C web server and the 1C cluster failed; the profiles' passwords (planted by the seed) never show."""
 
 import re
 from pathlib import Path
@@ -66,7 +67,8 @@ def test_healthy_then_each_failure_kind(lab):
     assert rc != 0
     line = profile_line(out, "erp-prod")
     assert "FAILED: upstream;" in line and "HTTP 500" in line and "certificate ok" in line
-    assert "erp-prod (upstream failed)" in out and "Mark unhealthy in comms: erp-prod, hr-prod" in out
+    assert "erp-prod (upstream failed, upstream at the 1C cluster)" in " ".join(out.split())
+    assert "Mark unhealthy in comms: erp-prod, hr-prod" in out
 
     lab.break_("upstream-slow")
     rc, out = run(lab, "-e", "odata_timeout=2")
@@ -101,3 +103,40 @@ def test_missing_credential_is_named_without_its_value(lab):
 def test_a_dev_profile_is_refused(lab):
     rc, out = run(lab, "-e", "profile=erp-staging")
     assert rc != 0 and "INC-004 refused" in out and "Nothing was checked" in out
+
+
+def step2_lines(out, name):
+    """What step 2 said about profile `name`: its web server line and its cluster line."""
+    web = re.search(r"%s: 1C web server (OK|FAILED) \(([^\n]*)\)" % re.escape(name), out)
+    cluster = re.search(r"%s: 1C cluster (OK|FAILED|UNKNOWN) \(([^\n]*)\)" % re.escape(name), out)
+    assert web and cluster, out[-4000:]
+    return web.group(1), web.group(2), cluster.group(1), cluster.group(2)
+
+
+def test_step2_names_the_web_server_or_the_cluster(lab):
+    """INC-004 step 2: a 1C publication is a web server in front of the 1C cluster. The web server down (its port
+    refuses) and the cluster down (the web server answers 500 with 1C's cluster-connection error) are told apart."""
+    healthy_upstream(lab)
+    rc, out = run(lab)
+    assert rc == 0, out[-3000:]
+    assert step2_lines(out, "erp-prod")[0::2] == ("OK", "OK")
+
+    assert "refuses connections" in lab.break_("upstream-web-down")
+    rc, out = run(lab)
+    web, web_said, cluster, _ = step2_lines(out, "erp-prod")
+    assert rc != 0 and (web, cluster) == ("FAILED", "UNKNOWN") and "connection refused" in web_said
+    line = profile_line(out, "erp-prod")
+    # no web server, no TLS handshake: the certificate cannot be read either
+    assert "FAILED: upstream, certificate;" in line and "upstream FAILED at the 1C web server (refused" in line
+    assert "erp-prod (upstream, certificate failed, upstream at the 1C web server)" in " ".join(out.split())
+
+    healthy_upstream(lab)  # the web server is started again
+    assert "cluster" in lab.break_("upstream-cluster-down")
+    rc, out = run(lab)
+    web, _, cluster, cluster_said = step2_lines(out, "hr-prod")
+    assert rc != 0 and (web, cluster) == ("OK", "FAILED")
+    assert "HTTP 500" in cluster_said and "server_addr=tcp://1c-cluster.lab:1541" in cluster_said
+    line = profile_line(out, "hr-prod")
+    assert "FAILED: upstream;" in line and "upstream FAILED at the 1C cluster (http: HTTP 500" in line
+    assert "certificate ok" in line
+    healthy_upstream(lab)

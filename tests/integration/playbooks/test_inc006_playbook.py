@@ -1,6 +1,8 @@
-"""INC-006 end to end: the local lab (real supervisord, real reference gateway) with tokens in two orgs,
-then `ansible-playbook playbooks/inc-006-secret-leak.yml` revokes one org's tokens, rotates the admin token and
-the OData credentials, exports the audit and notifies a local webhook. No secret may show anywhere."""
+"""INC-006 end to end: the local lab (real supervisord, real reference gateway, the lab's 1C publication stand-in
+checking HTTP Basic against the passwords its 1C admin set) with tokens in two orgs, then
+`ansible-playbook playbooks/inc-006-secret-leak.yml` revokes one org's tokens, rotates the admin token and the
+OData credentials 1C already has (proven first), exports the audit and notifies a local webhook. No secret may
+show anywhere."""
 
 import hashlib
 import http.server
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpops.lab.fixtures.odata_upstream import LabUpstream, publication_base
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local.lab import LocalLab
 from loopback import free_port
@@ -27,9 +30,32 @@ OTHER_ORG = "org_globex"
 
 
 def make_lab(path):
-    lab = LocalLab(path, listen="127.0.0.1:%d" % free_port())
-    lab.up()
+    """The lab with its 1C: the upstream on a free port (never the seed's 8443, so that parallel runs never meet),
+    each publication's password the one the gateway's env file holds (as a healthy production), and the gateway
+    trusting the upstream's test CA (SSL_CERT_FILE in its env file, read at its next start: INC-006's restart)."""
+    lab = LocalLab(path, listen="127.0.0.1:%d" % free_port(), upstream="127.0.0.1:%d" % free_port())
+    # The gateway's env file cannot override what the process environment already sets (the reference gateway's
+    # rule), so supervisord starts without this machine's own SSL_CERT_FILE / SSL_CERT_DIR.
+    saved = {name: os.environ.pop(name) for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if name in os.environ}
+    try:
+        lab.up()
+    finally:
+        os.environ.update(saved)
+    upstream = LabUpstream(lab.state_dir, lab.data_dir)
+    upstream.ensure()
+    assert len(upstream.use_passwords_of(lab.env_file)) == 3
+    with Path(lab.env_file).open("a") as handle:
+        handle.write("SSL_CERT_FILE=%s\n" % upstream.ca_file)
     return lab
+
+
+def set_in_onec(lab, passwords):
+    """As the 1C admin: each profile's publication gets the new password of its passwordEnv."""
+    upstream = LabUpstream(lab.state_dir, lab.data_dir)
+    profiles = json.loads(Path(lab.data_dir, "profiles.json").read_text())["profiles"]
+    for profile in profiles:
+        if profile["passwordEnv"] in passwords:
+            upstream.set_password(publication_base(profile["odataUrl"]), passwords[profile["passwordEnv"]])
 
 
 def run_playbook(lab_dir, *args):
@@ -67,6 +93,15 @@ def all_tokens(lab, token=None):
         cursor = body.get("nextCursor")
         if not cursor:
             return tokens
+
+
+def connection_health(lab, profile):
+    """The gateway's own check_connection_health (MCP tools/call with the lab's ops token)."""
+    status, body = http_json(lab.api_url + "/mcp", method="POST", token=lab.mcp_token(),
+                             body={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                   "params": {"name": "check_connection_health", "arguments": {"profile": profile}}})
+    assert status == 200, body
+    return body["result"]["structuredContent"]
 
 
 def read_env(path):
@@ -158,7 +193,9 @@ def test_leak_revokes_the_org_rotates_every_secret_exports_and_notifies(lab, web
     _, old_env = read_env(env_file)
     names = password_envs(lab)
     assert names and all(old_env.get(n) for n in names)
-    given = {names[0]: "Given-OData-Password-%s" % os.urandom(8).hex()}
+    # the 1C admin has set new passwords for all but the last name; that one is not rotated by this run
+    given = {name: "Given-OData-Password-%s" % os.urandom(8).hex() for name in names[:-1]}
+    set_in_onec(lab, given)
     vars_file = tmp_path / "odata.json"
     vars_file.write_text(json.dumps({"odata_passwords": given}))
     vars_file.chmod(0o600)
@@ -189,14 +226,21 @@ def test_leak_revokes_the_org_rotates_every_secret_exports_and_notifies(lab, web
     assert http_json(lab.api_url + "/api/system/storage-meta", token=new_admin)[0] == 200
     assert lab.program_state() == "RUNNING"
 
-    # Step 3: a new value for every passwordEnv, the given one where given; other lines kept.
+    # Step 3: the given (and proven) values in the env file, the name not given kept as it was (no generated
+    # password: 1C would not know it); other lines kept; the backup of the old file removed after the proof.
     lines, new_env = read_env(env_file)
     assert stat.S_IMODE(os.stat(env_file).st_mode) == 0o600
-    for name in names:
-        assert new_env[name] != old_env[name]
-        assert len(new_env[name]) >= 16
-    assert new_env[names[0]] == given[names[0]]
+    for name in names[:-1]:
+        assert new_env[name] == given[name] != old_env[name]
+    assert new_env[names[-1]] == old_env[names[-1]]
     assert "# kept by INC-006" in lines and new_env["ONEC_MCP_EXTRA_SETTING"] == "keep-me"
+    assert not Path(str(env_file) + ".inc006-old").exists()
+    said = " ".join(proc.stdout.split())
+    assert "1C takes the new OData password of erp-prod, erp-staging" in said
+    assert ("after the restart the gateway reaches 1C: check_connection_health healthy for erp-prod; NOT rotated: %s"
+            % names[-1]) in said
+    # and it does: the restarted gateway (with the new passwords) answers check_connection_health healthy
+    assert connection_health(lab, "erp-prod")["healthy"] is True
     assert len(lines) == len(Path(env_file).read_text().splitlines())
     assert sorted(k for k in new_env) == sorted(old_env)
 
@@ -213,12 +257,12 @@ def test_leak_revokes_the_org_rotates_every_secret_exports_and_notifies(lab, web
     notice = json.loads(webhook.bodies[0])
     assert notice["incident"] == "INC-006" and notice["org_id"] == ORG
     assert int(notice["tokens_revoked"]) == len(newly)
-    assert notice["rotated"] == ["ONEC_MCP_HTTP_TOKEN"] + names
+    assert notice["rotated"] == ["ONEC_MCP_HTTP_TOKEN"] + names[:-1]
     assert notice["export"] == str(export)
 
     # Step 6: the manual steps are listed.
     assert "THREAT_MODEL.md" in proc.stdout
-    assert "set the new OData passwords on the 1C side" in proc.stdout
+    assert "rotate the OData passwords not rotated by this run (%s): set each new one in 1C" % names[-1] in said
 
     # The canary: no secret, old or new, anywhere.
     secrets = [old_admin, new_admin, lab.mcp_token()] + issued
@@ -439,3 +483,45 @@ def test_allow_empty_org_rotates_and_says_loudly_that_nothing_was_revoked(lab, t
     assert lab.admin_token() != old_admin
     assert all_tokens(lab) == before
     assert_no_secret([old_admin, lab.admin_token(), lab.mcp_token()], stdout=proc.stdout, stderr=proc.stderr)
+
+
+# -- issue 24: the new 1C password is proven against 1C before anything changes ---------------------------------
+
+def untouched(lab):
+    """What a refused run must leave as it was: the gateway process, its admin token, every token, the env file and
+    the rest of the lab's secrets and data, byte for byte."""
+    return (lab.gateway_pid(), lab.admin_token(), all_tokens(lab), Path(lab.read_info()["env_file"]).read_bytes(),
+            state_digest(lab))
+
+
+def test_a_new_odata_password_1c_refuses_or_cannot_check_changes_nothing(untouched_lab, tmp_path):
+    """A password the 1C admin has not set (401), then 1C's web server down (refused): each run is refused before
+    step 1, names the profile and the reason, shows no password, and leaves everything as it was."""
+    lab = untouched_lab
+    canary = "Canary-OData-Password-%s" % os.urandom(8).hex()
+    vars_file = tmp_path / "odata.json"
+    vars_file.write_text(json.dumps({"odata_passwords": {"ONEC_HR_PROD_PASSWORD": canary}}))
+    vars_file.chmod(0o600)
+    before = untouched(lab)
+    backup = Path(str(lab.read_info()["env_file"]) + ".inc006-old")
+
+    proc = run_playbook(lab.state_dir, "-v", "--diff", "-e", "org_id=" + ORG, "-e", "@" + str(vars_file))
+    said = " ".join(proc.stdout.split())
+    assert_refused_before_anything(lab, proc, "INC-006 refused on lab-gateway: 1C does not take the new OData password of",
+                                   "profile hr-prod (ONEC_HR_PROD_PASSWORD, https://",
+                                   "the password is REFUSED by 1C (HTTP 401)")
+    assert "NOT REACHABLE" not in said and "erp-prod (" not in said
+    assert untouched(lab) == before and not backup.exists()
+    assert_no_secret([canary], stdout=proc.stdout, stderr=proc.stderr)
+
+    lab.break_("upstream-web-down")
+    try:
+        proc = run_playbook(lab.state_dir, "-v", "-e", "org_id=" + ORG, "-e", "@" + str(vars_file))
+        said = " ".join(proc.stdout.split())
+        assert_refused_before_anything(lab, proc, "profile hr-prod (ONEC_HR_PROD_PASSWORD,",
+                                       "1C is NOT REACHABLE (refused: connection refused; web server failed, cluster unknown)")
+        assert "REFUSED by 1C" not in said
+        assert untouched(lab) == before and not backup.exists()
+        assert_no_secret([canary], stdout=proc.stdout, stderr=proc.stderr)
+    finally:
+        LabUpstream(lab.state_dir, lab.data_dir).ensure()

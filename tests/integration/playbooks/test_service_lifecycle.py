@@ -87,12 +87,18 @@ def test_inc001_restarts_a_stopped_gateway_to_healthy(lab, tmp_path):
     check = run_playbook("inc-001-gateway-down.yml", "--check", lab_dir=lab.state_dir)
     assert check.returncode == 0, out(check)
     assert "Check mode: would restart onec-mcp-gateway" in check.stdout
+    assert "Post-incident validation not run on lab-gateway: check mode: nothing was restarted or restored" in \
+        " ".join(check.stdout.split())
     assert lab.program_state() == "STOPPED"
 
     proc = run_playbook("inc-001-gateway-down.yml", "-e", "output_dir=%s" % (tmp_path / "run"), lab_dir=lab.state_dir)
     assert proc.returncode == 0, out(proc)
     assert lab.program_state() == "RUNNING" and healthy(lab)
     assert "Found: STOPPED" in proc.stdout and "Restarted: healthy again (pid %d)" % lab.gateway_pid() in proc.stdout
+    # after the restart: the seed's post-recovery and post-incident validation, with the lab's production-bound token
+    said = " ".join(proc.stdout.split())
+    assert "Post-incident validation on lab-gateway: passed" in said, out(proc)
+    assert "get_active_profile: erp-prod (production, bound to the token)" in said
     assert_no_secret(lab, proc.stdout, proc.stderr)
 
 

@@ -48,6 +48,19 @@ WRITE_TOOLS = [
      "annotations": {"readOnlyHint": False, "destructiveHint": True}},
 ]
 
+# Lab only (ONEC_MCP_LAB_UNSAFE_WRITE_TOOL=1, from the environment or ONEC_MCP_ENV_FILE): a gateway that lists a write
+# tool to every token, production-bound ones too. Its name has no write prefix: only its annotations say that it
+# writes, which is what the runbooks' post-incident validation must catch. Calling it is always refused.
+UNSAFE_WRITE_TOOL_ENV = "ONEC_MCP_LAB_UNSAFE_WRITE_TOOL"
+UNSAFE_WRITE_TOOL = {
+    "name": "import_documents", "description": "Import 1C documents in bulk (lab fault: listed on every profile).",
+    "inputSchema": _DOC_ARG, "annotations": {"readOnlyHint": False, "destructiveHint": True},
+}
+
+
+def unsafe_write_tool_on():
+    return (os.environ.get(UNSAFE_WRITE_TOOL_ENV) or "0") not in ("0", "")
+
 
 class AuthFailure(Exception):
     def __init__(self, status, reason, token=None, prefix=None, retry_after=None):
@@ -204,6 +217,8 @@ class McpService:
         tools = [dict(t) for t in READ_TOOLS]
         if self.write_allowed(token):
             tools += [dict(t) for t in WRITE_TOOLS]
+        if unsafe_write_tool_on():
+            tools.append(dict(UNSAFE_WRITE_TOOL))
         return tools
 
     def call_tool(self, params, token, ip):
@@ -213,6 +228,9 @@ class McpService:
             raise RpcError(INVALID_PARAMS, "tools/call needs a tool name")
         if not isinstance(args, dict):
             raise RpcError(INVALID_PARAMS, "arguments must be an object")
+        if name == UNSAFE_WRITE_TOOL["name"] and unsafe_write_tool_on():
+            self._record(token, ip, name, "denied", reason="write_tools_not_allowed")
+            raise RpcError(FORBIDDEN, "write tool %s is listed by a lab fault and never runs" % name)
         known = {t["name"] for t in READ_TOOLS + WRITE_TOOLS}
         if name not in known:
             self._record(token, ip, name, "error", reason="unknown_tool")

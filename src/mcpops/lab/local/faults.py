@@ -333,6 +333,25 @@ def upstream_down(lab):
     return _upstream_mode(lab, "upstream-down", "failing", "answers $metadata with HTTP 500")
 
 
+# INC-004 step 2: a 1C publication is a web server in front of the 1C cluster; either can be the one down.
+
+def upstream_web_down(lab):
+    """The web server is down: the upstream process stopped by its PID, so its port refuses connections."""
+    upstream, server = _upstream(lab)
+    port = server.ports.get("odata")
+    pid = upstream.stop()
+    path = _record(lab, "upstream-web-down", port=port, pid=pid, ca_file=str(upstream.ca_file))
+    return (f"upstream-web-down: the lab OData upstream's web server (pid {pid}) is stopped, port {port} refuses "
+            f"connections; recorded in {path}")
+
+
+def upstream_cluster_down(lab):
+    from mcpops.lab.fixtures.odata_upstream import CLUSTER_ADDRESS
+
+    return _upstream_mode(lab, "upstream-cluster-down", "cluster-down",
+                          f"answers $metadata with HTTP 500 and 1C's error: the cluster {CLUSTER_ADDRESS} is not reachable")
+
+
 def cert_expiring(lab):
     from mcpops.lab.fixtures.ca import EXPIRING_DAYS
 
@@ -430,6 +449,8 @@ _FAULTS = {
     "leak": leak,
     "upstream-slow": upstream_slow,
     "upstream-down": upstream_down,
+    "upstream-web-down": upstream_web_down,
+    "upstream-cluster-down": upstream_cluster_down,
     "cert-expiring": cert_expiring,
     "index-job": index_job,
     "fill-volume": fill_volume,

@@ -176,3 +176,51 @@ def test_a_play_that_reached_every_host_lists_none():
     report.finished({"gw-1": {"ok": 1}, "gw-2": {"skipped": 1}})
     assert report.as_dict()["not_reached"] == []
     assert "Not reached" not in render(report.as_dict())
+
+
+# -- the post-incident validation (gateway_health, validation post_incident) in the report --------------------------
+
+VALIDATION_RESULT = {
+    "changed": False, "healthy": False, "attempts": 1,
+    "problems": ["tools/list lists write tools for the production-bound token: import_documents (declares readOnlyHint "
+                 "false, destructiveHint true)"],
+    "mcp": {"validation": "post_incident", "tools": ["import_documents", "list_profiles"],
+            "write_tools_listed": ["import_documents"], "judged_by_name": ["search"],
+            "write_tools": [{"name": "import_documents", "reason": "declares readOnlyHint false, destructiveHint true",
+                             "destructive": True, "judged_by": "annotations"}],
+            "profile_health": {"erp-prod": {"healthy": True, "result": {}}},
+            "active_profile": {"name": "erp-prod", "environment": "production", "source": "token"},
+            "connection_health": {"erp-prod": {"healthy": True, "status": 200, "latency_ms": 12},
+                                  "hr-prod": {"healthy": False, "error": "timed out"}}},
+}
+
+
+def test_the_validation_lands_in_evidence_and_in_its_own_section():
+    report = IncidentReport(SecretMasker(), runbook=RUNBOOK, playbook="inc-003-restore.yml")
+    report.task_started("Post-incident validation", in_role=False)
+    report.host_result("gw1", "t1", "Post-incident validation: the checks", True, "mcpops.runbooks.gateway_health", "ok",
+                       VALIDATION_RESULT)
+    report.host_result("gw1", "t2", "Step 4: Verify", False, "mcpops.runbooks.gateway_health", "ok",
+                       {"healthy": True, "problems": [], "attempts": 1, "mcp": None})
+    report.finished({"gw1": {"ok": 2}})
+    out = report.as_dict()
+    assert out["validation"] == [{
+        "host": "gw1", "step": "Post-incident validation", "passed": False, "active_profile": "erp-prod (production)",
+        "write_tools_on_production": ["import_documents: declares readOnlyHint false, destructiveHint true"],
+        "tools_judged_by_name": ["search"], "profile_health": {"erp-prod": True},
+        "connection_health": {"erp-prod": "healthy (HTTP 200, 12 ms)", "hr-prod": "unhealthy: timed out"},
+        "problems": VALIDATION_RESULT["problems"],
+    }]
+    facts = out["evidence"][0]["facts"]
+    assert facts["mcp_validation"] == "post_incident" and facts["mcp_active_profile"] == "erp-prod (production)"
+    assert facts["mcp_write_tools"] == ["import_documents: declares readOnlyHint false, destructiveHint true"]
+    assert "mcp_write_tools: `[\"import_documents: declares readOnlyHint false, destructiveHint true\"]`" in render(out)
+    # a gateway_health without the post-incident set is evidence only, as before
+    assert len(out["evidence"]) == 2 and "mcp_validation" not in out["evidence"][1]["facts"]
+
+
+def test_evidence_of_a_post_recovery_health_keeps_its_old_keys():
+    facts = evidence_of("mcpops.runbooks.gateway_health", {"healthy": True, "problems": [], "attempts": 1, "mcp": {
+        "tools": ["list_profiles"], "write_tools_listed": [], "profile_health": {"p": {"healthy": True}}}})
+    assert facts == {"healthy": True, "problems": [], "attempts": 1, "mcp_write_tools_listed": [],
+                     "mcp_profiles_healthy": {"p": True}}

@@ -69,6 +69,25 @@ def test_warns_without_api_token():
     assert warnings == ["no api_token: /api/system/storage-meta (schemaVersion, stores) was not checked"]
 
 
+def test_mcp_notes_and_a_down_1c_connection_are_warnings_not_problems():
+    mcp = {"notes": ["2 of 6 tools declare no readOnlyHint"], "connection_problems": ["check_connection_health hr-prod: down"]}
+
+    def round_(p):
+        return {"healthz": {"status": "ok"}, "readyz": None, "storage_meta": None, "mcp": mcp}, []
+
+    warnings = []
+    result = run(params(api_token="admin-token-1234", mcp_token=MCP_CANARY, validation="post_incident",
+                        require_connection_health=False, retries=0), warn=warnings.append, check=round_)
+    assert result["healthy"] is True and result["mcp"]["connection_problems"] == ["check_connection_health hr-prod: down"]
+    assert warnings == ["2 of 6 tools declare no readOnlyHint", "check_connection_health hr-prod: down"]
+
+
+def test_an_unknown_validation_is_refused_before_any_request():
+    with pytest.raises(TaskError) as caught:
+        run(params(mcp_token=MCP_CANARY, validation="all"), check=pytest.fail)
+    assert caught.value.msg == "validation must be one of post_recovery, post_incident, got 'all'; nothing was checked"
+
+
 def test_tokens_redacted_from_result_and_message():
     def echoing(p):
         return {"healthz": {"echo": API_CANARY}, "readyz": None, "storage_meta": None, "mcp": None}, ["saw " + MCP_CANARY]
