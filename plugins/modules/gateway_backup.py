@@ -48,6 +48,8 @@ description:
     file's permission bits but never setuid, setgid or sticky."
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
+requirements:
+  - "python3 C(cryptography) on the gateway host when O(forensic_key_file) is given (Debian/Ubuntu: C(python3-cryptography))"
 options:
   state:
     description:
@@ -101,6 +103,22 @@ options:
     description: The newest C(schemaVersion) the gateway binary supports; newer backups are never restored.
     type: int
     default: 3
+  forensic_key_file:
+    description:
+      - "O(state=restored): the operator's forensic key (a 0600 file of 32 random bytes, e.g. C(umask 077; openssl rand
+        -hex 32 > key); the inventory var C(mcpops_forensic_key_file)) on the gateway host. The safety backup of the data
+        the restore replaces is then sealed (AES-256-GCM, see M(mcpops.runbooks.forensic_copy)) under
+        C(backups/.sealed/<safety-id>/) before the swap, and no clear copy of the old data is kept. Needs python3
+        C(cryptography) on the host."
+      - "A O(backup_id) that names a sealed safety backup is opened with this key into C(backups/.sealed/.open-<id>/)
+        (0700), each file checked against its manifest, then swapped in as any backup; the opened copy is removed
+        afterwards. Without the key, or with another key, the task fails before anything is touched."
+      - "Without it the safety backup is kept in clear as C(backups/<safety-id>/) (RV(safety_backup_sealed) false); the runbook
+        INC-003 refuses that unless C(mcpops_forensic_allow_unencrypted=true)."
+      - "Sealed safety backups are never listed by the gateway's API (a dot name under C(backups/)), never candidates
+        for V(latest_valid), never pruned by O(state=absent); M(mcpops.runbooks.gateway_backup_info) lists them in
+        RV(mcpops.runbooks.gateway_backup_info#module:sealed_backups)."
+    type: path
   keep_last:
     description:
       - With O(state=absent), keep the N newest backups; older ones are removed.
@@ -166,6 +184,12 @@ backup:
   description: The backup's summary (C(id), C(createdAt), C(schemaVersion), C(files), C(sizeBytes)).
   returned: state is present and a backup was taken or already matched the data
   type: dict
+safety_backup_sealed:
+  description:
+    - True when the safety backup was sealed with O(forensic_key_file) (under C(backups/.sealed/<id>/)); false when it
+      was kept in clear (no key); null when nothing was restored.
+  returned: state is restored
+  type: bool
 safety_backup_id:
   description: The safety backup of the data the restore replaced; null when nothing was restored.
   returned: state is restored
@@ -211,6 +235,7 @@ def main():
             transport=dict(type="str", default="auto", choices=["auto", "api", "files"]),
             force=dict(type="bool", default=False),
             max_schema_version=dict(type="int", default=3),
+            forensic_key_file=dict(type="path", no_log=False),
             keep_last=dict(type="int", no_log=False),
             max_age_days=dict(type="int"),
             **gateway_api_argument_spec(api_url_default=None, token_required=False)

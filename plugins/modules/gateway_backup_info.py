@@ -123,6 +123,15 @@ backups:
       elements: str
       returned: verify is true
       sample: ["sha256_mismatch: tokens.json: manifest says 1a2b..., file has 9f8e...", "invalid_json: profiles.json: line 3 col 5: Expecting ',' delimiter"]
+sealed_backups:
+  description:
+    - "The sealed safety backups (encrypted at rest under C(backups/.sealed/<id>/) by a restore with
+      C(forensic_key_file); read from the files, whatever the transport), newest first: C(id), C(createdAt),
+      C(schemaVersion), C(files), C(sizeBytes), C(sealed) (true). Listed from their clear manifests: not verified,
+      never candidates for RV(latest_valid); M(mcpops.runbooks.gateway_backup) restores one with the key."
+  returned: success
+  type: list
+  elements: dict
 latest_valid:
   description:
     - The newest backup that passes verification with C(schemaVersion) <= O(max_schema_version),

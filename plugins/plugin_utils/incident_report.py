@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import RunIdentity
+
 REPORT_VERSION = 1
 
 # What each module's result says that belongs in a report; other results of this collection's
@@ -171,6 +173,7 @@ class IncidentReport:
         self.extra_vars = {}
         self.timeline = []
         self.evidence = []
+        self.identity = RunIdentity()  # who the run's changes were made as (the operator_identity role's statement)
         self.validation = []  # the post-incident validations of the run (seed 000: "Document results in incident ticket")
         self.summary = []
         self.hosts = {}
@@ -223,6 +226,7 @@ class IncidentReport:
 
     def host_result(self, host, task_id, task_name, in_role, action, outcome, result, moment=None):
         """One host's result of one task: closes its timeline entry, keeps its evidence."""
+        self.identity.seen(host, result)
         if (host, task_id) not in self._open:  # no start event seen (some strategies skip it)
             self.host_started(host, task_id, task_name, in_role, moment)
         entry = self._open.pop((host, task_id))
@@ -283,6 +287,7 @@ class IncidentReport:
             "timeline": self.timeline,
             "evidence": self.evidence,
             "validation": self.validation,
+            "operator_identity": self.identity.as_dict(),
             "summary": self.summary,
             "manual_steps": list(self.runbook.get("manual_steps") or []),
         }

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import identity_rows
+
 _STATUS_MARK = {"ok": "ok", "changed": "changed", "failed": "FAILED", "unreachable": "UNREACHABLE",
                 "skipped": "skipped", "interrupted": "interrupted", "running": "running"}
 
@@ -71,6 +73,7 @@ def render(report):
     add("| --- | --- |")
     add("| runbook | `%s` (%s) |" % (runbook.get("id"), _cell(runbook.get("purpose") or "")))
     add("| mode | %s |" % ("check (nothing was changed)" if report.get("check_mode") else "real run"))
+    out.extend(identity_rows(report))
     add("| outcome | **%s** |" % report.get("status"))
     add("| started | %s |" % report.get("started"))
     add("| ended | %s |" % (report.get("ended") or "did not finish"))

@@ -9,6 +9,8 @@ in the run's output dir holds what systemd, journald, ss and the host itself sai
 import json
 import re
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_file import open_into
 from fleet_helpers import assert_no_secret, out, run_playbook, same_process, snapshot, unit_show
 from mcpops.lab.fleet import image
 from mcpops.lab.http_client import http_json
@@ -66,8 +68,19 @@ def test_triage_writes_real_bundles_from_two_systemd_hosts_and_changes_nothing(m
         changed = re.findall(r"^changed: \[([^\]]+)\]", run.stdout, re.M)
         assert changed and all(c.endswith(" -> localhost") for c in changed), changed
 
-    good = json.loads((bundle_dir / "fleet1.json").read_text())
-    bad = json.loads((bundle_dir / "fleet2.json").read_text())
+    # The bundles are forensic copies: sealed with the fleet's key on the controller (docs/dev/contract-forensic-copies.md).
+    key = read_key_file(str(fleet.state_dir / "secrets" / "forensic.key"))
+
+    def opened(name):
+        sealed = bundle_dir / (name + ".sealed")
+        assert b'"service"' not in sealed.read_bytes()
+        clear = tmp_path / "opened" / name
+        clear.parent.mkdir(exist_ok=True)
+        open_into(key, str(sealed), str(clear))
+        return clear.read_text()
+
+    good = json.loads(opened("fleet1.json"))
+    bad = json.loads(opened("fleet2.json"))
     # Service status: systemd's state and main PID, and where the logs came from.
     assert good["service"]["state"] == "active" and good["service"]["running"] is True
     assert str(good["service"]["pid"]) == before["fleet1"]["MainPID"]
@@ -92,15 +105,15 @@ def test_triage_writes_real_bundles_from_two_systemd_hosts_and_changes_nothing(m
         assert "events" in bundle["security_events"] and bundle["security_events"]["error"] is None
     # The last errors and the log file come from journald on the host.
     assert any("StoreMigrationRunner" in line for line in bad["last_errors"]), bad["last_errors"]
-    good_log = (bundle_dir / "fleet1.log").read_text()
-    bad_log = (bundle_dir / "fleet2.log").read_text()
+    good_log = opened("fleet1.log")
+    bad_log = opened("fleet2.log")
     for name, log in (("fleet1", good_log), ("fleet2", bad_log)):
         assert log.startswith("# journalctl -u %s on %s" % (image.SERVICE_NAME, name)), log[:200]
     assert re.search(r"fleet1 python3\[%s\]: .* GET /healthz 200" % gateway_pid, good_log), good_log[-2000:]
     assert "StoreMigrationRunner" in bad_log
     # --check wrote its bundles too (a read-only run has nothing to simulate), the same hosts.
     assert sorted(p.name for p in (tmp_path / "check").iterdir()) == sorted(p.name for p in bundle_dir.iterdir())
-    for path in list(bundle_dir.iterdir()) + list((tmp_path / "check").iterdir()):
+    for path in list((tmp_path / "opened").iterdir()):
         assert_no_secret(fleet.hosts(), path.read_text())
     assert_no_secret(fleet.hosts(), proc.stdout, proc.stderr, checked.stdout, checked.stderr)
     assert unit_show(fleet, one)["ActiveState"] == "active"

@@ -54,8 +54,12 @@ def lab_host_vars(lab):
         "gateway_data_dir": info["data_dir"],
         "gateway_api_url": info["api_url"],
         "gateway_admin_token": lab.admin_token(),
+        # the lab's forensic key (issue 24): safety backups and triage bundles are sealed with it
+        "mcpops_forensic_key_file": info.get("forensic_key_file") or str(Path(info["secrets_dir"]) / "forensic.key"),
         "gateway_foreground_argv": [sys.executable, "-m", "mcpops.lab.gateway"],
         "gateway_foreground_chdir": info["state_dir"],
+        # as inventories/lab: every change is audited under the lab's break-glass account (roles/operator_identity)
+        "mcpops_break_glass_account": "lab-break-glass",
     }
 
 

@@ -84,6 +84,11 @@ def run(params, check_mode=False, *, warn=None, client=None):
             store.save_parse_cache()  # what this run verified parses: the next verify only hashes
     except (GatewayError, SwapError, BackupError, UnsafeFileError, FileTooLargeError, OSError) as exc:
         raise TaskError(str(exc))
+    try:
+        sealed = store.sealed_backups() if os.path.isdir(params["data_dir"]) else []
+    except (BackupError, UnsafeFileError, OSError) as exc:
+        warn("the sealed safety backups in %s/backups/.sealed cannot be listed: %s" % (params["data_dir"], exc))
+        sealed = []
     interrupted = store.interrupted_restore()
     if interrupted:
         warn(
@@ -94,6 +99,7 @@ def run(params, check_mode=False, *, warn=None, client=None):
         changed=False,
         backups=backups,
         latest_valid=latest_valid,
+        sealed_backups=sealed,
         transport=transport,
         interrupted_restore=interrupted,
     )

@@ -19,6 +19,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs im
     FileTooLargeError,
     UnsafeFileError,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import SealedBackupError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import (
     LATEST_VALID,
     BackupError,
@@ -26,6 +27,9 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store impo
     refused,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.errors import ForensicError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import HAS_CRYPTOGRAPHY, LIBRARY
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
@@ -33,6 +37,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
 
 TASK_ERRORS = (
     BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError, UnsafeFileError, FileTooLargeError,
+    SealedBackupError, ForensicError,
 )
 
 
@@ -64,13 +69,14 @@ def _ignore(message):
 class BackupTask:
     """One run of gateway_backup: the store, the client (or None), params, check/diff mode and the result so far."""
 
-    def __init__(self, store, client, params, check_mode=False, diff=False, warn=None):
+    def __init__(self, store, client, params, check_mode=False, diff=False, warn=None, key=None):
         self.store = store
         self.client = client
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
         self.warn = warn or _ignore
+        self.key = key  # the operator's forensic key (sealed safety backups), or None
         self.result = dict(changed=False, recovered=None)
 
     def fail(self, msg):
@@ -185,16 +191,17 @@ class BackupTask:
             )
             require_lock = False
         if self.check_mode:
-            plan = store.plan_restore(backup_id, params["max_schema_version"])
+            plan = store.plan_restore(backup_id, params["max_schema_version"], key=self.key)
             outcome = {
                 "changed": plan["needed"],
                 "backup_id": plan["backup_id"],
                 "safety_backup_id": None,
+                "safety_backup_sealed": (self.key is not None) if plan["needed"] else None,
                 "schema_version": plan["schema_version"],
                 "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
             }
         else:
-            outcome = store.restore(backup_id, params["max_schema_version"], require_lock=require_lock)
+            outcome = store.restore(backup_id, params["max_schema_version"], require_lock=require_lock, key=self.key)
             plan = outcome.pop("plan")
             if outcome.get("recovered"):
                 result["recovered"] = outcome["recovered"]
@@ -229,7 +236,16 @@ def run(params, check_mode=False, *, diff=False, warn=None, client=None):
             validate_backup_id(params["backup_id"])
         except BackupIdError as exc:
             raise TaskError(str(exc), dict(changed=False, recovered=None))
+    key = None
+    if params.get("forensic_key_file") and params.get("state") == "restored":
+        if not HAS_CRYPTOGRAPHY:
+            raise TaskError("the python library cryptography is needed on this host", dict(changed=False, recovered=None),
+                            library=LIBRARY, reason="to seal the safety backup (Debian/Ubuntu: python3-cryptography)")
+        try:
+            key = read_key_file(params["forensic_key_file"])
+        except ForensicError as exc:
+            raise TaskError(str(exc), dict(changed=False, recovered=None))
     if client is None:
         client = gateway_client(params)
-    task = BackupTask(BackupStore(params["data_dir"]), client, params, check_mode, diff, warn)
+    task = BackupTask(BackupStore(params["data_dir"]), client, params, check_mode, diff, warn, key=key)
     return task.run()

@@ -38,6 +38,15 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest i
     read_manifest,
     read_schema_version,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import (
+    SEALED_DIR,
+    check_key,
+    has_sealed,
+    list_sealed,
+    open_sealed,
+    remove_opened,
+    seal_data,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
     Dir,
     UnsafeFileError,
@@ -418,12 +427,51 @@ class BackupStore:
             )
         return manifest
 
-    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, manifest=None, current=None):
+    # -- sealed safety backups (backups/.sealed/, see sealed_backup.py) --------
+    def is_sealed(self, backup_id):
+        """True when backup_id names no backup but a sealed safety backup."""
+        if backup_id == LATEST_VALID:
+            return False
+        validate_backup_id(backup_id)
+        if self.has_backup(backup_id):
+            return False
+        with self._backups() as backups:
+            return has_sealed(backups, backup_id)
+
+    def sealed_backups(self):
+        """The sealed safety backups, newest first (never candidates for latest_valid)."""
+        with self._backups() as backups:
+            return list_sealed(backups)
+
+    def check_sealed(self, backup_id, key, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
+        """The sealed backup's manifest when key opens it (by its key id) and it is not too new; else an error."""
+        with self._backups() as backups:
+            manifest = check_key(backups, backup_id, key)
+        version = manifest.get("schemaVersion")
+        if version is not None and version > max_schema_version:
+            raise RestoreRefusedError(
+                "sealed backup %s has schemaVersion %d, newer than max_schema_version %d: pick an older backup"
+                % (backup_id, version, max_schema_version))
+        return manifest
+
+    def remove_sealed_strays(self):
+        """.sealed/.tmp-* and .sealed/.open-* (a half-made or an opened copy left by a kill) are removed."""
+        with self._backups() as backups:
+            if backups is None or backups.kind(SEALED_DIR) != "a directory":
+                return
+            with backups.subdir(SEALED_DIR) as sealed:
+                for name in sealed.names():
+                    if name.startswith("."):
+                        sealed.remove(name)
+
+    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, manifest=None, current=None, key=None):
         """What restore() would do, touching nothing: {backup_id, schema_version, changed, added, changed_files, removed, before, after}.
 
         manifest: backup_id's manifest when check_restorable() already passed it (backup_id then
         is a concrete id); current: current_files() when already hashed.
         """
+        if manifest is None and self.is_sealed(backup_id):
+            manifest = self.check_sealed(backup_id, key, max_schema_version)
         if manifest is None:
             backup_id = self.resolve(backup_id, max_schema_version)
             manifest = self.check_restorable(backup_id, max_schema_version)
@@ -448,12 +496,16 @@ class BackupStore:
         """The data dir lock (not taken yet); a lock file that is a link or special file is refused."""
         return _SafeLock(self.data_dir)
 
-    def restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, require_lock=True):
+    def restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, require_lock=True, key=None):
         """Restore backup_id ('latest_valid' or an id) into the data dir.
 
         Holds the gateway lock throughout (require_lock=False only for force with
         the lock held by someone else). Returns {changed, backup_id, safety_backup_id,
-        schema_version, files_changed, recovered, plan}.
+        schema_version, files_changed, recovered, plan, safety_backup_sealed}.
+
+        key (a _forensic ForensicKey): the safety backup is sealed under backups/.sealed/<safety-id> before the
+        swap (which then keeps no clear copy of the old data); a sealed backup_id is opened with it, each file
+        checked against its manifest, and restored. Without key the safety backup is clear, as before.
         """
         if backup_id != LATEST_VALID:
             validate_backup_id(backup_id)  # before anything is touched, lock file included
@@ -461,8 +513,13 @@ class BackupStore:
             raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
         # Read-only refusals (unknown, invalid, too new, a link or special file in the data) come before
         # the lock file is even created.
-        concrete = self.resolve(backup_id, max_schema_version)
-        self.check_restorable(concrete, max_schema_version)
+        sealed_manifest = None
+        if self.is_sealed(backup_id):
+            concrete = backup_id
+            sealed_manifest = self.check_sealed(backup_id, key, max_schema_version)
+        else:
+            concrete = self.resolve(backup_id, max_schema_version)
+            self.check_restorable(concrete, max_schema_version)
         self.current_sizes()
         lock = self._lock()
         if require_lock:
@@ -471,8 +528,12 @@ class BackupStore:
             recovered = DataSwap(self.data_dir, on_step=self.on_step).recover()
             if recovered and backup_id == LATEST_VALID:
                 concrete = self.resolve(backup_id, max_schema_version)  # a recovery may add a safety backup
+            self.remove_sealed_strays()
             # verified above (once): check() answers from this run's result while the files are unchanged
-            manifest = self.check_restorable(concrete, max_schema_version)
+            if sealed_manifest is not None:
+                manifest = sealed_manifest
+            else:
+                manifest = self.check_restorable(concrete, max_schema_version)
             current = self.current_files()
             plan = self.plan_restore(concrete, max_schema_version, manifest=manifest, current=current)
             result = {
@@ -483,6 +544,7 @@ class BackupStore:
                 "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
                 "recovered": recovered,
                 "plan": plan,
+                "safety_backup_sealed": None,
             }
             if not plan["needed"]:
                 return result
@@ -494,7 +556,14 @@ class BackupStore:
                     raise BackupError("backup %s already exists at %s" % (safety_id, self.backup_dir(safety_id)))
             safety = build_manifest(safety_id, read_schema_version(self.data_dir), current)
             result["safety_backup_id"] = safety_id
+            if sealed_manifest is not None:
+                return self._restore_sealed(concrete, manifest, safety, key, result)
             _m, _p, vouched = self.check(concrete)
+            swap_safety = safety
+            if key is not None:
+                self._seal_safety(safety, key)
+                swap_safety = None
+            result["safety_backup_sealed"] = key is not None
             with self._backups() as backups:
                 try:
                     source = backups.subdir(concrete + "/data")
@@ -502,11 +571,34 @@ class BackupStore:
                     raise refused(exc, "restore of %s" % concrete)
                 with source:
                     DataSwap(self.data_dir, on_step=self.on_step).run(
-                        concrete, source, manifest["files"], safety_manifest=safety, vouched=vouched
+                        concrete, source, manifest["files"], safety_manifest=swap_safety, vouched=vouched
                     )
             return result
         finally:
             lock.release()
+
+    def _seal_safety(self, safety, key):
+        """The current data sealed as the safety backup (before the swap, which then keeps no clear copy)."""
+        with self._backups(create=True) as backups, Dir.open(self.data_dir) as root:
+            try:
+                seal_data(root, backups, key, safety)
+            except UnsafeFileError as exc:
+                raise refused(exc, "sealing the safety backup")
+
+    def _restore_sealed(self, backup_id, manifest, safety, key, result):
+        """Open the sealed backup (each file checked against its manifest), seal the current data, swap."""
+        with self._backups() as backups:
+            opened_rel = open_sealed(backups, backup_id, key, manifest)
+            try:
+                self._seal_safety(safety, key)
+                result["safety_backup_sealed"] = True
+                with backups.subdir(opened_rel) as source:
+                    DataSwap(self.data_dir, on_step=self.on_step).run(
+                        backup_id, source, manifest["files"], safety_manifest=None, vouched={}
+                    )
+            finally:
+                remove_opened(backups, backup_id)
+        return result
 
     # -- prune -------------------------------------------------------------
     def plan_prune(self, keep_last=None, max_age_days=None, now=None):

@@ -8,13 +8,17 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
 
 
 def gateway_api_argument_spec(api_url_default=DEFAULT_API_URL, token_required=True):
-    """api_url, api_token (no_log), validate_certs and timeout, to merge into a module's argument_spec.
+    """api_url, api_token (no_log), validate_certs, timeout and the operator identity (break_glass_account,
+    operator), to merge into a module's argument_spec.
 
-    api_url_default=None and token_required=False suit modules that can also work on files alone.
+    api_url_default=None and token_required=False suit modules that can also work on files alone. The identity is
+    checked by the client (_gateway/operator_identity.py) before the first changing call, not here.
     """
     return dict(
         api_url=dict(type="str", default=api_url_default),
         api_token=dict(type="str", required=token_required, no_log=True),
         validate_certs=dict(type="bool", default=True),
         timeout=dict(type="int", default=10),
+        break_glass_account=dict(type="str"),
+        operator=dict(type="str"),
     )

@@ -14,10 +14,16 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_trans
     UrllibTransport,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact_text
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.operator_identity import (
+    OperatorIdentity,
+    OperatorIdentityError,
+)
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 # A token or backup id goes into a URL path: one segment of these characters, never only dots (`..`).
 PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")  # \Z: a trailing newline is not accepted
+# The calls that change the gateway: each carries the operator identity headers (contract-operator-identity.md).
+CHANGING_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 
 class GatewayError(Exception):
@@ -38,6 +44,18 @@ class GatewayError(Exception):
             if message:
                 text += ": %s" % message
         super().__init__(text)
+
+
+class IdentityRefused(GatewayError):
+    """A changing call not sent because its break-glass account or operator breaks the header rule (never retried)."""
+
+    def __init__(self, method, endpoint, reason):
+        self.method = method
+        self.endpoint = endpoint
+        self.status = None
+        self.code = "invalid_operator_identity"
+        self.message = reason
+        Exception.__init__(self, "%s %s: not sent, nothing was changed: %s" % (method, endpoint, reason))
 
 
 class PathSegmentError(ValueError):
@@ -76,23 +94,40 @@ def decode_error_body(raw):
 
 
 def is_transient(error):
-    """True for a GatewayError worth retrying: no answer (timeout, reset, refused) or a 5xx."""
+    """True for a GatewayError worth retrying: no answer (timeout, reset, refused) or a 5xx; never a call refused
+    before it was sent (IdentityRefused)."""
+    if isinstance(error, IdentityRefused):
+        return False
     return isinstance(error, GatewayError) and (error.status is None or 500 <= error.status <= 599)
 
 
 class GatewayClient:
-    """One gateway: base url, admin token (never in any message), one transport (TLS context built once), timeout."""
+    """One gateway: base url, admin token (never in any message), one transport (TLS context built once), timeout,
+    and the operator identity (break-glass account, operator) every changing call carries."""
 
-    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10, transport=None):
+    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10, transport=None,
+                 identity=None):
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
         self._transport = transport or UrllibTransport(validate_certs, timeout)
+        self.identity = identity or OperatorIdentity()
 
     @classmethod
     def from_params(cls, params, token_key="api_token"):
-        """The client for a module's gateway API options (doc fragment mcpops.runbooks.gateway_api)."""
-        return cls(params["api_url"], params.get(token_key), params.get("validate_certs", True), params.get("timeout", 10))
+        """The client for a module's gateway API options (doc fragment mcpops.runbooks.gateway_api), the operator
+        identity included. A bad identity value is not refused here but by the first changing call, before it is sent."""
+        return cls(params["api_url"], params.get(token_key), params.get("validate_certs", True), params.get("timeout", 10),
+                   identity=OperatorIdentity.from_params(params))
+
+    def identity_headers(self, method, endpoint):
+        """The identity headers of a changing call ({} for a read); IdentityRefused when a value breaks the rule."""
+        if method not in CHANGING_METHODS:
+            return {}
+        try:
+            return self.identity.headers()
+        except OperatorIdentityError as exc:
+            raise IdentityRefused(method, endpoint, str(exc))
 
     def _redact(self, text):
         return redact_text(text, self._token)
@@ -104,6 +139,7 @@ class GatewayClient:
         """(status, parsed JSON body) for a call whose status is in ok; GatewayError otherwise."""
         endpoint = self.base_url + path
         headers = {"Accept": "application/json"}
+        headers.update(self.identity_headers(method, endpoint))
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
@@ -208,9 +244,9 @@ class KeepAliveGatewayClient(GatewayClient):
     Any failure to get an answer raises GatewayError with status None, so that callers can tell transient
     failures from HTTP errors."""
 
-    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10):
+    def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10, identity=None):
         try:
             transport = KeepAliveTransport(base_url.rstrip("/"), validate_certs, timeout)
         except ValueError as exc:
             raise GatewayError("GET", base_url.rstrip("/"), None, None, str(exc))
-        GatewayClient.__init__(self, base_url, token, validate_certs, timeout, transport=transport)
+        GatewayClient.__init__(self, base_url, token, validate_certs, timeout, transport=transport, identity=identity)

@@ -162,6 +162,8 @@ def test_an_unreachable_host_exits_3(broken_lab, tmp_path):
         "gateway_data_dir": info["data_dir"],
         "gateway_api_url": info["api_url"],
         "gateway_admin_token": broken_lab.admin_token(),
+        "mcpops_break_glass_account": "lab-break-glass",
+        "mcpops_forensic_key_file": info["forensic_key_file"],
     }
     # Nothing listens on this loopback port: ssh cannot connect, the host is unreachable.
     cut_off = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": free_port(),
@@ -360,7 +362,7 @@ def test_the_operators_environment_secrets_never_reach_the_run_dir(quiet_lab, tm
     assert recorded["DATABASE_URL"] == "postgresql://mcpops:********@127.0.0.1:5432/gateway"
     assert recorded["REDIS_URL"] == "redis://:********@127.0.0.1:6379/0"
     assert recorded["PGOPTIONS"] == "-c application_name=********"
-    assert list(run_dir.rglob("job_events/*.json")) and list(bundles.glob("*.json"))
+    assert list(run_dir.rglob("job_events/*.json")) and list(bundles.glob("*.json.sealed"))
     assert files_containing(run_dir, secrets) == []
     assert files_containing(bundles, secrets) == []
     assert all(s not in proc.stdout + proc.stderr for s in secrets)

@@ -1,12 +1,16 @@
 """INC-002 and INC-005 end to end: the lab's token faults (auth-spike, rate-storm, leak) drive the real
 reference gateway over loopback, then `ansible-playbook playbooks/inc-002-auth-failures.yml` /
 `inc-005-rate-limit.yml` run against it. Every token is listed through the admin API before and after, so
-each test asserts exactly which tokens changed and that no other did."""
+each test asserts exactly which tokens changed and that no other did.
+
+Every run names a break-glass account (issue 24: the operator_identity role refuses a run without one); the
+gateway's audit.jsonl lines of each change must name it and the operator."""
 
 import email.utils
 import http.client
 import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -24,6 +28,10 @@ REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 INC002 = "playbooks/inc-002-auth-failures.yml"
 INC005 = "playbooks/inc-005-rate-limit.yml"
+BACKUP = "playbooks/backup-scheduled.yml"
+BREAK_GLASS = "bg-lab-oncall"
+# What the lab's inventory would carry (group_vars mcpops_break_glass_account); given as an extra var here.
+IDENTITY = ("-e", "mcpops_break_glass_account=" + BREAK_GLASS)
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def run_dir(tmp_path):
     return path
 
 
-def run_playbook(lab, run_dir, playbook, *args):
+def run_playbook(lab, run_dir, playbook, *args, identity=IDENTITY):
     env = dict(os.environ)
     env.update(
         MCPOPS_LAB_DIR=str(lab.state_dir),
@@ -52,7 +60,7 @@ def run_playbook(lab, run_dir, playbook, *args):
         PATH="%s:%s" % (BIN, env.get("PATH", "")),
         no_proxy="127.0.0.1,localhost",
     )
-    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/lab"] + list(args)
+    cmd = [str(BIN / "ansible-playbook"), playbook, "-i", "inventories/lab"] + list(identity) + list(args)
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     with open(run_dir / "output.txt", "a") as out:
         out.write(proc.stdout + proc.stderr)
@@ -131,6 +139,24 @@ def audit_lines(lab, prefix):
     return [line for line in lines if line.get("tokenPrefix") == prefix]
 
 
+def audit_size(lab):
+    return Path(lab.data_dir, "audit.jsonl").stat().st_size
+
+
+def audit_events(lab, *events, since=0):
+    """The audit lines of these events written after byte `since` (the seed's own lines come before any run)."""
+    with open(Path(lab.data_dir, "audit.jsonl"), "rb") as handle:
+        handle.seek(since)
+        lines = [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+    return [line for line in lines if line["event"] in events]
+
+
+def controller_user():
+    """The operator a run names when nobody says: the controller's user (SUDO_USER, USER, LOGNAME, else `id -un`)."""
+    given = [os.environ[name] for name in ("SUDO_USER", "USER", "LOGNAME") if os.environ.get(name)]
+    return given[0] if given else pwd.getpwuid(os.geteuid()).pw_name
+
+
 def test_token_faults_drive_the_gateway_and_record_what_they_did(lab):
     spike = fault(lab, "auth-spike")
     assert spike["client_id"] == "ci-bot" and spike["revoked_calls"] == {"403": 50}
@@ -193,7 +219,10 @@ def test_inc002_with_a_prefix_revokes_exactly_that_token_and_reissues(lab, run_d
                   if t["revokedAt"] is None and t["expiresAt"] is None and not t["blocked"]
                   and t["prefix"] != ops_prefix)
     dest = tmp_path / "victim.token"
-    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=%s" % victim["prefix"], "-e", "secret_dest=%s" % dest)
+    # As AWX launches it: the launcher's name (here a Cyrillic one) is the operator.
+    audit_start = audit_size(lab)
+    proc = run_playbook(lab, run_dir, INC002, "-e", "token_prefix=%s" % victim["prefix"], "-e", "secret_dest=%s" % dest,
+                        "-e", json.dumps({"awx_user_name": "Иван Петров"}))
     ok(proc)
 
     after = all_tokens(lab)
@@ -209,6 +238,14 @@ def test_inc002_with_a_prefix_revokes_exactly_that_token_and_reissues(lab, run_d
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert mcp_status(lab, dest.read_text().strip()) == 200
     assert "Revoked: %s; already revoked: none" % victim["id"] in " ".join(proc.stdout.split())
+    # issue 24: said before the first change, and both changes are in the gateway's audit log under that identity
+    said = " ".join(proc.stdout.split())
+    assert "This run acts as break-glass account %s for operator Иван Петров (AWX launcher (awx_user_name))" % BREAK_GLASS in said
+    assert said.index("This run acts as break-glass account") < said.index("TASK [Step 2: Revoke")
+    actor = {"breakGlass": BREAK_GLASS, "operator": "Иван Петров"}
+    changes = audit_events(lab, "token.revoked", "token.issued", "token.updated", since=audit_start)
+    assert [(e["event"], e["tokenId"], e["actor"]) for e in changes] == [
+        ("token.revoked", victim["id"], actor), ("token.issued", new["id"], actor)]
     assert_no_secret(lab, run_dir, proc, dest.read_text().strip())
 
 
@@ -313,6 +350,7 @@ def test_inc002_clock_skew_over_the_limit_fails_after_the_token_steps(lab, run_d
 def test_inc005_from_rate_storm_adjusts_then_blocks_only_that_token(lab, run_dir):
     storm = fault(lab, "rate-storm")
     before = all_tokens(lab)
+    audit_start = audit_size(lab)
 
     proc = run_playbook(lab, run_dir, INC005, "-e", "rate_limit=120", "--check")
     ok(proc)
@@ -338,6 +376,13 @@ def test_inc005_from_rate_storm_adjusts_then_blocks_only_that_token(lab, run_dir
     assert added == [] and list(changed) == [storm["token_id"]]
     was, now = changed[storm["token_id"]]
     assert now["blocked"] is True and dict(now, blocked=False) == was
+    # issue 24: the two PATCHes (not the check run's reads) are audited as the break-glass account and the controller's
+    # user, the operator when nobody names one
+    updated = audit_events(lab, "token.revoked", "token.issued", "token.updated", since=audit_start)
+    assert [(e["tokenId"], e["changed"], e["actor"]) for e in updated] == [
+        (storm["token_id"], ["rateLimit"], {"breakGlass": BREAK_GLASS, "operator": controller_user()}),
+        (storm["token_id"], ["blocked"], {"breakGlass": BREAK_GLASS, "operator": controller_user()})]
+    assert "for operator %s (controller user (" % controller_user() in proc.stdout
     assert_no_secret(lab, run_dir, proc)
 
 
@@ -463,3 +508,71 @@ def test_inc002_does_not_revoke_a_token_it_could_not_issue_again(spiked_lab, tmp
     assert "Step 2: Revoke" not in proc.stdout
     assert all_tokens(lab) == before
     assert body["secret"] not in proc.stdout
+
+
+# -- issue 24: no identity, no change -----------------------------------------------------------------------------
+
+NO_ACCOUNT = ("-e", json.dumps({"mcpops_break_glass_account": ""}))  # blank, as an inventory's value would be overridden
+
+
+@pytest.mark.parametrize("playbook, args, identity, words", [
+    (INC002, ["-e", "token_prefix=PFX-auth-spike"], NO_ACCOUNT,
+     ["INC-002 failed on lab-gateway", "No token was revoked", "no break-glass account is configured"]),
+    (INC005, ["-e", "token_prefix=PFX-rate-storm", "-e", "rate_limit=10"], NO_ACCOUNT,
+     ["INC-005 failed on lab-gateway", "no break-glass account is configured"]),
+    (BACKUP, [], NO_ACCOUNT, ["Scheduled backup failed on lab-gateway", "no break-glass account is configured"]),
+    (INC005, ["-e", "token_prefix=PFX-rate-storm", "-e", "rate_limit=10"],
+     ("-e", json.dumps({"mcpops_break_glass_account": "bg-lab\r\nX-Injected: 1"})),
+     ["INC-005 failed on lab-gateway", "Bad input: mcpops_break_glass_account", "no CR, LF or tab"]),
+    (INC002, ["-e", "token_prefix=PFX-auth-spike"], IDENTITY + ("-e", json.dumps({"mcpops_operator": "alice\n"})),
+     ["INC-002 failed on lab-gateway", "No token was revoked", "Bad input", '"alice\\n"']),
+], ids=["inc002-none", "inc005-none", "backup-none", "inc005-account-crlf", "inc002-operator-newline"])
+def test_a_run_without_a_good_identity_is_refused_before_any_change(spiked_lab, tmp_path, playbook, args, identity, words):
+    lab, facts = spiked_lab
+    args = [a.replace("PFX-auth-spike", facts["auth-spike"]["token_prefix"]).replace(
+        "PFX-rate-storm", facts["rate-storm"]["token_prefix"]) for a in args]
+    before = all_tokens(lab)
+    audit_before = Path(lab.data_dir, "audit.jsonl").read_bytes()
+    backups_before = sorted(os.listdir(Path(lab.data_dir, "backups")))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    proc = run_playbook(lab, run_dir, playbook, *args, identity=identity)
+    assert proc.returncode == 2, proc.stdout[-5000:] + proc.stderr[-2000:]
+    out = " ".join(proc.stdout.split())
+    for word in words + ["Nothing was changed"]:
+        assert word in out, proc.stdout[-3000:]
+    assert "Step 1:" not in proc.stdout  # refused right after the input checks: not even the audit was read
+    assert all_tokens(lab) == before
+    assert Path(lab.data_dir, "audit.jsonl").read_bytes() == audit_before  # the gateway saw no change at all
+    assert sorted(os.listdir(Path(lab.data_dir, "backups"))) == backups_before
+    assert_no_secret(lab, run_dir, proc)
+
+
+def test_an_allowed_run_without_a_break_glass_account_says_so_and_is_audited_as_such(spiked_lab, tmp_path):
+    lab, facts = spiked_lab
+    storm = facts["rate-storm"]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    audit_start = audit_size(lab)
+    proc = run_playbook(lab, run_dir, INC005, "-e", "token_prefix=" + storm["token_prefix"], "-e", "rate_limit=77",
+                        "-e", "mcpops_allow_no_break_glass=true", identity=NO_ACCOUNT)
+    ok(proc)
+    out = " ".join(proc.stdout.split())
+    assert "NO BREAK-GLASS ACCOUNT: this run changes the gateway without one (mcpops_allow_no_break_glass=true)" in out
+    assert out.index("NO BREAK-GLASS ACCOUNT") < out.index("TASK [Step 2: Adjust token rateLimit")
+    updated = audit_events(lab, "token.updated", since=audit_start)
+    assert [(e["tokenId"], e["actor"]) for e in updated] == [
+        (storm["token_id"], {"breakGlass": None, "operator": controller_user()})]
+    assert all_tokens(lab)[storm["token_id"]]["rateLimit"] == {"requestsPerMinute": 77}
+
+
+def test_the_scheduled_backup_is_audited_with_the_break_glass_account(spiked_lab, tmp_path):
+    lab, _ = spiked_lab
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    audit_start = audit_size(lab)
+    proc = run_playbook(lab, run_dir, BACKUP, "-e", "mcpops_operator=cron@ops-host")
+    ok(proc)
+    backup_id = re.search(r"Backup taken: ([0-9A-Za-z-]+)", proc.stdout).group(1)
+    created = audit_events(lab, "backup.created", since=audit_start)
+    assert [(e["backupId"], e["actor"]) for e in created] == [(backup_id, {"breakGlass": BREAK_GLASS, "operator": "cron@ops-host"})]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_file import open_into
 from mcpops.lab.http_client import http_json
 from local_lab_helpers import backups_in, data_dir_digest, lab_host_vars, make_lab, wait_state, write_inventory  # noqa: F401
 
@@ -25,8 +27,10 @@ def lab(tmp_path):
     lab.down()
 
 
-def run_playbook(lab_dir, *args, inventory="inventories/lab"):
+def run_playbook(lab_dir, *args, inventory="inventories/lab", report_dir=None):
     env = dict(os.environ)
+    if report_dir is not None:
+        env["MCPOPS_REPORT_DIR"] = str(report_dir)
     env.update(
         MCPOPS_LAB_DIR=str(lab_dir),
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -53,14 +57,14 @@ def assert_no_secret(lab, *texts):
             assert secret not in text
 
 
-def test_corrupt_store_restored_to_healthy(lab):
+def test_corrupt_store_restored_to_healthy(lab, tmp_path):
     before = storage_meta(lab)
     [initial_backup] = backups_in(lab)
     lab.break_("corrupt-store")
     wait_state(lab, {"BACKOFF", "FATAL"})
     corrupt = Path(lab.data_dir, "tokens.json").read_bytes()
 
-    proc = run_playbook(lab.state_dir)
+    proc = run_playbook(lab.state_dir, report_dir=tmp_path / "report")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
     assert lab.program_state() == "RUNNING"
@@ -70,11 +74,66 @@ def test_corrupt_store_restored_to_healthy(lab):
     assert after["stores"]["tokens"]["records"] == before["stores"]["tokens"]["records"]
     # The restored backup is the lab's own, and a safety backup holds the corrupt bytes for the review.
     assert "Restored backup %s" % initial_backup in proc.stdout
-    safety = [b for b in backups_in(lab) if "-pre-restore-" in b]
-    assert len(safety) == 1 and safety[0] in proc.stdout
-    assert Path(lab.data_dir, "backups", safety[0], "data", "tokens.json").read_bytes() == corrupt
-    assert "MCP checks: healthy, no write tools on production" in proc.stdout
+    # The safety backup is sealed with the lab's forensic key (backups/.sealed/, outside what the gateway lists):
+    # no clear copy of the corrupt data, and the key opens it to exactly those bytes.
+    assert not [b for b in backups_in(lab) if "-pre-restore-" in b]
+    [safety] = os.listdir(Path(lab.data_dir, "backups", ".sealed"))
+    assert safety in proc.stdout
+    sealed_tokens = Path(lab.data_dir, "backups", ".sealed", safety, "data", "tokens.json")
+    assert sealed_tokens.read_bytes() != corrupt
+    opened = tmp_path / "safety-tokens.json"
+    open_into(read_key_file(lab.read_info()["forensic_key_file"]), str(sealed_tokens), str(opened))
+    assert opened.read_bytes() == corrupt
+    assert "Post-incident validation: passed, no write tools on production" in proc.stdout
     assert_no_secret(lab, proc.stdout, proc.stderr)
+
+    # The post-recovery and post-incident validation (seed 000), in the incident report: the lab's ops token works
+    # against erp-prod; the two production profiles pass check_profile_health; every tool declares readOnlyHint;
+    # check_connection_health ran for both (the lab's 1C upstream is not started: reported, not a failed restore).
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    [validation] = report["validation"]
+    assert validation["host"] == "lab-gateway" and validation["passed"] is True, validation
+    assert validation["active_profile"] == "erp-prod (production)"
+    assert validation["write_tools_on_production"] == [] and validation["tools_judged_by_name"] == []
+    assert validation["profile_health"] == {"erp-prod": True, "hr-prod": True}
+    assert sorted(validation["connection_health"]) == ["erp-prod", "hr-prod"]
+    [evidence] = [e for e in report["evidence"] if e["facts"].get("mcp_validation") == "post_incident"]
+    assert evidence["facts"]["healthy"] is True and evidence["facts"]["mcp_write_tools_listed"] == []
+    assert any(line.startswith("Post-incident validation on lab-gateway: passed")
+               for item in report["summary"] for line in item["lines"])
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "mcp_active_profile: `erp-prod (production)`" in markdown
+    assert "get_active_profile: erp-prod (production, bound to the token)" in markdown
+    assert "check_connection_health: erp-prod " in markdown
+    assert_no_secret(lab, (tmp_path / "report" / "report.json").read_text(), markdown)
+
+
+def test_a_write_tool_declared_on_production_fails_the_validation_not_the_restore(lab, tmp_path):
+    """The lab gateway made to list a write tool to every token (ONEC_MCP_LAB_UNSAFE_WRITE_TOOL in its env file, read
+    when the run starts it again): its name has no write prefix, only its annotations say it writes. The restore is
+    done and kept; the validation fails the run and the report names the tool and why."""
+    with open(lab.env_file, "a", encoding="utf-8") as env_file:
+        env_file.write("ONEC_MCP_LAB_UNSAFE_WRITE_TOOL=1\n")
+    lab.break_("corrupt-store")
+    wait_state(lab, {"BACKOFF", "FATAL"})
+    proc = run_playbook(lab.state_dir, report_dir=tmp_path / "report")
+    said = " ".join(proc.stdout.split())
+    assert proc.returncode == 2, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Step 3: Restore the chosen backup" in proc.stdout and lab.program_state() == "RUNNING"
+    assert storage_meta(lab)["schemaVersion"] == 3  # restored and kept: no rescue sends it back to the corrupt data
+    assert "The post-incident validation failed on lab-gateway: tools/list lists write tools for the production-bound " \
+           "token: import_documents (declares readOnlyHint false, destructiveHint true)" in said
+    assert "INC-003 failed" not in said and "-e backup_id=" not in said
+
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["status"] == "failed"
+    [validation] = report["validation"]
+    assert validation["passed"] is False
+    assert validation["write_tools_on_production"] == ["import_documents: declares readOnlyHint false, destructiveHint true"]
+    assert validation["active_profile"] == "erp-prod (production)"
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "Write tools on production: import_documents - declares readOnlyHint false, destructiveHint true" in markdown
+    assert_no_secret(lab, proc.stdout, proc.stderr, (tmp_path / "report" / "report.json").read_text(), markdown)
 
 
 def test_bad_migration_restored_to_healthy(lab):

@@ -381,7 +381,7 @@ def engine_inventory(tmp_path):
     data.mkdir()
     common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
               "gateway_data_dir": str(data), "gateway_api_url": "http://127.0.0.1:%d" % free_port(),
-              "gateway_admin_token": "CANARYengineTOKEN0006x"}
+              "gateway_admin_token": "CANARYengineTOKEN0006x", "mcpops_break_glass_account": "lab-break-glass"}
     return write_inventory(tmp_path / "inv.json", {
         "compose-gw": dict(common, gateway_platform="docker_compose", gateway_compose_project_src=str(tmp_path)),
         "k8s-gw": dict(common, gateway_platform="kubernetes", gateway_k8s_namespace="mcp",

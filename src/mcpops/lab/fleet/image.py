@@ -25,9 +25,10 @@ VARIANT = "minbase"
 # iproute2 are what an on-call engineer's shell loop (seed 002) uses on a gateway host. python3-psycopg (3.1) and
 # python3-pymysql (1.0) are the datastore clients of the reference lego-mcp, loyalty-api (PostgreSQL) and
 # connector-mcp (MySQL/MariaDB), and of the collection's PostgreSQL modules run on a host; python3-redis (4.3) is
-# connector-mcp's Redis client (its rate limits).
+# connector-mcp's Redis client (its rate limits); python3-cryptography seals the forensic copies of .data on a host
+# (gateway_backup's safety backup with forensic_key_file, forensic_copy).
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl",
-            "python3-psycopg", "python3-pymysql", "python3-redis")
+            "python3-psycopg", "python3-pymysql", "python3-redis", "python3-cryptography")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CACHE = "/var/cache/mcpops-fleet"
 BUILD_TIMEOUT = 1800

@@ -10,6 +10,8 @@ overrides that point at each host and at the fleet's shared datastores, and thei
 """
 
 import json
+import os
+import secrets
 from pathlib import Path
 
 from mcpops.lab.fleet import image, reference_services as reference, services
@@ -29,7 +31,13 @@ gateway_max_schema_version: 3
 gateway_admin_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/etc-gateway/admin_token') }}}}"
 gateway_mcp_token: "{{{{ lookup('ansible.builtin.file', mcpops_fleet_dir ~ '/hosts/' ~ inventory_hostname ~ '/secrets/mcp_token') }}}}"
 gateway_admin_token_file: {etc}/admin_token
+# Forensic copies of .data are sealed with the fleet's key (issue 24): the same 0600 key on each host (bind-mounted
+# from hosts/<name>/etc-gateway/) and on the controller (secrets/forensic.key, for triage bundles and opening).
+mcpops_forensic_key_file: {etc}/forensic.key
+mcpops_forensic_controller_key_file: "{{{{ mcpops_fleet_dir }}}}/secrets/forensic.key"
 gateway_env_file: {etc}/gateway.env
+# Every change a runbook makes is audited under the fleet's break-glass account (roles/operator_identity).
+mcpops_break_glass_account: fleet-break-glass
 # INC-001's foreground debug on a scratch copy of the data dir: the host's copy of the reference gateway.
 gateway_foreground_argv: [/usr/bin/python3, -m, mcpops.lab.gateway]
 gateway_foreground_chdir: {src}
@@ -157,7 +165,28 @@ def hosts_yml(state_dir, hosts):
     return "\n".join(lines) + "\n"
 
 
+FORENSIC_KEY = "forensic.key"
+
+
+def write_forensic_keys(state_dir, hosts):
+    """The fleet's forensic key: made once in <state>/secrets/forensic.key (0600, dir 0700), copied 0600 into each
+    host's etc-gateway/ (bind-mounted at /etc/onec-mcp-gateway). Kept across ups: what it sealed stays openable."""
+    secrets_dir = Path(state_dir) / "secrets"
+    secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(secrets_dir, 0o700)
+    key_file = secrets_dir / FORENSIC_KEY
+    if not key_file.exists():
+        atomic_write(key_file, secrets.token_hex(32) + "\n", 0o600)
+    key = key_file.read_text()
+    for host in hosts:
+        etc = Path(state_dir) / "hosts" / host.name / "etc-gateway"
+        if etc.is_dir():
+            atomic_write(etc / FORENSIC_KEY, key, 0o600)
+    return key_file
+
+
 def write(inventory_dir, state_dir, hosts, service=services.DEFAULT, logins=None):
+    write_forensic_keys(state_dir, hosts)
     inventory_dir = Path(inventory_dir)
     (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
     atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts), 0o644)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import VERSION, fsutil
 from . import tokens as tokens_api
-from .audit import Audit
+from .audit import Audit, actor_fields
 from .backups import Backups
 from .errors import ApiError
 from .jobs import Jobs
@@ -23,6 +23,35 @@ MAX_BODY = 10 * 1024 * 1024
 _RESTORE = re.compile(r"^/api/system/backups/([^/]*)/restore$")
 _REVOKE = re.compile(r"^/api/mcp-tokens/([^/]+)/revoke$")
 _TOKEN = re.compile(r"^/api/mcp-tokens/([^/]+)$")
+# Who acts (docs/dev/contract-operator-identity.md): two optional headers on an admin call, recorded as the audit
+# line's actor. On the wire printable ASCII, other characters percent-encoded UTF-8; decoded, 1-128 characters with
+# no control character and no space at either end (the collection's _gateway/operator_identity.py, written again).
+ACTOR_HEADERS = (("breakGlass", "X-Mcpops-Break-Glass"), ("operator", "X-Mcpops-Operator"))
+_CTRL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_ACTOR_VALUE = re.compile(r"\A[^\s%s](?:[^%s]{0,126}[^\s%s])?\Z" % (_CTRL, _CTRL, _CTRL))
+_ACTOR_WIRE = re.compile(r"\A[\x20-\x7e]{1,1536}\Z")
+
+
+def actor_of(headers):
+    """The actor of an admin call from its headers (null for one not sent); ApiError 400 for a bad one."""
+    found = {}
+    for key, name in ACTOR_HEADERS:
+        raw = headers.get_all(name) or []
+        if not raw:
+            found[key] = None
+            continue
+        value = None
+        if len(raw) == 1 and _ACTOR_WIRE.match(raw[0]):
+            try:
+                value = unquote(raw[0], encoding="utf-8", errors="strict")
+            except UnicodeDecodeError:
+                value = None
+        if value is None or not _ACTOR_VALUE.match(value):
+            raise ApiError(400, "invalid_actor", "header %s must be sent once, as printable ASCII (other characters "
+                           "percent-encoded UTF-8), and decode to 1-128 characters with no control character and no "
+                           "space at either end; nothing was changed" % name)
+        found[key] = value
+    return actor_fields(found["breakGlass"], found["operator"])
 
 
 class Gateway:
@@ -165,7 +194,12 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "not_found", "no such endpoint: %s" % path)
         if not gw.admin_ok(self.headers.get("Authorization")):
             raise ApiError(401, "unauthorized", "admin Bearer token required", {"WWW-Authenticate": "Bearer"})
+        # Every audit line this admin call writes names who made it (null where the call named nobody).
+        with gw.audit.acting(actor_of(self.headers)):
+            return self._admin_route(method, path, query, raw, ip)
 
+    def _admin_route(self, method, path, query, raw, ip):
+        gw = self.gw
         if path == "/api/system/storage-meta":
             _only(method, "GET")
             meta = gw.store.storage_meta()
@@ -190,7 +224,9 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"jobs": gw.jobs.list()}, None
         if path == "/api/system/index/discover":
             _only(method, "POST")
-            job, _ = gw.jobs.start_discover()
+            job, started = gw.jobs.start_discover()
+            gw.audit.event("index.discover.started", ip=ip, path=path, status=202, jobId=job["id"],
+                           alreadyRunning=not started)
             return 202, {"job": job}, None
         if path == "/api/mcp-tokens":
             _only(method, "GET", "POST")

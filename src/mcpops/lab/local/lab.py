@@ -8,7 +8,7 @@ State dir layout (docs/dev/conventions.md, "Lab"):
       supervisor.sock     its XML-RPC socket (0700)
       supervisord.pid     its pidfile
       data/               the gateway's data dir
-      secrets/            0700: admin_token, mcp_token, gateway.env (each 0600, written atomically)
+      secrets/            0700: admin_token, mcp_token, gateway.env, forensic.key (each 0600, written atomically)
       logs/               supervisord.log, supervisord.out, gateway.stdout.log, gateway.stderr.log
 
 Everything the lab starts is recorded by PID and stopped by that PID (after checking that the PID
@@ -183,6 +183,7 @@ class LocalLab:
                 "admin_token_file": str(self.admin_token_file),
                 "mcp_token_file": str(self.mcp_token_file),
                 "env_file": str(self.env_file),
+                "forensic_key_file": str(self.forensic_key_file),
                 "gateway_stdout_log": str(self.gateway_stdout_log),
                 "gateway_stderr_log": str(self.gateway_stderr_log),
             }
@@ -204,12 +205,19 @@ class LocalLab:
         except OSError:
             raise LabError(f"no MCP token at {self.mcp_token_file}: run `mcpops lab up` first") from None
 
+    @property
+    def forensic_key_file(self):
+        """The lab operator's forensic key (issue 24): forensic copies of .data are sealed with it."""
+        return self.secrets_dir / "forensic.key"
+
     def _prepare_dirs(self):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for d in (self.data_dir, self.logs_dir):
             d.mkdir(exist_ok=True)
         self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
+        if not self.forensic_key_file.exists():  # kept across ups: what it sealed stays openable
+            atomic_write(self.forensic_key_file, _secrets.token_hex(32) + "\n", 0o600)
         if self.socket_path.parent != self.state_dir:
             sc.prepare_socket_dir(self.socket_path)
 

@@ -11,6 +11,8 @@ def test_defaults_match_the_doc_fragment():
         "api_token": {"type": "str", "required": True, "no_log": True},
         "validate_certs": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 10},
+        "break_glass_account": {"type": "str"},
+        "operator": {"type": "str"},
     }
     assert spec["api_url"]["default"] == DEFAULT_API_URL
 
