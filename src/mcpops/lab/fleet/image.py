@@ -28,7 +28,9 @@ VARIANT = "minbase"
 # connector-mcp's Redis client (its rate limits); python3-cryptography seals the forensic copies of .data on a host
 # (gateway_backup's safety backup with forensic_key_file, forensic_copy).
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps", "curl",
-            "python3-psycopg", "python3-pymysql", "python3-redis", "python3-cryptography")
+            "python3-psycopg", "python3-pymysql", "python3-redis", "python3-cryptography",
+            # named, since debootstrap does not resolve the virtual python3-cffi-backend-api-* cryptography needs
+            "python3-cffi-backend")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CACHE = "/var/cache/mcpops-fleet"
 BUILD_TIMEOUT = 1800
