@@ -104,7 +104,7 @@ def read_header(read, key, label):
     """Check the header against key: (header bytes, chunk size), or ForensicError naming label."""
     header = read_exact(read, HEADER_BYTES)
     if len(header) < HEADER_BYTES or not is_sealed_header(header):
-        raise ForensicError("%s is not a sealed forensic copy (no %s header)" % (label, FORMAT_NAME.split(" ")[0]))
+        raise ForensicError("%s is not a sealed forensic copy (no %s header)" % (label, FORMAT_NAME.split(" ", maxsplit=1)[0]))
     _magic, version, key_id, _salt, chunk = HEADER.unpack(header)
     if version != FORMAT_VERSION:
         raise ForensicError("%s is sealed in format version %d; this collection opens version %d" % (label, version, FORMAT_VERSION))

@@ -29,20 +29,15 @@ CHANGING_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 class GatewayError(Exception):
     """A call that did not succeed: method, endpoint, HTTP status and the contract's error code/message."""
 
-    def __init__(self, method, endpoint, status=None, code=None, message=None):
+    def __init__(self, method, endpoint, status=None, code=None, message=None, text=None):
         self.method = method
         self.endpoint = endpoint
         self.status = status
         self.code = code
         self.message = message
-        if status is None:
-            text = "%s %s: no answer (%s)" % (method, endpoint, message)
-        else:
-            text = "%s %s -> HTTP %s" % (method, endpoint, status)
-            if code:
-                text += " %s" % code
-            if message:
-                text += ": %s" % message
+        if text is None:  # a subclass may say it its own way (IdentityRefused: not sent at all)
+            text = "%s %s: no answer (%s)" % (method, endpoint, message) if status is None else \
+                "%s %s -> HTTP %s%s%s" % (method, endpoint, status, " %s" % code if code else "", ": %s" % message if message else "")
         super().__init__(text)
 
 
@@ -50,12 +45,8 @@ class IdentityRefused(GatewayError):
     """A changing call not sent because its break-glass account or operator breaks the header rule (never retried)."""
 
     def __init__(self, method, endpoint, reason):
-        self.method = method
-        self.endpoint = endpoint
-        self.status = None
-        self.code = "invalid_operator_identity"
-        self.message = reason
-        Exception.__init__(self, "%s %s: not sent, nothing was changed: %s" % (method, endpoint, reason))
+        super().__init__(method, endpoint, code="invalid_operator_identity", message=reason,
+                         text="%s %s: not sent, nothing was changed: %s" % (method, endpoint, reason))
 
 
 class PathSegmentError(ValueError):

@@ -116,7 +116,7 @@ def probe_one(url, timeout, context, credential=None):
             row["failure"], row["error"] = "http", "HTTP 200 without an XML body"
         else:
             row["failure"] = "http"
-            row["error"] = "HTTP %d %s" % (row["status"], response.reason or "")
+            row["error"] = "HTTP %s %s" % (row["status"], response.reason or "")
             row["error"] = row["error"].strip()
     finally:
         connection.close()
