@@ -43,6 +43,13 @@ def open_sealed(lab, src, dest, key_file):
                    "state=opened src=%s dest=%s key_file=%s" % (src, dest, key_file), tool="ansible")
 
 
+def stores_and_backups(lab):
+    """The stores' bytes and every file under backups/ (not the logs the running gateway appends to)."""
+    data = Path(lab.data_dir)
+    files = sorted(data.glob("*.json")) + sorted(p for p in (data / "backups").rglob("*") if p.is_file())
+    return {str(p.relative_to(data)): p.read_bytes() for p in files}
+
+
 def every_byte(root):
     return b"".join(p.read_bytes() for p in Path(root).rglob("*") if p.is_file())
 
@@ -86,3 +93,30 @@ def test_safety_backup_and_triage_bundles_are_sealed_and_open_only_with_the_key(
     opened = open_sealed(lab, bundles / json_bundle, tmp_path / "bundle.json", key_file)
     assert opened.returncode == 0, opened.stdout[-2000:]
     assert "health" in json.loads((tmp_path / "bundle.json").read_text())
+
+    # Going back to the sealed safety backup with a key that does not open it: refused while the gateway still
+    # runs (the same process), nothing in the data dir touched.
+    wait_state(lab, {"RUNNING"})
+    pid, stores = lab.gateway_pid(), stores_and_backups(lab)
+    back = ansible(lab, "playbooks/inc-003-restore.yml", "-i", "inventories/lab", "-e", "backup_id=%s" % safety,
+                   "-e", "mcpops_forensic_key_file=%s" % other)
+    assert back.returncode != 0
+    assert "another forensic key" in back.stdout and "the gateway was not stopped" in back.stdout, back.stdout[-3000:]
+    assert "Step 1: Stop the gateway" not in back.stdout
+    assert lab.program_state() == "RUNNING" and lab.gateway_pid() == pid
+    assert stores_and_backups(lab) == stores
+
+    # With the key it was sealed with, INC-003 goes back to a sealed safety backup: a restore of the healthy data
+    # (plus a canary file) seals them; restoring that sealed id opens it, checks it and swaps it in.
+    Path(lab.data_dir, "notes.json").write_text(json.dumps({"note": CANARY + "-2"}))
+    again = ansible(lab, "playbooks/inc-003-restore.yml", "-i", "inventories/lab")
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert not Path(lab.data_dir, "notes.json").exists()
+    [healthy_safety] = [b for b in os.listdir(backups / ".sealed") if b != safety and not b.startswith(".")]
+    back = ansible(lab, "playbooks/inc-003-restore.yml", "-i", "inventories/lab", "-e", "backup_id=%s" % healthy_safety)
+    assert back.returncode == 0, back.stdout[-4000:] + back.stderr[-2000:]
+    assert "Restored backup %s" % healthy_safety in back.stdout
+    assert json.loads(Path(lab.data_dir, "notes.json").read_text()) == {"note": CANARY + "-2"}
+    assert lab.program_state() == "RUNNING"
+    assert not [n for n in os.listdir(backups / ".sealed") if n.startswith(".open-")]  # no clear copy left behind
+    assert CANARY not in again.stdout + again.stderr + back.stdout + back.stderr
