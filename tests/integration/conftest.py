@@ -8,3 +8,5 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+
+from connector_lab_helpers import shared_connector_lab  # noqa: E402,F401 (the session's connector lab fixture)

@@ -3,8 +3,9 @@ lab"): two real backend instances under a real supervisord behind a private ngin
 releases dir and the CONNECTOR_CONFIG file; each of its faults and `healthy` after it; a rehearsed scale-out onto the
 standby instance (backend-3) and `healthy` back to the `up` state; `down` leaves nothing.
 
-One lab for the module (its tests run in the order written; each fault test ends healthy again); the last test
-takes it down and checks that no PID it ever recorded is alive."""
+The session's shared connector lab (connector_lab_helpers.shared_connector_lab), taken in its `up` state; its tests
+run in the order written and each fault test ends healthy again; the last test takes it down (the next module that
+uses it brings it up again) and checks that no PID recorded while this module used it is alive."""
 
 import datetime
 import http.client
@@ -16,8 +17,7 @@ import time
 
 import pytest
 
-from connector_lab_helpers import (
-    GROUP, STANDBY_GROUP, connector_inventory, make_connector_lab, write_connector_inventory)
+from connector_lab_helpers import GROUP, STANDBY_GROUP, connector_inventory, lab_pids, ready, write_connector_inventory
 from mcpops_command import mcpops
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import supervisor as sup
@@ -60,33 +60,23 @@ class Recorder:
         self.pids = set()
 
     def note(self):
-        info = self.lab.read_info()
-        found = [info.get("supervisord_pid")]
-        found += [rec.get("pid") for rec in (info.get("programs") or {}).values()]
-        found += [rec.get("pid") for rec in (info.get("datastores") or {}).values()]
-        found += [self.lab.program_pid(name) for name in self.lab.supervised_names]
-        connector = info.get("connector") or {}
-        found += [(connector.get("nginx") or {}).get("pid"), (connector.get("filler") or {}).get("pid")]
-        nginx = self.lab.topology.nginx_pid()
-        if nginx:
-            found += self.lab.topology.nginx().workers(nginx)
-        self.pids |= {int(p) for p in found if p}
+        self.pids |= lab_pids(self.lab)
 
     def alive(self):
         return sorted(p for p in self.pids if pid_alive(p))
 
 
 @pytest.fixture(scope="module")
-def clab(tmp_path_factory):
-    lab = make_connector_lab(tmp_path_factory.mktemp("connector") / "lab")
+def clab(shared_connector_lab):
+    lab = ready(shared_connector_lab)
     lab.recorder = Recorder(lab)
     lab.recorder.note()
     try:
         yield lab
     finally:
         lab.recorder.note()
-        lab.down(purge=True)
-        assert lab.recorder.alive() == [], "PIDs still alive after down"
+        if lab.supervisord_pid() is None:  # the module took it down; else the session's teardown downs it
+            assert lab.recorder.alive() == [], "PIDs still alive after down"
 
 
 def break_(lab, fault):
@@ -432,6 +422,8 @@ def test_a_scale_out_onto_the_standby_and_healthy_back(clab, tmp_path):
     group_vars = inv["all"]["vars"]
     standby = inv["all"]["children"][STANDBY_GROUP]["hosts"]["backend-3"]
     listen = standby["gateway_api_url"].split("//", 1)[1]
+    access_log = os.path.join(group_vars["connector_nginx_prefix"], "logs", "access.log")
+    logged_before = os.path.getsize(access_log)  # the shared lab: an earlier scale-out of another module is logged
     assert set(through_nginx(clab, 6)) == {"backend-1", "backend-2"}
     # the operator starts it through supervisorctl, with the lab's supervisord config
     ctl = [group_vars["gateway_supervisorctl_path"], "-c", group_vars["gateway_supervisor_config"]]
@@ -447,7 +439,9 @@ def test_a_scale_out_onto_the_standby_and_healthy_back(clab, tmp_path):
     assert line and json.loads(line[0])["instance"] == "backend-3"
     # running, but not in the upstream: nginx still routes to backend-1 and backend-2 only
     assert set(through_nginx(clab, 6)) == {"backend-1", "backend-2"}
-    access = open(os.path.join(group_vars["connector_nginx_prefix"], "logs", "access.log")).read()
+    with open(access_log) as handle:
+        handle.seek(logged_before)
+        access = handle.read()
     assert f'"upstream_addr":"{listen}"' not in access
     s = clab.status()
     assert s["healthy"] and s["programs"][STANDBY]["state"] == sup.RUNNING and s["programs"][STANDBY]["standby"]

@@ -4,11 +4,13 @@ lab's fault once, runs the ConnectorMCP playbook through ansible-runner with the
 state dir (no secret in it: each password is a lookup of the lab's 0600 secret file), checks every instance (its
 profile's /health and deep /api/health) and the fault's symptom against what it saw right after the fault.
 
-A representative subset, each drill on a lab of its own (CI time: the file stays well under four minutes on a loaded
-two-core machine):
-    pool-exhausted      the drill starts and downs the lab; one instance broken, only it restarted
+A representative subset; CI time: one lab for all but the first, the session's shared connector lab
+(connector_lab_helpers.shared_connector_lab): the drill finds it running, reuses it and leaves it running, and the
+test puts it back in its `up` state (`break healthy`) when the drill has left a fault in it:
+    pool-exhausted      on a lab of its own, because what it proves is that the drill starts and downs the lab; one
+                        instance broken, only it restarted
     datasource-failing  every instance broken; a per-instance symptom (the breakers)
-    bad-deploy          on a lab the test started: reused, left running; the release links and the versions
+    bad-deploy          on a running lab: reused, left running; the release links and the versions
     rate-limit-storm    a symptom of the whole lab (403 at nginx), then the undo run (the block taken out again)
     clock-skew          a drill that expects the runbook to end red (exit 2) naming the skewed instance
 The other scenarios of the table (mysql-max-connections, oauth-states-expired, memory-leak, stop) run the same code
@@ -19,7 +21,9 @@ their table entries and symptom checks by tests/unit/mcpops/drill/.
 import json
 import stat
 
-from connector_lab_helpers import make_connector_lab
+import pytest
+
+from connector_lab_helpers import ready
 from loopback import free_port
 from mcpops.lab.local.service_lab import ServiceLab
 from mcpops_command import files_containing, mcpops
@@ -67,6 +71,14 @@ def drill(tmp_path, runbook, *args, lab_dir=None):
     return out, run_dir, verdict
 
 
+@pytest.fixture
+def clab(shared_connector_lab):
+    """The shared lab in its `up` state; after the test, `break healthy` takes out what the drill left in it."""
+    lab = ready(shared_connector_lab)
+    yield lab
+    lab.break_("healthy")
+
+
 def test_pool_exhausted_drill_starts_the_lab_restarts_only_that_instance_and_downs_it(tmp_path):
     out, run_dir, verdict = drill(tmp_path, "connector-db-connections", "--listen", "127.0.0.1:%d" % free_port())
     assert verdict["fault"] == "pool-exhausted" and verdict["runbook_exit"] == 0 and verdict["recover_seconds"] > 0
@@ -89,8 +101,8 @@ def test_pool_exhausted_drill_starts_the_lab_restarts_only_that_instance_and_dow
     assert lab.supervisord_pid() is None and lab.topology.nginx_pid() is None
 
 
-def test_datasource_failing_drill_closes_every_breaker(tmp_path):
-    out, _, verdict = drill(tmp_path, "connector-connector-failures", "--listen", "127.0.0.1:%d" % free_port())
+def test_datasource_failing_drill_closes_every_breaker(clab, tmp_path):
+    out, _, verdict = drill(tmp_path, "connector-connector-failures", lab_dir=clab.state_dir)
     assert verdict["fault"] == "datasource-failing" and "-e breaker_wait=0" in out
     checks = checks_of(verdict)
     for host in ("backend-1", "backend-2"):
@@ -98,38 +110,33 @@ def test_datasource_failing_drill_closes_every_breaker(tmp_path):
     assert '"circuit": "open"' in verdict["injected"][0]  # the fault really opened them first
 
 
-def test_bad_deploy_drill_on_a_running_lab_rolls_back_and_leaves_it_running(tmp_path):
-    lab = make_connector_lab(tmp_path / "lab")
-    try:
-        supervisord = lab.supervisord_pid()
-        out, _, verdict = drill(tmp_path, "connector-rollback", lab_dir=lab.state_dir)
-        assert verdict["fault"] == "bad-deploy"
-        checks = checks_of(verdict)
-        for host in ("backend-1", "backend-2"):
-            assert checks[("release_rolled_back", host)]["detail"] == (
-                "releases/current -> 1.0.0 (before the fault: 1.0.0); /api/health 200 version 1.0.0")
-        # It was running before the drill: left running, same supervisord, on the release before.
-        assert "Lab left running" in out and "`mcpops lab break healthy` undoes it" in out
-        assert lab.supervisord_pid() == supervisord and lab.topology.release_links()["current"] == "1.0.0"
-    finally:
-        lab.down()
+def test_bad_deploy_drill_on_a_running_lab_rolls_back_and_leaves_it_running(clab, tmp_path):
+    supervisord = clab.supervisord_pid()
+    out, _, verdict = drill(tmp_path, "connector-rollback", lab_dir=clab.state_dir)
+    assert verdict["fault"] == "bad-deploy"
+    checks = checks_of(verdict)
+    for host in ("backend-1", "backend-2"):
+        assert checks[("release_rolled_back", host)]["detail"] == (
+            "releases/current -> 1.0.0 (before the fault: 1.0.0); /api/health 200 version 1.0.0")
+    # It was running before the drill: left running, same supervisord, on the release before.
+    assert "Lab left running" in out and "`mcpops lab break healthy` undoes it" in out
+    assert clab.supervisord_pid() == supervisord and clab.topology.release_links()["current"] == "1.0.0"
 
 
-def test_rate_limit_storm_drill_blocks_the_source_at_nginx_then_takes_the_block_out(tmp_path):
-    out, run_dir, verdict = drill(tmp_path, "connector-rate-limits", "--listen", "127.0.0.1:%d" % free_port())
+def test_rate_limit_storm_drill_blocks_the_source_at_nginx_then_takes_the_block_out(clab, tmp_path):
+    out, run_dir, verdict = drill(tmp_path, "connector-rate-limits", lab_dir=clab.state_dir)
     assert verdict["fault"] == "rate-limit-storm" and "429x" in verdict["injected"][0]
     checks = checks_of(verdict)
     assert checks[("storm_blocked", "")]["detail"] == ("GET /health through nginx from 127.0.0.77: 403 (expected 403); "
                                                        "from 127.0.0.1: 200 (expected 200)")
     assert checks[("undo", "")]["ok"] and checks[("undone", "")]["ok"]
     assert (run_dir / "undo" / "report.md").is_file()
-    blocklist = tmp_path / "lab" / "nginx" / "conf" / "blocklist.conf"
+    blocklist = clab.state_dir / "nginx" / "conf" / "blocklist.conf"
     assert "127.0.0.77" not in blocklist.read_text()  # the next drill's storm meets the rate limit, not a 403
 
 
-def test_clock_skew_drill_passes_when_the_runbook_ends_red_naming_the_skewed_instance(tmp_path):
-    out, _, verdict = drill(tmp_path, "connector-oauth-states", "--fault", "clock-skew",
-                            "--listen", "127.0.0.1:%d" % free_port())
+def test_clock_skew_drill_passes_when_the_runbook_ends_red_naming_the_skewed_instance(clab, tmp_path):
+    out, _, verdict = drill(tmp_path, "connector-oauth-states", "--fault", "clock-skew", lab_dir=clab.state_dir)
     assert verdict["runbook_exit"] == 2 and verdict["expected_exit"] == 2
     assert checks_of(verdict)[("named_skew", "")]["detail"].startswith("the run says 'Clock sync: backend-2 is more")
     assert "the runbook named the fault" in out
