@@ -1,20 +1,16 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Who a run acted as (the operator_identity role's fact), for report.json and report.md (standard library only).
+"""Who a run acted as (the operator_identity role's fact), for report.json (standard library only).
 
 The role sets the fact `operator_identity_stated` before a runbook's first change; `RunIdentity.seen` picks it out
-of each host's task results, `as_dict()` is report.json's `operator_identity`, `identity_rows(report)` the lines of
-report.md's run table. docs/dev/contract-operator-identity.md describes the whole chain.
+of each host's task results, `as_dict()` is report.json's `operator_identity` (report_markdown.identity_rows renders it in
+report.md's run table). docs/dev/contract-operator-identity.md describes the whole chain.
 """
 
 from __future__ import annotations
 
 IDENTITY_FACT = "operator_identity_stated"
 FIELDS = ("break_glass_account", "operator", "operator_source", "anonymous")
-
-
-def _cell(value):
-    return str(value).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 class RunIdentity:
@@ -44,25 +40,3 @@ class RunIdentity:
             else:
                 groups.append(dict(identity, hosts=[host]))
         return {"stated": bool(groups), "identities": groups}
-
-
-def identity_rows(report):
-    """The report.md run-table rows naming who acted; a runbook that changes things and never stated it says so."""
-    section = report.get("operator_identity") or {}
-    identities = section.get("identities") or []
-    if not identities:
-        if (report.get("runbook") or {}).get("changes"):
-            return ["| acted as | not stated: this run did not reach (or does not run) the operator_identity role; "
-                    "see the gateway's audit log (actor) for its changes |"]
-        return []
-    rows = []
-    for identity in identities:
-        account = identity.get("break_glass_account")
-        operator = identity.get("operator")
-        text = ("break-glass account `%s`" % _cell(account)) if account else "**no break-glass account** (allowed by mcpops_allow_no_break_glass)"
-        text += (", operator `%s` (%s)" % (_cell(operator), _cell(identity.get("operator_source") or "?"))) if operator \
-            else ", **no operator name**"
-        if len(identities) > 1:
-            text += " on %s" % ", ".join(_cell(host) for host in identity.get("hosts") or [])
-        rows.append("| acted as | %s |" % text)
-    return rows

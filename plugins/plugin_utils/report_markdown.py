@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import identity_rows
-
 _STATUS_MARK = {"ok": "ok", "changed": "changed", "failed": "FAILED", "unreachable": "UNREACHABLE",
                 "skipped": "skipped", "interrupted": "interrupted", "running": "running"}
 
@@ -60,6 +58,28 @@ def _resolution_lines(report):
             facts = ", ".join("%s %s" % (k, _cell(v)) for k, v in item["facts"].items() if v not in (None, [], {}))
             lines.append("%s, %s: %s" % (item["host"], item["step"], facts))
     return lines
+
+
+def identity_rows(report):
+    """The report.md run-table rows naming who acted; a runbook that changes things and never stated it says so."""
+    section = report.get("operator_identity") or {}
+    identities = section.get("identities") or []
+    if not identities:
+        if (report.get("runbook") or {}).get("changes"):
+            return ["| acted as | not stated: this run did not reach (or does not run) the operator_identity role; "
+                    "see the gateway's audit log (actor) for its changes |"]
+        return []
+    rows = []
+    for identity in identities:
+        account = identity.get("break_glass_account")
+        operator = identity.get("operator")
+        text = ("break-glass account `%s`" % _cell(account)) if account else "**no break-glass account** (allowed by mcpops_allow_no_break_glass)"
+        text += (", operator `%s` (%s)" % (_cell(operator), _cell(identity.get("operator_source") or "?"))) if operator \
+            else ", **no operator name**"
+        if len(identities) > 1:
+            text += " on %s" % ", ".join(_cell(host) for host in identity.get("hosts") or [])
+        rows.append("| acted as | %s |" % text)
+    return rows
 
 
 def render(report):

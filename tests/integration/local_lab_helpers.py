@@ -3,7 +3,9 @@ read its data dir (digest, backups). Shared by tests/integration/playbooks/ and 
 
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,3 +69,15 @@ def write_inventory(path, hosts):
     """A JSON inventory at path: hosts ({name: vars}) in the `gateways` group."""
     path.write_text(json.dumps({"all": {"children": {"gateways": {"hosts": hosts}}}}))
     return path
+
+
+def open_sealed(lab, path):
+    """The clear bytes of a forensic copy (a sealed safety backup file, a triage bundle) sealed with lab's key."""
+    # imported here: the collection is importable once pytest's rootdir conftest put collections/ on the path
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_file import open_into
+    with tempfile.TemporaryDirectory() as scratch:
+        clear = os.path.join(scratch, "clear")
+        open_into(read_key_file(lab.read_info()["forensic_key_file"]), str(path), clear)
+        with open(clear, "rb") as handle:
+            return handle.read()

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_file import open_into
 from mcpops.lab.http_client import http_json
-from local_lab_helpers import backups_in, data_dir_digest, lab_host_vars, make_lab, wait_state, write_inventory  # noqa: F401
+from local_lab_helpers import backups_in, data_dir_digest, lab_host_vars, make_lab, open_sealed, wait_state, write_inventory  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -81,9 +79,7 @@ def test_corrupt_store_restored_to_healthy(lab, tmp_path):
     assert safety in proc.stdout
     sealed_tokens = Path(lab.data_dir, "backups", ".sealed", safety, "data", "tokens.json")
     assert sealed_tokens.read_bytes() != corrupt
-    opened = tmp_path / "safety-tokens.json"
-    open_into(read_key_file(lab.read_info()["forensic_key_file"]), str(sealed_tokens), str(opened))
-    assert opened.read_bytes() == corrupt
+    assert open_sealed(lab, sealed_tokens) == corrupt
     assert "Post-incident validation: passed, no write tools on production" in proc.stdout
     assert_no_secret(lab, proc.stdout, proc.stderr)
 

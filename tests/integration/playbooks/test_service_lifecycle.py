@@ -15,7 +15,7 @@ import pytest
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import faults
 from mcpops.lab.local.lab import LocalLab
-from local_lab_helpers import lab_host_vars, write_inventory
+from local_lab_helpers import lab_host_vars, open_sealed, write_inventory
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -136,7 +136,7 @@ def test_inc001_crash_loop_captured_debugged_on_a_copy_and_escalated_to_inc003(l
     assert proc.returncode == 0, out(proc)
     assert "Crash loop, data corrupt: escalated to INC-003" in proc.stdout
     assert "PLAY [INC-003: Data corruption / bad migration" in proc.stdout
-    assert "MCP checks: healthy, no write tools on production" in proc.stdout
+    assert "Post-incident validation: passed, no write tools on production" in proc.stdout
     assert lab.program_state() == "RUNNING" and healthy(lab)
     assert_no_secret(lab, proc.stdout, proc.stderr)
 
@@ -355,8 +355,11 @@ def test_triage_writes_a_bundle_per_host_and_changes_nothing(tmp_path):
         inventory = write_inventory(tmp_path / "inv.json", {"good": lab_host_vars(good), "bad": lab_host_vars(bad)})
         proc = run_playbook("triage.yml", "-e", "output_dir=%s" % (tmp_path / "bundle"), inventory=inventory)
         assert proc.returncode == 0, out(proc)
-        good_bundle = json.loads((tmp_path / "bundle" / "good.json").read_text())
-        bad_bundle = json.loads((tmp_path / "bundle" / "bad.json").read_text())
+        # Each host's bundle is sealed with its forensic key (each lab has its own).
+        assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
+            "bad.json.sealed", "bad.log.sealed", "good.json.sealed", "good.log.sealed"]
+        good_bundle = json.loads(open_sealed(good, tmp_path / "bundle" / "good.json.sealed"))
+        bad_bundle = json.loads(open_sealed(bad, tmp_path / "bundle" / "bad.json.sealed"))
         assert good_bundle["service"]["state"] == "RUNNING" and good_bundle["health"]["healthy"]
         assert good_bundle["listening"]["gateway_port_listening"] is True
         assert good_bundle["resources"]["volumes"][0]["path"] == good.read_info()["data_dir"]
@@ -365,9 +368,9 @@ def test_triage_writes_a_bundle_per_host_and_changes_nothing(tmp_path):
         assert bad_bundle["listening"]["gateway_port_listening"] is False
         assert any("StoreMigrationRunner" in line for line in bad_bundle["last_errors"])
         assert good.gateway_pid() == pid and bad.program_state() == "FATAL"
-        for lab in (good, bad):
-            for path in (tmp_path / "bundle").iterdir():
-                assert_no_secret(lab, path.read_text())
+        for host, lab in (("good", good), ("bad", bad)):
+            for kind in ("json", "log"):
+                assert_no_secret(lab, open_sealed(lab, tmp_path / "bundle" / ("%s.%s.sealed" % (host, kind))).decode())
             assert_no_secret(lab, proc.stdout, proc.stderr)
     finally:
         good.down()

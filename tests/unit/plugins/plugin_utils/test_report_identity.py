@@ -1,7 +1,8 @@
 """plugin_utils/report_identity.py: the identity the operator_identity role stated, picked from task results, as
 report.json's operator_identity and report.md rows; masked like the rest of the report."""
 
-from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import RunIdentity, identity_rows
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import RunIdentity
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import identity_rows
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker
 
 
