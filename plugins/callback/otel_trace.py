@@ -68,10 +68,10 @@ import time
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.otlp_headers import header_values
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker, is_secret_key
 
 ENDPOINT_ENV = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-HEADERS_ENV = ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
 MESSAGE_LIMIT = 400
 
 
@@ -80,17 +80,6 @@ def outcome(hook, result):
     if hook == "ok":
         return "changed" if result.get("changed") else "ok"
     return hook
-
-
-def header_values(environ):
-    """The values of the OTLP headers (`key=value,key2=value2`): credentials, never to be sent as span data."""
-    values = []
-    for name in HEADERS_ENV:
-        for pair in (environ.get(name) or "").split(","):
-            key, sep, value = pair.partition("=")
-            if sep and value.strip():
-                values.append(value.strip())
-    return values
 
 
 def failure_message(result, masker):

@@ -11,11 +11,11 @@ through as the operator set them; the headers' values are credentials, masked li
 import configparser
 import os
 
+from mcpops.run.plugin_utils import load
 from mcpops.run.runbooks import REPO
 
 ENDPOINT_ENV = "MCPOPS_OTLP_ENDPOINT"
 CALLBACK = "mcpops.runbooks.otel_trace"
-HEADERS_ENV = ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
 
 
 def configured_callbacks(environ, config=None):
@@ -48,11 +48,4 @@ def tracing_env(environ=None, config=None):
 
 def header_secrets(environ=None):
     """The values of the OTLP headers (`name=value,...`): an authorization or API key, never to be recorded."""
-    environ = os.environ if environ is None else environ
-    values = []
-    for name in HEADERS_ENV:
-        for pair in (environ.get(name) or "").split(","):
-            _key, sep, value = pair.partition("=")
-            if sep and value.strip():
-                values.append(value.strip())
-    return values
+    return load("otlp_headers").header_values(os.environ if environ is None else environ)
