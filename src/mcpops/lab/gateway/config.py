@@ -51,6 +51,9 @@ class Config:
     clock_offset_seconds: float = 0.0
     # Lab only: no Date header at all, as from a proxy that strips it (INC-002 then reads the host's clock).
     send_date_header: bool = True
+    # Lab only: an index.discover job also ends as soon as this file exists (a test ends a long job when it is done
+    # with it, instead of waiting out a length chosen to outlast a loaded machine).
+    discover_release_file: str = ""
 
     @classmethod
     def from_env(cls, environ=None):
@@ -100,4 +103,5 @@ class Config:
             raise ConfigError("ONEC_MCP_LAB_CLOCK_OFFSET_SECONDS must be a number of seconds")
         return cls(host=host, port=port, data_dir=os.path.abspath(data_dir), admin_token=token,
                    discover_seconds=discover, reserve_bytes=max(reserve, 0), clock_offset_seconds=clock_offset,
-                   send_date_header=(environ.get("ONEC_MCP_LAB_NO_DATE_HEADER") or "0") in ("0", ""))
+                   send_date_header=(environ.get("ONEC_MCP_LAB_NO_DATE_HEADER") or "0") in ("0", ""),
+                   discover_release_file=environ.get("ONEC_MCP_LAB_DISCOVER_RELEASE_FILE") or "")

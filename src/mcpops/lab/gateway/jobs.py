@@ -3,6 +3,7 @@
 import os
 import secrets
 import threading
+import time
 
 from . import fsutil
 
@@ -11,9 +12,10 @@ ENTITIES = ("Catalog_Контрагенты", "Catalog_Номенклатура"
 
 
 class Jobs:
-    def __init__(self, store, discover_seconds, stop_event):
+    def __init__(self, store, discover_seconds, stop_event, release_file=""):
         self.store = store
         self.discover_seconds = discover_seconds
+        self.release_file = release_file  # lab only: the job also ends once this file exists
         self.stop_event = stop_event
         self.lock = threading.Lock()
         self.jobs = []
@@ -40,8 +42,21 @@ class Jobs:
         thread.start()
         return dict(job), True
 
+    def _wait_discover(self):
+        """True when the gateway is stopping; False when the job's time is up (or the lab released it)."""
+        if not self.release_file:
+            return self.stop_event.wait(self.discover_seconds)
+        deadline = time.monotonic() + self.discover_seconds
+        while not os.path.exists(self.release_file):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.stop_event.wait(min(remaining, 0.2)):
+                return True
+        return False
+
     def _discover(self, job):
-        interrupted = self.stop_event.wait(self.discover_seconds)
+        interrupted = self._wait_discover()
         state, error = "done", None
         if interrupted:
             state, error = "failed", "gateway stopping"

@@ -62,7 +62,7 @@ class Gateway:
         self.store = store
         self.audit = Audit(store)
         self.backups = Backups(store, self.audit, reserve_bytes=config.reserve_bytes)
-        self.jobs = Jobs(store, config.discover_seconds, stop_event)
+        self.jobs = Jobs(store, config.discover_seconds, stop_event, config.discover_release_file)
         self.mcp = McpService(store, self.audit)
         self.admin_token = config.admin_token.encode("utf-8")
 

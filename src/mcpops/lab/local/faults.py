@@ -17,6 +17,7 @@ import secrets
 import signal
 import socket
 import time
+from pathlib import Path
 
 from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
@@ -369,6 +370,12 @@ INDEX_JOB_SECONDS = 30  # how long the index-job fault's discover runs; tests ma
 FILL_LEAVE_BYTES = 256 * 1024  # what fill-volume leaves free: enough for the gateway to keep running
 FILL_MAX_VOLUME_BYTES = 1024 ** 3  # fill-volume refuses bigger volumes: it is for a small test mount
 DISCOVER_KEY = "ONEC_MCP_DISCOVER_SECONDS"
+RELEASE_KEY = "ONEC_MCP_LAB_DISCOVER_RELEASE_FILE"
+
+
+def index_job_release_file(lab):
+    """The file whose creation ends the index-job fault's job early (release_index_job)."""
+    return Path(lab.state_dir) / "index-job.release"
 
 
 def set_env_line(path, key, value):
@@ -385,7 +392,10 @@ def index_job(lab):
     """A long index.discover job (INDEX_JOB_SECONDS): the gateway is restarted once with that discover
     length (ONEC_MCP_DISCOVER_SECONDS in its env file) and a job is started over the API."""
     _require_healthy(lab)
+    release = index_job_release_file(lab)
+    release.unlink(missing_ok=True)
     set_env_line(lab.env_file, DISCOVER_KEY, INDEX_JOB_SECONDS)
+    set_env_line(lab.env_file, RELEASE_KEY, release)
     client = lab.client()
     client.stop(lab.service_name, True)
     client.start(lab.service_name, True)
@@ -400,6 +410,12 @@ def index_job(lab):
     path = _record(lab, "index-job", job_id=job["id"], seconds=INDEX_JOB_SECONDS, gateway_pid=lab.gateway_pid())
     return (f"index-job: started index.discover job {job['id']} that runs {INDEX_JOB_SECONDS}s "
             f"({DISCOVER_KEY} in {lab.env_file}); recorded in {path}")
+
+
+def release_index_job(lab):
+    """End the index-job fault's job now (the reference gateway polls for the release file): a test that is done
+    with the running job does not wait out INDEX_JOB_SECONDS."""
+    atomic_write(index_job_release_file(lab), "released\n", 0o600)
 
 
 def fill_volume(lab):
