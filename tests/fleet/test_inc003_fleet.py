@@ -2,9 +2,13 @@
 the end, each restored from its own latest valid backup (playbooks/inc-003-restore.yml, unchanged)."""
 
 import json
+import os
 import re
+import tempfile
 import time
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_file import open_into
 from fleet_helpers import admin, run_playbook
 
 CORRUPT_PROFILES = ("import os\n"
@@ -27,6 +31,13 @@ def backup_ids(host):
 
 def test_inc003_on_three_hosts_each_restored_from_its_own_latest_valid_backup(make_fleet):
     fleet = make_fleet(3)
+    key = read_key_file(str(fleet.state_dir / "secrets" / "forensic.key"))
+
+    def opened(sealed):
+        with tempfile.TemporaryDirectory() as scratch:
+            open_into(key, str(sealed), os.path.join(scratch, "clear"))
+            with open(os.path.join(scratch, "clear"), "rb") as fh:
+                return fh.read()
     one, two, three = fleet.hosts()
     expected = {}
     # fleet1: a corrupt tokens.json; its only backup is the one `fleet up` made.
@@ -65,10 +76,13 @@ def test_inc003_on_three_hosts_each_restored_from_its_own_latest_valid_backup(ma
         meta = admin(host, "GET", "/api/system/storage-meta")
         assert meta["schemaVersion"] == 3 and "099_future" not in meta["appliedMigrations"]
         assert all(store["ok"] for store in meta["stores"].values()), meta
-        # The corrupt data is kept for the review in a safety backup, never deleted.
-        [safety] = [b for b in backup_ids(host) if "-pre-restore-" in b]
-        kept = host.data_dir / "backups" / safety / "data"
-        assert {n: (kept / n).read_bytes() for n in broken[host.name]} == broken[host.name]
+        # The corrupt data is kept for the review in a safety backup, never deleted: sealed on the host with the
+        # fleet's forensic key (backups/.sealed/, no clear copy), opened here with that key to the same bytes.
+        assert not [b for b in backup_ids(host) if "-pre-restore-" in b]
+        [safety] = [b for b in os.listdir(host.data_dir / "backups" / ".sealed") if not b.startswith(".")]
+        kept = host.data_dir / "backups" / ".sealed" / safety / "data"
+        assert {n: opened(kept / n) for n in broken[host.name]} == broken[host.name]
+        assert all((kept / n).read_bytes() != broken[host.name][n] for n in broken[host.name])
         assert fleet.run(host, ["systemctl", "is-active", "onec-mcp-gateway"]).stdout.strip() == "active"
     # Each host got its own data back: three different token sets, fleet2 with the token issued before its backup.
     tokens = {h.name: json.loads((h.data_dir / "tokens.json").read_text())["tokens"] for h in (one, two, three)}
