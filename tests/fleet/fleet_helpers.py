@@ -161,6 +161,11 @@ def start_index_job(fleet, host, seconds):
     return job
 
 
+def release_index_job(fleet, host):
+    """End the job start_index_job started (as a real job ends when it is done)."""
+    fleet_faults.release_index_job(fleet, host)
+
+
 def assert_no_secret(hosts, *texts):
     """No host's admin token or MCP token appears in any of texts."""
     for host in hosts:

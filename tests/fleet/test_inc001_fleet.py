@@ -16,6 +16,7 @@ from fleet_helpers import (
     jobs,
     kill_main,
     mcpops_run,
+    release_index_job,
     run_playbook,
     scratch_dirs,
     start_index_job,
@@ -178,7 +179,7 @@ def test_inc001_disk_threshold_trips_naming_the_volume(make_fleet):
 def test_inc001_restart_refused_during_an_index_job_and_done_after_it(make_fleet):
     fleet = make_fleet(1)
     [host] = fleet.hosts()
-    job = start_index_job(fleet, host, 90)  # long enough to outlast a slow first run
+    job = start_index_job(fleet, host, 600)  # until released below (600 s: the cap should a failed test not release it)
     pid = int(unit(fleet, host)["MainPID"])
     assert [j["id"] for j in jobs(host) if j["state"] == "running"] == [job["id"]]
 
@@ -189,7 +190,8 @@ def test_inc001_restart_refused_during_an_index_job_and_done_after_it(make_fleet
     assert "index.discover job(s) still running" in out and job["id"] in out
     assert int(unit(fleet, host)["MainPID"]) == pid
 
-    # Again, with the default wait: the guard waits for the job to finish, then restarts.
+    # The job ends (released now); again, with the default wait: the guard waits for it to finish, then restarts.
+    release_index_job(fleet, host)
     done = run_playbook(fleet, PLAYBOOK, "-e", "restart_when_healthy=true")
     assert done.returncode == 0, done.stdout[-6000:]
     state = unit(fleet, host)

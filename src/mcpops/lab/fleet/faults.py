@@ -17,6 +17,7 @@ import time
 from mcpops.lab.fleet import image, reference_services as reference, services
 from mcpops.lab.fleet.errors import FleetError, UnknownFault
 from mcpops.lab.fleet.host import HostError
+from mcpops.lab.gateway.fsutil import atomic_write
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import faults as lab_faults
 
@@ -123,13 +124,19 @@ print(ended)
 """
 
 
+RELEASE_NAME = "index-job.release"
+
+
 def index_job(fleet, host, seconds=None):
     """A long index.discover job, as the local lab's index-job fault: the host's gateway env file (bind-mounted from
     the fleet's state dir) gets ONEC_MCP_DISCOVER_SECONDS, the unit restarts to read it, a job starts over the API."""
     pid = _running_pid(fleet, host)
     seconds = int(seconds or lab_faults.INDEX_JOB_SECONDS)
     env_file = host.gateway_etc / "gateway.env"
+    (host.gateway_etc / RELEASE_NAME).unlink(missing_ok=True)
     lab_faults.set_env_line(env_file, lab_faults.DISCOVER_KEY, seconds)
+    # the job also ends once release_index_job makes this file (in the bind-mounted etc dir the host sees)
+    lab_faults.set_env_line(env_file, lab_faults.RELEASE_KEY, f"{image.GATEWAY_ETC}/{RELEASE_NAME}")
     host.run(pid, ["systemctl", "restart", UNIT], timeout=WAIT)
     deadline = time.monotonic() + WAIT
     while http_json(host.api_url + "/readyz", timeout=2)[0] != 200:
@@ -142,6 +149,11 @@ def index_job(fleet, host, seconds=None):
         raise FleetError(f"index-job: POST /api/system/index/discover on {host.name} answered {status}")
     return (f"index-job: started index.discover job {answer['job']['id']} on {host.name} that runs {seconds}s "
             f"({lab_faults.DISCOVER_KEY} in {env_file})")
+
+
+def release_index_job(fleet, host):
+    """End the index-job fault's job on host now (its gateway polls for the release file)."""
+    atomic_write(host.gateway_etc / RELEASE_NAME, "released\n", 0o600)
 
 
 def unreachable(fleet, host):
