@@ -15,7 +15,9 @@ from mcpops.run.runbooks import discover
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-FQCN = re.compile(r"^\s*(?:-\s+)?(?:name:\s+)?([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:?\s*$")
+# A module key (`community.general.foo:`) or a role's name (`name: mcpops.runbooks.bar`); not a `when:` item such as
+# `- result.stat.exists`, which has the same dots.
+FQCN = re.compile(r"^\s*(?:-\s+)?(?:name:\s+([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+|([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:)\s*$")
 
 
 def test_the_awx_export_is_in_sync_with_the_playbooks():
@@ -53,7 +55,7 @@ def used_collections():
         for line in path.read_text().splitlines():
             match = FQCN.match(line)
             if match:
-                found.add("%s.%s" % match.groups())
+                found.add("%s.%s" % tuple(group for group in match.groups() if group))
     return found
 
 
