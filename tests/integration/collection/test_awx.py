@@ -30,7 +30,7 @@ def test_a_job_template_and_survey_per_runbook():
     templates = {t["playbook"]: t for t in export["job_templates"]}
     for runbook in discover():
         template = templates.pop(f"playbooks/{runbook.path.name}")
-        spec = {q["variable"]: q for q in template["related"]["survey_spec"]["spec"]}
+        spec = {q["variable"]: q for q in template["related"].get("survey_spec", {"spec": []})["spec"]}
         for name, var in runbook.extra_vars.items():
             if var.type in ("list", "dict"):
                 assert name not in spec and template["ask_variables_on_launch"] is True
@@ -43,6 +43,7 @@ def test_a_job_template_and_survey_per_runbook():
                 assert question["type"] == "integer"
         assert spec == {}
         assert template["ask_job_type_on_launch"] == runbook.changes  # `check` job type for changing runbooks
+        assert template["ask_variables_on_launch"] is True  # a rulebook's run_job_template sends extra vars
         assert template["project"]["name"] == export["projects"][0]["name"]
     assert templates == {}
     inc003 = next(t for t in export["job_templates"] if t["name"] == "mcpops inc-003-restore")
