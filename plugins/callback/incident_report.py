@@ -20,8 +20,16 @@ description:
     that failed or went unreachable as a whole) lists them as not reached, in the report and on the terminal:
     no task ran on them, so they were left as they were.
   - Playbooks without that metadata get no report.
-  - Works the same under C(ansible-playbook), ansible-runner and AWX. Under ansible-runner and AWX the
-    report goes to the job's artifacts dir (C(AWX_ISOLATED_DATA_DIR)).
+  - Works the same under C(ansible-playbook), ansible-runner, ansible-rulebook and AWX. Under ansible-runner and
+    AWX the report goes to the job's artifacts dir (C(AWX_ISOLATED_DATA_DIR)); under AWX that dir is on the
+    execution node, so the report is also printed into the job output (see O(display)).
+  - Never inside an installed collection. Run by its collection name (C(ansible-playbook
+    mcpops.runbooks.inc_003_restore)), a runbook's report goes to C($XDG_STATE_HOME/mcpops/runs/), by default
+    C(~/.local/state/mcpops/runs/).
+  - >-
+    A blank answer for a C(*_hosts) variable (C(inc003_hosts=""), or null, as an empty AWX survey answer sends it)
+    is refused by Ansible before any task, not replaced by the default group; the report is written all the same,
+    with outcome C(refused) and the variable that was blank.
   - >-
     No secret is written. Results Ansible hid with C(no_log) are recorded as hidden; the values of the
     runbook's secret extra vars, the credentials of the controller's environment (C(PGPASSWORD), C(MYSQL_PWD),
@@ -35,10 +43,11 @@ options:
   report_dir:
     description:
       - The directory report.md and report.json are written to (created, mode 0700).
-      - Default, in this order, the ansible-runner or AWX artifacts dir (C(AWX_ISOLATED_DATA_DIR)), then
-        C(<runs>/<UTC timestamp>-<runbook id>/) where C(<runs>) is C(MCPOPS_RUNS_DIR) or the C(runs/) dir next
-        to the playbook's directory (the rule of the P(mcpops.runbooks.run_dir#lookup) lookup, which the playbooks
-        use for the files they write).
+      - Default, in this order, the ansible-runner or AWX artifacts dir (C(AWX_ISOLATED_DATA_DIR); not under
+        ansible-rulebook, which deletes it after the playbook), then C(<runs>/<UTC timestamp>-<runbook id>/) where
+        C(<runs>) is C(MCPOPS_RUNS_DIR), else the checkout's C(runs/) for a playbook run from a checkout of this
+        collection, else C($XDG_STATE_HOME/mcpops/runs) (default C(~/.local/state/mcpops/runs)); the rule of the
+        P(mcpops.runbooks.run_dir#lookup) lookup, which the playbooks use for the files they write.
     type: path
     env:
       - name: MCPOPS_REPORT_DIR
@@ -64,10 +73,11 @@ import re
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import IncidentReport, utc_now
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.incident_report import (
+    IncidentReport, blank_host_vars, blank_hosts_reason, utc_now)
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_files import write_report
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_markdown import render
-from ansible_collections.mcpops.runbooks.plugins.plugin_utils.run_dir import run_dir
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.run_dir import artifacts_dir, run_dir, under_awx
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.secret_mask import SecretMasker, is_secret_key
 
 
@@ -95,6 +105,7 @@ class CallbackModule(CallbackBase):
         self._report = None
         self._playbook = None
         self._started = None
+        self._dir = None  # the report's dir, chosen once: a refused run writes early and again at its end
 
     # A report must never break the run it reports on: every hook warns and gives up instead.
     def _safely(self, what, fn, *args):
@@ -107,6 +118,25 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.abspath(playbook._file_name)
         self._started = utc_now()
+        self._safely("checking the hosts to run on", self._refuse_blank_hosts, playbook)
+
+    def _refuse_blank_hosts(self, playbook):
+        # Ansible stops with an error, and no play start nor stats, when the first play's hosts template gives ""
+        # (or runs it on no host for null): the report must be written now to say why nothing ran.
+        plays = playbook.get_plays()
+        if not plays:
+            return
+        extra_vars = plain(plays[0].get_variable_manager().extra_vars or {})
+        blank = blank_host_vars(extra_vars, [plays[0].hosts])
+        if not blank:
+            return
+        self._begin(plays[0])
+        if self._report is None:
+            return
+        self._started = None
+        self._report.refuse(blank_hosts_reason(blank))
+        self._report.finished({})
+        self._write()
 
     def v2_playbook_on_play_start(self, play):
         if self._report is None and self._started is not None:
@@ -180,26 +210,35 @@ class CallbackModule(CallbackBase):
         self._safely("writing the report", self._finish, stats)
 
     def _report_dir(self):
-        configured = self.get_option("report_dir")
-        if configured:
-            return configured
-        if os.environ.get("AWX_ISOLATED_DATA_DIR"):
-            return os.environ["AWX_ISOLATED_DATA_DIR"]
-        return run_dir(self._report.runbook.get("id"), os.path.dirname(self._playbook))
+        if self._dir is None:
+            self._dir = (self.get_option("report_dir") or artifacts_dir()
+                         or run_dir(self._report.runbook.get("id"), os.path.dirname(self._playbook)))
+        return self._dir
 
     def _finish(self, stats):
         if self._report is None:
             return
         self._report.finished({host: stats.summarize(host) for host in stats.processed})
+        self._write()
+
+    def _write(self):
         report = self._report.as_dict()
         markdown = render(report)
         path = write_report(self._report_dir(), report, markdown)
         display = self.get_option("display")
         if display is None:
-            display = bool(os.environ.get("JOB_ID") and os.environ.get("AWX_ISOLATED_DATA_DIR"))
+            display = under_awx()
         if display:
             self._display.display(markdown)
+        if report.get("refused"):
+            self._display.display("incident_report: %s" % report["refused"])
         for play in report["not_reached"]:
             self._display.display("incident_report: no task ran on %s: the play \"%s\" stopped before them; they "
                                   "were left as they were" % (", ".join(play["hosts"]), play["play"]))
-        self._display.display("incident report: %s" % path)
+        if under_awx():
+            # The job's artifacts dir is on the execution node (a container gone after the job), not a path the
+            # user can open: the report they keep is the one printed in the job output.
+            self._display.display("incident report: %son the execution node at %s (the job's artifacts, not a "
+                                  "path to open from AWX)" % ("printed above; written " if display else "written ", path))
+        else:
+            self._display.display("incident report: %s" % path)

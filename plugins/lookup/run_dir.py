@@ -14,8 +14,10 @@ description:
     With a runbook id, returns that run's dir, C(<runs>/<UTC timestamp>-<runbook id>), the timestamp being now as
     C(%Y%m%dT%H%M%SZ). Without a term, returns C(<runs>) itself, the directory the run dirs go in.
   - >-
-    C(<runs>) is C(MCPOPS_RUNS_DIR) when it is set and not empty, else the C(runs/) directory next to the
-    playbook's directory (the checkout's C(runs/) for the playbooks in C(playbooks/)).
+    C(<runs>) is C(MCPOPS_RUNS_DIR) when it is set and not empty; else, for a playbook run from a checkout of this
+    collection (C(galaxy.yml) and no C(MANIFEST.json) above C(playbooks/)) that is writable, the checkout's
+    C(runs/); else C($XDG_STATE_HOME/mcpops/runs), by default C(~/.local/state/mcpops/runs). Never a directory
+    inside an installed collection, nor ansible-rulebook's temporary private data dir.
   - >-
     The P(mcpops.runbooks.incident_report#callback) callback names its report dir by the same rule, so the files a
     playbook writes and the incident report land in the same C(<runs>).

@@ -10,6 +10,7 @@ that it is tested without Ansible; the `incident_report` callback feeds it. `as_
 from __future__ import annotations
 
 import datetime
+import re
 
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import RunIdentity
 
@@ -28,6 +29,7 @@ EVIDENCE_KEYS = {
     "cert_check": ("summary", "failed_checks", "checked_at"),
     "pg_connections": ("total", "max_connections", "available", "percent_used", "by_state", "count", "survived",
                        "gone"),
+    "pg_connections_info": ("total", "max_connections", "available", "percent_used", "by_state"),
     "textfile_metrics": ("path", "metrics"),
 }
 _INTERNAL_KEYS = {"changed", "failed", "invocation", "diff", "warnings", "deprecations", "msg", "skipped",
@@ -35,6 +37,30 @@ _INTERNAL_KEYS = {"changed", "failed", "invocation", "diff", "warnings", "deprec
 _COLLECTION = "mcpops.runbooks."
 SUMMARY_WORD = "summary"
 MAX_TEXT = 2000
+
+
+# A play's `hosts: "{{ inc003_hosts | default('gateways') }}"` names the variable an operator (or a survey) gives.
+_HOSTS_VAR = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*_hosts)\b")
+
+
+def blank_host_vars(extra_vars, hosts_patterns):
+    """The `*_hosts` extra vars given blank (null, "" or spaces) that a play's hosts pattern uses, sorted.
+
+    A blank answer must not fall back to the default group (`default()` keeps a given null or ""), and
+    Ansible refuses the play; these names say why in the report."""
+    used = set()
+    for pattern in hosts_patterns:
+        used.update(_HOSTS_VAR.findall(str(pattern or "")))
+    return sorted(name for name in used if name in extra_vars
+                  and (extra_vars[name] is None or (isinstance(extra_vars[name], str) and not extra_vars[name].strip())))
+
+
+def blank_hosts_reason(names):
+    """One line for the report: which variable was blank, that nothing ran, and what to do."""
+    given = ", ".join(names)
+    return ("Nothing ran: %s was given blank (an empty survey answer or null), and a blank host pattern is refused "
+            "rather than replaced by the default group. Give an inventory group or host pattern, or leave %s out "
+            "to use the runbook's default." % (given, "it" if len(names) == 1 else "them"))
 
 
 def utc_now():
@@ -181,6 +207,7 @@ class IncidentReport:
         self.current_step = None
         self._plays = []  # {"id", "name", "hosts": every host of the play, "reached": hosts a task started on}
         self.not_reached = []
+        self.refused = None  # why nothing ran, when the run was refused before its first task
 
     # ------------------------------------------------------------------ feeding
 
@@ -193,6 +220,11 @@ class IncidentReport:
             if declared[name].get("secret"):
                 self.masker.add(value)
             self.extra_vars[name] = value
+
+    def refuse(self, reason):
+        """The run is refused before its first task (a blank *_hosts answer): the report says why."""
+        self.refused = reason
+        self.summary.append({"host": "controller", "step": "Before anything: the hosts to run on", "lines": [reason]})
 
     def playing(self, play_id):
         """Whether play_id is the play under way (a serial play starts again for each batch under the same id)."""
@@ -258,10 +290,14 @@ class IncidentReport:
         # hosts of its later batches: they were left as they were, and the operator needs their names.
         self.not_reached = [{"play": play["name"], "hosts": missed} for play in self._plays
                             for missed in [[h for h in play["hosts"] if h not in play["reached"]]] if missed]
+        if self.refused and not self.timeline:
+            self.not_reached = []  # no play was meant to reach anyone: `refused` says why
 
     # ------------------------------------------------------------------ output
 
     def status(self):
+        if self.refused and not self.timeline:
+            return "refused"
         if self.ended is None:
             return "incomplete"
         if any(c.get("unreachable") for c in self.hosts.values()):
@@ -281,6 +317,7 @@ class IncidentReport:
             "ended": iso(ended),
             "duration_seconds": round((ended - self.started).total_seconds(), 1) if ended else None,
             "status": self.status(),
+            "refused": self.refused,
             "extra_vars": self.extra_vars,
             "hosts": self.hosts,
             "not_reached": self.not_reached,

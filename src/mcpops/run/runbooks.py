@@ -203,6 +203,8 @@ def discover(playbooks_dir=PLAYBOOKS_DIR):
     """Every runbook in playbooks_dir, sorted by id; playbooks without metadata are left out."""
     found = []
     for path in sorted(Path(playbooks_dir).glob("*.yml")):
+        if path.is_symlink():  # inc_003_restore.yml -> inc-003-restore.yml: its collection name, not another runbook
+            continue
         runbook = load_runbook(path)
         if runbook is not None:
             found.append(runbook)

@@ -1,16 +1,18 @@
 """The built collection tarball installs and works on its own, without this checkout.
 
 `ansible-galaxy collection build` from the repo root, then `ansible-galaxy collection install` into
-a temp dir, then the modules and ansible-doc run with ANSIBLE_COLLECTIONS_PATH pointing only at
-that install and ANSIBLE_CONFIG at an empty file (the repo's ansible.cfg and its collections/ link
-are not used), from a cwd outside the repo.
+a temp dir, then the modules, ansible-doc and a runbook by its collection name run with
+ANSIBLE_COLLECTIONS_PATH pointing only at that install and ANSIBLE_CONFIG at an empty file (the repo's
+ansible.cfg and its collections/ link are not used), from a cwd outside the repo.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ BIN = os.path.dirname(sys.executable)
 ANSIBLE = os.path.join(BIN, "ansible")
 GALAXY = os.path.join(BIN, "ansible-galaxy")
 ANSIBLE_DOC = os.path.join(BIN, "ansible-doc")
+ANSIBLE_PLAYBOOK = os.path.join(BIN, "ansible-playbook")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(GALAXY), reason="ansible-galaxy not in the venv")
 
@@ -37,6 +40,8 @@ MUST_HAVE = (
     "roles/gateway_service/tasks/main.yml",
     "roles/gateway_service/meta/argument_specs.yml",
     "playbooks/inc-003-restore.yml",
+    "playbooks/inc_003_restore.yml",
+    "playbooks/vars/module_defaults.yml",
     "meta/runtime.yml",
     "MANIFEST.json",
     "FILES.json",
@@ -203,3 +208,82 @@ def test_installed_modules_round_trip(built, tmp_path):
     assert ids[restored["safety_backup_id"]]["safety"] is True
     assert ids[restored["safety_backup_id"]]["valid"] is False  # it holds the corrupt tokens.json, byte for byte
     assert listed["latest_valid"] == backup_id
+
+
+def collection_name(playbook_file):
+    """A runbook's collection playbook name: its file name as an identifier (inc-003-restore -> inc_003_restore)."""
+    return playbook_file[:-len(".yml")].replace("-", "_")
+
+
+def test_every_runbook_has_its_collection_name_in_the_checkout():
+    """ansible-playbook mcpops.runbooks.<name> needs an identifier: each runbook's underscore name is a relative link
+    to it in playbooks/ (one source of truth), and no link is left pointing at a runbook that went."""
+    playbooks = Path(ROOT) / "playbooks"
+    runbooks = sorted(p.name for p in playbooks.glob("*.yml") if not p.is_symlink())
+    links = {p.name: os.readlink(str(p)) for p in playbooks.glob("*.yml") if p.is_symlink()}
+    for name in runbooks:
+        fqcn_file = collection_name(name) + ".yml"
+        if fqcn_file == name:
+            continue  # triage.yml is an identifier already
+        assert links.get(fqcn_file) == name, "ln -s %s playbooks/%s (the name mcpops.runbooks.%s runs)" % (
+            name, fqcn_file, collection_name(name))
+    assert set(links.values()) <= set(runbooks), "links to no runbook: %s" % sorted(set(links.values()) - set(runbooks))
+    assert len(links) == len(set(links.values())), links
+    assert all(re.match(r"^[a-z_][a-z0-9_]*\.yml$", name) for name in links)
+
+
+def test_the_tarball_keeps_every_collection_name_as_a_link(built):
+    with tarfile.open(str(built["tarball"])) as tar:
+        playbooks = {m.name: m for m in tar.getmembers() if m.name.startswith("playbooks/") and m.name.count("/") == 1}
+    runbooks = {n for n, m in playbooks.items() if m.isfile()}
+    for name in runbooks:
+        fqcn_file = "playbooks/%s.yml" % collection_name(name.split("/", 1)[1])
+        if fqcn_file != name:
+            assert playbooks[fqcn_file].issym() and playbooks[fqcn_file].linkname == name.split("/", 1)[1], fqcn_file
+    root = built["install"] / "ansible_collections" / "mcpops" / "runbooks" / "playbooks"
+    assert (root / "inc_003_restore.yml").read_text() == (root / "inc-003-restore.yml").read_text()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    from local_lab_helpers import make_lab
+
+    lab = make_lab(tmp_path / "lab")
+    yield lab
+    lab.down()
+
+
+def test_a_runbook_by_its_collection_name_from_the_installed_collection(built, lab, tmp_path):
+    """Triage by FQCN from a cwd outside the checkout, no repository ansible.cfg, the callback enabled by FQCN: its
+    vars_files and roles resolve in the installed copy, and the report and the bundle (the run_dir lookup) go to
+    the user's state dir, never into the installed collection."""
+    from local_lab_helpers import lab_host_vars, write_inventory
+
+    inventory = write_inventory(tmp_path / "inventory.json", {"lab-gateway": lab_host_vars(lab)})
+    home = tmp_path / "home"
+    state = tmp_path / "state"
+    env = dict(built["env"], HOME=str(home), XDG_STATE_HOME=str(state), MCPOPS_LAB_DIR=str(lab.state_dir),
+               ANSIBLE_CALLBACKS_ENABLED="mcpops.runbooks.incident_report", PATH="%s:%s" % (BIN, os.environ["PATH"]),
+               no_proxy="127.0.0.1,localhost")
+    for name in ("MCPOPS_RUNS_DIR", "MCPOPS_REPORT_DIR", "AWX_ISOLATED_DATA_DIR", "JOB_ID"):
+        env.pop(name, None)
+    env.pop("ANSIBLE_STDOUT_CALLBACK")  # the playbook's own output, as a user sees it
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    install = built["install"] / "ansible_collections" / "mcpops" / "runbooks"
+    installed_files = sorted(str(p) for p in install.rglob("*") if "__pycache__" not in p.parts)
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "mcpops.runbooks.triage", "-i", str(inventory)], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+    [report_md] = list((state / "mcpops" / "runs").glob("*-triage/report.md"))
+    assert "incident report: %s" % report_md in proc.stdout
+    report = json.loads((report_md.parent / "report.json").read_text())
+    assert report["runbook"]["id"] == "triage" and report["status"] == "ok"
+    assert report["playbook"].startswith(str(install))  # the installed copy ran, not the checkout's
+    assert "Service Status (systemctl status --no-pager)" in [e["step"] for e in report["timeline"]]
+    [bundle] = list((state / "mcpops" / "runs").glob("*-triage/lab-gateway.json.sealed"))
+    assert bundle.stat().st_size > 0
+    # nothing written into the installed collection (Python's bytecode cache aside), nor into the cwd
+    assert sorted(str(p) for p in install.rglob("*") if "__pycache__" not in p.parts) == installed_files
+    assert list(cwd.iterdir()) == []
