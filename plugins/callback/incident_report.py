@@ -223,7 +223,7 @@ class CallbackModule(CallbackBase):
 
     def _write(self):
         report = self._report.as_dict()
-        markdown = render(report)
+        markdown = render(report, warn=self._display.warning)
         path = write_report(self._report_dir(), report, markdown)
         display = self.get_option("display")
         if display is None:

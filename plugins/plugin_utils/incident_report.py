@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_alert import ALERT_VAR, alert_entry
 from ansible_collections.mcpops.runbooks.plugins.plugin_utils.report_identity import RunIdentity
 
 REPORT_VERSION = 1
@@ -208,12 +209,14 @@ class IncidentReport:
         self._plays = []  # {"id", "name", "hosts": every host of the play, "reached": hosts a task started on}
         self.not_reached = []
         self.refused = None  # why nothing ran, when the run was refused before its first task
+        self.alert = None  # the alert that started the run (EDA passes it as mcpops_alert), when one did
 
     # ------------------------------------------------------------------ feeding
 
     def given_extra_vars(self, values):
         """The extra vars of the run that the runbook declares; secret ones are remembered and masked."""
         declared = self.runbook.get("extra_vars") or {}
+        self.alert = alert_entry(values.get(ALERT_VAR))
         for name, value in sorted(values.items()):
             if name not in declared:
                 continue
@@ -318,6 +321,7 @@ class IncidentReport:
             "duration_seconds": round((ended - self.started).total_seconds(), 1) if ended else None,
             "status": self.status(),
             "refused": self.refused,
+            "alert": self.alert,
             "extra_vars": self.extra_vars,
             "hosts": self.hosts,
             "not_reached": self.not_reached,

@@ -1,37 +1,61 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""report.json -> report.md (standard library only; `mcpops report` re-renders with it).
+"""report.json -> report.md, rendered from Jinja2 templates a site can override (`mcpops report` re-renders with it).
 
 The Markdown has the run (what, where, when, outcome), the timeline, the evidence the modules
 returned, the manual steps the runbook leaves to people and a post-incident review skeleton in the
-shape of the runbook's post-mortem template (seed 002), pre-filled from the run.
+shape of the runbook's post-mortem template (seed 002), pre-filled from the run. The layout is in
+`report_templates/` (one template a section); a site puts a template of the same name in
+$MCPOPS_REPORT_TEMPLATE_DIR to replace it (docs/reports.md). The report is masked before it gets here
+(secret_mask, in incident_report), so no template can print a secret, whatever it prints.
+
+Controller side: the standard library and Jinja2 (an ansible-core requirement) only, and no other plugin_utils
+module, because `mcpops` loads this file by its path.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import traceback
+
+import jinja2
+
+TEMPLATE_DIR_ENV = "MCPOPS_REPORT_TEMPLATE_DIR"
+SHIPPED_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
+REPORT_TEMPLATE = "report.md.j2"
 
 _STATUS_MARK = {"ok": "ok", "changed": "changed", "failed": "FAILED", "unreachable": "UNREACHABLE",
                 "skipped": "skipped", "interrupted": "interrupted", "running": "running"}
 
 
-def _cell(value):
+def cell(value):
+    """A value as one line of text that cannot end a Markdown table cell or start a new row (the `cell` filter)."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _clock(stamp):
-    """HH:MM:SS of an ISO UTC stamp."""
+def clock(stamp):
+    """HH:MM:SS of an ISO UTC stamp (the `clock` filter)."""
     return stamp[11:19] if stamp and len(stamp) >= 19 else "--:--:--"
 
 
-def _duration(seconds):
+def duration(seconds):
+    """Seconds in words (the `duration` filter)."""
     if seconds is None:
         return "unknown (the run did not finish)"
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return "%d hours %d minutes %d seconds" % (hours, minutes, secs) if hours else "%d minutes %d seconds" % (minutes, secs)
+
+
+def mark(status):
+    """The word a status is shown as: failures in capitals (the `mark` filter)."""
+    return _STATUS_MARK.get(status, status)
+
+
+FILTERS = {"cell": cell, "clock": clock, "duration": duration, "mark": mark}
 
 
 def steps_in_order(timeline):
@@ -49,158 +73,77 @@ def steps_in_order(timeline):
     return list(steps.values())
 
 
-def _resolution_lines(report):
+def resolution_lines(report):
+    """The review's Resolution: the run's summary lines, or else the evidence in one line a step."""
     lines = []
     for item in report.get("summary") or []:
         lines.extend("%s: %s" % (item["host"], line) for line in item["lines"])
     if not lines:
         for item in report.get("evidence") or []:
-            facts = ", ".join("%s %s" % (k, _cell(v)) for k, v in item["facts"].items() if v not in (None, [], {}))
+            facts = ", ".join("%s %s" % (k, cell(v)) for k, v in item["facts"].items() if v not in (None, [], {}))
             lines.append("%s, %s: %s" % (item["host"], item["step"], facts))
     return lines
 
 
+def template_context(report):
+    """Every variable a template is given: the (masked) report and what is derived from it."""
+    runbook = report.get("runbook") or {}
+    return {"report": report, "runbook": runbook, "incident": runbook.get("incident") or "maintenance",
+            "steps": steps_in_order(report.get("timeline") or []), "resolution_lines": resolution_lines(report)}
+
+
+def environment(search_path):
+    """Markdown, not HTML: no autoescape (host values go through `cell` where they sit in a table); an undefined
+    name is an error, never a silent blank."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search_path), autoescape=False, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_template(name, report, search_path=(SHIPPED_TEMPLATES,)):
+    return environment(list(search_path)).get_template(name).render(template_context(report))
+
+
 def identity_rows(report):
-    """The report.md run-table rows naming who acted; a runbook that changes things and never stated it says so."""
-    section = report.get("operator_identity") or {}
-    identities = section.get("identities") or []
-    if not identities:
-        if (report.get("runbook") or {}).get("changes"):
-            return ["| acted as | not stated: this run did not reach (or does not run) the operator_identity role; "
-                    "see the gateway's audit log (actor) for its changes |"]
-        return []
-    rows = []
-    for identity in identities:
-        account = identity.get("break_glass_account")
-        operator = identity.get("operator")
-        text = ("break-glass account `%s`" % _cell(account)) if account else "**no break-glass account** (allowed by mcpops_allow_no_break_glass)"
-        text += (", operator `%s` (%s)" % (_cell(operator), _cell(identity.get("operator_source") or "?"))) if operator \
-            else ", **no operator name**"
-        if len(identities) > 1:
-            text += " on %s" % ", ".join(_cell(host) for host in identity.get("hosts") or [])
-        rows.append("| acted as | %s |" % text)
-    return rows
+    """The report.md run-table rows naming who acted (the shipped identity_rows.md.j2), one string a row."""
+    return render_template("identity_rows.md.j2", report).splitlines()
 
 
-def render(report):
-    runbook = report.get("runbook") or {}
-    incident = runbook.get("incident") or "maintenance"
-    out = []
-    add = out.append
-    add("# %s: %s" % (incident, runbook.get("title") or runbook.get("id") or report.get("playbook")))
-    add("")
-    add("| | |")
-    add("| --- | --- |")
-    add("| runbook | `%s` (%s) |" % (runbook.get("id"), _cell(runbook.get("purpose") or "")))
-    add("| mode | %s |" % ("check (nothing was changed)" if report.get("check_mode") else "real run"))
-    out.extend(identity_rows(report))
-    add("| outcome | **%s** |" % report.get("status"))
-    add("| started | %s |" % report.get("started"))
-    add("| ended | %s |" % (report.get("ended") or "did not finish"))
-    add("| duration | %s |" % _duration(report.get("duration_seconds")))
-    if report.get("extra_vars"):
-        add("| extra vars | %s |" % ", ".join("`%s=%s`" % (k, _cell(v)) for k, v in sorted(report["extra_vars"].items())))
-    add("")
-
-    add("## Hosts")
-    add("")
-    add("| host | ok | changed | failed | unreachable | skipped | rescued |")
-    add("| --- | --- | --- | --- | --- | --- | --- |")
-    for host, c in sorted((report.get("hosts") or {}).items()):
-        counts = [c.get(k, 0) for k in ("ok", "changed", "failures", "unreachable", "skipped", "rescued")]
-        add("| %s | %s |" % (host, " | ".join(str(n) for n in counts)))
-    add("")
-    for play in report.get("not_reached") or []:
-        add("**Not reached**: %s. The play \"%s\" stopped before any task ran on them; they were left as they were."
-            % (", ".join(play["hosts"]), _cell(play["play"])))
-        add("")
-
-    add("## Timeline (UTC)")
-    add("")
-    add("| start | end | host | step | task | result |")
-    add("| --- | --- | --- | --- | --- | --- |")
-    for e in report.get("timeline") or []:
-        # A role's own bookkeeping tasks are in report.json; here only those that changed or failed.
-        if e["task"] != e["step"] and e["status"] in ("ok", "skipped"):
-            continue
-        result = _STATUS_MARK.get(e["status"], e["status"])
-        detail = e.get("message") or e.get("note")
-        cells = [_clock(e["start"]), _clock(e["end"]), e["host"], _cell(e["step"]),
-                 "" if e["task"] == e["step"] else _cell(e["task"]), result + (": " + _cell(detail) if detail else "")]
-        add("| %s |" % " | ".join(cells))
-    add("")
-
-    add("## Evidence")
-    add("")
-    if not report.get("evidence"):
-        add("No module returned evidence.")
-    for item in report.get("evidence") or []:
-        add("- **%s** %s (`%s`)" % (item["host"], _cell(item["step"]), item["module"]))
-        for key, value in item["facts"].items():
-            add("  - %s: `%s`" % (key, _cell(value)))
-    add("")
-
-    if report.get("summary"):
-        add("## Summary from the run")
-        add("")
-        for item in report["summary"]:
-            for line in item["lines"]:
-                add("- %s: %s" % (item["host"], _cell(line)))
-        add("")
-
-    add("## Manual steps left to people")
-    add("")
-    for step in report.get("manual_steps") or ["None listed by the runbook."]:
-        add("- [ ] %s" % step)
-    add("")
-
-    add(review_skeleton(report))
-    return "\n".join(out) + "\n"
+def _where(exc):
+    """`<template>, line <n>: ` of the innermost template frame of an error, when there is one."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return "%s, line %d: " % (exc.name or exc.filename or "?", exc.lineno)
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+    return "%s, line %d: " % (os.path.basename(frames[-1].filename), frames[-1].lineno) if frames else ""
 
 
-def review_skeleton(report):
-    """The post-mortem template of the incident runbook (seed 002), pre-filled from the run."""
-    runbook = report.get("runbook") or {}
-    out = []
-    add = out.append
-    add("## Post-incident review (draft)")
-    add("")
-    add("### Incident Post-Mortem: %s" % (runbook.get("incident") or "[INCIDENT_ID]"))
-    add("")
-    add("#### Summary")
-    add("- **Start Time**: [first detection, YYYY-MM-DD HH:MM UTC]; runbook started %s" % report.get("started"))
-    add("- **End Time**: runbook ended %s" % (report.get("ended") or "[the run did not finish]"))
-    add("- **Duration**: runbook %s" % _duration(report.get("duration_seconds")))
-    add("- **Severity**: P0/P1/P2/P3")
-    add("- **Impact**: [User impact description]")
-    add("")
-    add("#### Timeline")
-    add("- HH:MM - [First detection]")
-    add("- HH:MM - [Alert triggered]")
-    for step in steps_in_order(report.get("timeline") or []):
-        add("- %s - %s (%s): %s" % (_clock(step["start"])[:5], step["step"], ", ".join(step["hosts"]),
-                                    _STATUS_MARK.get(step["status"], step["status"])))
-    add("- %s - [Service restored]" % (_clock(report.get("ended"))[:5] if report.get("status") == "ok" else "HH:MM"))
-    add("")
-    add("#### Root Cause")
-    add("[Detailed technical explanation]")
-    add("")
-    add("#### Contributing Factors")
-    add("- Factor 1")
-    add("")
-    add("#### Resolution")
-    add("%s, outcome %s%s:" % (runbook.get("id"), report.get("status"), " (check mode: nothing changed)" if report.get("check_mode") else ""))
-    for line in _resolution_lines(report) or ["[What was done to resolve the issue]"]:
-        add("- %s" % line)
-    add("")
-    add("#### Lessons Learned")
-    add("##### What Went Well")
-    add("- Item 1")
-    add("##### What Could Be Improved")
-    add("- Item 1")
-    add("")
-    add("#### Action Items")
-    for step in report.get("manual_steps") or []:
-        add("- [ ] %s - [Owner] - [Due Date]" % step)
-    add("- [ ] [Action] - [Owner] - [Due Date]")
-    return "\n".join(out)
+def _site_problem(site_dir, report):
+    """(markdown, None) from the site's templates over the shipped ones, or (None, why they could not be used)."""
+    if not os.path.isdir(site_dir):
+        return None, "%s=%s is not a directory" % (TEMPLATE_DIR_ENV, site_dir)
+    try:
+        return render_template(REPORT_TEMPLATE, report, (site_dir, SHIPPED_TEMPLATES)), None
+    except jinja2.TemplateNotFound as exc:
+        return None, "template not found: %s" % exc.name
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # A site template is the site's code: whatever it raises, the report still lands (the shipped layout).
+        return None, "%s%s: %s" % (_where(exc), type(exc).__name__, exc)
+
+
+def render(report, template_dir=None, warn=None):
+    """report.md's text. The site's templates ($MCPOPS_REPORT_TEMPLATE_DIR, or template_dir) come before the shipped
+    ones; when they fail, the shipped layout is used, a warning line opens the report and warn(message) is called."""
+    site_dir = template_dir if template_dir is not None else os.environ.get(TEMPLATE_DIR_ENV)
+    if not site_dir:
+        return render_template(REPORT_TEMPLATE, report)
+    markdown, problem = _site_problem(site_dir, report)
+    if markdown is not None:
+        return markdown
+    message = "the site's report templates (%s) were not used: %s; this report has the shipped layout" % (
+        site_dir, problem)
+    if warn is not None:
+        warn(message)
+    return "> **Warning**: %s\n\n%s" % (cell(message), render_template(REPORT_TEMPLATE, report))

@@ -1,7 +1,8 @@
 """The collection's controller-side helpers (`plugins/plugin_utils/`), loaded by file path.
 
-They are standard library only, so the `mcpops` command uses the very code the incident_report callback
-runs, without setting up Ansible's collection loader.
+They import only the standard library and Jinja2 (report_markdown's templates; ansible-core brings it), never each
+other through `ansible_collections`, so the `mcpops` command uses the very code the incident_report callback runs,
+without setting up Ansible's collection loader.
 """
 
 import importlib.util

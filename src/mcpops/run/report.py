@@ -5,6 +5,7 @@ AWX artifacts dir under it (`artifacts/<ident>/`).
 """
 
 import json
+import sys
 from pathlib import Path
 
 from mcpops.run.plugin_utils import load
@@ -25,14 +26,19 @@ def find_report_json(run_dir):
     raise ReportError(f"{run_dir}: no report.json here nor under artifacts/*/ (did the run reach its end?)")
 
 
-def rerender(run_dir):
-    """Rewrite report.md next to report.json; returns (path of report.md, its text)."""
+def _warn(message):
+    print(f"mcpops report: {message}", file=sys.stderr)
+
+
+def rerender(run_dir, warn=_warn):
+    """Rewrite report.md next to report.json; returns (path of report.md, its text). The layout is the site's
+    templates ($MCPOPS_REPORT_TEMPLATE_DIR) over the shipped ones; why a site's could not be used goes to warn()."""
     source = find_report_json(run_dir)
     try:
         report = json.loads(source.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ReportError(f"{source}: not JSON ({exc})") from None
-    markdown = load("report_markdown").render(report)
+    markdown = load("report_markdown").render(report, warn=warn)
     target = source.with_name("report.md")
     load("report_files").write_atomically(str(target), markdown)
     return target, markdown

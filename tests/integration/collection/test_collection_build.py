@@ -32,6 +32,7 @@ MUST_HAVE = (
     "plugins/modules/service_health.py",
     "plugins/lookup/service_profile.py",
     "plugins/plugin_utils/service_profiles.py",
+    "plugins/plugin_utils/report_templates/report.md.j2",
     "profiles/onec-gateway.yml",
     "profiles/cctelegram-mcp.yml",
     "roles/service_profile/tasks/main.yml",

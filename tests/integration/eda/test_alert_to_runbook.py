@@ -143,8 +143,6 @@ def test_a_firing_alert_runs_the_health_check_on_its_instance(alert_run):
     assert steps["Step 1: Check service health: the profile's checks: healthz, readyz, storage_meta"] == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="the incident_report callback records only the extra vars a runbook declares; "
-                   "the rulebook passes the alert as mcpops_alert, which the callback does not print yet (H1 owns it)")
 def test_the_report_names_the_alert(alert_run):
     [(run_dir, report)] = alert_run.reports.items()
     markdown = (run_dir / "report.md").read_text()
