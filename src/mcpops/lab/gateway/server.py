@@ -18,6 +18,7 @@ from .backups import Backups
 from .errors import ApiError
 from .jobs import Jobs
 from .mcp import INVALID_REQUEST, PARSE_ERROR, AuthFailure, McpService, _error
+from .metrics import PROMETHEUS_TYPE, GatewayMetrics, render
 
 MAX_BODY = 10 * 1024 * 1024
 _RESTORE = re.compile(r"^/api/system/backups/([^/]*)/restore$")
@@ -65,6 +66,7 @@ class Gateway:
         self.jobs = Jobs(store, config.discover_seconds, stop_event, config.discover_release_file)
         self.mcp = McpService(store, self.audit)
         self.admin_token = config.admin_token.encode("utf-8")
+        self.metrics = GatewayMetrics()
 
     def admin_ok(self, header):
         if not self.admin_token or not header or not header.lower().startswith("bearer "):
@@ -148,7 +150,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data and self.command != "HEAD":
             self.wfile.write(data)
+        self.gw.metrics.response(status)
         self._log(status)
+
+    def _send_metrics(self):
+        gw = self.gw
+        data = render(gw.metrics.families(VERSION, gw.readiness(), gw.backups.list())).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", PROMETHEUS_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        gw.metrics.response(200)
+        self._log(200)
 
     def _json_body(self, raw, required=True):
         if not raw.strip():
@@ -167,6 +183,9 @@ class Handler(BaseHTTPRequestHandler):
             path = split.path
             if path == "/mcp":
                 return self._mcp(raw)
+            if path == "/metrics":  # no auth, as /healthz: counts only, no client or token
+                _only(self.command, "GET", "HEAD")
+                return self._send_metrics()
             status, body, headers = self._route(self.command, path, parse_qs(split.query), raw)
             self._send(status, body, headers)
         except ApiError as exc:
@@ -260,6 +279,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             token = gw.mcp.authenticate(self.headers.get("Authorization"), ip, "/mcp", count=(method == "POST"))
         except AuthFailure as failure:
+            gw.metrics.auth_failure(failure.status, failure.reason)
             codes = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}
             headers = {}
             if failure.status == 401:
