@@ -7,7 +7,7 @@ first): half `ratelimit:10.<a>.<b>.<c>:<window>` counters with a 60 s TTL, half 
 
   baseline  redis-cli -h 127.0.0.1 -p PORT --scan --pattern 'ratelimit:*' | wc -l
             (the password in REDISCLI_AUTH, never argv)
-  module    ansible-playbook <one task: mcpops.runbooks.redis_keys pattern=ratelimit:* details=[] (names only),
+  module    ansible-playbook <one task: mcpops.runbooks.redis_keys_info pattern=ratelimit:* details=[] (names only),
             the password from a 0600 extra-vars file> and a debug task printing its count
 
 For information, `python` runs the module's logic (module_utils._redis.redis_keys_run) in a fresh Python process with
@@ -43,7 +43,7 @@ PLAY = """- hosts: localhost
   gather_facts: false
   tasks:
     - name: Count the rate limit keys
-      mcpops.runbooks.redis_keys:
+      mcpops.runbooks.redis_keys_info:
         pattern: "ratelimit:*"
         details: []
         login_host: 127.0.0.1

@@ -8,16 +8,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: mysql_connections
-short_description: Report MySQL/MariaDB client sessions, kill selected sessions or their queries safely
+short_description: Kill selected MySQL/MariaDB client sessions or their queries safely
 version_added: "0.1.0"
 description:
-  - ConnectorMCP's "Database Connection Issues" runbook as one module. V(info) is its step "Check connection limits"
-    (C(SHOW STATUS LIKE 'Threads_connected')) and where the sessions come from; V(killed) and V(query_killed) free
-    connections, with guards.
-  - O(state=info) reads C(Threads_connected), C(Threads_running), C(Max_used_connections) against C(max_connections),
-    groups the client sessions of C(information_schema.PROCESSLIST) by user, client host (its port stripped),
-    command (C(Sleep), C(Query), ...) and database, and lists the longest-idle and longest-running sessions. No query
-    text is ever read or returned (it can hold secrets). Read-only.
+  - ConnectorMCP's "Database Connection Issues" runbook, its remediation - V(killed) and V(query_killed) free
+    connections, with guards. Its step "Check connection limits" (C(SHOW STATUS LIKE 'Threads_connected')) and where
+    the sessions come from are M(mcpops.runbooks.mysql_connections_info). No query text is ever read or returned (it
+    can hold secrets).
   - O(state=killed) runs C(KILL CONNECTION), O(state=query_killed) C(KILL QUERY), on the client sessions matching
     every filter given (AND; a list matches any of its values, exactly). The sessions are chosen by one parameterised
     SELECT on C(information_schema.PROCESSLIST), longest idle first; no filter value is ever spliced into SQL, so
@@ -40,11 +37,12 @@ author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
-    description: V(info) reports; V(killed) kills the selected sessions (C(KILL CONNECTION)); V(query_killed) stops their
-      running statement (C(KILL QUERY)) and keeps the session.
+    description:
+      - V(killed) kills the selected sessions (C(KILL CONNECTION)); V(query_killed) stops their running statement
+        (C(KILL QUERY)) and keeps the session.
+      - V(info), and leaving O(state) out, are deprecated and will be removed in 2.0.0 (O(state) will be required) - they
+        still report as M(mcpops.runbooks.mysql_connections_info) does, with a deprecation warning.
     type: str
-    choices: [info, killed, query_killed]
-    default: info
   users:
     description: Only sessions of these users (C(PROCESSLIST.USER), exact, case-sensitive).
     type: list
@@ -124,18 +122,12 @@ notes:
     ended in between counts as gone.
   - Usually run with C(delegate_to) a host that has PyMySQL and reaches the server.
 seealso:
+  - module: mcpops.runbooks.mysql_connections_info
   - module: mcpops.runbooks.oauth_states
   - module: mcpops.runbooks.pg_connections
 """
 
 EXAMPLES = r"""
-- name: Check connection limits and where the sessions come from
-  mcpops.runbooks.mysql_connections:
-    login_host: db.internal
-    login_user: root
-    login_password: "{{ mysql_root_password }}"
-  register: mysql
-
 - name: Free connections - kill sessions idle for 10 minutes, never the monitoring account's
   mcpops.runbooks.mysql_connections:
     state: killed
@@ -159,91 +151,91 @@ EXAMPLES = r"""
 RETURN = r"""
 threads_connected:
   description: C(Threads_connected) (every connection, this module's own included).
-  returned: state is info
+  returned: deprecated state=info
   type: int
   sample: 148
 threads_running:
   description: C(Threads_running).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 max_connections:
   description: C(max_connections).
-  returned: state is info
+  returned: deprecated state=info
   type: int
   sample: 151
 max_used_connections:
   description: C(Max_used_connections), the high-water mark since the server started.
-  returned: state is info
+  returned: deprecated state=info
   type: int
 extra_max_connections:
   description: C(extra_max_connections) (MariaDB's extra_port connections; null on MySQL).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 max_user_connections:
   description: C(max_user_connections) (0 is no per-account limit).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 wait_timeout:
   description: C(wait_timeout), the seconds after which the server closes an idle session itself.
-  returned: state is info
+  returned: deprecated state=info
   type: int
 aborted_connects:
   description: C(Aborted_connects).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 refused_max_connections:
   description: C(Connection_errors_max_connections), connections refused for C(max_connections) since the start.
-  returned: state is info
+  returned: deprecated state=info
   type: int
 available:
   description: max_connections - threads_connected, never below 0.
-  returned: state is info
+  returned: deprecated state=info
   type: int
 percent_used:
   description: threads_connected / max_connections, in percent, one decimal.
-  returned: state is info
+  returned: deprecated state=info
   type: float
   sample: 98.0
 server_version:
   description: C(version).
-  returned: state is info
+  returned: deprecated state=info
   type: str
 client_sessions:
   description: Client sessions in the processlist (the server's own threads left out, this module's included).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 by_user:
   description:
     - Client sessions per user, C([{name, count}]) most first; likewise RV(by_host) (client host without port),
       RV(by_command) and RV(by_database) (no database is C("")).
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
   sample: [{"name": "connectormcp", "count": 140}, {"name": "root", "count": 1}]
 by_host:
   description: Client sessions per client host.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 by_command:
   description: Client sessions per command (C(Sleep) is idle).
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 by_database:
   description: Client sessions per default database.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 longest_idle:
   description: The five C(Sleep) sessions idle longest, each C(id), C(user), C(host), C(db), C(command), C(time) (seconds), C(state); never the query text.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
   sample: [{"id": 4242, "user": "connectormcp", "host": "10.0.0.7", "db": "connectorMCP", "command": "Sleep", "time": 912, "state": ""}]
 longest_running:
   description: The five other sessions longest in their command (queries), as RV(longest_idle).
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 sessions:
@@ -283,6 +275,7 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.info_state import check_state
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connect import CONNECTION_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.mysql_connections_run import run
@@ -293,7 +286,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             CONNECTION_ARGSPEC,
-            state=dict(type="str", default="info", choices=["info", "killed", "query_killed"]),
+            state=dict(type="str"),
             users=dict(type="list", elements="str"),
             hosts=dict(type="list", elements="str"),
             databases=dict(type="list", elements="str"),
@@ -306,6 +299,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_state(module, ["killed", "query_killed"], "mysql_connections_info")
     run_module(module, run, diff=module._diff)
 
 

@@ -11,10 +11,9 @@ module: oauth_states
 short_description: Report and clean up ConnectorMCP's OAuth state table (expired states) in MySQL/MariaDB
 version_added: "0.1.0"
 description:
-  - ConnectorMCP's "OAuth Flow Failures" runbook as one module. O(state=info) answers its two diagnosis queries
-    ("SELECT COUNT(*) as states, MAX(expires_at) as latest FROM oauth_states" and "SELECT COUNT(*) as expired FROM
-    oauth_states WHERE expires_at < NOW()") and adds the oldest expired row and the database's clock ("NOW()" and
-    "UTC_TIMESTAMP()"), to compare with the instances' clocks. Read-only.
+  - ConnectorMCP's "OAuth Flow Failures" runbook, its remediation. Its two diagnosis queries ("SELECT COUNT(*) as
+    states, MAX(expires_at) as latest FROM oauth_states" and "SELECT COUNT(*) as expired FROM oauth_states WHERE
+    expires_at < NOW()") and the database's clock are M(mcpops.runbooks.oauth_states_info).
   - O(state=cleaned) is its remediation step "Clean up expired states" ("DELETE FROM oauth_states WHERE expires_at <
     NOW()") in batches of O(batch_size) rows, each C(DELETE ... LIMIT) its own autocommitted transaction, so a run
     stopped half-way has deleted whole batches and nothing else and a busy table is never locked for the whole
@@ -29,10 +28,11 @@ author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
-    description: V(info) reports; V(cleaned) deletes the expired rows.
+    description:
+      - V(cleaned) deletes the expired rows.
+      - V(info), and leaving O(state) out, are deprecated and will be removed in 2.0.0 (O(state) will be required) - they
+        still report as M(mcpops.runbooks.oauth_states_info) does, with a deprecation warning.
     type: str
-    choices: [info, cleaned]
-    default: info
   table:
     description: The OAuth state table, in O(login_db). Letters, digits and C(_) only.
     type: str
@@ -68,18 +68,11 @@ notes:
   - O(login_user) needs C(SELECT) on the table (and C(DELETE) for O(state=cleaned)).
   - Rows that expire while a cleanup runs stay for the next run (the cutoff is fixed at the start).
 seealso:
+  - module: mcpops.runbooks.oauth_states_info
   - module: mcpops.runbooks.mysql_connections
 """
 
 EXAMPLES = r"""
-- name: Check the OAuth state table (the runbook's two queries) and the database's clock
-  mcpops.runbooks.oauth_states:
-    login_host: db.internal
-    login_user: connectormcp
-    login_password: "{{ connector_mysql_password }}"
-    login_db: connectorMCP
-  register: oauth
-
 - name: Clean up expired states, 1000 rows a transaction
   mcpops.runbooks.oauth_states:
     state: cleaned
@@ -99,37 +92,37 @@ EXAMPLES = r"""
 RETURN = r"""
 total:
   description: Rows in the table (the first query's C(states)).
-  returned: state is info
+  returned: deprecated state=info
   type: int
   sample: 5210
 latest:
   description: The latest expiry, "MAX(expires_at)" (the first query's C(latest)); null for an empty table.
-  returned: state is info
+  returned: deprecated state=info
   type: str
   sample: "2024-01-15 10:40:00"
 expired:
   description: Rows with "expires_at < NOW()" by the database's clock (the second query's C(expired)).
-  returned: state is info
+  returned: deprecated state=info
   type: int
   sample: 5000
 oldest:
   description: The earliest expiry in the table, "MIN(expires_at)", or null for an empty table.
-  returned: state is info
+  returned: deprecated state=info
   type: str
 oldest_expired:
   description: The earliest expiry among the expired rows, or null when none has expired.
-  returned: state is info
+  returned: deprecated state=info
   type: str
 queries:
   description: The runbook's two queries as it writes them (with O(table) and O(expires_column)) and their answers.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
   sample: [{"sql": "SELECT COUNT(*) as states, MAX(expires_at) as latest FROM oauth_states", "states": 5210, "latest": "2024-01-15 10:40:00"},
            {"sql": "SELECT COUNT(*) as expired FROM oauth_states WHERE expires_at < NOW()", "expired": 5000}]
 db_now:
   description: The database's "NOW()" (its session time zone), the time "expired" is measured against.
-  returned: state is info
+  returned: deprecated state=info
   type: str
 db_utc_now:
   description: The database's "UTC_TIMESTAMP()".
@@ -137,7 +130,7 @@ db_utc_now:
   type: str
 db_utc_offset_seconds:
   description: db_now - db_utc_now, in seconds (the session time zone's offset).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 database:
   description: The database the table was read in.
@@ -188,6 +181,7 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.info_state import check_state
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.connect import CONNECTION_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql.oauth_states_run import run
@@ -197,7 +191,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             CONNECTION_ARGSPEC,
-            state=dict(type="str", default="info", choices=["info", "cleaned"]),
+            state=dict(type="str"),
             table=dict(type="str", default="oauth_states"),
             expires_column=dict(type="str", default="expires_at"),
             batch_size=dict(type="int", default=1000),
@@ -205,6 +199,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_state(module, ["cleaned"], "oauth_states_info")
     run_module(module, run, diff=module._diff)
 
 

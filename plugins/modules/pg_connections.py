@@ -8,14 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: pg_connections
-short_description: Report PostgreSQL client connections, terminate or cancel selected sessions safely
+short_description: Terminate or cancel selected PostgreSQL client sessions safely
 version_added: "0.1.0"
 description:
-  - The database connection exhaustion runbook as one module. V(info) is its steps 1 and 2 (connection count,
-    connection sources); V(terminated) and V(cancelled) its step 3 (kill idle connections), with guards.
-  - O(state=info) counts client sessions (C(backend_type = 'client backend')) against C(max_connections) and the
-    reserved slots, groups them by state, client address, application, user and database, and reports the oldest
-    C(idle in transaction) session and the sessions waiting on a lock with the pids blocking them. Read-only.
+  - The database connection exhaustion runbook's step 3 (kill idle connections), with guards. Its steps 1 and 2
+    (connection count, connection sources) are M(mcpops.runbooks.pg_connections_info).
   - O(state=terminated) calls C(pg_terminate_backend), O(state=cancelled) C(pg_cancel_backend), on the client
     sessions matching every filter given (AND; a list matches any of its values). Selection and signal are one
     parameterised statement; no filter value is ever spliced into SQL, so quotes, C(; DROP) or any unicode can
@@ -34,10 +31,11 @@ author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
   state:
-    description: V(info) reports; V(terminated) terminates the selected sessions; V(cancelled) cancels their running query.
+    description:
+      - V(terminated) terminates the selected sessions; V(cancelled) cancels their running query.
+      - V(info), and leaving O(state) out, are deprecated and will be removed in 2.0.0 (O(state) will be required) - they
+        still report as M(mcpops.runbooks.pg_connections_info) does, with a deprecation warning.
     type: str
-    choices: [info, terminated, cancelled]
-    default: info
   states:
     description: Only sessions in one of these C(pg_stat_activity.state) values.
     type: list
@@ -110,17 +108,11 @@ notes:
     whose check mode still runs a C(SELECT pg_terminate_backend(...)), this module signals nothing in check mode.
   - Usually run with C(delegate_to) a host that has the driver and reaches the server.
 seealso:
+  - module: mcpops.runbooks.pg_connections_info
   - module: mcpops.runbooks.pg_dump_verify
 """
 
 EXAMPLES = r"""
-- name: Steps 1 and 2 - connection count and sources
-  mcpops.runbooks.pg_connections:
-    login_host: db.internal
-    login_user: postgres
-    login_password: "{{ pg_password }}"
-  register: pg
-
 - name: Step 3 - terminate idle sessions older than 10 minutes, not the monitoring role's
   mcpops.runbooks.pg_connections:
     state: terminated
@@ -143,72 +135,72 @@ EXAMPLES = r"""
 
 RETURN = r"""
 total:
-  description: Client sessions on the server (this module's own included). O(state=info).
-  returned: state is info
+  description: Client sessions on the server (this module's own included).
+  returned: deprecated state=info
   type: int
   sample: 187
 max_connections:
   description: C(max_connections).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 superuser_reserved_connections:
   description: C(superuser_reserved_connections).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 reserved_connections:
   description: C(reserved_connections) (PostgreSQL 16 and later; 0 before).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 available:
   description: Slots ordinary roles can still open (max_connections - reserved - total, never below 0).
-  returned: state is info
+  returned: deprecated state=info
   type: int
 percent_used:
   description: total / max_connections, in percent, one decimal.
-  returned: state is info
+  returned: deprecated state=info
   type: float
   sample: 93.5
 server_version:
   description: C(server_version).
-  returned: state is info
+  returned: deprecated state=info
   type: str
 by_state:
   description:
     - Sessions per state, C([{name, count}]) most first; likewise RV(by_client_addr) (unix socket clients as
       C(local)), RV(by_application_name), RV(by_user), RV(by_database).
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
   sample: [{"name": "idle", "count": 150}, {"name": "active", "count": 30}]
 by_client_addr:
   description: Sessions per client address.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 by_application_name:
   description: Sessions per application_name.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 by_user:
   description: Sessions per role.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 by_database:
   description: Sessions per database.
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 oldest_idle_in_transaction:
   description:
     - The session longest in an open transaction while idle (C(pid), C(user), C(database), C(client_addr),
       C(application_name), C(idle_seconds), C(transaction_seconds)), or null.
-  returned: state is info
+  returned: deprecated state=info
   type: dict
 waiting:
   description: Sessions waiting on a lock or blocked by others, each with C(blocked_by) (pids) and C(waiting_seconds).
-  returned: state is info
+  returned: deprecated state=info
   type: list
   elements: dict
 sessions:
@@ -247,6 +239,7 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.info_state import check_state
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.connect import CONNECTION_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.pg_connections_run import run
@@ -256,7 +249,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._pg.session_filter
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", default="info", choices=["info", "terminated", "cancelled"]),
+            state=dict(type="str"),
             states=dict(type="list", elements="str", choices=STATES),
             idle_for=dict(type="str"),
             client_addrs=dict(type="list", elements="str"),
@@ -272,6 +265,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_state(module, ["terminated", "cancelled"], "pg_connections_info")
     run_module(module, run)
 
 

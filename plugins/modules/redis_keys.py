@@ -8,15 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: redis_keys
-short_description: Count, inspect, delete or expire the Redis keys matching a pattern, with SCAN
+short_description: Delete or expire the Redis keys matching a pattern, with SCAN
 version_added: "0.1.0"
 description:
   - The rate limit runbook's C(redis-cli keys "ratelimit:*" | head -20) as a module that is safe on a production
     server. It walks the keys with C(SCAN MATCH pattern COUNT scan_count), never C(KEYS), which blocks the server
     for the whole keyspace.
-  - O(state=info) reports how many keys match, their types, how many have a TTL and the TTL range, the top clients
-    (O(group_by_segment)) by key count and by the sum of their integer values (the request counters), and a sample.
-    Read-only.
+  - It reports what it matched as M(mcpops.runbooks.redis_keys_info) does (how many keys, their types and TTLs, the
+    top clients by O(group_by_segment), a sample), which is the read-only way to look first.
   - O(state=absent) deletes the matched keys (C(UNLINK), C(DEL) before Redis 4.0), O(state=expired) gives them a TTL
     of O(ttl) seconds (C(EXPIRE key ttl LT) on Redis 7, only keys without a TTL or with a longer one). Both work batch
     by batch as SCAN finds the keys, at most O(limit) keys. A second run finds nothing to change (C(changed=false)).
@@ -40,10 +39,11 @@ options:
     type: str
     required: true
   state:
-    description: V(info) reports; V(absent) deletes the matched keys; V(expired) gives them a TTL of O(ttl) seconds.
+    description:
+      - V(absent) deletes the matched keys; V(expired) gives them a TTL of O(ttl) seconds.
+      - V(info), and leaving O(state) out, are deprecated and will be removed in 2.0.0 (O(state) will be required) - they
+        still report as M(mcpops.runbooks.redis_keys_info) does, with a deprecation warning.
     type: str
-    choices: [info, absent, expired]
-    default: info
   ttl:
     description:
       - Seconds the matched keys may still live, with O(state=expired) (required then). A key that already expires
@@ -112,20 +112,12 @@ notes:
     shrinks during the walk the counts can be off by a few; RV(changed_keys) counts each key's own reply and is exact.
   - Redis Cluster is not supported as such; run the module against each master node.
 seealso:
+  - module: mcpops.runbooks.redis_keys_info
   - module: community.general.redis_data_info
   - module: community.general.redis_info
 """
 
 EXAMPLES = r"""
-- name: Rate limit keys - how many, their TTLs and the top 20 clients by requests
-  mcpops.runbooks.redis_keys:
-    pattern: "ratelimit:*"
-    group_by_segment: 1
-    login_host: "{{ redis_login_host }}"
-    login_port: "{{ redis_login_port }}"
-    login_password: "{{ redis_login_password | default(omit, true) }}"
-  register: ratelimit
-
 - name: Counters that never expire (a leak) - give them the 60 s window they should have had
   mcpops.runbooks.redis_keys:
     pattern: "ratelimit:*"
@@ -140,12 +132,6 @@ EXAMPLES = r"""
     state: absent
     limit: 1000
     login_password: "{{ redis_login_password }}"
-
-- name: Just count, the fastest way (names only)
-  mcpops.runbooks.redis_keys:
-    pattern: "session:*"
-    details: []
-    scan_count: 5000
 """
 
 RETURN = r"""
@@ -250,6 +236,7 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.info_state import check_state
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._redis.connection import CONNECTION_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._redis.key_scan import DETAILS
@@ -260,7 +247,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             pattern=dict(type="str", required=True),
-            state=dict(type="str", default="info", choices=list(STATES)),
+            state=dict(type="str"),
             ttl=dict(type="int"),
             force=dict(type="bool", default=False),
             only_without_ttl=dict(type="bool", default=False),
@@ -275,6 +262,7 @@ def main():
         required_if=[("state", "expired", ["ttl"])],
         supports_check_mode=True,
     )
+    check_state(module, [state for state in STATES if state != "info"], "redis_keys_info")
     run_module(module, run, diff=module._diff)
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: release_link
-short_description: Read, deploy or roll back a releases directory's current and previous symlinks
+short_description: Deploy or roll back a releases directory's current and previous symlinks
 version_added: "0.1.0"
 description:
   - "The runbook's \"Rollback Deployment\" on hosts that run the service under systemd or supervisor: a releases
     directory holds one C(<version>/) directory a release (each may hold C(release.json) with its C(version)) and
     two relative symlinks, C(current) and C(previous), each naming a version directory. The service runs from
     C(current); restart it after a change (the playbook's job, not this module's)."
-  - "O(state=info) reads the links and lists the versions. O(state=deployed) sets C(previous) to the old
-    C(current) and C(current) to O(version). O(state=rolled_back) does the same with O(version) defaulting to
-    C(previous)'s target (so two rollbacks in a row go back and forth)."
+  - "O(state=deployed) sets C(previous) to the old C(current) and C(current) to O(version). O(state=rolled_back) does
+    the same with O(version) defaulting to C(previous)'s target (so two rollbacks in a row go back and forth).
+    M(mcpops.runbooks.release_link_info) reads the links and lists the versions."
   - "Each link is replaced atomically: a new symlink under a temp name in the same directory, then a rename over
     the link; C(previous) first, then C(current), then the directory is fsynced. Already at that version:
     C(changed=false)."
@@ -33,10 +33,11 @@ options:
     type: path
     required: true
   state:
-    description: V(info) reads; V(deployed) and V(rolled_back) change the links.
+    description:
+      - V(deployed) and V(rolled_back) change the links.
+      - V(info), and leaving O(state) out, are deprecated and will be removed in 2.0.0 (O(state) will be required) - they
+        still report as M(mcpops.runbooks.release_link_info) does, with a deprecation warning.
     type: str
-    choices: [info, deployed, rolled_back]
-    default: info
   version:
     description: The release directory name to make current. Required for V(deployed); for V(rolled_back) the default is C(previous)'s target.
     type: str
@@ -56,15 +57,11 @@ attributes:
 notes:
   - The links are written relative (C(current -> 1.0.1)); an existing absolute link into O(path) is read but replaced by a relative one.
 seealso:
+  - module: mcpops.runbooks.release_link_info
   - module: mcpops.runbooks.service_health
 """
 
 EXAMPLES = r"""
-- name: Which release runs
-  mcpops.runbooks.release_link:
-    path: /opt/connectormcp/releases
-  register: releases
-
 - name: Roll back to the previous release
   mcpops.runbooks.release_link:
     path: /opt/connectormcp/releases
@@ -109,6 +106,7 @@ after:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.info_state import check_state
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service.release_link_run import run
 
@@ -117,12 +115,13 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["info", "deployed", "rolled_back"], default="info"),
+            state=dict(type="str"),
             version=dict(type="str"),
         ),
         required_if=[("state", "deployed", ("version",))],
         supports_check_mode=True,
     )
+    check_state(module, ["deployed", "rolled_back"], "release_link_info")
     run_module(module, run)
 
 

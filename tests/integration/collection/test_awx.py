@@ -78,6 +78,8 @@ def test_ansible_builder_create_makes_the_build_context(tmp_path):
     python_reqs = (context / "_build" / "requirements.txt").read_text()
     assert "cryptography" in python_reqs and "psycopg" in python_reqs
     assert "ansible-core>=2.19,<2.20" in containerfile
+    # a supported base (fedora-minimal:40 is past its end of life) with the package manager it has
+    assert 'EE_BASE_IMAGE="quay.io/centos/centos:stream10"' in containerfile and 'PKGMGR="/usr/bin/dnf"' in containerfile
 
 
 PLAYBOOK = """---

@@ -23,6 +23,7 @@ from mcpops.lab.fixtures.mariadb_server import MariaDbServer
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 MODULE = "mcpops.runbooks.mysql_connections"
+INFO = "mcpops.runbooks.mysql_connections_info"
 CANARY = "canary-my-" + secrets.token_hex(6)
 QUOTED_USER = "o'brien"
 PASSWORDS = {"dba": CANARY + "-dba", "app": CANARY + "-app", "report": CANARY + "-report",
@@ -197,10 +198,10 @@ def assert_no_canary(run_dir, *texts):
             assert CANARY not in path.read_text(errors="replace"), path
 
 
-def run_play(run_dir, args, password, check=False, diff=False, python=None):
+def run_play(run_dir, args, password, check=False, diff=False, python=None, module=MODULE):
     """(task result, full output) of ansible-playbook running the module once; the password from a 0600 vars file."""
     play = [{"hosts": "localhost", "gather_facts": False,
-             "tasks": [{"name": "mysql_connections", MODULE: args}]}]
+             "tasks": [{"name": module.rsplit(".", 1)[-1], module: args}]}]
     play_path = Path(run_dir) / ("play-%s.yml" % secrets.token_hex(4))
     play_path.write_text(yaml.safe_dump(play))
     vars_path = Path(run_dir) / ("vars-%s.json" % secrets.token_hex(4))
@@ -224,13 +225,15 @@ def run_play(run_dir, args, password, check=False, diff=False, python=None):
         data = json.loads(proc.stdout[proc.stdout.index("{"):])
         result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
-        raise AssertionError("no result from %s (rc %d): %s" % (MODULE, proc.returncode, output[-3000:]))
+        raise AssertionError("no result from %s (rc %d): %s" % (module, proc.returncode, output[-3000:]))
     return result, output
 
 
 def run(run_dir, server, args, user="dba", password=None, **kw):
     full = dict(dict(login_host="127.0.0.1", login_port=server.port, login_user=user,
-                     login_password="{{ mysql_password }}", wait_timeout=60), **args)
+                     login_password="{{ mysql_password }}"), **args)
+    if kw.get("module", MODULE) == MODULE:
+        full.setdefault("wait_timeout", 60)
     return run_play(run_dir, full, PASSWORDS[user] if password is None else password, **kw)
 
 
@@ -384,7 +387,7 @@ def test_info_counts_and_longest_idle(server, sessions, run_dir):
     sessions.active("busy_report", user="report", db="otherdb")
     live = processlist(server)
 
-    info, out = run(run_dir, server, {}, diff=True)
+    info, out = run(run_dir, server, {}, check=True, diff=True, module=INFO)  # check mode reads as a real run does
     assert info["changed"] is False and not info.get("failed"), info
     assert info["max_connections"] == 200
     assert info["threads_connected"] >= len(live) + 1
@@ -433,7 +436,7 @@ def test_kill_refused_by_the_server_is_named(server, sessions, run_dir):
 
 def test_unreachable_server_is_named(server, run_dir):
     port = free_port()
-    result, out = run(run_dir, server, dict(login_port=port))
+    result, out = run(run_dir, server, dict(login_port=port), module=INFO)
     assert result["failed"]
     assert "could not connect as user dba at 127.0.0.1:%d" % port in result["msg"]
     assert "mariadb-admin" in result["msg"]
@@ -441,7 +444,7 @@ def test_unreachable_server_is_named(server, run_dir):
 
 
 def test_wrong_password_is_named_and_never_shown(server, run_dir):
-    result, out = run(run_dir, server, {}, user="app", password=CANARY + "-wrong")
+    result, out = run(run_dir, server, {}, user="app", password=CANARY + "-wrong", module=INFO)
     assert result["failed"]
     assert "(1045) Access denied for user 'app'@'127.0.0.1'" in result["msg"]
     assert "check login_password for user app" in result["msg"]
@@ -454,7 +457,7 @@ def test_missing_driver_says_which_library(server, run_dir):
         pytest.skip("%s is missing: no interpreter without PyMySQL to run the module with" % python)
     if subprocess.run([python, "-c", "import pymysql"], capture_output=True).returncode == 0:
         pytest.skip("%s has PyMySQL: no interpreter without it to run the module with" % python)
-    result, out = run(run_dir, server, {}, python=python)
+    result, out = run(run_dir, server, {}, python=python, module=INFO)
     assert result["failed"]
     assert "Failed to import the required Python library (PyMySQL)" in result["msg"]
     assert "delegate_to" in result["msg"]

@@ -1,4 +1,4 @@
-"""oauth_states through ansible-playbook against a private MariaDB (mcpops.lab.fixtures.mariadb_server, one for this
+"""oauth_states and oauth_states_info through ansible-playbook against a private MariaDB (mcpops.lab.fixtures.mariadb_server, one for this
 file, 127.0.0.1 on a free port) holding ConnectorMCP's database connectorMCP and its oauth_states table, filled by
 the test with expired and live states relative to the database's own NOW(). Counts are checked against the
 runbook's two queries run directly; a cleanup is checked row by row; the password holds a canary that must never
@@ -20,6 +20,7 @@ from mcpops.lab.fixtures.mariadb_server import MariaDbServer
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 MODULE = "mcpops.runbooks.oauth_states"
+INFO = "mcpops.runbooks.oauth_states_info"
 CANARY = "canary-oauth-" + secrets.token_hex(6)
 PASSWORD = CANARY + "-connectormcp"
 DB = "connectorMCP"
@@ -110,11 +111,11 @@ def assert_no_canary(run_dir, *texts):
             assert CANARY not in path.read_text(errors="replace"), path
 
 
-def run(run_dir, server, args, check=False, diff=False, password=PASSWORD):
+def run(run_dir, server, args, check=False, diff=False, password=PASSWORD, module=MODULE):
     """(task result, full output) of ansible-playbook running the module once; the password from a 0600 vars file."""
     full = dict(dict(login_host="127.0.0.1", login_port=server.port, login_user="connectormcp",
                      login_password="{{ mysql_password }}", login_db=DB), **args)
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "oauth_states", MODULE: full}]}]
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": module.rsplit(".", 1)[-1], module: full}]}]
     play_path = Path(run_dir) / ("play-%s.yml" % secrets.token_hex(4))
     play_path.write_text(yaml.safe_dump(play))
     vars_path = Path(run_dir) / ("vars-%s.json" % secrets.token_hex(4))
@@ -138,13 +139,13 @@ def run(run_dir, server, args, check=False, diff=False, password=PASSWORD):
         data = json.loads(proc.stdout[proc.stdout.index("{"):])
         result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
-        raise AssertionError("no result from %s (rc %d): %s" % (MODULE, proc.returncode, output[-3000:]))
+        raise AssertionError("no result from %s (rc %d): %s" % (module, proc.returncode, output[-3000:]))
     return result, output
 
 
 def test_info_answers_the_runbooks_two_queries_by_the_database_clock(server, table, run_dir):
     total, latest, expired = seed_answers(server)
-    info, out = run(run_dir, server, {})
+    info, out = run(run_dir, server, {}, module=INFO)
     assert info["changed"] is False and not info.get("failed"), info
     assert (info["total"], info["latest"], info["expired"]) == (total, latest, expired) == (EXPIRED + LIVE, latest, EXPIRED)
     assert info["queries"][0]["states"] == total and info["queries"][0]["latest"] == latest
@@ -231,12 +232,14 @@ def test_bad_names_missing_table_or_column_and_wrong_type_are_named(server, tabl
     assert no_db["failed"] and "login_db is required" in no_db["msg"]
     bad_batch, out7 = run(run_dir, server, dict(state="cleaned", batch_size=0))
     assert bad_batch["failed"] and "batch_size" in bad_batch["msg"]
+    info_hostile, out8 = run(run_dir, server, dict(table="oauth_states; DROP TABLE oauth_states"), module=INFO)
+    assert info_hostile["failed"] and "use letters, digits and _" in info_hostile["msg"]
     assert states(server) == before
-    assert_no_canary(run_dir, out1, out2, out3, out4, out5, out6, out7)
+    assert_no_canary(run_dir, out1, out2, out3, out4, out5, out6, out7, out8)
 
 
 def test_wrong_password_is_named_and_never_shown(server, run_dir):
-    result, out = run(run_dir, server, {}, password=CANARY + "-wrong")
+    result, out = run(run_dir, server, {}, password=CANARY + "-wrong", module=INFO)
     assert result["failed"] and "(1045) Access denied for user 'connectormcp'" in result["msg"]
     assert "database connectorMCP" in result["msg"]
     assert_no_canary(run_dir, out)
@@ -249,6 +252,6 @@ def test_missing_driver_says_which_library(server, run_dir, monkeypatch):
     if subprocess.run([python, "-c", "import pymysql"], capture_output=True).returncode == 0:
         pytest.skip("%s has PyMySQL: no interpreter without it to run the module with" % python)
     monkeypatch.setattr(sys, "executable", python)  # run() hands sys.executable to Ansible as the interpreter
-    result, out = run(run_dir, server, {})
+    result, out = run(run_dir, server, {}, module=INFO)
     assert result["failed"] and "Failed to import the required Python library (PyMySQL)" in result["msg"]
     assert_no_canary(run_dir, out)

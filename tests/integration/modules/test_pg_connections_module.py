@@ -1,4 +1,4 @@
-"""pg_connections through Ansible against a private PostgreSQL cluster (initdb/pg_ctl as `postgres`, 127.0.0.1,
+"""pg_connections and pg_connections_info through Ansible against a private PostgreSQL cluster (initdb/pg_ctl as `postgres`, 127.0.0.1,
 max_connections 200) with real client sessions opened by the test: idle ones of two ages, idle in transaction,
 a long active query, two application names, two users, a superuser, a unix-socket client. Every test reads
 pg_stat_activity before and after and asserts that exactly the intended sessions are gone."""
@@ -24,6 +24,7 @@ from pg_testbed import (  # noqa: F401 (cluster, sessions, run_dir are fixtures)
 )
 
 MODULE = "mcpops.runbooks.pg_connections"
+INFO = "mcpops.runbooks.pg_connections_info"
 AGE = 6  # seconds the "old" sessions sit idle before a test runs; idle_for below is smaller
 IDLE_FOR = "4s"
 
@@ -48,9 +49,11 @@ def pids(result):
     return sorted(r["pid"] for r in result["sessions"])
 
 
-def run(run_dir, cluster, args, check=False, user="dba", password=None, python=None):
-    full = dict(login(cluster, user), wait_timeout=60, **args)
-    return run_module(run_dir, MODULE, full, PASSWORDS[user] if password is None else password, check=check, python=python)
+def run(run_dir, cluster, args, check=False, user="dba", password=None, python=None, module=MODULE):
+    full = dict(login(cluster, user), **args)
+    if module == MODULE:
+        full.setdefault("wait_timeout", 60)
+    return run_module(run_dir, module, full, PASSWORDS[user] if password is None else password, check=check, python=python)
 
 
 def test_check_mode_lists_then_terminate_kills_exactly_the_old_idle_dashboard_sessions(cluster, sessions, run_dir):
@@ -166,7 +169,7 @@ def test_info_counts_sources_idle_in_transaction_and_blocked(cluster, sessions, 
     sessions.active("blocked", sql="SELECT * FROM locked")
     live = live_pids(cluster)
 
-    info, out = run(run_dir, cluster, {})
+    info, out = run(run_dir, cluster, {}, module=INFO)
     assert info["changed"] is False and not info.get("failed"), info
     assert info["max_connections"] == 200 and info["superuser_reserved_connections"] == 3
     assert info["total"] == len(live) + 1  # + the module's own session
@@ -200,7 +203,7 @@ def test_refusals_before_anything_is_touched(cluster, sessions, run_dir):
 
 def test_unreachable_server_is_named(cluster, run_dir):
     port = free_port()
-    result, out = run(run_dir, cluster, dict(login_port=port))
+    result, out = run(run_dir, cluster, dict(login_port=port), module=INFO)
     assert result["failed"]
     assert "could not connect as user dba to database postgres at 127.0.0.1:%d" % port in result["msg"]
     assert "pg_isready" in result["msg"]
@@ -208,7 +211,7 @@ def test_unreachable_server_is_named(cluster, run_dir):
 
 
 def test_wrong_password_is_named_and_never_shown(cluster, run_dir):
-    result, out = run(run_dir, cluster, {}, user="app", password=CANARY + "-wrong")
+    result, out = run(run_dir, cluster, {}, user="app", password=CANARY + "-wrong", module=INFO)
     assert result["failed"]
     assert "password authentication failed" in result["msg"] and "check login_password for role app" in result["msg"]
     assert_no_canary(run_dir, out)
@@ -220,7 +223,7 @@ def test_missing_driver_says_which_library(cluster, run_dir):
     probe2 = subprocess.run([python, "-c", "import psycopg2"], capture_output=True)
     if not os.path.exists(python) or probe.returncode == 0 or probe2.returncode == 0:
         pytest.skip("%s has a PostgreSQL driver (or is missing): no interpreter without one to run the module with" % python)
-    result, out = run(run_dir, cluster, {}, python=python)
+    result, out = run(run_dir, cluster, {}, python=python, module=INFO)
     assert result["failed"]
     assert "Failed to import the required Python library (psycopg (or psycopg2))" in result["msg"]
     assert "delegate_to" in result["msg"]

@@ -1,4 +1,4 @@
-"""redis_keys run for real through ansible-playbook -vvv against a private Redis (mcpops.lab.fixtures.redis_server)
+"""redis_keys and redis_keys_info run for real through ansible-playbook -vvv against a private Redis (mcpops.lab.fixtures.redis_server)
 whose default user has a password (requirepass, a canary) and an ACL user `ops` limited to ratelimit:* keys (its
 password a canary too). The keyspace is the rate limit storm of the runbook plus keys it must never touch: counters
 with and without a TTL, a hash, a non-integer value, keys with spaces, quotes, a newline and bytes that are not
@@ -86,8 +86,8 @@ def ansible_env(report_dir):
 
 
 def run_play(workdir, server, tasks, *flags):
-    """One play of redis_keys tasks (each a dict of options; connection options added, passwords from a 0600 vars
-    file), -vvv. Returns ([result a task], all text the run wrote)."""
+    """One play of redis_keys tasks (each a dict of options, `_module` redis_keys_info for a read; connection options
+    added, passwords from a 0600 vars file), -vvv. Returns ([result a task], all text the run wrote)."""
     vars_file = workdir / "secret-vars.json"
     fd = os.open(str(vars_file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -97,10 +97,11 @@ def run_play(workdir, server, tasks, *flags):
     for n, options in enumerate(tasks):
         options = dict(options)
         check = options.pop("_check", False)
+        module = options.pop("_module", "redis_keys")
         args = dict(login_host="127.0.0.1", login_port=server.port, login_db=3,
                     login_password="{{ redis_password }}")
         args.update(options)
-        play_tasks.append({"name": "redis_keys %d" % n, "mcpops.runbooks.redis_keys": args, "register": "r%d" % n,
+        play_tasks.append({"name": "%s %d" % (module, n), "mcpops.runbooks." + module: args, "register": "r%d" % n,
                            "check_mode": check, "ignore_errors": True, "diff": True})
     play_tasks.append({
         "name": "Keep the results",
@@ -136,17 +137,22 @@ def ok(result):
 MATCHED = 1 + 30 + 12 + 1 + 1 + 1 + len(ODD)  # every ratelimit:* key
 
 
+INFO = "redis_keys_info"
+
+
 def test_info_counts_ttls_top_clients_and_odd_names(tmp_path, server, db):
     before = keyspace(db)
-    (info, names, leak, ops), text = run_play(tmp_path, server, [
-        dict(pattern="ratelimit:*", group_by_segment=1, top=3, sample=100),
-        dict(pattern="ratelimit:*", details=[], group_by_segment=1, top=2, sample=5, scan_count=7),
-        dict(pattern="ratelimit:*", only_without_ttl=True, details=[], sample=100),
-        dict(pattern="ratelimit:127.*", login_user="ops", login_password="{{ ops_password }}"),
+    (info, names, leak, ops, star, old), text = run_play(tmp_path, server, [
+        dict(_module=INFO, pattern="ratelimit:*", group_by_segment=1, top=3, sample=100),
+        dict(_module=INFO, pattern="ratelimit:*", details=[], group_by_segment=1, top=2, sample=5, scan_count=7),
+        dict(_module=INFO, pattern="ratelimit:*", only_without_ttl=True, details=[], sample=100, _check=True),
+        dict(_module=INFO, pattern="ratelimit:127.*", login_user="ops", login_password="{{ ops_password }}"),
+        dict(_module=INFO, pattern="*"),
+        dict(pattern="ratelimit:127.*", state="info"),  # the deprecated way, until 2.0.0
     ])
     assert keyspace(db) == before
     ok(info)
-    assert info["changed"] is False and info["matched"] == MATCHED
+    assert info["changed"] is False and info["matched"] == MATCHED and "deprecations" not in info
     assert info["types"] == {"string": MATCHED - 1, "hash": 1}
     assert info["without_ttl"] == 12 + 1 + len(ODD) and info["with_ttl"] == MATCHED - info["without_ttl"]
     assert info["ttl_min"] > 500 and info["ttl_max"] <= 600
@@ -171,6 +177,10 @@ def test_info_counts_ttls_top_clients_and_odd_names(tmp_path, server, db):
                                                              if k.startswith(b"ratelimit:") and v[2] == -1}
     ok(ops)
     assert ops["matched"] == 1 and ops["sample"][0]["value"] == 400
+    assert star["failed"] and "no literal character" in star["msg"] and "force=true" in star["msg"]
+    ok(old)
+    assert old["matched"] == 1 and old["changed"] is False and "changed_keys" not in old
+    assert [d["version"] for d in old["deprecations"]] == ["2.0.0"] and INFO in old["deprecations"][0]["msg"]
 
 
 def test_check_mode_changes_nothing_then_absent_deletes_exactly_the_matches_once(tmp_path, server, db):

@@ -1,6 +1,7 @@
-"""release_link run for real through ansible-playbook on a releases dir laid out as the ConnectorMCP lab lays it
-(`<version>/release.json`, relative `current` and `previous` symlinks): the bad-deploy rollback, check mode with
---diff, idempotence, and hostile layouts refused with the links left as they were."""
+"""release_link and release_link_info run for real through ansible-playbook on a releases dir laid out as the
+ConnectorMCP lab lays it (`<version>/release.json`, relative `current` and `previous` symlinks): the bad-deploy
+rollback, check mode with --diff, idempotence, hostile layouts refused with the links left as they were, and the
+deprecated state=info of release_link."""
 
 import json
 import os
@@ -16,9 +17,9 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="ansible-playbook not in the venv")
 
 
-def run_play(workdir, args, check=False, diff=False):
+def run_play(workdir, args, check=False, diff=False, module="release_link"):
     play = [{"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": sys.executable},
-             "tasks": [{"name": "t", "mcpops.runbooks.release_link": args, "ignore_errors": True}]}]
+             "tasks": [{"name": "t", "mcpops.runbooks." + module: args, "ignore_errors": True}]}]
     playbook = Path(workdir) / "play.yml"
     playbook.write_text(json.dumps(play))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
@@ -53,7 +54,7 @@ def links(root):
 
 
 def test_rollback_of_a_bad_deploy_with_check_mode_diff_and_idempotence(releases, tmp_path):
-    info = run_play(tmp_path, dict(path=str(releases)))
+    info = run_play(tmp_path, dict(path=str(releases)), module="release_link_info")
     assert not info.get("failed") and info["changed"] is False
     assert (info["current"], info["previous"]) == ("1.0.1", "1.0.0")
     assert info["versions"] == [{"name": "1.0.0", "version": "1.0.0"}, {"name": "1.0.1", "version": "1.0.1"}]
@@ -94,3 +95,30 @@ def test_hostile_inputs_are_refused_and_the_links_stay(releases, tmp_path):
     failed = run_play(tmp_path, dict(path=str(tmp_path / "linked"), state="deployed", version="1.0.0"))
     assert failed.get("failed") is True and "is a symlink" in failed["msg"], failed["msg"]
     assert links(releases) == ("1.0.1", "../outside")
+
+
+def test_info_reads_in_check_mode_and_refuses_a_link_that_leaves_the_releases_dir(releases, tmp_path):
+    checked = run_play(tmp_path, dict(path=str(releases)), check=True, module="release_link_info")
+    assert not checked.get("failed") and checked["changed"] is False
+    assert (checked["current"], checked["previous"]) == ("1.0.1", "1.0.0")
+    os.unlink(releases / "previous")
+    os.symlink("../outside", releases / "previous")
+    failed = run_play(tmp_path, dict(path=str(releases)), module="release_link_info")
+    assert failed.get("failed") is True and "outside the releases dir" in failed["msg"], failed["msg"]
+    assert links(releases) == ("1.0.1", "../outside")
+
+
+@pytest.mark.parametrize("args", [{"state": "info"}, {}], ids=["state=info", "no state"])
+def test_state_info_of_release_link_still_reads_with_a_deprecation_until_2_0_0(releases, tmp_path, args):
+    old = run_play(tmp_path, dict(path=str(releases), **args))
+    assert not old.get("failed") and old["changed"] is False
+    assert (old["current"], old["previous"]) == ("1.0.1", "1.0.0") and links(releases) == ("1.0.1", "1.0.0")
+    [deprecation] = old["deprecations"]
+    assert deprecation["version"] == "2.0.0" and deprecation["collection_name"] == "mcpops.runbooks"
+    assert "mcpops.runbooks.release_link_info" in deprecation["msg"]
+
+
+def test_release_link_refuses_a_reading_state_other_than_the_deprecated_info(releases, tmp_path):
+    bad = run_play(tmp_path, dict(path=str(releases), state="list"))
+    assert bad.get("failed") is True and "value of state must be one of: deployed, rolled_back, got: list" in bad["msg"]
+    assert "deprecations" not in bad and links(releases) == ("1.0.1", "1.0.0")

@@ -130,7 +130,7 @@ def test_evidence_of_other_modules():
 
 
 def test_evidence_of_certificates_and_connections():
-    """cert_check: each certificate with its days left (the module's rows, trimmed); pg_connections: the
+    """cert_check: each certificate with its days left (the module's rows, trimmed); pg_connections_info: the
     counts against max_connections as the module returns them."""
     certs = evidence_of("mcpops.runbooks.cert_check", {
         "targets": [{"target": "gw:443", "status": "warn", "days_left": 20, "not_after": "2026-12-14T00:00:00Z",
@@ -141,9 +141,9 @@ def test_evidence_of_certificates_and_connections():
         {"target": "gw:443", "status": "warn", "days_left": 20, "not_after": "2026-12-14T00:00:00Z", "reason": None},
         {"path": "/etc/tls/up.pem", "status": "ok", "days_left": 80, "not_after": "x", "reason": None}]
     assert certs["summary"] == {"ok": 1, "warn": 1, "total": 2}
-    pg = evidence_of("mcpops.runbooks.pg_connections", {"total": 6, "max_connections": 200, "percent_used": 3.0,
-                                                         "available": 191, "by_state": [{"name": "idle", "count": 5}],
-                                                         "by_user": [{"name": "app", "count": 5}]})
+    pg = evidence_of("mcpops.runbooks.pg_connections_info", {"total": 6, "max_connections": 200, "percent_used": 3.0,
+                                                              "available": 191, "by_state": [{"name": "idle", "count": 5}],
+                                                              "by_user": [{"name": "app", "count": 5}]})
     assert pg == {"total": 6, "max_connections": 200, "percent_used": 3.0, "available": 191,
                   "by_state": [{"name": "idle", "count": 5}]}
 
