@@ -54,3 +54,19 @@ def base_image(docker):
     image.seconds = {"ensure": round(built - started, 1), "import": round(time.monotonic() - built, 1)}
     print(f"compose base image {tag}: ensure {image.seconds['ensure']}s, import {image.seconds['import']}s")
     return image
+
+
+@pytest.fixture(scope="session")
+def loyalty_lab(docker, base_image):
+    """The Loyalty API's compose project (mcpops.lab.compose.loyalty_lab) up and ready on the session's engine: ONE
+    per session, shared by every test that uses it (a test that breaks it repairs it). Down at the session's end."""
+    from mcpops.lab.compose.loyalty_lab import LoyaltyLab
+
+    started = time.monotonic()
+    lab = LoyaltyLab(docker, base_image.tag).up()
+    lab.seconds_up = round(time.monotonic() - started, 1)
+    print(f"loyalty compose lab up in {lab.seconds_up}s at {lab.dir}")
+    try:
+        yield lab
+    finally:
+        lab.down()

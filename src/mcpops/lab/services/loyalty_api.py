@@ -10,11 +10,19 @@ Environment (besides MCPOPS_SERVICE_LISTEN and MCPOPS_SERVICE_STATE_DIR):
 - READ_ONLY_MODE (optional, "1" on): only GET, HEAD and OPTIONS pass; a write answers 503 {"error": "read_only"}.
 - ALERT_HTTP_SLOW_THRESHOLD_MS (optional, default 1000): a request at least this slow counts in
   http_slow_requests_total.
+- MIGRATE_ON_START (optional, default 1): apply the pending migrations (loyalty_migrations.py) at start, as an image
+  whose entry runs `prisma migrate deploy` first; 0 leaves the schema to `loyalty_migrations deploy` (the compose lab).
+- APP_VERSION (optional): the release this process says it is (/health's version; the compose lab's image sets it).
 The modes are read from the environment at start, as the seed's `docker compose up -d` after editing .env does.
 
-At start the tables loyalty_accounts, loyalty_transactions and outbox are created when missing (when the database is
-down then, the service starts anyway and tries again on the next request). Each request opens its own PostgreSQL
-connection (2 s connect timeout); Redis is one kept connection that is found again after a Redis restart.
+The schema is the migrations' (loyalty_migrations.py, kept in Prisma's `_prisma_migrations` table). With
+MIGRATE_ON_START=1 they are applied at start (when the database is down then, the service starts anyway and tries
+again on the next request). Each request opens its own PostgreSQL connection (2 s connect timeout); Redis is one
+kept connection that is found again after a Redis restart. The worker (loyalty_worker.py) delivers the outbox.
+
+Faults the lab injects through faults.json besides `unhealthy` and `slow_ms`: `error_storm` (true: every business
+request answers 500, a 5xx storm) and `slow_query_ms` (each business request first runs `SELECT pg_sleep(...)` in
+PostgreSQL: a real slow statement, seen in pg_stat_activity and the slow query log).
 
 Endpoints:
 - GET /live -> 200 {"status": "ok"} while the process serves (faults do not change it).
@@ -25,6 +33,7 @@ Endpoints:
   while faults.json says unhealthy).
 - GET /metrics (X-Metrics-Token, else 401 {"error": "unauthorized"}) -> Prometheus text: http_requests_total,
   http_slow_requests_total, http_request_duration_seconds, loyalty_outbox_pending, loyalty_outbox_dead_total,
+  external_requests_total{provider, result, status} (the worker's calls to the merchant webhook and Telegram),
   process_cpu_usage, process_memory_bytes.
 - POST /api/v1/loyalty/earn {"customerId", "points"} -> 200 {"customerId", "points", "balance"}: a transaction row,
   the account's balance and an outbox event (pending) in PostgreSQL; Redis counts earn calls and caches the balance.
@@ -46,9 +55,11 @@ import sys
 import time
 from dataclasses import dataclass
 
+from . import VERSION
 from .config import ConfigError, check_url, common, parse_flag, parse_int, read_secret_file, url_password
 from .datastores import POSTGRES_SCHEMES, SchemaOnce, pg_connect, pg_select_one, probe
 from .http_app import PROMETHEUS_TYPE, App, HttpError, Response, error_text, run_service
+from .loyalty_migrations import MIGRATIONS, deploy
 from .resp import RespClient, parse_url
 
 NAME = "loyalty-api"
@@ -58,26 +69,6 @@ SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_POINTS = 1_000_000
 CACHE_SECONDS = 300
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS loyalty_accounts (
-        customer_id text PRIMARY KEY,
-        balance bigint NOT NULL DEFAULT 0,
-        updated_at timestamptz NOT NULL DEFAULT now())""",
-    """CREATE TABLE IF NOT EXISTS loyalty_transactions (
-        id bigserial PRIMARY KEY,
-        customer_id text NOT NULL,
-        kind text NOT NULL,
-        points bigint NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now())""",
-    """CREATE TABLE IF NOT EXISTS outbox (
-        id bigserial PRIMARY KEY,
-        event_type text NOT NULL,
-        payload jsonb NOT NULL,
-        status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-        attempts integer NOT NULL DEFAULT 0,
-        created_at timestamptz NOT NULL DEFAULT now())""",
-)
 
 
 @dataclass(frozen=True)
@@ -91,6 +82,8 @@ class LoyaltyConfig:
     maintenance: bool
     read_only: bool
     slow_threshold_ms: int
+    migrate_on_start: bool = True
+    version: str = VERSION
 
     def __repr__(self):  # never a URL or the token
         return "LoyaltyConfig(listen=%s:%d, maintenance=%s, read_only=%s)" % (
@@ -109,7 +102,9 @@ def load_config(environ):
         host=base.host, port=base.port, state_dir=base.state_dir, database_url=database_url, redis_url=redis_url,
         metrics_token=read_secret_file(environ, "METRICS_TOKEN_FILE"),
         maintenance=parse_flag(environ, "MAINTENANCE_MODE"), read_only=parse_flag(environ, "READ_ONLY_MODE"),
-        slow_threshold_ms=parse_int(environ, "ALERT_HTTP_SLOW_THRESHOLD_MS", 1000, minimum=1))
+        slow_threshold_ms=parse_int(environ, "ALERT_HTTP_SLOW_THRESHOLD_MS", 1000, minimum=1),
+        migrate_on_start=parse_flag(environ, "MIGRATE_ON_START", default=True),
+        version=(environ.get("APP_VERSION") or "").strip()[:64] or VERSION)
 
 
 def mode_refusal(method, path, maintenance, read_only):
@@ -144,6 +139,7 @@ class Loyalty(App):
                                   redis_password],
                          slow_threshold_ms=config.slow_threshold_ms)
         self.config = config
+        self.version = config.version
         self.redis = RespClient.from_url(config.redis_url)
         self.schema = SchemaOnce(self.prepare_schema, self.schema_failed)
         self.hostname = socket.gethostname()
@@ -167,8 +163,12 @@ class Loyalty(App):
 
     def prepare_schema(self):
         with self.connect() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
+            if not self.config.migrate_on_start:
+                conn.execute("SELECT 1")  # the schema is `loyalty_migrations deploy`'s business
+                return
+            applied = deploy(conn, MIGRATIONS)
+        if applied:
+            self.log_event("info", "migrations applied at start: %s" % ", ".join(applied))
 
     def schema_failed(self, exc):
         self.log_event("error", "database: cannot prepare the schema: %s" % error_text(exc, self.secrets))
@@ -188,6 +188,18 @@ class Loyalty(App):
         if refusal:
             return Response(503, refusal, {"Retry-After": 60})
         return None
+
+    def error_storm(self, req):
+        """The 5xx-storm fault: a business request fails as a bug would (after routing: its route is counted)."""
+        if req.faults.extra.get("error_storm") is True:
+            req.context["error"] = "fault: error storm"
+            raise HttpError(500, {"error": "internal", "message": "internal error"})
+
+    def slow_query(self, req, conn):
+        """The slow-queries fault: a real slow statement before the request's own."""
+        slow_ms = req.faults.extra.get("slow_query_ms")
+        if isinstance(slow_ms, int) and not isinstance(slow_ms, bool) and 0 < slow_ms <= 60_000:
+            conn.execute("SELECT pg_sleep(%s) /* loyalty: slow query fault */", (slow_ms / 1000.0,))
 
     # -- probes -------------------------------------------------------------------------
     def live(self, req):
@@ -226,12 +238,16 @@ class Loyalty(App):
 
     def extra_metric_families(self):
         pending = dead = None
+        external = []
         try:
             if self.ensure_schema():
                 with self.connect() as conn:
                     pending, dead = conn.execute(
                         "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead') "
                         "FROM outbox").fetchone()
+                    if conn.execute("SELECT to_regclass('public.external_requests') IS NOT NULL").fetchone()[0]:
+                        external = conn.execute("SELECT provider, result, status, count FROM external_requests "
+                                                "ORDER BY provider, result, status").fetchall()
         except Exception as exc:
             self.log_event("warn", "metrics: outbox unreadable: %s" % error_text(exc, self.secrets))
         # no sample (rather than a made-up 0) when the database cannot say: absent() alerts see it
@@ -240,16 +256,21 @@ class Loyalty(App):
              [] if pending is None else [("", {}, pending)]),
             ("loyalty_outbox_dead_total", "counter", "Outbox events given up on (dead).",
              [] if dead is None else [("", {}, dead)]),
+            ("external_requests_total", "counter", "Calls to external providers (merchant webhooks, Telegram) by the "
+             "worker, by provider, result and status.",
+             [("", {"provider": p, "result": r, "status": st}, n) for p, r, st, n in external]),
         ]
 
     # -- business API -------------------------------------------------------------------
     def _change(self, req, kind):
+        self.error_storm(req)
         customer, points = points_request(req.json())
         if not self.ensure_schema():
             raise HttpError(503, {"error": "database_unavailable"})
         delta = points if kind == "earn" else -points
         try:
             with self.connect() as conn:
+                self.slow_query(req, conn)
                 with conn.transaction():
                     row = conn.execute("SELECT balance FROM loyalty_accounts WHERE customer_id = %s FOR UPDATE",
                                        (customer,)).fetchone()
@@ -281,6 +302,7 @@ class Loyalty(App):
         return self._change(req, "redeem")
 
     def balance(self, req):
+        self.error_storm(req)
         customer = req.params["customer_id"]
         if not CUSTOMER_ID.match(customer):
             raise HttpError(400, {"error": "invalid_customer_id"})
@@ -291,6 +313,7 @@ class Loyalty(App):
             raise HttpError(503, {"error": "database_unavailable"})
         try:
             with self.connect() as conn:
+                self.slow_query(req, conn)
                 row = conn.execute("SELECT balance FROM loyalty_accounts WHERE customer_id = %s", (customer,)).fetchone()
         except Exception as exc:
             req.context["error"] = "database: %s" % error_text(exc, self.secrets)
