@@ -1,4 +1,5 @@
-"""The `mcpops` command: `list`, `run`, `report`, `drill`, and `lab` / `fleet` (the labs)."""
+"""The `mcpops` command: `list`, `run`, `report`, `drill`, `lab` / `fleet` (the labs), and `watch`, `alert`,
+`approvals`, `approve`, `deny` (from the webhook to the runbook)."""
 
 import argparse
 import json
@@ -127,6 +128,9 @@ def build_parser():
     from mcpops.lab.fleet import commands as fleet_commands
 
     fleet_commands.add_parser(sub)
+    from mcpops.watch import command as watch_command
+
+    watch_command.add_parser(sub)
     return parser
 
 

@@ -104,6 +104,7 @@ class Runbook:
     extra_vars: dict = field(default_factory=dict)
     manual_steps: tuple = ()
     hosts: str = "all"
+    auto_remediate: bool = False  # metadata `auto_remediate: allowed`: an alert may run it without approval
 
     def secret_names(self):
         return sorted(name for name, var in self.extra_vars.items() if var.secret)
@@ -135,6 +136,7 @@ class Runbook:
             "changes": self.changes,
             "extra_vars": {name: var.as_dict() for name, var in self.extra_vars.items()},
             "manual_steps": list(self.manual_steps),
+            "auto_remediate": self.auto_remediate,
         }
 
 
@@ -186,6 +188,8 @@ def load_runbook(path):
     steps = meta.get("manual_steps") or []
     if not isinstance(extra, dict) or not isinstance(steps, list):
         raise RunbookError(f"{path.name}: mcpops_runbook.extra_vars must be a mapping and manual_steps a list")
+    if meta.get("auto_remediate", "never") not in ("allowed", "never"):
+        raise RunbookError(f"{path.name}: mcpops_runbook.auto_remediate must be allowed or never")
     return Runbook(
         id=meta["id"],
         path=path.resolve(),
@@ -196,6 +200,7 @@ def load_runbook(path):
         extra_vars={name: _extra_var(path, name, spec) for name, spec in extra.items()},
         manual_steps=tuple(str(step) for step in steps),
         hosts=str(source[0].get("hosts", "all")),
+        auto_remediate=meta.get("auto_remediate") == "allowed",
     )
 
 

@@ -44,7 +44,9 @@ def test_one_event_per_alert_with_its_group_and_host():
     assert firing["alert"]["annotations"] == {"summary": "gateway /healthz failing"}
     assert firing["group"]["commonLabels"] == {"alertname": "GatewayDown", "severity": "critical"}
     assert firing["group"]["receiver"] == "mcpops" and firing["group"]["version"] == "4"
-    assert firing["host"] == "gw1" and firing["meta"] == {"endpoint": "/hook", "hosts": ["gw1"]}
+    # no meta.hosts: the rulebook's action (the dispatch) runs on the controller, the runbook is limited by it
+    assert firing["host"] == "gw1" and firing["meta"] == {"endpoint": "/hook"}
+    assert firing["throttle_key"] == "health-check@gw1"
     assert resolved["alert"]["status"] == "resolved" and resolved["host"] == "gw2"
 
 
@@ -65,9 +67,9 @@ def test_the_host_is_a_plain_name_never_an_ansible_pattern(instance, host):
 
 def test_an_alert_without_a_plain_host_has_no_host_and_no_limit():
     [event], _ = am.events_from_payload(payload(alert(instance="all")))
-    assert "host" not in event and "hosts" not in event["meta"]
-    [event], _ = am.events_from_payload(payload(alert(instance=None)))
-    assert "host" not in event and "hosts" not in event["meta"]
+    assert "host" not in event and "hosts" not in event["meta"] and event["throttle_key"] == "health-check@all"
+    [event], _ = am.events_from_payload(payload(alert(instance=None, runbook=None)))
+    assert "host" not in event and "hosts" not in event["meta"] and event["throttle_key"] == "@"
 
 
 def test_another_instance_label_names_the_host():
@@ -164,7 +166,7 @@ def test_a_notification_becomes_events_on_the_queue():
             assert answer.status == 200 and await answer.json() == {"accepted": 2, "skipped": 1}
         first, second = await asyncio.wait_for(queue.get(), 10), await asyncio.wait_for(queue.get(), 10)
         assert [first["alert"]["status"], second["alert"]["status"]] == ["firing", "resolved"]
-        assert first["meta"]["endpoint"] == "/alerts" and first["meta"]["hosts"] == ["gw1"]
+        assert first["meta"] == {"endpoint": "/alerts"} and first["host"] == "gw1"
     serve({}, scenario)
 
 

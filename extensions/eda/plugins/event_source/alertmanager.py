@@ -24,8 +24,10 @@ Each alert becomes one event:
             commonAnnotations, externalURL, truncatedAlerts, version)
     host    the inventory host named by the instance label, only when it names one plainly (a name or address,
             never an Ansible host pattern such as ``all``, ``web*`` or ``a,b``)
-    meta    endpoint (the request path) and, with host, ``hosts: [host]``: what ansible-rulebook limits a
-            run_playbook action to
+    throttle_key  ``<runbook label>@<host, else the instance label>``: what the rulebook throttles on (one run per
+            runbook and host)
+    meta    endpoint (the request path). No ``hosts``: the rulebook's action runs the dispatch (``mcpops alert``) on
+            the controller, which checks the host against the inventory and limits the runbook to it
 
 Answers: 200 ``{"accepted": N, "skipped": M}`` at once (the events are handed to the rule engine afterwards);
 400 for a body that is not a webhook payload (nothing queued); 401; 405 for anything but POST; 413; 503.
@@ -130,7 +132,8 @@ def alert_event(alert, group, endpoint, instance_label=DEFAULT_INSTANCE_LABEL):
     host = inventory_host(alert["labels"].get(instance_label))
     if host is not None:
         event["host"] = host
-        event["meta"]["hosts"] = [host]
+    event["throttle_key"] = "%s@%s" % (alert["labels"].get("runbook", ""),
+                                       host if host is not None else alert["labels"].get(instance_label, ""))
     return event
 
 
