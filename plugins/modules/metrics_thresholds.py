@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: metrics_thresholds
 short_description: Judge a service's Prometheus metrics against thresholds over a window
-version_added: "0.1.0"
+version_added: "0.2.0"
 description:
   - Reads a service's C(/metrics) page twice, O(window) seconds apart, parses both with C(prometheus_client)'s
     Prometheus text parser, and judges each threshold on the two reads (the Loyalty API runbook's
