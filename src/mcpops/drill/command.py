@@ -1,5 +1,6 @@
 """`mcpops drill <runbook> [--fault F] [--fleet N] [--service S] [--keep]`: break a lab, run the runbook,
-verify, report.
+verify, report. With `--via-alert [--approval approve|deny]` the alert starts the runbook instead: the sequence
+is mcpops.drill.alert_drill's.
 
     1. lab up        the local lab (or a fleet of N hosts of the service); a running one of the same shape is reused
     2. prepare       a backup first where the runbook restores one; the tokens of every target recorded (a
@@ -26,11 +27,10 @@ import time
 from pathlib import Path
 
 from mcpops.drill import scenarios
-from mcpops.drill.checks import (LAB_WIDE, NEEDS_UNIT_BASELINE, Check, check_runbook_exit, check_tokens,
-                                 common_checks, symptom_check, undone_check)
+from mcpops.drill.checks import NEEDS_UNIT_BASELINE, Check, check_runbook_exit, undone_check
 from mcpops.drill.scenarios import DEFAULT_SERVICE, DrillError
+from mcpops.drill.steps import broken_targets, last_words, probe_line, run_output, verify_targets
 from mcpops.drill.verdict import Verdict, write_verdict
-from mcpops.run.plugin_utils import load
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -56,58 +56,11 @@ def plan(runbook_name, fault=None, lab_kind=scenarios.LOCAL, service=DEFAULT_SER
     return runbook, scenario
 
 
-def run_output(run_dir):
-    """Everything ansible-playbook printed in this run (ansible-runner's artifacts/<ident>/stdout)."""
-    return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
-
-
-def last_words(run_dir):
-    """{host: [lines]}: the message of each host's last debug task (the runbook's summary), masked."""
-    masker = load("secret_mask").SecretMasker()
-    events = []
-    for path in Path(run_dir).glob("artifacts/*/job_events/*.json"):
-        try:
-            events.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    words = {}
-    for event in sorted(events, key=lambda e: e.get("counter", 0)):
-        data = event.get("event_data") or {}
-        msg = (data.get("res") or {}).get("msg")
-        if event.get("event") == "runner_on_ok" and data.get("task_action") in ("ansible.builtin.debug", "debug") \
-                and msg:
-            lines = msg if isinstance(msg, list) else str(msg).splitlines()
-            words[data.get("host", "?")] = [masker.text(str(line)) for line in lines]
-    return words
-
-
 def _extra_vars(runbook, scenario, run_dir):
     extra = dict(scenario.extra_vars)
     if "output_dir" in runbook.extra_vars:  # INC-001's captured logs go into the drill's run dir, not beside it
         extra["output_dir"] = str(Path(run_dir) / "captured")
     return extra
-
-
-def broken_targets(scenario, targets):
-    """The targets the fault goes into (and whose symptom is checked): every one, or the first only (one host of the
-    fleet broken); a fault into the lab (LAB) may break any of them: every one is checked."""
-    return list(targets) if scenario.targets in (scenarios.ALL, scenarios.LAB) else list(targets)[:1]
-
-
-def _verify(lab, scenario, targets, baseline, facts, output):
-    from mcpops.drill.lab_adapters import read_tokens
-
-    broken = {t.name for t in broken_targets(scenario, targets)}
-    checks = []
-    for target in targets:
-        checks += common_checks(target, scenario.healthy_after)
-        if target.has("tokens"):
-            checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
-        if target.name in broken and scenario.symptom not in LAB_WIDE:
-            checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
-    if scenario.symptom in LAB_WIDE and targets:  # a symptom of the whole lab: once
-        checks.append(symptom_check(lab, targets[0], scenario.symptom, facts, output))
-    return checks
 
 
 def _undo(lab, runbook, scenario, run_dir, facts, out):
@@ -176,7 +129,7 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             after_fault = read_tokens(target) if before[target.name] is not None else None
             baseline[target.name] = before[target.name] if after_fault is None else after_fault
         for target in targets:
-            out(f"{target.name}: service {lab.service_state(target)}; {_probe(target)}")
+            out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
 
         run_dir = runner.new_run_dir(runbook.id, runs_dir)
         verdict.run_dir = str(run_dir)
@@ -197,7 +150,7 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         if units_before is not None:
             facts["units_before"] = units_before
         verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
-        verdict.checks += _verify(lab, scenario, targets, baseline, facts, run_output(run_dir))
+        verdict.checks += verify_targets(lab, scenario, targets, baseline, facts, run_output(run_dir))
         verified = time.monotonic()
         for check in verdict.checks:
             out(check.line())
@@ -231,14 +184,6 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
     return verdict
 
 
-def _probe(target):
-    from mcpops.lab.http_client import http_json
-
-    if target.profile is not None:  # the profile's liveness and readiness checks, with their auth
-        return "; ".join(f"{spec['path']} {target.probe(spec, timeout=3)[0]}" for spec in target.health_specs())
-    return "; ".join(f"/{name} {http_json(target.api_url + '/' + name, timeout=3)[0]}" for name in ("healthz", "readyz"))
-
-
 def cmd_drill(args):
     """The `mcpops drill` subcommand."""
     from mcpops.drill.lab_adapters import ConnectorDrillLab, FleetDrillLab, LocalDrillLab
@@ -266,8 +211,19 @@ def cmd_drill(args):
             lab = LocalDrillLab(args.dir, listen=args.listen, inventory=args.inventory, upstream=args.upstream)
     except DrillError as exc:
         return fail(str(exc))
+    via_alert = getattr(args, "via_alert", False) or getattr(args, "approval", None)
+    if via_alert:
+        from mcpops.drill.alert_drill import alert_drill, plan_alert_drill
+
+        try:
+            plan_alert_drill(runbook, scenario, lab_kind, service, args.approval)
+        except DrillError as exc:
+            return fail(str(exc))
     try:
-        verdict = drill(lab, runbook, scenario, keep=args.keep)
+        if via_alert:
+            verdict = alert_drill(lab, runbook, scenario, approval=args.approval, keep=args.keep)
+        else:
+            verdict = drill(lab, runbook, scenario, keep=args.keep)
     except DrillError as exc:
         return fail(str(exc), EXIT_FAILED)
     except Exception as exc:  # a lab that would not come up or break: say what, after the lab is down
@@ -280,6 +236,8 @@ def cmd_drill(args):
     print(verdict.summary())
     for check in verdict.failed_checks():
         print(f"  failed: {check.line()}")
+    for line in (verdict.via_alert or {}).get("timing_lines") or []:
+        print(f"  {line}")
     run_dir = Path(verdict.run_dir)
     print(f"The run is in {run_dir} (drill.md: this verdict; report.md: the incident report; "
           "artifacts/: ansible-runner's output).")
@@ -302,5 +260,12 @@ def add_parser(subparsers):
                                       "(default 127.0.0.1:8443); two INC-004 drills at once need two")
     p.add_argument("-i", "--inventory", help="only the lab's own inventory is accepted (the default)")
     p.add_argument("--keep", action="store_true", help="leave the lab running at the end (with what it broke)")
+    p.add_argument("--via-alert", action="store_true",
+                   help="let the alert start the runbook: private Prometheus and Alertmanager on loopback, mcpops "
+                        "watch as the webhook; prints detection, dispatch and runbook times (local lab; drillable: "
+                        f"{', '.join(scenarios.alert_drillable())})")
+    p.add_argument("--approval", choices=("approve", "deny"),
+                   help="with --via-alert: the same alert without auto_remediate, so the runbook runs in check mode "
+                        "first and waits; the drill then approves (a real run) or denies it (nothing changes)")
     p.set_defaults(func=cmd_drill)
     return p

@@ -142,6 +142,18 @@ class LocalDrillLab:
     def env(self):
         return {"MCPOPS_LAB_DIR": str(self.lab.state_dir)}
 
+    @property
+    def listen(self):
+        """host:port of the gateway (what an alert drill's Prometheus scrapes)."""
+        return self.lab.listen
+
+    def repair(self, target, fault):
+        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop` only."""
+        if fault != "stop":
+            raise DrillError(f"the drill cannot repair {fault} itself")
+        self.lab.client().start(self.lab.service_name, True)
+        return f"supervisorctl start {self.lab.service_name}; now {self.lab.program_state()}"
+
     def targets(self):
         return [Target("lab-gateway", self.lab.api_url, self.lab.admin_token_file, self.lab.data_dir)]
 

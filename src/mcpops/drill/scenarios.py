@@ -53,11 +53,14 @@ class Scenario:
                                        # the lab once
     undo_vars: dict = None             # after the checks, the runbook runs again with these extra vars to undo
                                        # what it did that would outlive the drill (a block at the load balancer)
+    alert: str = None                  # the alert (extensions/prometheus/rules) this fault fires on the local lab:
+                                       # `mcpops drill --via-alert` lets it start the runbook (mcpops.drill.alert_drill)
 
 
 DRILLS = {
     "inc-001-gateway-down": (
-        Scenario("stop", "service_running", why="the gateway is down: INC-001 restarts it and waits for health"),
+        Scenario("stop", "service_running", why="the gateway is down: INC-001 restarts it and waits for health",
+                 alert="OnecGatewayDown"),
         Scenario("crash", "service_running",
                  why="the gateway was killed and its supervisor restarted it: INC-001 finds it healthy"),
         Scenario("corrupt-store", "store_parses", {"escalate_to_restore": True}, backup_first=True,
@@ -170,6 +173,11 @@ NOT_DRILLABLE = {
     "connector-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and no "
                               "failure to name; rehearsed by tests/integration/playbooks/test_connector_playbooks.py",
 }
+
+
+def alert_drillable():
+    """"<runbook> --fault <fault>" of every scenario an alert can start (`mcpops drill --via-alert`)."""
+    return [f"{runbook_id} --fault {s.fault}" for runbook_id in drillable() for s in DRILLS[runbook_id] if s.alert]
 
 
 def drillable():

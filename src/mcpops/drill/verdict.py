@@ -28,11 +28,18 @@ class Verdict:
     runbook_said: dict = field(default_factory=dict)  # {host: the runbook's summary lines}
     why: str = ""
     service: str = DEFAULT_SERVICE  # the service the lab ran (its profile's name)
+    via_alert: dict = None          # an alert drill (mcpops.drill.alert_drill): {alert, approval, fingerprint, path,
+                                    # check_run, timings, timing_lines}; None when the drill ran the runbook itself
 
     @property
     def repairs(self):
         """A repairing drill (the symptom must go) or a diagnosing one (a read-only runbook names it)."""
         return self.expected_exit == 0
+
+    @property
+    def denied(self):
+        """An alert drill whose approval was denied: it passes when nothing changed."""
+        return bool(self.via_alert) and self.via_alert.get("approval") == "deny"
 
     @property
     def passed(self):
@@ -49,12 +56,18 @@ class Verdict:
     @property
     def _where(self):
         """"local lab", or with another service than the 1C gateway "cctelegram-mcp on the fleet lab"."""
-        return f"{self.lab} lab" if self.service == DEFAULT_SERVICE else f"{self.service} on the {self.lab} lab"
+        where = f"{self.lab} lab" if self.service == DEFAULT_SERVICE else f"{self.service} on the {self.lab} lab"
+        if self.via_alert:
+            approval = {"approve": ", approved", "deny": ", denied"}.get(self.via_alert.get("approval"), "")
+            where += f", via alert {self.via_alert.get('alert')}{approval}"
+        return where
 
     def summary(self):
         if self.passed:
             took = f" in {self.recover_seconds:.1f}s" if self.recover_seconds is not None else ""
             done = "recovered" if self.repairs else "the runbook named the fault"
+            if self.denied:
+                done, took = "denied: the lab was left as it was", ""
             return f"drill {self.runbook} ({self.fault}, {self._where}): PASSED, {done}{took}"
         failed = ", ".join(sorted({c.name for c in self.failed_checks()})) or "no check ran"
         return f"drill {self.runbook} ({self.fault}, {self._where}): FAILED ({failed})"
@@ -70,7 +83,8 @@ class Verdict:
                   f"| started | {self.started_at} |",
                   f"| fault injected | {self.fault_at} |",
                   f"| finished | {self.finished_at} |",
-                  f"| runbook exit | {self.runbook_exit} (expected {self.expected_exit}) |",
+                  (f"| runbook exit | {self.runbook_exit} (expected {self.expected_exit}) |" if not self.denied
+                   else "| runbook exit | - (denied: nothing ran for real) |"),
                   "| runbook took | " + (f"{self.runbook_seconds:.1f}s" if self.runbook_seconds is not None else "-")
                   + " |",
                   f"| time to {'recover' if self.repairs else 'diagnose'} | "
@@ -79,6 +93,12 @@ class Verdict:
         lines += [f"- {line}" for line in self.injected] or ["- (not injected)"]
         for host, said in sorted(self.runbook_said.items()):
             lines += ["", f"## What the runbook said on {host}", ""] + [f"    {line}" for line in said]
+        if self.via_alert:
+            lines += ["", f"## From the alert {self.via_alert.get('alert')}", "",
+                      f"Fingerprint {self.via_alert.get('fingerprint')}, path {self.via_alert.get('path')}"
+                      + (f", check run {self.via_alert['check_run']}" if self.via_alert.get("check_run") else "")
+                      + ".", ""]
+            lines += [f"    {line}" for line in self.via_alert.get("timing_lines") or []]
         lines += ["", "## Checks", ""]
         lines += [f"- {c.line()}" for c in self.checks] or ["- (none ran)"]
         lines += ["", "The runbook's own incident report is report.md in this run dir.", ""]

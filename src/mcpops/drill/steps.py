@@ -1,0 +1,68 @@
+"""The parts of a drill's sequence that more than one kind of drill runs (mcpops.drill.command, the drill that runs
+the runbook itself; mcpops.drill.alert_drill, the one an alert starts): what the run said, which targets a fault
+breaks, the checks after a run, a target's health in one line."""
+
+import json
+from pathlib import Path
+
+from mcpops.drill import scenarios
+from mcpops.drill.checks import LAB_WIDE, check_tokens, common_checks, symptom_check
+from mcpops.run.plugin_utils import load
+
+
+def run_output(run_dir):
+    """Everything ansible-playbook printed in this run (ansible-runner's artifacts/<ident>/stdout)."""
+    return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
+
+
+def last_words(run_dir):
+    """{host: [lines]}: the message of each host's last debug task (the runbook's summary), masked."""
+    masker = load("secret_mask").SecretMasker()
+    events = []
+    for path in Path(run_dir).glob("artifacts/*/job_events/*.json"):
+        try:
+            events.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    words = {}
+    for event in sorted(events, key=lambda e: e.get("counter", 0)):
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and data.get("task_action") in ("ansible.builtin.debug", "debug") \
+                and msg:
+            lines = msg if isinstance(msg, list) else str(msg).splitlines()
+            words[data.get("host", "?")] = [masker.text(str(line)) for line in lines]
+    return words
+
+
+def broken_targets(scenario, targets):
+    """The targets the fault goes into (and whose symptom is checked): every one, or the first only (one host of the
+    fleet broken); a fault into the lab (LAB) may break any of them: every one is checked."""
+    return list(targets) if scenario.targets in (scenarios.ALL, scenarios.LAB) else list(targets)[:1]
+
+
+def verify_targets(lab, scenario, targets, baseline, facts, output):
+    """The checks after a run: each target healthy, its tokens as before, the fault's symptom gone (or named)."""
+    from mcpops.drill.lab_adapters import read_tokens
+
+    broken = {t.name for t in broken_targets(scenario, targets)}
+    checks = []
+    for target in targets:
+        checks += common_checks(target, scenario.healthy_after)
+        if target.has("tokens"):
+            checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
+        if target.name in broken and scenario.symptom not in LAB_WIDE:
+            checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
+    if scenario.symptom in LAB_WIDE and targets:  # a symptom of the whole lab: once
+        checks.append(symptom_check(lab, targets[0], scenario.symptom, facts, output))
+    return checks
+
+
+def probe_line(target):
+    """A target's health right now in one line: /healthz and /readyz (a service: its profile's checks) and status."""
+    from mcpops.lab.http_client import http_json
+
+    if target.profile is not None:  # the profile's liveness and readiness checks, with their auth
+        return "; ".join(f"{spec['path']} {target.probe(spec, timeout=3)[0]}" for spec in target.health_specs())
+    return "; ".join(f"/{name} {http_json(target.api_url + '/' + name, timeout=3)[0]}"
+                     for name in ("healthz", "readyz"))

@@ -1,0 +1,124 @@
+"""Issue 21's proof, the whole real chain: `mcpops drill inc-001-gateway-down --via-alert` starts the local lab, a
+private Prometheus (the collection's rules, the lab's `for:`), a private Alertmanager and `mcpops watch` (the real
+ansible-rulebook) on loopback, stops the gateway, and waits: INC-001's alert fires, the watcher runs INC-001 for real
+at once (the alert says auto_remediate and the runbook allows it), the gateway is healthy again, the alert resolves
+into the run's report. Everything it started is stopped by PID. Every wait is the drill's own poll with a deadline.
+
+It also covers what tests/integration/alerting/test_alert_chain.py proved with a stand-in receiver (the alert's
+`instance` is the inventory host, the scrape's helper label is gone, the same alert resolves) and the
+auto-remediation test that tests/integration/eda/test_alert_to_runbook.py ran on an already healthy gateway."""
+
+import json
+import re
+import socket
+
+import pytest
+
+from loopback import free_port
+from mcpops.lab import pids
+from mcpops.lab.fixtures.loopback_daemon import DaemonError, find_binary
+from mcpops.lab.local.lab import LocalLab
+from mcpops_command import files_containing, mcpops
+
+LAB_HOST = "lab-gateway"
+RUNBOOK = "inc-001-gateway-down"
+
+
+def _require(binary, package):
+    try:
+        find_binary(binary, package)
+    except DaemonError as exc:
+        pytest.skip(str(exc))
+
+
+def port_closed(port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def decisions(runs):
+    return [json.loads(line) for line in (runs / ".alerts" / "decisions.log").read_text().splitlines()]
+
+
+def test_a_stopped_gateway_is_repaired_by_the_runbook_its_alert_starts_and_the_alert_resolves(tmp_path):
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    proc = mcpops("drill", RUNBOOK, "--via-alert", "--listen", "127.0.0.1:%d" % free_port(),
+                  lab_dir=lab_dir, runs_dir=runs)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+
+    # one run of INC-001, started by the alert: no check run before it, no approval
+    [run_dir] = sorted(runs.glob("*-%s*" % RUNBOOK))
+    verdict = json.loads((run_dir / "drill.json").read_text())
+    assert verdict["passed"] is True and verdict["fault"] == "stop" and verdict["runbook_exit"] == 0
+    assert {c["name"] for c in verdict["checks"]} >= {"healthy", "tokens", "service_running", "alert_named",
+                                                      "no_check_run", "resolved"}
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["check_mode"] is False and "approval" not in report and report["status"] == "ok"
+    assert set(report["hosts"]) == {LAB_HOST}
+    alert = report["alert"]
+    assert alert["name"] == "OnecGatewayDown" and alert["instance"] == LAB_HOST
+    assert alert["labels"]["runbook"] == RUNBOOK and alert["labels"]["severity"] == "critical"
+    assert alert["labels"]["auto_remediate"] == "true"
+    assert not [name for name in alert["labels"] if name.startswith("__")]  # the scrape's helper label is gone
+    assert alert["resolved_at"] and "**resolved at %s**" % alert["resolved_at"] in (run_dir / "report.md").read_text()
+
+    # the watcher decided exactly this: the firing alert ran INC-001 on the lab's host, the same alert resolved;
+    # nothing before the fault
+    said = decisions(runs)
+    assert [d["decision"] for d in said] == ["ran", "resolved"], said
+    ran, resolved = said
+    assert ran["path"] == "auto-remediate" and ran["status"] == 0 and ran["host"] == LAB_HOST
+    assert ran["run_dir"] == str(run_dir) and resolved["runs"] == [str(run_dir)]
+    assert ran["fingerprint"] == resolved["fingerprint"] == alert["fingerprint"] == verdict["via_alert"]["fingerprint"]
+
+    # the clock: every part measured, and they add up to the fault-to-healthy time
+    timings = verdict["via_alert"]["timings"]
+    assert all(timings[part] is not None and timings[part] >= 0 for part in
+               ("detection", "pending", "for", "dispatch", "runbook", "verify", "fault_to_healthy", "resolved"))
+    parts = timings["detection"] + timings["dispatch"] + timings["runbook"] + timings["verify"]
+    assert abs(parts - timings["fault_to_healthy"]) <= 0.3, timings  # they telescope; each is rounded to 0.1 s
+    assert timings["for"] >= 1.9  # the lab's `for: 2s`, between Prometheus' activeAt and the alert's startsAt
+    assert "drill %s (stop, local lab, via alert OnecGatewayDown): PASSED, recovered in" % RUNBOOK in out
+    assert re.search(r"detection \d+\.\ds: fault -> alert pending", out)
+
+    # everything the drill started is gone: the chain's processes by PID, the webhook's port, the lab
+    started = [int(pid) for pid in re.findall(r"\((?:pid) (\d+)\)", out)]
+    assert len(started) == 3 and not [pid for pid in started if pids.pid_alive(pid)]
+    port = int(re.search(r"the webhook http://127\.0\.0\.1:(\d+)/alerts", out).group(1))
+    assert port_closed(port)
+    lab = LocalLab(lab_dir)
+    assert lab.supervisord_pid() is None and "lab down: local lab stopped" in out
+    assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []
+
+
+def test_without_auto_remediate_the_alert_only_checks_and_a_denial_leaves_the_gateway_down(tmp_path):
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    proc = mcpops("drill", RUNBOOK, "--via-alert", "--approval", "deny", "--listen", "127.0.0.1:%d" % free_port(),
+                  lab_dir=lab_dir, runs_dir=runs)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+
+    # the one run is the check run: the rule's copy had no auto_remediate, so the watcher asked for approval
+    [check_run] = sorted(runs.glob("*-%s*" % RUNBOOK))
+    report = json.loads((check_run / "report.json").read_text())
+    assert report["check_mode"] is True and "auto_remediate" not in report["alert"]["labels"]
+    assert report["approval"]["status"] == "denied" and report["alert"]["resolved_at"]
+    said = decisions(runs)
+    assert [d["decision"] for d in said] == ["pending approval", "denied", "resolved"], said
+    assert said[0]["path"] == "check, then approval" and said[2]["runs"] == [str(check_run)]
+    # the gateway stayed down through the check run and the denial; the drill itself started it again afterwards
+    verdict = json.loads((check_run / "drill.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert checks["check_changed_nothing"]["ok"] and "service STOPPED" in checks["check_changed_nothing"]["detail"]
+    assert checks["denied_changed_nothing"]["ok"] and "service STOPPED" in checks["denied_changed_nothing"]["detail"]
+    assert out.index("denied_changed_nothing") < out.index("the drill repairs its own fault: supervisorctl start")
+    assert verdict["passed"] and verdict["runbook_exit"] is None and verdict["recover_seconds"] is None
+    assert "via alert OnecGatewayDown, denied): PASSED, denied: the lab was left as it was" in out
+    assert set(verdict["via_alert"]["timings"]) == {"detection", "pending", "for", "dispatch", "check_run", "resolved"}
+    assert LocalLab(lab_dir).supervisord_pid() is None
