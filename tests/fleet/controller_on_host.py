@@ -74,13 +74,16 @@ class HostRoot:
         return self.fleet.run(self.host, list(argv), timeout=timeout)
 
 
-def tracked_files():
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+def checkout_files():
+    """The working tree's files: tracked ones and new ones not ignored (a tree with uncommitted new modules
+    that tracked files import still installs whole)."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                         capture_output=True, check=True).stdout
     return [name for name in out.decode().split("\0") if name and os.path.lexists(REPO / name)]
 
 
 def install_checkout(host_root):
-    for name in tracked_files():
+    for name in checkout_files():
         host_root.copy(REPO / name, "%s/%s" % (CHECKOUT, name))
 
 

@@ -41,6 +41,9 @@ mcpops_break_glass_account: fleet-break-glass
 # INC-001's foreground debug on a scratch copy of the data dir: the host's copy of the reference gateway.
 gateway_foreground_argv: [/usr/bin/python3, -m, mcpops.lab.gateway]
 gateway_foreground_chdir: {src}
+# INC-001's second sample of a crash loop: the fleet's unit gives up within seconds (RestartSec=1,
+# StartLimitBurst=3) and the restart's own wait ends when it has, so the runbook's 5 s would only be waited out.
+gateway_debug_sample_seconds: 1
 
 # Real SSH as root with the fleet's own key; host keys pinned in the fleet's known_hosts.
 ansible_user: root
