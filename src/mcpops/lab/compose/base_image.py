@@ -13,14 +13,13 @@ so that two test sessions never build the same image twice.
 """
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
+
+from mcpops.lab import recipe_build
 
 SUITE = "bookworm"
 VARIANT = "minbase"
@@ -81,8 +80,7 @@ def recipe():
 
 
 def recipe_hash(rec=None):
-    text = json.dumps(rec or recipe(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return recipe_build.recipe_hash(rec or recipe())
 
 
 def cache_dir():
@@ -137,7 +135,7 @@ class BaseImage:
             raise BaseImageError("debootstrap not found: install the Debian package debootstrap "
                                  "(scripts/bootstrap does when root)")
         self.cache.mkdir(parents=True, exist_ok=True)
-        with self._locked():
+        with recipe_build.build_lock(self.cache):
             if not self.ready():  # another session may have built it while we waited
                 self._build()
         return self.tar
@@ -155,24 +153,12 @@ class BaseImage:
         docker.run(*args, timeout=600)
         return self.tag
 
-    @contextlib.contextmanager
-    def _locked(self):
-        fd = os.open(self.cache / ".build.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def _say(self, line):
         if self._out:
             self._out(line)
 
     def _build(self):
-        for stale in self.cache.glob(f".build-{self.hash}-*"):  # builds that were interrupted
-            shutil.rmtree(stale, ignore_errors=True)
-        work = self.cache / f".build-{self.hash}-{os.getpid()}"
-        work.mkdir(parents=True)
+        work = recipe_build.fresh_work_dir(self.cache, self.hash)
         root = work / "rootfs"
         log = work / "debootstrap.log"
         argv = ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE, str(root),
@@ -180,11 +166,12 @@ class BaseImage:
         self._say(f"building the compose base image {self.hash} (debootstrap {SUITE} from {mirror()}; a few minutes)")
         started = time.monotonic()
         try:
-            _run_logged(argv, log, "check that the mirror is reachable (MCPOPS_COMPOSE_MIRROR to choose another)")
+            recipe_build.run_logged(argv, log, BUILD_TIMEOUT, BaseImageError,
+                                    "check that the mirror is reachable (MCPOPS_COMPOSE_MIRROR to choose another)")
             _provision(root)
             argv = ["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(work / "rootfs.tar")]
             argv += [f"--exclude={pattern}" for pattern in TAR_EXCLUDES] + ["."]
-            _run_logged(argv, work / "tar.log", "")
+            recipe_build.run_logged(argv, work / "tar.log", BUILD_TIMEOUT, BaseImageError)
         except BaseImageError:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -193,22 +180,8 @@ class BaseImage:
             {"hash": self.hash, "tag": self.tag, "recipe": recipe(), "mirror": mirror(),
              "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "build_seconds": round(time.monotonic() - started, 1)}, indent=2, sort_keys=True) + "\n")
-        shutil.rmtree(self.dir, ignore_errors=True)  # a half-built entry without image.json
-        os.rename(work, self.dir)
+        recipe_build.move_into_place(work, self.dir)
         self._say(f"compose base image {self.hash} built in {time.monotonic() - started:.0f}s: {self.tar}")
-
-
-def _run_logged(argv, log, hint):
-    try:
-        with open(log, "wb") as fh:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise BaseImageError(f"`{' '.join(argv)}` did not finish within {BUILD_TIMEOUT}s") from None
-    if proc.returncode != 0:
-        tail = log.read_text(errors="replace").splitlines()[-8:]
-        raise BaseImageError(f"`{' '.join(argv)}` exited {proc.returncode}; last lines:\n" + "\n".join(tail)
-                             + (f"\n{hint}" if hint else ""))
 
 
 def _provision(root):

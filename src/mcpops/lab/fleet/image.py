@@ -10,14 +10,13 @@ address, admin token and data dir are bind-mounted from the fleet's state dir at
 """
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
+
+from mcpops.lab import recipe_build
 
 SUITE = "bookworm"
 VARIANT = "minbase"
@@ -98,8 +97,7 @@ def recipe():
 
 
 def recipe_hash(rec=None):
-    text = json.dumps(rec or recipe(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return recipe_build.recipe_hash(rec or recipe())
 
 
 def cache_dir():
@@ -135,53 +133,34 @@ class Image:
         if self.ready():
             return self.rootfs
         self.cache.mkdir(parents=True, exist_ok=True)
-        with self._locked():
+        with recipe_build.build_lock(self.cache):
             if not self.ready():  # another `fleet up` may have built it while we waited
                 self._build()
         return self.rootfs
-
-    @contextlib.contextmanager
-    def _locked(self):
-        fd = os.open(self.cache / ".build.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _say(self, line):
         if self._out:
             self._out(line)
 
     def _build(self):
-        for stale in (self.cache / "images").glob(f".build-{self.hash}-*"):  # builds that were interrupted
-            shutil.rmtree(stale, ignore_errors=True)
-        work = self.cache / "images" / f".build-{self.hash}-{os.getpid()}"
-        work.mkdir(parents=True)
+        work = recipe_build.fresh_work_dir(self.cache / "images", self.hash)
         log = work / "debootstrap.log"
         argv = ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE,
                 str(work / "rootfs"), mirror()]
         self._say(f"building the fleet image {self.hash} (debootstrap {SUITE} from {mirror()}; a few minutes)")
         started = time.monotonic()
         try:
-            with open(log, "wb") as fh:
-                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                      timeout=BUILD_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
+            recipe_build.run_logged(argv, log, BUILD_TIMEOUT, ImageError,
+                                    "check that the mirror is reachable (MCPOPS_FLEET_MIRROR to choose another)")
+        except ImageError:
             shutil.rmtree(work, ignore_errors=True)
-            raise ImageError(f"`{' '.join(argv)}` did not finish within {BUILD_TIMEOUT}s") from None
-        if proc.returncode != 0:
-            tail = log.read_text(errors="replace").splitlines()[-8:]
-            shutil.rmtree(work, ignore_errors=True)
-            raise ImageError(f"`{' '.join(argv)}` exited {proc.returncode}; last lines:\n" + "\n".join(tail)
-                             + "\ncheck that the mirror is reachable (MCPOPS_FLEET_MIRROR to choose another)")
+            raise
         self._provision(work / "rootfs")
         (work / "image.json").write_text(json.dumps(
             {"hash": self.hash, "recipe": recipe(), "mirror": mirror(),
              "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "build_seconds": round(time.monotonic() - started, 1)}, indent=2, sort_keys=True) + "\n")
-        shutil.rmtree(self.dir, ignore_errors=True)  # a half-built entry without image.json
-        os.rename(work, self.dir)
+        recipe_build.move_into_place(work, self.dir)
         self._say(f"fleet image {self.hash} built in {time.monotonic() - started:.0f}s: {self.rootfs}")
 
     @staticmethod
