@@ -37,6 +37,7 @@ _INTERNAL_KEYS = {"changed", "failed", "invocation", "diff", "warnings", "deprec
                   "skip_reason", "false_condition", "censored", "exception", "module_stdout", "module_stderr"}
 _COLLECTION = "mcpops.runbooks."
 SUMMARY_WORD = "summary"
+SUMMARY_ACTIONS = ("debug", "runbook_summary")  # a summary step prints its lines with one of these
 MAX_TEXT = 2000
 
 
@@ -278,7 +279,7 @@ class IncidentReport:
             self.evidence.append({"host": host, "step": entry["step"], "module": action, "facts": facts})
         if _short_module(action) == "gateway_health" and (result.get("mcp") or {}).get("validation") == "post_incident":
             self.validation.append(validation_entry(host, entry["step"], result))
-        if _short_module(action) == "debug" and SUMMARY_WORD in task_name.lower() and "msg" in result:
+        if _short_module(action) in SUMMARY_ACTIONS and SUMMARY_WORD in task_name.lower() and "msg" in result:
             lines = result["msg"] if isinstance(result["msg"], list) else [result["msg"]]
             self.summary.append({"host": host, "step": task_name, "lines": [str(line) for line in lines]})
 

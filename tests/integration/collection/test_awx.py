@@ -99,6 +99,9 @@ PLAYBOOK = """---
     - name: "Step 1: Say hello"
       ansible.builtin.debug:
         msg: hello
+    - name: "Step 2: Summary"
+      mcpops.runbooks.runbook_summary:
+        msg: ["all good", "nothing changed"]
 """
 
 
@@ -126,3 +129,8 @@ def test_under_awx_the_report_is_in_the_job_output_and_artifacts(tmp_path):
     # AWX builds the job output from these events: the report is in one of them.
     events = [json.loads(p.read_text()) for p in report_md.parent.glob("job_events/*.json")]
     assert any("Post-incident review" in (e.get("stdout") or "") for e in events)
+    # The summary step publishes its lines as a custom stat: AWX keeps them as the job's artifacts, which the
+    # collection's notification templates send (job.artifacts.mcpops_summary).
+    [stats] = [e for e in events if e.get("event") == "playbook_on_stats"]
+    assert stats["event_data"]["artifact_data"] == {"mcpops_summary": ["localhost: all good", "localhost: nothing changed"]}
+    assert report["summary"] == [{"host": "localhost", "step": "Step 2: Summary", "lines": ["all good", "nothing changed"]}]
