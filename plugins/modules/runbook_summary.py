@@ -27,17 +27,12 @@ options:
     required: true
 extends_documentation_fragment:
   - mcpops.runbooks.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - mcpops.runbooks.attributes.info
+  - mcpops.runbooks.attributes.no_group
 notes:
-  - This is an action plugin; nothing is copied to the managed host.
+  - This is an action plugin; it runs on the controller and nothing is copied to the managed host.
 author:
-  - mcpops-runbooks engineers
+  - mcpops-runbooks engineers (@mcpops-runbooks)
 """
 
 EXAMPLES = r"""
