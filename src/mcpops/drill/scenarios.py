@@ -172,6 +172,16 @@ NOT_DRILLABLE = {
                            "nginx when the load calls for it, and the drill's inventory of the connector lab has none",
     "connector-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and no "
                               "failure to name; rehearsed by tests/integration/playbooks/test_connector_playbooks.py",
+    # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
+    # fault by tests/integration/compose/test_loyalty_playbooks_symptoms.py.
+    **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "
+                   "tests/integration/compose/test_loyalty_playbooks_symptoms.py"
+       for runbook_id in ("loyalty-quick-check", "loyalty-api-down", "loyalty-slow-requests", "loyalty-db-unavailable",
+                          "loyalty-redis-unavailable")},
+    **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "
+                   "tests/integration/compose/test_loyalty_playbooks_changes.py"
+       for runbook_id in ("loyalty-maintenance-mode", "loyalty-migrations", "loyalty-backup", "loyalty-release",
+                          "loyalty-rollback")},
 }
 
 
