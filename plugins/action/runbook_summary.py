@@ -36,6 +36,7 @@ class ActionModule(ActionBase):
         result.update({
             "msg": msg,
             "changed": False,
+            "_ansible_verbose_always": True,  # printed at any verbosity, as debug's msg is
             "ansible_stats": {"data": {STAT_NAME: lines}, "per_host": False, "aggregate": True},
         })
         return result
