@@ -14,7 +14,10 @@ own certificate. Then, timed, each side reads every endpoint's validity dates:
 Each side is checked: 200 notAfter lines (shell) or 200 rows with status ok (module). --rounds (default 3) runs
 of each side; the best of each is compared. A figure, not a test: it exits 0 whatever the ratios are.
 
-    .venv/bin/python bench/cert_check.py [--endpoints 200] [--rounds 3] [--json out.json]
+    .venv/bin/python bench/cert_check.py [--endpoints 200 | --sizes 50,200,1000] [--rounds 3] [--json out.json]
+
+With --sizes each endpoint count gets its own TLS server and rounds, then a growth table (the four sides side by
+side, seconds per 100 more endpoints, least squares); --json writes it with the machine's load.
 """
 
 import argparse
@@ -29,6 +32,9 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import growth  # noqa: E402
+
 ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 PIPELINE = ("echo | openssl s_client -servername 127.0.0.1 -connect 127.0.0.1:$0 2>/dev/null "
             "| openssl x509 -noout -dates")
@@ -99,17 +105,12 @@ def check_module(result, count, side):
         raise SystemExit("%s: %d of %d endpoints ok: %s" % (side, ok, count, result.get("summary")))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--endpoints", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json")
-    args = parser.parse_args()
+def one_size(count, rounds):
     with tempfile.TemporaryDirectory(prefix="bench-cert-check-") as directory:
-        server, ca_file, ports = start_endpoints(directory, args.endpoints)
+        server, ca_file, ports = start_endpoints(directory, count)
         try:
             best = {}
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 sides = {
                     "serial": lambda: shell_serial(ports),
                     "xargs": lambda: shell_xargs(ports),
@@ -119,14 +120,13 @@ def main():
                 for side, fn in sides.items():
                     seconds, out = timed(fn)
                     if side in ("serial", "xargs"):
-                        check_shell(out, args.endpoints, side)
+                        check_shell(out, count, side)
                     else:
-                        check_module(out, args.endpoints, side)
+                        check_module(out, count, side)
                     best[side] = min(best.get(side, seconds), seconds)
         finally:
             server.stop()
-    n = args.endpoints
-    print("%d TLS endpoints on 127.0.0.1, best of %d rounds (%s, %d CPUs):" % (n, args.rounds, platform.python_version(),
+    print("%d TLS endpoints on 127.0.0.1, best of %d rounds (%s, %d CPUs):" % (count, rounds, platform.python_version(),
                                                                             os.cpu_count() or 0))
     print("  serial openssl s_client | openssl x509 loop  %7.2f s" % best["serial"])
     print("  xargs -P 32 of the same pipeline              %7.2f s" % best["xargs"])
@@ -135,10 +135,36 @@ def main():
     print("cert_check vs serial loop: %.1fx faster (target >= 20x); through ansible %.1fx"
           % (best["serial"] / best["module"], best["serial"] / best["ansible"]))
     print("cert_check vs xargs -P 32: %.2fx (target >= 1x, no slower); through ansible %.2fx"
-          % (best["xargs"] / best["module"], best["xargs"] / best["ansible"]))
+          % (best["xargs"] / best["module"], best["xargs"] / best["ansible"]), flush=True)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoints", type=int, default=200)
+    parser.add_argument("--sizes", help="several endpoint counts, comma-separated (e.g. 50,200,1000): a growth curve")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    sizes = growth.parse_sizes(args.sizes) if args.sizes else [args.endpoints]
+    machine_before = growth.machine()
+    print(growth.machine_line("machine before"), flush=True)
+    results = {n: one_size(n, args.rounds) for n in sizes}
+    print(growth.machine_line("machine after"))
+    names = {"serial": "serial loop", "xargs": "xargs -P 32", "module": "in process", "ansible": "through ansible"}
+    sides = {names[side]: {n: results[n][side] for n in sizes} for side in names}
+    if len(sizes) > 1:
+        for line in growth.growth_table("endpoints", sides, per=100):
+            print(line)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"endpoints": n, "rounds": args.rounds, "seconds": best}, fh, indent=2)
+            out = {"figure": "cert_check", "rounds": args.rounds, "sizes": sizes, "growth": growth.growth(sides),
+                   "machine": growth.machine(), "statistic": "best of %d" % args.rounds,
+                   "machine_before": machine_before, "machine_after": growth.machine(),
+                   "curves": [growth.curve("cert_check", "cert_check: time against TLS endpoints", "endpoints", sides)]}
+            if len(sizes) == 1:
+                out.update(endpoints=sizes[0], seconds=results[sizes[0]])
+            json.dump(out, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ its data volume. Sides, each timed end to end on the first N hosts of one fleet 
                  ansible.cfg (forks 20, pipelining, ControlPersist): gateway_service_facts (what the
                  gateway_service role's status reads through), gateway_health and host_resources, as
                  inc-001-gateway-down.yml steps 1-3
+  peer           ansible-playbook bench/fleet_triage_peer.yml: the same steps with builtin modules only
+                 (command systemctl status, uri /healthz /readyz /api/system/storage-meta, shell df), what an
+                 Ansible user would write without the collection (issue 20; target: the playbook <= 1.0x of it)
   mitogen        the same playbook with ANSIBLE_STRATEGY=mitogen_linear (opt-in accelerator; pip install -e
                  '.[bench]'); left out, with the reason in one line, where Mitogen is missing or refuses
                  this ansible-core
@@ -21,13 +24,16 @@ none failed, unreachable or changed). Each playbook run gets a fresh ControlPath
 closed after it, so it opens its connections as the loop does. Options add sides to read (no target), each
 changing one thing: --warm keeps the masters (a re-run within ControlPersist's 60 s), --via-role runs step 1
 through the gateway_service role as INC-001 does, --free uses the free strategy. One untimed warm-up of each
-side, then --rounds rounds in which the sides take turns; medians, and the CPU time of the processes this
-script waits for (bash, the ssh clients, ansible-playbook and its workers; not the hosts' side, nor the ssh
-ControlPersist masters, which detach). The fleet is booted here (FleetLab, 8 hosts on $MCPOPS_FLEET_NET, one
-boot for every N) and downed at the end, unless --fleet-dir names a running one. Needs root (systemd-nspawn).
+side, then --rounds rounds in which the sides take turns; medians, the CPU time of the processes this
+script waits for (the controller: bash, the ssh clients, ansible-playbook and its workers; not the ssh
+ControlPersist masters, which detach) and the hosts' CPU time (every process under each host's systemd-nspawn,
+its own and its reaped children's time from /proc/<pid>/stat, before and after the run), and the slope: seconds
+per added host (least squares over --hosts, e.g. 2,4,8,16). The fleet is booted here (FleetLab, as many hosts
+as the largest N, on $MCPOPS_FLEET_NET, one boot for every N) and downed at the end, unless --fleet-dir names a
+running one. Needs root (systemd-nspawn).
 A figure, not a test: it exits 0 whatever the ratios are.
 
-    sudo MCPOPS_FLEET_NET=127.0.4 .venv/bin/python bench/fleet_triage.py [--hosts 2,4,8] [--rounds 5]
+    sudo MCPOPS_FLEET_NET=127.0.4 .venv/bin/python bench/fleet_triage.py [--hosts 2,4,8 | --sizes 2,4,8,16] [--rounds 5]
         [--fleet-dir DIR] [--no-mitogen] [--warm] [--via-role] [--free] [--profile] [--json out.json]
 """
 
@@ -50,9 +56,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import fleet_triage_figures as figures  # noqa: E402
+import growth  # noqa: E402
 from mcpops.lab.fleet.lab import FleetLab, FleetError, preflight  # noqa: E402
 
 SERIAL, PARALLEL, PLAYBOOK_SIDE, MITOGEN = "serial loop", "parallel loop", "playbook", "playbook, mitogen_linear"
+PEER, PEER_PLAYBOOK = "peer (builtin modules)", ROOT / "bench" / "fleet_triage_peer.yml"
 # Sides to read only (no target), each behind an option: what one setting changes, the rest as the playbook side.
 VARIANTS = {
     "warm": ("playbook, ControlPersist warm", "keep the ssh masters between runs (a re-run within 60 s)"),
@@ -107,6 +115,11 @@ class Bench:
         self.mitogen_dir = None
         self._runs = 0
         self.last_cpu = None  # CPU seconds of this machine's side of the last run (ssh clients, ansible, bash)
+        self.last_host_cpu = None  # CPU seconds the hosts of the last run spent (under their systemd-nspawn)
+
+    def host_cpu(self, count):
+        return figures.tree_cpu_seconds([self.fleet.pid(h) for h in self.hosts[:count]],
+                                        ticks=os.sysconf("SC_CLK_TCK"))
 
     # ---------------------------------------------------------------- the ssh loops
 
@@ -117,10 +130,11 @@ class Bench:
         opts = figures.ssh_options(self.fleet.ssh_argv(hosts[0]), hosts[0].address)
         script = figures.loop_script(opts, parallel)
         env = dict(os.environ, OUT=str(out))
-        cpu, start = children_cpu(), time.perf_counter()
+        host_cpu, cpu, start = self.host_cpu(count), children_cpu(), time.perf_counter()
         proc = subprocess.run(["bash", "-c", script, "loop"] + [h.address for h in hosts], env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
         elapsed, self.last_cpu = time.perf_counter() - start, children_cpu() - cpu
+        self.last_host_cpu = self.host_cpu(count) - host_cpu
         problems = ["bash exited %d: %s" % (proc.returncode, proc.stderr.strip())] if proc.returncode else []
         for host in hosts:
             path = out / (host.address + ".out")
@@ -146,10 +160,11 @@ class Bench:
             env.update(ANSIBLE_STRATEGY=strategy, ANSIBLE_STRATEGY_PLUGINS=str(self.mitogen_dir))
         cmd = [str(BIN / "ansible-playbook"), str(playbook), "-i", str(self.inventory), "--limit", ",".join(names),
                *extra_args]
-        cpu, start = children_cpu(), time.perf_counter()
+        host_cpu, cpu, start = self.host_cpu(count), children_cpu(), time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=900)
         elapsed, self.last_cpu = time.perf_counter() - start, children_cpu() - cpu
+        self.last_host_cpu = self.host_cpu(count) - host_cpu
         if fresh:
             close_control_masters(control_dir)
         problems = figures.recap_problems(proc.stdout, names)
@@ -214,7 +229,8 @@ def profile(bench, count):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", default="2,4,8", help="fleet sizes to measure, comma-separated (default 2,4,8)")
+    parser.add_argument("--hosts", "--sizes", default="2,4,8",
+                        help="fleet sizes to measure, comma-separated (default 2,4,8; issue 20's curve: 2,4,8,16)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--fleet-dir", help="use this running fleet (mcpops fleet up --dir) instead of booting one")
     parser.add_argument("--no-mitogen", action="store_true", help="leave the mitogen_linear side out")
@@ -232,7 +248,8 @@ def main():
             raise SystemExit("the fleet has %d hosts, --hosts asks for %d" % (len(bench.hosts), max(args.hosts)))
         sides = {SERIAL: lambda n: bench.loop(n, parallel=False),
                  PARALLEL: lambda n: bench.loop(n, parallel=True),
-                 PLAYBOOK_SIDE: lambda n: bench.playbook(n)[0]}
+                 PLAYBOOK_SIDE: lambda n: bench.playbook(n)[0],
+                 PEER: lambda n: bench.playbook(n, playbook=PEER_PLAYBOOK)[0]}
         variants = {"warm": lambda n: bench.playbook(n, control_dir=bench.tmp / "cp-warm")[0],
                     "via_role": lambda n: bench.playbook(n, extra_args=["--tags", "via_role"])[0],
                     "free": lambda n: bench.playbook(n, extra_env={"ANSIBLE_STRATEGY": "free"})[0]}
@@ -256,6 +273,7 @@ def main():
                 side(max(args.hosts))
         times = {name: {n: [] for n in args.hosts} for name in sides}
         cpu = {name: {n: [] for n in args.hosts} for name in sides}
+        host_cpu = {name: {n: [] for n in args.hosts} for name in sides}
         for round_no in range(args.rounds):
             for n in args.hosts:
                 order = list(sides)
@@ -263,11 +281,12 @@ def main():
                 for name in order:
                     times[name][n].append(sides[name](n))
                     cpu[name][n].append(bench.last_cpu)
+                    host_cpu[name][n].append(bench.last_host_cpu)
             print("  round %d/%d done (load average %s)" % (round_no + 1, args.rounds, load()), flush=True)
         if args.profile:
             profile(bench, max(args.hosts))
     load_after = load()
-    report(args, times, cpu, mitogen_note, load_before, load_after)
+    report(args, times, cpu, host_cpu, mitogen_note, load_before, load_after)
     return 0
 
 
@@ -277,7 +296,7 @@ def ansible_core_version():
     return __version__
 
 
-def report(args, times, cpu, mitogen_note, load_before, load_after):
+def report(args, times, cpu, host_cpu, mitogen_note, load_before, load_after):
     medians = {name: {n: figures.median(samples) for n, samples in by_n.items()} for name, by_n in times.items()}
     sides = list(times)
     top = max(args.hosts)
@@ -295,6 +314,13 @@ def report(args, times, cpu, mitogen_note, load_before, load_after):
                                                                              args.hosts[0], top))
     print("  CPU time on %d hosts, median (this machine's processes the script waits for): %s" % (
         top, ", ".join("%s %.2f s" % (name, figures.median(cpu[name][top])) for name in sides)))
+    print("  CPU time on %d hosts, median (the hosts: every process under their systemd-nspawn): %s" % (
+        top, ", ".join("%s %.2f s" % (name, figures.median(host_cpu[name][top])) for name in sides)))
+    for name in sides:
+        fitted = growth.slope(medians[name])
+        if fitted is not None:
+            print("  seconds per added host, least squares over %s hosts, %s %.3f s" % (
+                ",".join(map(str, args.hosts)), (name + ":").ljust(width), fitted))
     print(mitogen_note)
     print("on %d hosts:" % top)
     for name in sides:
@@ -302,11 +328,24 @@ def report(args, times, cpu, mitogen_note, load_before, load_after):
             target = (1.0, 2.0) if name == PLAYBOOK_SIDE else (None, None)
             print("  " + figures.ratio_line(name, medians[name][top], SERIAL, medians[SERIAL][top], target[0]))
             print("  " + figures.ratio_line(name, medians[name][top], PARALLEL, medians[PARALLEL][top], target[1]))
+            peer_line = figures.ratio_line(name, medians[name][top], PEER, medians[PEER][top], None)
+            if name == PLAYBOOK_SIDE:  # issue 20: no slower than the builtin-module peer
+                met = medians[name][top] <= medians[PEER][top]
+                peer_line = peer_line.replace("for reading, no target",
+                                              "target <= 1.0x: %s" % ("met" if met else "ABOVE TARGET"))
+            print("  " + peer_line)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "hosts": args.hosts, "rounds": args.rounds, "cpus": os.cpu_count(), "python": platform.python_version(),
             "ansible_core": ansible_core_version(), "load_before": load_before, "load_after": load_after,
-            "mitogen": mitogen_note, "seconds": times, "medians": medians, "cpu_seconds": cpu}, indent=2) + "\n")
+            "mitogen": mitogen_note, "seconds": times, "medians": medians, "cpu_seconds": cpu,
+            "host_cpu_seconds": host_cpu, "growth": growth.growth(medians), "machine": growth.machine(),
+            "statistic": "median",
+            "machine_before": {"cpus": os.cpu_count(), "loadavg": [float(x) for x in load_before.split()]},
+            "machine_after": {"cpus": os.cpu_count(), "loadavg": [float(x) for x in load_after.split()]},
+            "curves": [growth.curve("fleet_triage", "INC-001 triage (steps 1-3): time against fleet hosts", "hosts",
+                                    medians)]},
+            indent=2) + "\n")
 
 
 if __name__ == "__main__":

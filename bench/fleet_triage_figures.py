@@ -2,6 +2,7 @@
 and the figures (medians, ratios, the cost a host). No process is started here;
 tests/unit/bench/test_bench_fleet_triage.py calls these directly."""
 
+import os
 import re
 import shlex
 import statistics
@@ -111,3 +112,36 @@ def table(sides, medians, sizes):
     for n in sizes:
         lines.append("%5d" % n + "".join("  " + cells[side][n].rjust(widths[side]) for side in sides))
     return lines
+
+
+def _stat_fields(text):
+    """The fields of a /proc/<pid>/stat line after the command name (which may hold spaces and parentheses)."""
+    return text[text.rindex(")") + 2:].split()
+
+
+def tree_cpu_seconds(roots, proc="/proc", ticks=100):
+    """CPU seconds of the process trees under the PIDs roots (each host's systemd-nspawn): for every living
+    process of the trees its own user+system time and that of its reaped children (cutime+cstime), so that a
+    module's Python process that has exited still counts, in its reaper's cutime. The difference of two calls
+    is what the hosts spent between them. proc and ticks (clock ticks a second) are parameters for the tests."""
+    children, own = {}, {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "stat")) as handle:
+                fields = _stat_fields(handle.read())
+        except (OSError, ValueError):
+            continue  # it exited while we read
+        pid = int(name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        own[pid] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    total, todo, seen = 0, [r for r in roots if r], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += own.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total / float(ticks)

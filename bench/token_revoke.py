@@ -20,6 +20,11 @@ with group commit; the script times one such save in process on the data dir's o
 what a serial client pays for --tokens revokes. A figure, not a test: it exits 0 whatever the ratio is.
 
     .venv/bin/python bench/token_revoke.py [--tokens 5000] [--json out.json]
+    .venv/bin/python bench/token_revoke.py --sizes 1000,5000,20000 --json out.json   # growth (issue 20)
+
+With --sizes each size is measured as above (a fresh gateway a side and size) and the script prints a growth
+table, module and curl loop side by side, with each side's slope (seconds per 1,000 more tokens, least squares)
+and the machine's load; --json then holds the seconds at each size and the slopes.
 """
 
 import argparse
@@ -40,6 +45,9 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "src"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import growth  # noqa: E402
+
 ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 TARGET = 5.0
 CLIENT = "ci-bot"
@@ -236,7 +244,7 @@ def module_side(gw, org, work):
 
 def measure(side, work, admin_token, count):
     org = "org_bench_" + side
-    gw = Gateway(work, side, os.path.join(work, "admin_token"))
+    gw = Gateway(work, "%s-%d" % (side, count), os.path.join(work, "admin_token"))
     try:
         api = Api(gw.port, admin_token)
         start = time.perf_counter()
@@ -265,12 +273,36 @@ def measure(side, work, admin_token, count):
             print("%s: gateway %d exited %s" % (side, gw.pid, rc), file=sys.stderr)
 
 
+def one_size(work, admin_token, count, have_curl):
+    results = {"tokens": count}
+    if have_curl:
+        results["curl"] = measure("curl", work, admin_token, count)
+    results["module"] = measure("module", work, admin_token, count)
+    mod = results["module"]["seconds"]
+    floor = results["module"]["save_s"] * count
+    if have_curl:
+        base = results["curl"]["seconds"]
+        ratio = base / mod if mod > 0 else float("inf")
+        results["ratio"] = round(ratio, 2)
+        print("revoke %d tokens: module %.2f s, baseline curl loop %.2f s, ratio %.2fx faster (target >= %.0fx)%s"
+              % (count, mod, base, ratio, TARGET, "" if ratio >= TARGET else "  BELOW TARGET"))
+    else:
+        print("revoke %d tokens: module %.2f s, baseline curl loop unavailable (no curl on PATH)" % (count, mod))
+    print("one tokens.json save %.1f ms: a serial client (the curl loop) waits for %d of them, %.1f s; "
+          "concurrent requests share one (group commit)" % (results["module"]["save_s"] * 1000, count, floor),
+          flush=True)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=5000, help="tokens to issue and revoke per side (default 5000)")
+    parser.add_argument("--sizes", help="several token counts, comma-separated (e.g. 1000,5000,20000): a growth "
+                                        "curve; overrides --tokens")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--tmpdir", help="where to put the data dirs (default: the system temp dir)")
     args = parser.parse_args(argv)
+    sizes = growth.parse_sizes(args.sizes) if args.sizes else [args.tokens]
 
     work = tempfile.mkdtemp(prefix="mcpops-bench-revoke-", dir=args.tmpdir)
     try:
@@ -278,29 +310,29 @@ def main(argv=None):
         write_private(os.path.join(work, "admin_token"), admin_token + "\n")
         write_private(os.path.join(work, "admin.json"), json.dumps({"admin_token": admin_token}))
         write_private(os.path.join(work, "curl.cfg"), 'header = "Authorization: Bearer %s"\n' % admin_token)
+        machine_before = growth.machine()
+        print(growth.machine_line("machine before"), flush=True)
         ping = run_module("ansible.builtin.ping", {})[0]
         print("ansible ping (start-up alone, included in the module time): %.2f s; no warm-up round "
               "(each run revokes a fresh set of tokens on a fresh gateway)" % ping, flush=True)
         have_curl = shutil.which("curl") is not None
-        results = {"tokens": args.tokens, "ansible_ping_s": round(ping, 3)}
+        by_size = [one_size(work, admin_token, count, have_curl) for count in sizes]
+        print(growth.machine_line("machine after"))
+        results = dict(by_size[-1]) if len(sizes) == 1 else {"sizes": by_size}
+        results["ansible_ping_s"] = round(ping, 3)
+        sides = {"module": {r["tokens"]: r["module"]["seconds"] for r in by_size}}
         if have_curl:
-            results["curl"] = measure("curl", work, admin_token, args.tokens)
-        results["module"] = measure("module", work, admin_token, args.tokens)
-        mod = results["module"]["seconds"]
-        floor = results["module"]["save_s"] * args.tokens
-        if have_curl:
-            base = results["curl"]["seconds"]
-            ratio = base / mod if mod > 0 else float("inf")
-            results["ratio"] = round(ratio, 2)
-            print("revoke %d tokens: module %.2f s, baseline curl loop %.2f s, ratio %.2fx faster (target >= %.0fx)%s"
-                  % (args.tokens, mod, base, ratio, TARGET, "" if ratio >= TARGET else "  BELOW TARGET"))
-        else:
-            print("revoke %d tokens: module %.2f s, baseline curl loop unavailable (no curl on PATH)" % (args.tokens, mod))
-        print("one tokens.json save %.1f ms: a serial client (the curl loop) waits for %d of them, %.1f s; "
-              "concurrent requests share one (group commit)" % (results["module"]["save_s"] * 1000, args.tokens, floor))
+            sides["curl loop"] = {r["tokens"]: r["curl"]["seconds"] for r in by_size}
+        if len(sizes) > 1:
+            for line in growth.growth_table("tokens", sides, per=1000):
+                print(line)
+        results["growth"] = growth.growth(sides)
         if args.json:
+            results.update({"statistic": "one run", "machine_before": machine_before, "machine_after": growth.machine(),
+                            "curves": [growth.curve("token_revoke", "revoke every token of an org: time against tokens",
+                                                    "tokens revoked", sides)]})
             results.update({"figure": "token_revoke", "target": TARGET, "python": sys.version.split()[0],
-                            "machine": platform.machine(), "cpus": os.cpu_count()})
+                            "machine": platform.machine(), "cpus": os.cpu_count(), "load": growth.machine()})
             with open(args.json, "w") as handle:
                 json.dump(results, handle, indent=2)
                 handle.write("\n")

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import parallel_jsonl
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.bounded_json import (
     MAX_JSONL_LINE_BYTES,
     MAX_STORE_BYTES,
@@ -120,6 +121,7 @@ class JsonlChecker:
         self.limit = limit
         self.max_line = MAX_JSONL_LINE_BYTES if max_line is None else max_line
         self.problems = []
+        self.bad_lines = []  # (line, reason) of the listed ones, for parallel_jsonl to renumber
         self.bad = 0
         self.line = 0
         self.pending = b""
@@ -130,6 +132,7 @@ class JsonlChecker:
         self.bad += 1
         if len(self.problems) < self.limit:
             self.problems.append("bad_jsonl_line: %s: line %d: %s" % (self.label, number, reason))
+            self.bad_lines.append((number, reason))
 
     def _slow_line(self, number, raw):
         if not raw.strip():
@@ -266,7 +269,10 @@ def scan_file(base, rel, parse=True, expect_size=None):
             size, sha = digest_fd(fd, limit)
         else:
             digest = hashlib.sha256()
-            if kind == "jsonl":
+            parallel = parallel_jsonl.check(fd, limit, rel, JsonlChecker, READ_CHUNK) if kind == "jsonl" else None
+            if parallel is not None:
+                size, sha, problems = parallel
+            elif kind == "jsonl":
                 checker = JsonlChecker(rel)
                 size = 0
                 for view in read_chunks(fd, limit, READ_CHUNK):
@@ -274,9 +280,10 @@ def scan_file(base, rel, parse=True, expect_size=None):
                     digest.update(view)
                     checker.feed(bytes(view))
                 problems = checker.finish()
+                sha = digest.hexdigest()
             else:
                 size, problems = _json_store_problems(fd, limit, rel, digest)
-            sha = digest.hexdigest()
+                sha = digest.hexdigest()
         if expect_size is not None and size == limit and has_more(fd):
             return os.fstat(fd).st_size, None, []
         return size, sha, problems
