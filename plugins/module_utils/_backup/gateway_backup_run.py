@@ -29,7 +29,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store impo
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.errors import ForensicError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import HAS_CRYPTOGRAPHY, LIBRARY
+from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import LIBRARY, has_cryptography
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
@@ -238,7 +238,7 @@ def run(params, check_mode=False, *, diff=False, warn=None, client=None):
             raise TaskError(str(exc), dict(changed=False, recovered=None))
     key = None
     if params.get("forensic_key_file") and params.get("state") == "restored":
-        if not HAS_CRYPTOGRAPHY:
+        if not has_cryptography():
             raise TaskError("the python library cryptography is needed on this host", dict(changed=False, recovered=None),
                             library=LIBRARY, reason="to seal the safety backup (Debian/Ubuntu: python3-cryptography)")
         try:

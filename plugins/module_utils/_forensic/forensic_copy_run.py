@@ -21,8 +21,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_f
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import (
     FORMAT_NAME,
-    HAS_CRYPTOGRAPHY,
     LIBRARY,
+    has_cryptography,
 )
 
 
@@ -55,7 +55,7 @@ def run(params, check_mode=False, *, warn=None):
     result = dict(changed=False, dest=dest, state=params["state"], sealed=bool(params.get("key_file")), format=None)
     key = None
     if params.get("key_file"):
-        if not HAS_CRYPTOGRAPHY:
+        if not has_cryptography():
             raise TaskError("the python library cryptography is needed on this host", result, library=LIBRARY,
                             reason="to seal or open forensic copies (Debian/Ubuntu: python3-cryptography)")
         try:

@@ -35,27 +35,41 @@ FILE_KEY_INFO = b"mcpops forensic file v1"
 FORMAT_NAME = "mcpops-forensic/1 (AES-256-GCM, chunked)"
 LIBRARY = "cryptography"
 
-try:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_ERROR = None
-except ImportError as exc:  # the module says so with missing_required_lib
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_ERROR = exc
+_CRYPTO = {}  # cryptography's pieces, imported on first use
+
+
+def _cryptography():
+    """cryptography's pieces, or None when the library cannot be imported. Imported only when a file is sealed or
+    opened: gateway_backup loads this module for every task, and most never seal (its import costs tens of ms)."""
+    if not _CRYPTO:
+        try:
+            from cryptography.exceptions import InvalidTag
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+        except ImportError:  # the module says so with missing_required_lib
+            _CRYPTO["loaded"] = None
+        else:
+            _CRYPTO["loaded"] = {"InvalidTag": InvalidTag, "hashes": hashes, "AESGCM": AESGCM, "HKDF": HKDF}
+    return _CRYPTO["loaded"]
+
+
+def has_cryptography():
+    """Whether the library can be imported here (imports it)."""
+    return _cryptography() is not None
 
 
 def require_library():
-    if not HAS_CRYPTOGRAPHY:
+    if not has_cryptography():
         raise ForensicError("the python library 'cryptography' is missing on this host (Debian/Ubuntu: apt-get install "
                             "python3-cryptography; pip: cryptography); forensic copies are sealed with it")
 
 
 def _file_cipher(key, salt):
-    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=FILE_KEY_INFO).derive(key.secret)
-    return AESGCM(secret)
+    crypto = _cryptography()
+    secret = crypto["HKDF"](algorithm=crypto["hashes"].SHA256(), length=32, salt=salt,
+                            info=FILE_KEY_INFO).derive(key.secret)
+    return crypto["AESGCM"](secret)
 
 
 def _nonce(index, last):
@@ -131,7 +145,7 @@ def unseal(key, read, write, label="the sealed file"):
         last = not following
         try:
             plain = cipher.decrypt(_nonce(index, last), block, header)
-        except InvalidTag:
+        except _cryptography()["InvalidTag"]:
             raise ForensicError("%s does not authenticate (chunk %d): it was changed, truncated, or sealed with another "
                                 "key" % (label, index))
         write(plain)
