@@ -15,8 +15,12 @@ def run_output(run_dir):
     return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
 
 
+# The actions a runbook prints its lines with: debug, and runbook_summary for its summary step.
+SUMMARY_ACTIONS = ("ansible.builtin.debug", "debug", "mcpops.runbooks.runbook_summary", "runbook_summary")
+
+
 def last_words(run_dir):
-    """{host: [lines]}: the message of each host's last debug task (the runbook's summary), masked."""
+    """{host: [lines]}: the message of each host's last debug or summary task (the runbook's summary), masked."""
     masker = load("secret_mask").SecretMasker()
     events = []
     for path in Path(run_dir).glob("artifacts/*/job_events/*.json"):
@@ -28,8 +32,7 @@ def last_words(run_dir):
     for event in sorted(events, key=lambda e: e.get("counter", 0)):
         data = event.get("event_data") or {}
         msg = (data.get("res") or {}).get("msg")
-        if event.get("event") == "runner_on_ok" and data.get("task_action") in ("ansible.builtin.debug", "debug") \
-                and msg:
+        if event.get("event") == "runner_on_ok" and data.get("task_action") in SUMMARY_ACTIONS and msg:
             lines = msg if isinstance(msg, list) else str(msg).splitlines()
             words[data.get("host", "?")] = [masker.text(str(line)) for line in lines]
     return words
