@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
 
 STAT_NAME = "mcpops_summary"
 
@@ -33,10 +36,13 @@ class ActionModule(ActionBase):
         msg = self._task.args["msg"]
         host = (task_vars or {}).get("inventory_hostname", "")
         lines = ["%s: %s" % (host, line) if host else line for line in summary_lines(msg)]
+        # Printed here, at any verbosity (shown by the callback, the result would carry ansible_stats beside msg);
+        # a no_log task prints nothing, as debug's result is censored then.
+        if not self._task.no_log:
+            display.display("\n".join(lines))
         result.update({
             "msg": msg,
             "changed": False,
-            "_ansible_verbose_always": True,  # printed at any verbosity, as debug's msg is
             "ansible_stats": {"data": {STAT_NAME: lines}, "per_host": False, "aggregate": True},
         })
         return result

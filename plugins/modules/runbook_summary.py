@@ -12,8 +12,8 @@ module: runbook_summary
 short_description: Print a runbook's summary and publish it for AWX notifications
 version_added: "0.2.0"
 description:
-  - Prints O(msg) as M(ansible.builtin.debug) does; the incident report takes it as the run's summary
-    (report.json C(summary), the report's Summary section).
+  - Prints O(msg), one line a line prefixed with the host, at any verbosity (nothing when the task is C(no_log));
+    the incident report takes it as the run's summary (report.json C(summary), the report's Summary section).
   - Also publishes the lines as the custom stat C(mcpops_summary), each line prefixed with the host it is about, as
     M(ansible.builtin.set_stats) with C(aggregate=true) and C(per_host=false) would. AWX keeps custom stats as the
     job's artifacts, so the collection's notification templates send the summary as C(job.artifacts.mcpops_summary)

@@ -152,7 +152,7 @@ def test_inc001_crash_loop_debugged_on_a_copy_then_escalated_to_inc003(make_flee
     assert "PLAY [INC-003: Data corruption / bad migration" in proc.stdout
     for host in (one, two):
         assert healthy(host) and unit(fleet, host)["ActiveState"] == "active"
-        [restored] = re.findall(r"ok: \[%s\] =>\s+msg:\s+- Restored backup (\S+) " % host.name, proc.stdout)
+        [restored] = re.findall(r"^%s: Restored backup (\S+) " % re.escape(host.name), proc.stdout, re.M)
         for name in ("tokens.json", "storage-meta.json"):
             assert (host.data_dir / name).read_bytes() == \
                 (host.data_dir / "backups" / restored / "data" / name).read_bytes()

@@ -67,7 +67,7 @@ def test_inc003_on_three_hosts_each_restored_from_its_own_latest_valid_backup(ma
     assert fleet.status()["healthy"], fleet.status()
     for host in (one, two, three):
         restored = expected[host.name]
-        assert re.search(r"ok: \[%s\] =>\s+msg:\s+- Restored backup %s " % (host.name, restored), proc.stdout), \
+        assert re.search(r"^%s: Restored backup %s " % (re.escape(host.name), restored), proc.stdout, re.M), \
             (host.name, restored, proc.stdout[-3000:])
         # The live data is the chosen backup's data, byte for byte, on that host only.
         for name in ("tokens.json", "storage-meta.json", "profiles.json"):

@@ -133,4 +133,5 @@ def test_under_awx_the_report_is_in_the_job_output_and_artifacts(tmp_path):
     # collection's notification templates send (job.artifacts.mcpops_summary).
     [stats] = [e for e in events if e.get("event") == "playbook_on_stats"]
     assert stats["event_data"]["artifact_data"] == {"mcpops_summary": ["localhost: all good", "localhost: nothing changed"]}
+    assert "localhost: all good\nlocalhost: nothing changed" in stdout  # printed at any verbosity, one line a line
     assert report["summary"] == [{"host": "localhost", "step": "Step 2: Summary", "lines": ["all good", "nothing changed"]}]
