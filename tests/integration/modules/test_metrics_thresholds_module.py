@@ -78,7 +78,7 @@ def test_quiet_then_a_5xx_storm(loyalty):
     assert quiet["breached"] is False, quiet["judgements"]
     assert {j["name"]: j["found"] for j in quiet["judgements"]} == {
         "http_5xx_per_min": True, "http_slow_per_min": True, "outbox_dead_delta": True}
-    assert 1.5 <= quiet["elapsed_seconds"] < 10
+    assert quiet["elapsed_seconds"] >= 1.5  # the two reads were the window apart (no upper bound: a loaded host is slow)
     assert token not in out
 
     loyalty.break_("unhealthy")  # /health and /ready answer 503 from now on
