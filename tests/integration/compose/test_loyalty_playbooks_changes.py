@@ -7,21 +7,16 @@ at its smoke gate saying what it left, and the rollback puts 1.4.0 back. Every c
 (the lab is the session's)."""
 
 import concurrent.futures
-import json
 import os
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from mcpops.lab.compose import loyalty_project
 from mcpops.lab.compose.loyalty_faults import LAST_MIGRATION
 
-BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[3]
+from loyalty_playbook_runs import run_loyalty_playbook
+
 READY_TIMEOUT = 60  # seconds for the lab to be ready again on a loaded 2-core machine
 ALWAYS_PEAK = "00:00-24:00"  # a peak-hours window that holds whenever the test runs
 
@@ -36,18 +31,7 @@ def lab(loyalty_lab):
 def run_playbook(lab, tmp_path, name, *flags, **extra):
     """(exit code, output) of playbooks/<name>.yml against the lab's inventory, the output's whitespace runs made one
     space (the callback folds long messages over lines); the report goes under tmp_path."""
-    report_dir = tmp_path / ("report-%s-%s" % (name, uuid.uuid4().hex[:8]))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", MCPOPS_REPORT_DIR=str(report_dir),
-               ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
-    for variable in ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"):
-        env.pop(variable, None)  # only what the inventory says reaches docker
-    values = dict(extra, loyalty_hosts="loyalty-compose", ansible_python_interpreter=sys.executable)
-    started = time.monotonic()
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path),
-                           str(ROOT / "playbooks" / ("%s.yml" % name)), "-e", json.dumps(values)] + list(flags),
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    print("%s %s: %.1fs, exit %d" % (name, " ".join(flags), time.monotonic() - started, proc.returncode))
+    proc = run_loyalty_playbook(lab, tmp_path / ("report-%s-%s" % (name, uuid.uuid4().hex[:8])), name, flags, extra)
     output = proc.stdout + proc.stderr
     for secret in ("metrics_token", "db_password", "pg_superuser_password", "telegram_bot_token"):
         assert lab.secret(secret) not in output, "a secret of the lab was printed: " + secret

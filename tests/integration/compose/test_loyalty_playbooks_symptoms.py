@@ -7,20 +7,16 @@ never printed. Every fault injected here is repaired before the test ends (the l
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from mcpops.lab.compose import loyalty_project
 
-BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[3]
+from loyalty_playbook_runs import run_loyalty_playbook
+
 SYMPTOM_TIMEOUT = 60  # seconds for the lab to be ready again on a loaded 2-core machine
 FAST = {"metrics_window": 3, "sample_seconds": 3, "log_lines": 20}  # a short window: the tests' traffic fills it
 
@@ -35,17 +31,7 @@ def lab(loyalty_lab):
 def run_playbook(lab, tmp_path, name, *flags, **extra):
     """(exit code, output, report.json) of playbooks/<name>.yml against the lab's inventory."""
     report_dir = tmp_path / ("report-%s-%d" % (name, time.monotonic_ns()))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", MCPOPS_REPORT_DIR=str(report_dir),
-               ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
-    for variable in ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"):
-        env.pop(variable, None)  # only what the inventory says reaches docker
-    values = dict(extra, loyalty_hosts="loyalty-compose", ansible_python_interpreter=sys.executable)
-    started = time.monotonic()
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path),
-                           str(ROOT / "playbooks" / ("%s.yml" % name)), "-e", json.dumps(values)] + list(flags),
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    print("%s %s: %.1fs, exit %d" % (name, " ".join(flags), time.monotonic() - started, proc.returncode))
+    proc = run_loyalty_playbook(lab, report_dir, name, flags, extra)
     output = proc.stdout + proc.stderr
     report = json.loads((report_dir / "report.json").read_text())
     report_md = (report_dir / "report.md").read_text()
