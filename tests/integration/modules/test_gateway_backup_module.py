@@ -38,7 +38,9 @@ def lab(tmp_path, request):
     return lab
 
 
-def ansible_env():
+def ansible_env(tmpdir=None):
+    """The environment of a test's ansible-playbook; tmpdir: the module's TMPDIR (a run the test SIGKILLs leaves its
+    AnsiballZ payload dir behind, which then goes with the test's tmp_path instead of piling up in /tmp)."""
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -50,6 +52,9 @@ def ansible_env():
         no_proxy="127.0.0.1,localhost",
     )
     env.pop("ONEC_MCP_HTTP_TOKEN", None)
+    if tmpdir is not None:
+        Path(tmpdir).mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(tmpdir)
     return env
 
 
@@ -557,7 +562,7 @@ def test_sigkill_mid_restore_recovers_to_old_or_new(lab, tmp_path):
     a_files = manifest_files(lab, backup_a)
     assert a_files == data_files(lab.data_dir)
     earlier = set(api_backups_from_files(lab))
-    env = ansible_env()
+    env = ansible_env(tmpdir=run.workdir / "tmp")
     litter = {}
     recoveries = set()
 
@@ -653,7 +658,7 @@ def test_killed_while_the_safety_backup_is_made_leaves_nothing_behind(lab, tmp_p
     mutate(lab, 0)
     before = data_files(lab.data_dir)
     cmd = run.command("gateway_backup", {"state": "restored", "backup_id": backup_a})
-    killed, _rc, _out, _secs = kill_restore(cmd, ansible_env(), run.workdir,
+    killed, _rc, _out, _secs = kill_restore(cmd, ansible_env(tmpdir=run.workdir / "tmp"), run.workdir,
                                             when=lambda: safety_backup_in_progress(lab))
     assert killed
     # Killed mid-way: the data dir is the old data or A in full once the journal is replayed; the
