@@ -10,7 +10,10 @@ import os
 
 import pytest
 
+from fleet_helpers import cctelegram_fleet
 from mcpops.lab.fleet.lab import FleetLab
+
+STACK_NET = "127.0.12"  # the session's CCTelegram stack, unless MCPOPS_FLEET_NET names another /24
 
 
 def pytest_collection_modifyitems(config, items):
@@ -36,3 +39,14 @@ def make_fleet(tmp_path):
     yield make
     for fleet in made:
         fleet.down()
+
+
+@pytest.fixture(scope="session")
+def cctelegram_stack(tmp_path_factory):
+    """One CCTelegram fleet for the whole session: 3 serving hosts and 1 standby (fleet4) on $MCPOPS_FLEET_NET
+    (default 127.0.12), behind its nginx, watched by its Prometheus, with its Telegram stand-in; downed at the end
+    of the session. Shared by every module that asks for it: a module restores what it broke (`fleet.up(3)` keeps
+    the standby, clears the hosts' faults and the load balancer's drains and offenders, and stops the standby)."""
+    net = os.environ.get("MCPOPS_FLEET_NET") or STACK_NET
+    with cctelegram_fleet(tmp_path_factory.mktemp("cctelegram-stack"), count=3, standby=1, net=net) as fleet:
+        yield fleet

@@ -178,21 +178,25 @@ def assert_no_secret(hosts, *texts):
 # -- a CCTelegram fleet (`mcpops fleet up --service cctelegram-mcp`) ----------------------------------------
 
 @contextlib.contextmanager
-def cctelegram_fleet(base_dir, count=3):
-    """A running fleet of `count` cctelegram-mcp hosts: state in base_dir/fleet, inventory in base_dir/inventory;
-    powered off at the end. One fleet for a whole test module:
+def cctelegram_fleet(base_dir, count=3, standby=0, net=None):
+    """A running fleet of `count` cctelegram-mcp hosts (and `standby` more, units stopped) with its controller side
+    (nginx, Prometheus, the Telegram stand-in): state in base_dir/fleet, inventory in base_dir/inventory, hosts on
+    net (default $MCPOPS_FLEET_NET); powered off at the end. One fleet for a whole test module:
 
         @pytest.fixture(scope="module")
         def fleet(tmp_path_factory):
             with cctelegram_fleet(tmp_path_factory.mktemp("cctelegram")) as fleet:
                 yield fleet
+
+    or the session's `cctelegram_stack` (tests/fleet/conftest.py): 3 hosts and a standby, shared by the modules.
     """
     from mcpops.lab.fleet.lab import FleetLab
 
     base_dir = Path(base_dir)
-    fleet = FleetLab(base_dir / "fleet", inventory_dir=base_dir / "inventory", service=fleet_services.CCTELEGRAM)
+    fleet = FleetLab(base_dir / "fleet", inventory_dir=base_dir / "inventory", service=fleet_services.CCTELEGRAM,
+                     net=net)
     try:
-        fleet.up(count)
+        fleet.up(count, standby=standby)
         yield fleet
     finally:
         fleet.down()

@@ -38,7 +38,7 @@ def cmd_up(args):
     from mcpops.lab.fleet import services
 
     fleet = _fleet(args)
-    r = fleet.up(args.hosts)
+    r = fleet.up(args.hosts, standby=args.standby)
     if fleet.service in services.reference.SERVICES:
         ports = f"{services.UNIT[fleet.service]} :{services.PORT[fleet.service]}"
     else:
@@ -47,7 +47,10 @@ def cmd_up(args):
                  f"{services.BRIDGE_UNIT} :{services.BRIDGE_PORT}")
     for h in r["hosts"]:
         print(f"{h['name']}: {h['address']} (ssh :22, {ports}) systemd-nspawn pid {h['pid']}"
-              + (f", backup {h['backup']}" if h["backup"] else ""))
+              + (f", backup {h['backup']}" if h["backup"] else "")
+              + (", standby (units stopped)" if h["standby"] else ""))
+    for name, d in (r.get("controller") or {}).items():
+        print(f"{name}: pid {d['pid']} on 127.0.0.1:{d['port']} (controller side)")
     if r.get("datastores"):
         print("datastores, shared by the hosts: " + ", ".join(
             f"{kind} pid {d['pid']} on 127.0.0.1:{d['port']}" for kind, d in r["datastores"].items()))
@@ -74,8 +77,11 @@ def cmd_status(args):
         for h in s["hosts"]:
             print(f"{h['name']:<8} {h['address']:<12} " + (
                 f"pid {h['pid']}  sshd {'up' if h['sshd'] else 'down'}  {h.get('unit', 'onec-mcp-gateway')} "
-                f"{h['gateway']}  {'health' if 'unit' in h else 'healthz'} {h['healthz']}" if h["running"]
+                f"{h['gateway']}  {'health' if 'unit' in h else 'healthz'} {h['healthz']}"
+                + ("  (standby)" if h.get("standby") else "") if h["running"]
                 else "powered off"))
+        for name, pid in (s.get("controller") or {}).items():
+            print(f"{name:<8} " + (f"pid {pid}" if pid else "stopped") + "  (controller side)")
         for kind, d in (s.get("datastores") or {}).items():
             print(f"{kind:<8} 127.0.0.1:{d['port']:<6} " + (f"pid {d['pid']}" if d["running"] else "stopped")
                   + "  (shared by the hosts)")
@@ -90,6 +96,7 @@ def cmd_break(args):
 
 def add_parser(subparsers):
     from mcpops.lab.fleet import services
+    from mcpops.lab.fleet.cctelegram_controller import FAULTS as LB_FAULTS, LB
     from mcpops.lab.fleet.faults import CCTELEGRAM_FAULTS, FAULTS, REFERENCE_FAULTS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -110,6 +117,10 @@ def add_parser(subparsers):
                         "lego-mcp, loyalty-api or connector-mcp on datastores the fleet shares (PostgreSQL, Redis, "
                         "MariaDB on 127.0.0.1; `down` stops them) (default: what the fleet ran last, else "
                         "onec-gateway)")
+    p.add_argument("--standby", type=int, default=None,
+                   help=f"{services.CCTELEGRAM} only: this many more hosts as standby (booted, units stopped and "
+                        "disabled, not behind the load balancer), for a scale-up (default: as many as the fleet "
+                        "had with the same --hosts, else 0)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[common], help="power off every host by its recorded PID (idempotent)")
@@ -120,10 +131,11 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    faults = (f"{', '.join(FAULTS)}; on a {services.CCTELEGRAM} fleet: {', '.join(CCTELEGRAM_FAULTS)}"
+    faults = (f"{', '.join(FAULTS)}; on a {services.CCTELEGRAM} fleet: {', '.join(CCTELEGRAM_FAULTS)}, and "
+              f"`{LB} {', '.join(LB_FAULTS)}` (a burst through the load balancer from one client)"
               + "".join(f"; on a {service} fleet: {', '.join(names)}" for service, names in REFERENCE_FAULTS.items()))
     p = sub.add_parser("break", parents=[common], help=f"inject a fault into one host: {faults}")
-    p.add_argument("host", help="host name (fleet1 ...) or address")
+    p.add_argument("host", help=f"host name (fleet1 ...) or address; `{LB}`: the load balancer")
     p.add_argument("fault", help=faults)
     p.set_defaults(func=cmd_break)
     return fleet

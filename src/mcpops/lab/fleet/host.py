@@ -136,8 +136,9 @@ class FleetHost:
 
     # ------------------------------------------------------------------ files
 
-    def prepare(self, client_public_key):
-        """Host key, sshd and gateway settings, admin token; seeds the data dir when it is empty."""
+    def prepare(self, client_public_key, telegram_url=None, bot_token=None, standby=False):
+        """Host key, sshd and gateway settings, admin token; seeds the data dir when it is empty. A CCTelegram host
+        is also given the Telegram stand-in's URL and bot token, and whether it is a standby (services.prepare)."""
         for d, mode in ((self.dir, 0o755), (self.fleet_etc, 0o755), (self.gateway_etc, 0o700),
                         (self.data_dir, 0o755), (self.secrets_dir, 0o700)):
             d.mkdir(mode=mode, parents=True, exist_ok=True)
@@ -161,7 +162,7 @@ class FleetHost:
         elif not (self.gateway_etc / "gateway.env").exists():
             atomic_write(self.gateway_etc / "gateway.env", "", 0o600)
         if self.service == services.CCTELEGRAM:
-            services.prepare(self)
+            services.prepare(self, telegram_url=telegram_url, bot_token=bot_token, standby=standby)
         elif self.service in services.reference.SERVICES:
             services.reference.prepare(self, lambda: _secrets.token_urlsafe(32))
 

@@ -158,13 +158,40 @@ def group_vars(service=services.DEFAULT, logins=None):
                              etc=image.GATEWAY_ETC, src=image.MCPOPS_SRC)
 
 
-def hosts_yml(state_dir, hosts):
+def hosts_yml(state_dir, hosts, standby=()):
     # JSON is YAML: quoting by json.dumps keeps any path safe.
     lines = ["---", "# Written by `mcpops fleet up` for the fleet in %s; regenerated at every up." % state_dir,
              "all:", "  vars:", "    mcpops_fleet_dir: %s" % json.dumps(str(state_dir)),
              "  children:", "    gateways:", "      hosts:"]
     for host in hosts:
         lines += ["        %s:" % host.name, "          ansible_host: %s" % host.address]
+    if standby:  # booted, units stopped, not behind the load balancer: not in gateways until a scale-up
+        lines += ["    %s:" % STANDBY_GROUP, "      hosts:"]
+        for host in standby:
+            lines += ["        %s:" % host.name, "          ansible_host: %s" % host.address]
+    return "\n".join(lines) + "\n"
+
+
+STANDBY_GROUP = "cctelegram_standby"
+# Every group_vars file `write` may write (`down --purge` removes them; a fleet of another service, the stale ones).
+GROUP_VARS_FILES = ("group_vars/gateways.yml", "group_vars/all.yml", f"group_vars/{STANDBY_GROUP}.yml")
+
+CONTROLLER_VARS_HEADER = """---
+# Written by `mcpops fleet up --service cctelegram-mcp` (mcpops.lab.fleet.inventory); regenerated at every up.
+# The controller side of the fleet, on this machine's 127.0.0.1 (plays reach it with `delegate_to: localhost`): the
+# nginx load balancer (a private instance: validate with `nginx -t -p <prefix>/ -c <conf>`, reload with
+# `nginx -s reload -p <prefix>/ -c <conf>`), Prometheus, the Telegram Bot API stand-in. The bot token stays in its
+# 0600 file (read by a lookup at run time), never copied here.
+"""
+
+
+def controller_yml(controller_vars):
+    """group_vars/all.yml of a CCTelegram fleet: controller_vars {name: value} (strings, JSON-quoted), and the bot
+    token as a lookup of its file."""
+    lines = [CONTROLLER_VARS_HEADER.rstrip("\n")]
+    for name, value in controller_vars.items():
+        lines.append(f"{name}: {json.dumps(value)}")
+    lines.append("cctelegram_telegram_bot_token: " + _lookup(repr("/secrets/telegram_bot_token")))
     return "\n".join(lines) + "\n"
 
 
@@ -188,10 +215,23 @@ def write_forensic_keys(state_dir, hosts):
     return key_file
 
 
-def write(inventory_dir, state_dir, hosts, service=services.DEFAULT, logins=None):
-    write_forensic_keys(state_dir, hosts)
+def write(inventory_dir, state_dir, hosts, service=services.DEFAULT, logins=None, standby=(), controller_vars=None):
+    """hosts.yml and group_vars/: gateways.yml; a CCTelegram fleet also all.yml (controller_vars: its load
+    balancer, Prometheus and Telegram stand-in) and, with standby hosts, cctelegram_standby.yml (the gateways'
+    vars: a scale-up's health checks and ssh work on a standby as on the others)."""
+    write_forensic_keys(state_dir, [*hosts, *standby])
     inventory_dir = Path(inventory_dir)
     (inventory_dir / "group_vars").mkdir(parents=True, exist_ok=True)
-    atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts), 0o644)
-    atomic_write(inventory_dir / "group_vars" / "gateways.yml", group_vars(service, logins), 0o644)
+    atomic_write(inventory_dir / "hosts.yml", hosts_yml(state_dir, hosts, standby), 0o644)
+    text = group_vars(service, logins)
+    wanted = {"group_vars/gateways.yml": text}
+    if controller_vars is not None:
+        wanted["group_vars/all.yml"] = controller_yml(controller_vars)
+    if standby:
+        wanted[f"group_vars/{STANDBY_GROUP}.yml"] = text
+    for name in GROUP_VARS_FILES:
+        if name in wanted:
+            atomic_write(inventory_dir / name, wanted[name], 0o644)
+        elif name != "group_vars/gateways.yml":
+            (inventory_dir / name).unlink(missing_ok=True)  # a previous CCTelegram fleet's
     return inventory_dir

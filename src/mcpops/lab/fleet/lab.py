@@ -20,6 +20,12 @@ this machine's network), shared by all its hosts as a real deployment's hosts sh
 ("datastores": port, dir, PID, no secrets) and `down` stops them by that PID. Their secrets are 0600 files in
 secrets/ (0700): db_password (the service's database user), pg_superuser_password / mysql_root_password.
 
+A CCTelegram fleet also has a controller side on 127.0.0.1 (cctelegram_controller.py): the Telegram Bot API stand-in
+(its bot token in secrets/telegram_bot_token, 0600), a private nginx load balancer in front of the serving hosts
+(lb/, with prometheus-nginx-exporter) and Prometheus (prometheus/); fleet.json records them ("controller": port,
+PID, no secret), `up` starts them (and writes the load balancer's confs anew), `down` stops them by those PIDs.
+`up --standby N` boots N more hosts whose units are installed but stopped, outside the load balancer.
+
 `--register=no --keep-unit` keep systemd-nspawn away from systemd-machined and from creating a scope
 unit, so the fleet also runs where PID 1 is not systemd (a Firecracker VM with a hybrid cgroup
 hierarchy, for one). There the hosts' systemd cannot signal a whole control group (EIO), which is why
@@ -38,7 +44,7 @@ import time
 from pathlib import Path
 
 import mcpops
-from mcpops.lab.fleet import faults, image, inventory, services
+from mcpops.lab.fleet import cctelegram_controller as controller, faults, image, inventory, services
 from mcpops.lab.fleet import reference_services as reference
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.fleet.host import DEFAULT_NET, MAX_HOSTS, FleetHost, HostError, check_net, keygen
@@ -147,6 +153,8 @@ class FleetLab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.info_path, json.dumps(info, indent=2, sort_keys=True) + "\n", 0o644)
 
+    write_info = _write_info  # for the controller side (cctelegram_controller), which gets the lab, never imports it
+
     def record_pid(self, host, pid):
         """Record host's systemd-nspawn PID in fleet.json (None: powered off)."""
         info = self.read_info()
@@ -156,6 +164,19 @@ class FleetLab:
     def hosts(self):
         return [FleetHost(self.state_dir, i, self.net, self.service)
                 for i in range(1, int(self.read_info().get("count") or 0) + 1)]
+
+    def standby_count(self):
+        return int(self.read_info().get("standby") or 0)
+
+    def serving_hosts(self):
+        """The hosts behind the load balancer: all but the standby ones (the last `standby_count()`)."""
+        hosts = self.hosts()
+        return hosts[:len(hosts) - self.standby_count()]
+
+    def standby_hosts(self):
+        """A CCTelegram fleet's standby hosts (`up --standby N`: the last N), booted with their units stopped."""
+        hosts = self.hosts()
+        return hosts[len(hosts) - self.standby_count():] if self.standby_count() else []
 
     def host(self, name):
         for host in self.hosts():
@@ -172,6 +193,8 @@ class FleetLab:
     def _say(self, line):
         if self._out:
             self._out(line)
+
+    say = _say
 
     @contextlib.contextmanager
     def _locked(self):
@@ -198,21 +221,34 @@ class FleetLab:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, count):
-        """Boot `count` hosts (idempotent: running hosts are kept, stopped ones booted again)."""
+    def up(self, count, standby=None):
+        """Boot `count` hosts, and `standby` more (a CCTelegram fleet only) with their units stopped (idempotent:
+        running hosts are kept, stopped ones booted again). standby None: as many as the fleet was booted with when
+        it had `count` serving hosts, else none."""
+        if standby is None:
+            info = self.read_info()
+            kept = int(info.get("standby") or 0)
+            standby = kept if int(info.get("count") or 0) - kept == int(count) else 0
+        standby = int(standby)
         if not 1 <= int(count) <= MAX_HOSTS:
             raise FleetError(f"--hosts {count}: choose 1..{MAX_HOSTS}")
+        if standby and self.service != services.CCTELEGRAM:
+            raise FleetError(f"--standby {standby}: only a {services.CCTELEGRAM} fleet has standby hosts")
+        if not 0 <= standby <= MAX_HOSTS - int(count):
+            raise FleetError(f"--standby {standby}: choose 0..{MAX_HOSTS - int(count)} with --hosts {count}")
         preflight()
         with self._locked():
-            return self._up(int(count))
+            return self._up(int(count), standby)
 
-    def _up(self, count):
+    def _up(self, serving, standby=0):
+        count = serving + standby
         info = self.read_info()
         recorded = int(info.get("count") or 0)
         running = {h.name: self.pid(h) for h in self.hosts() if self.pid(h)}
-        if recorded and recorded != count and running:
-            raise FleetError(f"the fleet in {self.state_dir} runs {recorded} hosts; "
-                             f"`mcpops fleet down` first to boot {count}")
+        if recorded and (recorded, int(info.get("standby") or 0)) != (count, standby) and running:
+            raise FleetError(f"the fleet in {self.state_dir} runs {recorded} hosts "
+                             f"({int(info.get('standby') or 0)} standby); `mcpops fleet down` first to boot "
+                             f"{serving} ({standby} standby)")
         if running and info.get("net", DEFAULT_NET) != self.net:
             raise FleetError(f"the fleet in {self.state_dir} runs on {info.get('net', DEFAULT_NET)}.x; "
                              f"`mcpops fleet down` first to boot it on {self.net}.x")
@@ -229,10 +265,19 @@ class FleetLab:
         self.client_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         keygen(self.client_key, "mcpops fleet")
         public = Path(str(self.client_key) + ".pub").read_text()
+        telegram_url = bot_token = None
+        if self.service == services.CCTELEGRAM:  # the hosts' units name the stand-in's URL
+            try:
+                telegram_url, bot_token = controller.ensure_telegram(self)
+            except FleetError:
+                if not running:
+                    controller.stop_all(self)
+                raise
+            info = self.read_info()
         for host in hosts:
-            host.prepare(public)
+            host.prepare(public, telegram_url=telegram_url, bot_token=bot_token, standby=host.index > serving)
         atomic_write(self.known_hosts, "".join(h.known_hosts_line() for h in hosts), 0o644)
-        info.update(count=count, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
+        info.update(count=count, standby=standby, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
                     mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir), service=self.service)
         info["hosts"] = {h.name: {"address": h.address, "pid": running.get(h.name)} for h in hosts}
         self._write_info(info)
@@ -256,9 +301,12 @@ class FleetLab:
                 if host.name in running:
                     self._start_services(host, running[host.name])
                 # A running host whose datastore URLs changed (a datastore made anew) restarts its unit.
-                self._wait_ready(host, pids[host.name], restart=host.name in running and host.name in changed)
+                self._wait_ready(host, pids[host.name], restart=host.name in running and host.name in changed,
+                                 standby=host.index > serving)
             backups = {h.name: self._ensure_backup(h) if self.service == services.ONEC else None  # 1C data only
                        for h in hosts}
+            if self.service == services.CCTELEGRAM:
+                controller.ensure_front(self)
         except BaseException:
             for host, pid in started:
                 with contextlib.suppress(HostError):
@@ -267,13 +315,21 @@ class FleetLab:
             for kind in stores:
                 with contextlib.suppress(FleetError):
                     self.stop_datastore(kind)
+            if self.service == services.CCTELEGRAM and not running:
+                controller.stop_all(self)
             raise
-        inventory.write(self.inventory_dir, self.state_dir, hosts, self.service, self.datastore_logins())
+        controller_vars = controller.inventory_vars(self) if self.service == services.CCTELEGRAM else None
+        inventory.write(self.inventory_dir, self.state_dir, hosts[:serving], self.service, self.datastore_logins(),
+                        standby=hosts[serving:], controller_vars=controller_vars)
         self._say(f"inventory: {self.inventory_dir}")
         result = {"state_dir": str(self.state_dir), "inventory_dir": str(self.inventory_dir), "image": str(rootfs),
                   "started": [h.name for h, _ in started],
-                  "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name]}
+                  "hosts": [{"name": h.name, "address": h.address, "pid": self.pid(h), "backup": backups[h.name],
+                             "standby": h.index > serving}
                             for h in hosts]}
+        if self.service == services.CCTELEGRAM:
+            result["controller"] = {name: {"pid": pid, "port": controller.records(self)[name].get("port")}
+                                    for name, pid in controller.running(self).items()}
         if self.service in reference.SERVICES:
             result["datastores"] = {kind: {"pid": self.datastore_pid(kind), "port": rec["port"],
                                            "started": kind in stores}
@@ -292,10 +348,11 @@ class FleetLab:
                 host.run(pid, ["systemctl", "start", "--no-block", unit])
                 self._say(f"{host.name}: started {unit} (was {state})")
 
-    def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT, restart=False):
+    def _wait_ready(self, host, pid, timeout=BOOT_TIMEOUT, restart=False, standby=False):
         """sshd answers with the pinned host key and the fleet key, and the gateway's /healthz is 200 (a
         CCTelegram host: its units are set up once sshd answers, then cctelegram-mcp's /health with the key; a
-        lego-mcp, loyalty-api or connector-mcp host: its unit, then its liveness and readiness checks)."""
+        CCTelegram standby: its units set up, then stopped and disabled; a lego-mcp, loyalty-api or connector-mcp
+        host: its unit, then its liveness and readiness checks)."""
         deadline = time.monotonic() + timeout
         ssh_ok = health = None
         last_ssh = ""
@@ -311,6 +368,9 @@ class FleetLab:
             if ssh_ok and not activated:
                 services.activate(host, pid, restart=restart)
                 activated = True
+                if standby:  # services.activate installed its units, disabled and stopped: no health to wait for
+                    self._say(f"{host.name}: standby ({services.MCP_UNIT} and {services.BRIDGE_UNIT} stopped)")
+                    return
             health = self._health(host)
             if ssh_ok and health == 200:
                 return
@@ -526,10 +586,13 @@ class FleetLab:
                     self.record_pid(host, None)
             store_pids, errors = self._stop_datastores()
             stopped.extend(store_pids)
+            front_pids, front_errors = controller.stop_all(self)
+            stopped.extend(front_pids)
+            errors.extend(front_errors)
         if errors:
-            raise FleetError("could not stop the fleet's datastores: " + "; ".join(errors))
+            raise FleetError("could not stop the fleet's datastores or controller-side daemons: " + "; ".join(errors))
         if purge:
-            for name in ("hosts.yml", "group_vars/gateways.yml"):
+            for name in ("hosts.yml", *inventory.GROUP_VARS_FILES):
                 with contextlib.suppress(FileNotFoundError):
                     (written / name).unlink()
             shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -539,6 +602,7 @@ class FleetLab:
 
     def status(self):
         hosts = []
+        standby = {h.name for h in self.standby_hosts()}
         for host in self.hosts():
             pid = self.pid(host)
             entry = {"name": host.name, "address": host.address, "pid": pid, "running": bool(pid),
@@ -552,9 +616,13 @@ class FleetLab:
                 entry["healthz"] = self._health(host)
             entry["healthy"] = bool(pid and entry["sshd"] and entry["gateway"] == "active"
                                     and entry["healthz"] == 200)
+            if host.name in standby:  # booted, its units stopped until a scale-up starts them
+                entry.update(standby=True, healthy=bool(pid and entry["sshd"]))
             hosts.append(entry)
         result = {"state_dir": str(self.state_dir), "inventory_dir": self.read_info().get("inventory_dir"),
                   "hosts": hosts, "healthy": bool(hosts) and all(h["healthy"] for h in hosts)}
+        if self.service == services.CCTELEGRAM:
+            result["controller"] = controller.running(self)
         if self.service in reference.SERVICES:
             result["datastores"] = {kind: {"pid": self.datastore_pid(kind), "port": rec["port"],
                                            "running": bool(self.datastore_pid(kind))}
@@ -570,4 +638,6 @@ class FleetLab:
 
     def break_(self, name, fault):
         with self._locked():
+            if name == controller.LB:  # the load balancer, not a host
+                return controller.break_lb(self, fault)
             return faults.inject(self, self.host(name), fault)

@@ -6,9 +6,14 @@ connector-mcp on the fleet's shared datastores (reference_services.py).
 A CCTelegram host, on its own loopback address A:
 
     cctelegram-bridge.service   A:8091                 state /var/lib/cctelegram-bridge
-    cctelegram-mcp.service      A:8080 (API, X-API-Key), A:9090 (metrics)
+    cctelegram-mcp.service      A:8080 (API, X-API-Key), A:9090 (metrics: X-API-Key or Bearer, for Prometheus)
+                                runs /opt/cctelegram/releases/current/bin/cctelegram-mcp (cctelegram_releases.py)
                                 state /var/lib/cctelegram (faults.json), logs /var/log/cctelegram
                                 Wants= and After= the bridge: a restart of cctelegram-mcp starts a stopped bridge
+
+With a Telegram Bot API stand-in (prepare's telegram_url and bot_token), the unit names its URL and the token's
+0600 file /etc/cctelegram/bot_token; a standby host (prepare's standby=True: the marker file
+fleet/cctelegram.standby) has its units installed but disabled and stopped, until a scale-up starts them.
 
 Nothing of it is in the image (no recipe change, no rebuild): the unit files are written per host into
 <fleet state dir>/hosts/<name>/fleet/units/ (/etc/mcpops-fleet/units inside, read-only) and, after each boot,
@@ -25,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 
-from mcpops.lab.fleet import image, reference_services as reference
+from mcpops.lab.fleet import cctelegram_releases as releases, image, reference_services as reference
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.gateway.fsutil import atomic_write
 
@@ -47,6 +52,8 @@ UNITS_DIR = image.FLEET_ETC + "/units"
 DROPIN_DIR = f"/run/systemd/system/{MCP_UNIT}.service.d"  # runtime: gone at the next boot
 CRASH_LOOP_DROPIN = DROPIN_DIR + "/50-mcpops-crash-loop.conf"
 MISSING_KEY_FILE = ETC + "/api_key.missing"  # the crash-loop fault points the unit here
+BOT_TOKEN_FILE = ETC + "/bot_token"
+STANDBY_MARKER = "cctelegram.standby"       # in host.fleet_etc: prepare(standby=True) writes it
 WAIT = 60.0
 
 # The main unit, the API port and the ports a host listens on, by service.
@@ -94,9 +101,10 @@ Environment=CCTELEGRAM_API_KEY_FILE={etc}/api_key
 Environment=CCTELEGRAM_BRIDGE_URL=http://{address}:{bridge_port}
 Environment=CCTELEGRAM_METRICS_LISTEN={address}:{metrics_port}
 Environment=CCTELEGRAM_LOG_DIR={logs}
-StateDirectory={state_name}
+{telegram}StateDirectory={state_name}
 LogsDirectory={logs_name}
-ExecStart=/usr/bin/python3 -m mcpops.lab.services cctelegram-mcp
+# The release's launcher (a sh script; run by sh, so a noexec state dir does not matter).
+ExecStart=/bin/sh {releases}/current/{launcher}
 
 [Install]
 WantedBy=multi-user.target
@@ -110,54 +118,113 @@ def check(service):
     return service
 
 
-def unit_texts(address):
-    """{unit file name: content} of a CCTelegram host on address."""
+def unit_texts(address, telegram_url=None):
+    """{unit file name: content} of a CCTelegram host on address; with telegram_url, cctelegram-mcp sends through
+    the Bot API stand-in there (its token in BOT_TOKEN_FILE, never in the unit)."""
+    telegram = (f"Environment=CCTELEGRAM_TELEGRAM_API_URL={telegram_url}\n"
+                f"Environment=CCTELEGRAM_BOT_TOKEN_FILE={BOT_TOKEN_FILE}\n") if telegram_url else ""
     fields = dict(address=address, api_port=API_PORT, metrics_port=METRICS_PORT, bridge_port=BRIDGE_PORT,
                   bridge=BRIDGE_UNIT, state=STATE_DIR, state_name=STATE_DIR.rsplit("/", 1)[1],
                   bridge_state=BRIDGE_STATE_DIR, bridge_state_name=BRIDGE_STATE_DIR.rsplit("/", 1)[1],
-                  logs=LOG_DIR, logs_name=LOG_DIR.rsplit("/", 1)[1], etc=ETC, limits=_LIMITS, common=_COMMON)
+                  logs=LOG_DIR, logs_name=LOG_DIR.rsplit("/", 1)[1], etc=ETC, limits=_LIMITS, common=_COMMON,
+                  telegram=telegram, releases=releases.RELEASES, launcher=releases.LAUNCHER)
     return {f"{BRIDGE_UNIT}.service": BRIDGE_UNIT_TEXT.format(**fields),
             f"{MCP_UNIT}.service": MCP_UNIT_TEXT.format(**fields)}
 
 
-def prepare(host):
-    """A CCTelegram host's files in the fleet's state dir: its unit files and its API key (kept once made)."""
+def opt_dir(host):
+    """<fleet state dir>/hosts/<name>/opt-cctelegram: the host's /opt/cctelegram (its releases)."""
+    return host.dir / "opt-cctelegram"
+
+
+def releases_dir(host):
+    return opt_dir(host) / "releases"
+
+
+def bot_token_file(host):
+    return host.cctelegram_etc / "bot_token"
+
+
+def is_standby(host):
+    """prepare(standby=True) made host a standby: activate installs its units but neither enables nor starts them."""
+    return (host.fleet_etc / STANDBY_MARKER).exists()
+
+
+def prepare(host, telegram_url=None, bot_token=None, standby=False):
+    """A CCTelegram host's files in the fleet's state dir: its unit files, its API key (kept once made), its
+    releases (cctelegram_releases.ensure: an existing `current` is never moved), the bot token (0600) when the
+    fleet has a Telegram Bot API stand-in, and the standby marker."""
+    if bool(telegram_url) != bool(bot_token):
+        raise FleetError("prepare: telegram_url and bot_token go together (give both or neither)")
     units = host.fleet_etc / "units"
-    for d, mode in ((units, 0o755), (host.cctelegram_etc, 0o700)):
+    for d, mode in ((units, 0o755), (host.cctelegram_etc, 0o700), (opt_dir(host), 0o755)):
         d.mkdir(mode=mode, parents=True, exist_ok=True)
         os.chmod(d, mode)
-    for name, text in unit_texts(host.address).items():
-        atomic_write(units / name, text, 0o644)
+    for name, text in unit_texts(host.address, telegram_url).items():
+        releases.write_if_changed(units / name, text, 0o644)  # a new mtime would restart the unit at `up`
     if not host.api_key_file.exists():
         atomic_write(host.api_key_file, "cctg_" + secrets.token_urlsafe(32) + "\n", 0o600)
     os.chmod(host.api_key_file, 0o600)
+    if bot_token:
+        atomic_write(bot_token_file(host), bot_token.strip() + "\n", 0o600)
+    else:  # no stand-in this time: no token left lying about
+        bot_token_file(host).unlink(missing_ok=True)
+    releases.ensure(releases_dir(host))
+    marker = host.fleet_etc / STANDBY_MARKER
+    if standby:
+        atomic_write(marker, "standby: `mcpops fleet up` installs the units, disabled and stopped\n", 0o644)
+    else:
+        marker.unlink(missing_ok=True)
 
 
 def nspawn_binds(host):
     if host.service in reference.SERVICES:
         return reference.nspawn_binds(host)
-    return [f"--bind={host.cctelegram_etc}:{ETC}"]
+    return [f"--bind={host.cctelegram_etc}:{ETC}", f"--bind={opt_dir(host)}:{releases.OPT}"]
+
+
+def request(host, path, port=API_PORT, method="GET", api_key=None, bearer=False, timeout=3.0, data=None):
+    """(status, body bytes) of one request to host's cctelegram-mcp; status None when nothing answered. With api_key
+    None, the host's own key; with "", no key at all; bearer sends it as `Authorization: Bearer` (Prometheus's way).
+    A POST sends data (JSON), {} when None."""
+    key = host.api_key() if api_key is None else api_key
+    data = (data if data is not None else b"{}") if method == "POST" else None
+    req = urllib.request.Request(f"http://{host.address}:{port}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header(*(("Authorization", f"Bearer {key}") if bearer else ("X-API-Key", key)))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError):
+        return None, None
 
 
 def health(host, api_key=None, timeout=3.0):
     """(status, parsed JSON or None) of GET /health on host's cctelegram-mcp; status None when nothing answered.
     With api_key None, the host's own key; with api_key "", no X-API-Key header at all."""
-    key = host.api_key() if api_key is None else api_key
-    req = urllib.request.Request(host.api_url + "/health")
-    if key:
-        req.add_header("X-API-Key", key)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
-    try:
-        with opener.open(req, timeout=timeout) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError):
-        return None, None
+    status, raw = request(host, "/health", api_key=api_key, timeout=timeout)
     try:
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, None
+
+
+def metric(host, name, timeout=3.0):
+    """The value of the unlabelled sample `name` on host's metrics listener (:9090, read with a Bearer key, as
+    Prometheus does), or None."""
+    status, raw = request(host, "/metrics", port=METRICS_PORT, bearer=True, timeout=timeout)
+    if status != 200:
+        return None
+    for line in raw.decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return float(parts[1])
+    return None
 
 
 def wait_health(host, wanted, timeout=WAIT):
@@ -174,23 +241,46 @@ def wait_health(host, wanted, timeout=WAIT):
 
 def activate(host, pid, restart=False):
     """After a boot, and at every `up` of a running host: the 1C gateway disabled and stopped; the lab's faults
-    cleared (crash-loop drop-in, faults.json); both units linked, enabled and started (not waited for). A host of
-    lego-mcp, loyalty-api or connector-mcp: reference_services.activate."""
+    cleared (crash-loop drop-in, faults.json, a bad release, a hung bridge, a leak); both units linked, enabled and
+    started (not waited for), cctelegram-mcp restarted when a fault or a changed unit file needs it. A standby host:
+    its units linked, disabled and stopped. A host of lego-mcp, loyalty-api or connector-mcp:
+    reference_services.activate."""
     if host.service in reference.SERVICES:
         return reference.activate(host, pid, restart=restart)
+    mcp, bridge = f"{MCP_UNIT}.service", f"{BRIDGE_UNIT}.service"
     units = [f"{UNITS_DIR}/{BRIDGE_UNIT}.service", f"{UNITS_DIR}/{MCP_UNIT}.service"]
+    # What only a restart undoes: a unit file prepare rewrote (a new stand-in URL; asked before any enable or
+    # disable, which reload systemd), leaked memory, a bad release.
+    changed = _needs_reload(host, pid, mcp)
+    leaked = "leak_mb" in host.run(pid, ["cat", f"{STATE_DIR}/faults.json"], check=False).stdout
+    moved = releases.clear_bad(releases_dir(host))
     host.run(pid, ["systemctl", "disable", "--now", "--no-block", f"{image.SERVICE_NAME}.service"], check=False)
     host.run(pid, ["rm", "-f", CRASH_LOOP_DROPIN, f"{STATE_DIR}/faults.json", f"{BRIDGE_STATE_DIR}/faults.json"])
-    host.run(pid, ["systemctl", "daemon-reload"])  # a removed drop-in
+    host.run(pid, ["systemctl", "kill", "--signal=SIGCONT", bridge], check=False)  # bridge-hung; harmless else
+    host.run(pid, ["systemctl", "daemon-reload"])  # a removed drop-in, a rewritten unit file
+    if is_standby(host):
+        # Stopped and disabled first (disable also drops a link), then linked: installed, not enabled.
+        host.run(pid, ["systemctl", "disable", "--now", mcp, bridge], check=False)
+        host.run(pid, ["systemctl", "link", *units])
+        host.run(pid, ["systemctl", "reset-failed", bridge, mcp], check=False)
+        return
     host.run(pid, ["systemctl", "enable", *units])  # links them into /etc/systemd/system, enables them
-    host.run(pid, ["systemctl", "reset-failed", f"{BRIDGE_UNIT}.service", f"{MCP_UNIT}.service"], check=False)
-    host.run(pid, ["systemctl", "start", "--no-block", f"{BRIDGE_UNIT}.service", f"{MCP_UNIT}.service"])
+    host.run(pid, ["systemctl", "reset-failed", bridge, mcp], check=False)
+    host.run(pid, ["systemctl", "start", "--no-block", bridge])
+    host.run(pid, ["systemctl", "restart" if restart or leaked or changed or moved else "start", "--no-block", mcp])
+
+
+def _needs_reload(host, pid, unit):
+    """Whether the unit's file changed since systemd loaded it (before the daemon-reload that hides it)."""
+    proc = host.run(pid, ["systemctl", "show", unit, "--property=NeedDaemonReload"], check=False)
+    return proc.stdout.strip() == "NeedDaemonReload=yes"
 
 
 # ---------------------------------------------------------------------------------------------------- faults
 # Each gets the FleetLab and the host (a running one), applies the fault inside the host, and returns one line.
 
-_SET_FAULT = """
+# Merges a JSON object into faults.json (the service reads it on every request), atomically.
+_MERGE_FAULTS = """
 import json, os, sys
 path = sys.argv[1] + "/faults.json"
 os.makedirs(sys.argv[1], exist_ok=True)
@@ -199,7 +289,7 @@ try:
     faults = faults if isinstance(faults, dict) else {}
 except (OSError, ValueError):
     faults = {}
-faults["unhealthy"] = sys.argv[2] == "true"
+faults.update(json.loads(sys.argv[2]))
 with open(path + ".tmp", "w") as fh:
     json.dump(faults, fh)
 os.replace(path + ".tmp", path)
@@ -214,9 +304,14 @@ def _running_pid(fleet, host):
     return pid
 
 
+def _merge_faults(host, pid, faults):
+    """faults merged into the host's faults.json; its path."""
+    return host.run(pid, ["python3", "-c", _MERGE_FAULTS, STATE_DIR, json.dumps(faults)]).stdout.strip()
+
+
 def _set_unhealthy(fleet, host, value):
     pid = _running_pid(fleet, host)
-    path = host.run(pid, ["python3", "-c", _SET_FAULT, STATE_DIR, "true" if value else "false"]).stdout.strip()
+    path = _merge_faults(host, pid, {"unhealthy": bool(value)})
     status = wait_health(host, (503,) if value else (200,), timeout=10)
     return path, status
 
@@ -262,10 +357,77 @@ def stop(fleet, host):
             f"pid {before.get('MainPID')})")
 
 
+def bad_release(fleet, host):
+    """Deploy the bad release as release_link would (previous -> the old current, current -> 2.5.0), restart: its
+    launcher exits 1 at every start until systemd gives up."""
+    pid = _running_pid(fleet, host)
+    before, after = releases.deploy(releases_dir(host), releases.BAD_VERSION)
+    host.run(pid, ["systemctl", "reset-failed", f"{MCP_UNIT}.service"], check=False)
+    host.run(pid, ["systemctl", "restart", "--no-block", f"{MCP_UNIT}.service"])
+    state = host.wait_unit(pid, ("failed",), timeout=WAIT, unit=MCP_UNIT)
+    return (f"bad-release: {releases.RELEASES}/current on {host.name} {before['current']} -> {after['current']} "
+            f"(previous -> {after['previous']}) and restarted {MCP_UNIT}; it exits 1 at start: "
+            f"{state['ActiveState']} ({state.get('Result')}, {state.get('NRestarts')} restarts)")
+
+
+def bridge_hung(fleet, host):
+    """SIGSTOP the bridge's main process: systemd still says active (running), its port still takes connections,
+    nothing answers; cctelegram-mcp's bridge probe times out and /health answers 503."""
+    pid = _running_pid(fleet, host)
+    main_pid = host.unit_state(pid, BRIDGE_UNIT).get("MainPID", "0")
+    if main_pid in ("", "0"):
+        raise FleetError(f"{host.name}: {BRIDGE_UNIT} has no main process to hang (is it running?)")
+    host.run(pid, ["kill", "-STOP", main_pid])
+    status = wait_health(host, (503,), timeout=15)
+    return (f"bridge-hung: SIGSTOP to {BRIDGE_UNIT}'s main pid {main_pid} on {host.name} (still active for "
+            f"systemd); {host.api_url}/health answers {status} (`mcpops fleet up` sends SIGCONT)")
+
+
+LEAK_MB_PER_SECOND = 4
+LEAK_MAX_MB = 192
+LEAK_SEEN_MB = 16  # the growth the fault waits to see before it says so
+
+
+def memory_leak(fleet, host):
+    """cctelegram-mcp's RSS grows LEAK_MB_PER_SECOND a second up to LEAK_MAX_MB more, kept until a restart."""
+    pid = _running_pid(fleet, host)
+    before = metric(host, "process_memory_bytes") or 0.0
+    path = _merge_faults(host, pid, {"leak_mb_per_second": LEAK_MB_PER_SECOND, "leak_max_mb": LEAK_MAX_MB})
+    deadline = time.monotonic() + 30
+    rss = before
+    while time.monotonic() < deadline and rss - before < LEAK_SEEN_MB * 1024 * 1024:
+        time.sleep(0.5)
+        rss = metric(host, "process_memory_bytes") or rss
+    mb = 1024 * 1024
+    return (f"memory-leak: {{\"leak_mb_per_second\": {LEAK_MB_PER_SECOND}, \"leak_max_mb\": {LEAK_MAX_MB}}} in "
+            f"{host.name}:{path}; process_memory_bytes {before / mb:.0f} -> {rss / mb:.0f} MB and growing "
+            f"(only a restart gives it back)")
+
+
+ERROR_RATE = 0.5
+ERROR_TYPE = "TelegramAPIError"
+ERROR_PROBES = 20
+
+
+def error_storm(fleet, host):
+    """Half the /tools/* requests answer 500 with an ERROR line naming the error_type; the fault sends a few itself,
+    so the log and the metrics show the storm at once."""
+    pid = _running_pid(fleet, host)
+    path = _merge_faults(host, pid, {"error_rate": ERROR_RATE, "error_type": ERROR_TYPE})
+    statuses = [request(host, "/tools/get_bridge_status", method="POST")[0] for _ in range(ERROR_PROBES)]
+    failed = statuses.count(500)
+    return (f"error-storm: {{\"error_rate\": {ERROR_RATE}, \"error_type\": \"{ERROR_TYPE}\"}} in {host.name}:{path}; "
+            f"{failed} of {ERROR_PROBES} requests to {host.api_url}/tools/get_bridge_status answered 500")
+
+
 FAULTS = {
     "unhealthy": unhealthy,
     "healthy": healthy,
     "bridge-down": bridge_down,
     "crash-loop": crash_loop,
     "stop": stop,
+    "bad-release": bad_release,
+    "bridge-hung": bridge_hung,
+    "memory-leak": memory_leak,
+    "error-storm": error_storm,
 }

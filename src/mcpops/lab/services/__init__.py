@@ -12,6 +12,7 @@ auth styles, talks to its real datastores, and is made unhealthy or slow on dema
 | lego-mcp | 001 | lego_mcp.py | PostgreSQL |
 | loyalty-api | 003 | loyalty_api.py | PostgreSQL, Redis |
 | connector-mcp | 004 | connector_mcp.py | MySQL/MariaDB, Redis |
+| telegram-api | 002 | telegram_api.py | - (the Telegram Bot API stand-in) |
 
 Common environment: MCPOPS_SERVICE_LISTEN (host:port; port 0 picks a free one, the start line says which) and
 MCPOPS_SERVICE_STATE_DIR (faults.json and a service's own state). Each service's own variables are in its module's
@@ -31,6 +32,7 @@ SERVICES = {
     "lego-mcp": "lego_mcp",
     "loyalty-api": "loyalty_api",
     "connector-mcp": "connector_mcp",
+    "telegram-api": "telegram_api",
 }
 
 __all__ = ["VERSION", "SERVICES"]

@@ -1,15 +1,25 @@
 """cctelegram-mcp (seed 002): the CCTelegram MCP server's HTTP face, behind an API key, with the bridge process it
 depends on (cctelegram_bridge.py) and the logs its runbook greps.
 
-The lab simulates the Telegram Bot API: send_telegram_message appends the message to
-`<state_dir>/telegram_outbox.jsonl` instead of calling api.telegram.org (nothing leaves the machine).
+The Telegram Bot API is the lab's: with CCTELEGRAM_TELEGRAM_API_URL and CCTELEGRAM_BOT_TOKEN_FILE set,
+send_telegram_message POSTs to the Bot API stand-in on loopback (cctelegram_telegram.py); without them it appends the
+message to `<state_dir>/telegram_outbox.jsonl` (nothing leaves the machine either way).
 
 Environment (besides MCPOPS_SERVICE_LISTEN and MCPOPS_SERVICE_STATE_DIR):
 - CCTELEGRAM_API_KEY_FILE (required): the file holding the API key. Every endpoint wants header `X-API-Key` equal to
   it; otherwise 401 {"error": "unauthorized"} and a SECURITY line in security.log.
 - CCTELEGRAM_BRIDGE_URL (required): http://host:port of the bridge.
 - CCTELEGRAM_METRICS_LISTEN (optional): host:port of a second listener serving only /metrics (the seed's :9090);
-  /metrics is served on the main port too. Both want the API key.
+  /metrics is served on the main port too. Both want the API key: as X-API-Key, and on the metrics listener also as
+  `Authorization: Bearer <key>`, because Prometheus (2.42, Debian's) cannot send a custom header in a scrape, only
+  its `authorization` credentials.
+- CCTELEGRAM_VERSION (optional, default the mcpops version): the release this process is, said by /health, the start
+  line and cctelegram_build_info; a release's launcher (releases/<version>/bin/cctelegram-mcp) sets it.
+- CCTELEGRAM_TELEGRAM_API_URL and CCTELEGRAM_BOT_TOKEN_FILE (optional, both or neither): the Bot API stand-in's base
+  URL (loopback only) and the file holding the bot token; CCTELEGRAM_TELEGRAM_CHAT_ID (default @cctelegram_ops) the
+  chat messages go to.
+- CCTELEGRAM_MEMORY_WARN_MB (optional, default 128): past that RSS, a WARN "memory usage high: rss <n> MB" (event
+  memory_high) in application.log, again at most once a minute while it stays above.
 - CCTELEGRAM_LOG_DIR (optional, default the state dir): application.log and security.log go there.
 - CCTELEGRAM_RATE_LIMIT (optional, default 600): requests a minute one API key may make; over it 429
   {"error": "rate_limited"} and a RATE_LIMIT_EXCEEDED line in security.log.
@@ -19,18 +29,26 @@ Endpoints:
   {"status": "unhealthy", "bridge": "unreachable: ..." | "unhealthy: HTTP 503" | "running", "reason"?} when the bridge
   does not answer or is unhealthy, or while faults.json says unhealthy.
 - GET|POST /tools/get_bridge_status -> 200 {"bridge": {"running", "url", "latency_ms", "error"?}}.
-- POST /tools/send_telegram_message {"message", "source"?} -> 200 {"ok": true, "message_id", "simulated": true};
-  503 {"error": "bridge_unavailable"} when the bridge is down.
+- POST /tools/send_telegram_message {"message", "source"?} -> 200 {"ok": true, "message_id", "simulated": true}
+  (the outbox) or {"ok": true, "message_id", "simulated": false} (the Bot API took it); 503 {"error":
+  "bridge_unavailable"} when the bridge is down; 502 {"error": "telegram_unavailable", "detail"} when the Bot API
+  does not take it (the detail never holds the token).
 - POST /tools/restart_bridge -> 202 {"status": "restart_requested"}: writes `<state_dir>/bridge_restart_request.json`;
   the bridge itself is restarted by its service manager (systemd, supervisord), not by this process.
 - GET /metrics -> Prometheus text: http_requests_total{method,path,status}, http_request_duration_seconds (histogram),
-  process_cpu_usage, process_memory_bytes, cctelegram_bridge_up, cctelegram_security_events_total{event},
-  cctelegram_messages_sent_total.
+  process_cpu_usage, process_memory_bytes, process_memory_heap_used_bytes (the RSS too: the name the seed's
+  MemoryLeakDetection rule reads), cctelegram_build_info{version}, cctelegram_bridge_up,
+  cctelegram_security_events_total{event}, cctelegram_messages_sent_total.
+
+Faults besides faults.json's unhealthy and slow_ms (cctelegram_faults.py): error_rate/error_type, a share of the
+/tools/* requests answering 500 {"error": "internal", "error_type"} with an ERROR line carrying error_type; and
+leak_mb_per_second/leak_max_mb, a memory leak only a restart gives back.
 
 Logs, JSON lines: application.log gets one line a request {"ts", "timestamp", "level" (INFO, WARN for 4xx, ERROR for
-5xx), "message", "event", "method", "path", "status", "duration_ms", "context": {"client_ip", "duration"}} and the
-start and stop lines; security.log gets {"level": "WARN", "event": "SECURITY" | "RATE_LIMIT_EXCEEDED", "message"
-starting with that event, "reason", "context": {"client_ip", "method", "path"}}. The API key is never written.
+5xx), "message", "event", "method", "path", "status", "duration_ms", "context": {"client_ip", "duration"},
+"error_type"? (an error storm's)} and the start and stop lines; security.log gets {"level": "WARN", "event":
+"SECURITY" | "RATE_LIMIT_EXCEEDED", "message" starting with that event, "reason", "context": {"client_ip",
+"method", "path"}}. Neither the API key nor the bot token is ever written.
 """
 
 import hashlib
@@ -38,14 +56,21 @@ import hmac
 import http.client
 import json
 import os
+import re
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from . import VERSION
+from .cctelegram_faults import ShareCounter, error_storm, leak_step, memory_leak
+from .cctelegram_telegram import TelegramError, check_api_url, send_message
 from .config import ConfigError, check_url, common, parse_int, parse_listen, read_secret_file
-from .http_app import PROMETHEUS_TYPE, App, HttpError, JsonLines, Response, error_text, now_iso, run_service
+from .faults import read_faults
+from .http_app import (PROMETHEUS_TYPE, App, HttpError, JsonLines, Response, error_text, now_iso, rss_bytes,
+                       run_service)
+from .memory_leak import Ballast, HighMemory, rss_mb
 
 NAME = "cctelegram-mcp"
 API_KEY_HEADER = "X-API-Key"
@@ -53,6 +78,9 @@ BRIDGE_TIMEOUT = 2.0
 OUTBOX = "telegram_outbox.jsonl"
 RESTART_REQUEST = "bridge_restart_request.json"
 MAX_MESSAGE = 4096
+DEFAULT_CHAT_ID = "@cctelegram_ops"
+LEAK_TICK = 1.0  # seconds between two steps of the memory leak
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +93,15 @@ class CcTelegramConfig:
     metrics_listen: tuple  # (host, port) or ()
     log_dir: str
     rate_limit: int
+    version: str = VERSION
+    telegram_api_url: str = ""  # "" : the outbox file
+    bot_token: str = ""
+    chat_id: str = DEFAULT_CHAT_ID
+    memory_warn_mb: int = 128
 
-    def __repr__(self):  # never the key
-        return "CcTelegramConfig(listen=%s:%d, bridge_url=%s)" % (self.host, self.port, self.bridge_url)
+    def __repr__(self):  # never the key nor the token
+        return "CcTelegramConfig(listen=%s:%d, bridge_url=%s, version=%s)" % (self.host, self.port, self.bridge_url,
+                                                                            self.version)
 
 
 def load_config(environ):
@@ -84,9 +118,36 @@ def load_config(environ):
     except OSError as exc:
         raise ConfigError("cannot create CCTELEGRAM_LOG_DIR %s: %s" % (log_dir, exc.strerror or exc))
     rate_limit = parse_int(environ, "CCTELEGRAM_RATE_LIMIT", 600, minimum=1)
+    version = (environ.get("CCTELEGRAM_VERSION") or "").strip() or VERSION
+    if not _VERSION.match(version):
+        raise ConfigError("CCTELEGRAM_VERSION must be a version like 2.4.0, got %r" % version[:80])
+    api_url, token = telegram_settings(environ)
+    chat_id = (environ.get("CCTELEGRAM_TELEGRAM_CHAT_ID") or "").strip() or DEFAULT_CHAT_ID
     return CcTelegramConfig(host=base.host, port=base.port, state_dir=base.state_dir, api_key=api_key,
                             bridge_url=bridge_url, metrics_listen=metrics_listen, log_dir=log_dir,
-                            rate_limit=rate_limit)
+                            rate_limit=rate_limit, version=version, telegram_api_url=api_url, bot_token=token,
+                            chat_id=chat_id[:128],
+                            memory_warn_mb=parse_int(environ, "CCTELEGRAM_MEMORY_WARN_MB", 128, minimum=1))
+
+
+def telegram_settings(environ):
+    """(api_url, bot_token) of the Bot API stand-in, or ("", "") for the outbox file; both variables or neither."""
+    has_url = bool((environ.get("CCTELEGRAM_TELEGRAM_API_URL") or "").strip())
+    has_token = bool((environ.get("CCTELEGRAM_BOT_TOKEN_FILE") or "").strip())
+    if has_url != has_token:
+        raise ConfigError("CCTELEGRAM_TELEGRAM_API_URL and CCTELEGRAM_BOT_TOKEN_FILE go together: set both or neither")
+    if not has_url:
+        return "", ""
+    return check_api_url(environ), read_secret_file(environ, "CCTELEGRAM_BOT_TOKEN_FILE")
+
+
+def metrics_credential(req):
+    """What the metrics listener takes as the key: X-API-Key, else the token of `Authorization: Bearer <key>`."""
+    key = req.header(API_KEY_HEADER)
+    if key:
+        return key
+    scheme, _, token = (req.header("Authorization") or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def check_api_key(presented, expected):
@@ -153,8 +214,9 @@ class CcTelegram(App):
     name = NAME
 
     def __init__(self, config):
-        super().__init__(config.state_dir, secrets=[config.api_key])
+        super().__init__(config.state_dir, secrets=[config.api_key, config.bot_token])
         self.config = config
+        self.version = config.version
         self.log = JsonLines(os.path.join(config.log_dir, "application.log"), secrets=self.secrets)
         self.security = JsonLines(os.path.join(config.log_dir, "security.log"), secrets=self.secrets)
         self.limiter = RateLimiter(config.rate_limit)
@@ -162,6 +224,10 @@ class CcTelegram(App):
         self.security_events = {"SECURITY": 0, "RATE_LIMIT_EXCEEDED": 0}
         self.sent = 0
         self._lock = threading.Lock()
+        self.storm = ShareCounter()
+        self.ballast = Ballast()
+        self.high_memory = HighMemory(config.memory_warn_mb)
+        self._stop = threading.Event()
         self.add("/health", self.health, ("GET",))
         self.add("/tools/get_bridge_status", self.get_bridge_status, ("GET", "POST"))
         self.add("/tools/send_telegram_message", self.send_telegram_message, ("POST",))
@@ -169,8 +235,9 @@ class CcTelegram(App):
         self.add("/metrics", self.metrics_endpoint, ("GET",))
 
     # -- auth and rate limit ------------------------------------------------------------
-    def before(self, req):
-        reason = check_api_key(req.header(API_KEY_HEADER), self.config.api_key)
+    def before(self, req, presented=None):
+        presented = req.header(API_KEY_HEADER) if presented is None else presented
+        reason = check_api_key(presented, self.config.api_key)
         if reason:
             self.security_event("SECURITY", reason, req, "SECURITY: %s on %s %s" % (
                 "missing API key" if reason == "missing_api_key" else "invalid API key", req.method, req.path))
@@ -180,7 +247,17 @@ class CcTelegram(App):
                                 "RATE_LIMIT_EXCEEDED: more than %d requests a minute" % self.config.rate_limit)
             retry = self.limiter.retry_after()
             return Response(429, {"error": "rate_limited", "retry_after": retry}, {"Retry-After": retry})
-        return None
+        return self.storm_answer(req)
+
+    def storm_answer(self, req):
+        """faults.json's error storm: a 500 for its share of the /tools/* requests, None for the others."""
+        storm = error_storm(req.faults.extra) if req.faults else None
+        if storm is None or not req.path.startswith("/tools/") or not self.storm.fail(storm[0]):
+            return None
+        rate, error_type = storm
+        req.context.update(error="%s: error storm (%d%% of requests fail)" % (error_type, round(rate * 100)),
+                           error_type=error_type)
+        return Response(500, {"error": "internal", "error_type": error_type})
 
     def security_event(self, event, reason, req, message):
         with self._lock:
@@ -221,6 +298,8 @@ class CcTelegram(App):
         if not bridge["running"]:
             req.context["error"] = "send failed: bridge %s" % bridge["error"]
             return 503, {"error": "bridge_unavailable", "bridge": bridge["error"]}
+        if self.config.telegram_api_url:
+            return self.send_to_bot_api(req, message)
         with self._lock:
             self.sent += 1
             message_id = int(time.time() * 1000) * 1000 + self.sent % 1000
@@ -228,6 +307,18 @@ class CcTelegram(App):
             with open(os.path.join(self.config.state_dir, OUTBOX), "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 200, {"ok": True, "message_id": message_id, "simulated": True}
+
+    def send_to_bot_api(self, req, message):
+        try:
+            message_id = send_message(self.config.telegram_api_url, self.config.bot_token, self.config.chat_id,
+                                      message)
+        except TelegramError as exc:
+            detail = error_text(exc, self.secrets)
+            req.context.update(error="send failed: Telegram Bot API %s" % detail, error_type="TelegramAPIError")
+            return 502, {"error": "telegram_unavailable", "detail": detail}
+        with self._lock:
+            self.sent += 1
+        return 200, {"ok": True, "message_id": message_id, "simulated": False}
 
     def restart_bridge(self, req):
         path = os.path.join(self.config.state_dir, RESTART_REQUEST)
@@ -247,6 +338,11 @@ class CcTelegram(App):
             sent = self.sent
         up = 1 if self.bridge()["running"] else 0
         return [
+            ("process_memory_heap_used_bytes", "gauge",
+             "Resident memory of the process, in bytes (the name the seed's MemoryLeakDetection rule reads).",
+             [("", {}, rss_bytes())]),
+            ("cctelegram_build_info", "gauge", "1, labelled with the release this process runs.",
+             [("", {"version": self.version}, 1)]),
             ("cctelegram_bridge_up", "gauge", "1 when the bridge answers its health check.", [("", {}, up)]),
             ("cctelegram_security_events_total", "counter", "Security events written to security.log, by event.",
              [("", {"event": e}, n) for e, n in events]),
@@ -261,15 +357,45 @@ class CcTelegram(App):
         if req.context.get("error"):
             message += ": %s" % req.context["error"]
         ts = now_iso()
-        self.log.write({"ts": ts, "timestamp": ts, "level": level, "message": message, "event": "http_request",
-                        "method": req.method, "path": req.path, "status": resp.status, "duration_ms": duration_ms,
-                        "context": {"client_ip": req.client_ip, "duration": duration_ms}})
+        record = {"ts": ts, "timestamp": ts, "level": level, "message": message, "event": "http_request",
+                  "method": req.method, "path": req.path, "status": resp.status, "duration_ms": duration_ms,
+                  "context": {"client_ip": req.client_ip, "duration": duration_ms}}
+        if req.context.get("error_type"):
+            record["error_type"] = req.context["error_type"]
+        self.log.write(record)
 
     def log_event(self, level, message, **fields):
         ts = now_iso()
         record = {"ts": ts, "timestamp": ts, "level": level, "message": message, "event": fields.pop("event", "app")}
         record.update(fields)
         self.log.write(record)
+
+    # -- the memory leak ----------------------------------------------------------------
+    def startup(self):
+        threading.Thread(target=self._memory_loop, name="memory", daemon=True).start()
+
+    def close(self):
+        self._stop.set()
+
+    def _memory_loop(self):
+        while not self._stop.wait(LEAK_TICK):
+            try:
+                self.memory_tick()
+            except Exception as exc:  # never end the thread: a leak that stops is a heal nobody asked for
+                self.log_event("ERROR", "memory check failed: %s" % error_text(exc, self.secrets),
+                               event="internal_error", error_type=exc.__class__.__name__)
+
+    def memory_tick(self):
+        """One step: grow the ballast by faults.json's leak rate (up to its cap), then warn when the RSS is high.
+        Returns the RSS in MB."""
+        leak = memory_leak(read_faults(self.state_dir).extra)
+        if leak:
+            self.ballast.grow(leak_step(leak[0], leak[1], self.ballast.held_mb))
+        rss = rss_mb()
+        if self.high_memory.check(rss):
+            self.log_event("WARN", "memory usage high: rss %d MB" % rss, event="memory_high", rss_mb=rss,
+                           threshold_mb=self.config.memory_warn_mb, leaked_mb=round(self.ballast.held_mb, 1))
+        return rss
 
     def extra_listeners(self):
         if not self.config.metrics_listen:
@@ -279,7 +405,8 @@ class CcTelegram(App):
 
 
 class MetricsListener(App):
-    """The second listener (the seed's :9090): /metrics only, the same API key, the same counters and logs."""
+    """The second listener (the seed's :9090): /metrics only, the same API key (X-API-Key or a Bearer token, which
+    is what Prometheus 2.42 can send), the same counters and logs."""
 
     listener_name = "metrics"
 
@@ -291,7 +418,7 @@ class MetricsListener(App):
         self.add("/metrics", main_app.metrics_endpoint, ("GET",))
 
     def before(self, req):
-        return self.main.before(req)
+        return self.main.before(req, presented=metrics_credential(req) or "")
 
     def log_request(self, req, resp, duration_ms):
         self.main.log_request(req, resp, duration_ms)
