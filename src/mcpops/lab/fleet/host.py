@@ -136,7 +136,7 @@ class FleetHost:
 
     # ------------------------------------------------------------------ files
 
-    def prepare(self, client_public_key, telegram_url=None, bot_token=None, standby=False):
+    def prepare(self, client_public_key, telegram_url=None, bot_token=None, standby=False, api_key=None):
         """Host key, sshd and gateway settings, admin token; seeds the data dir when it is empty. A CCTelegram host
         is also given the Telegram stand-in's URL and bot token, and whether it is a standby (services.prepare)."""
         for d, mode in ((self.dir, 0o755), (self.fleet_etc, 0o755), (self.gateway_etc, 0o700),
@@ -162,7 +162,7 @@ class FleetHost:
         elif not (self.gateway_etc / "gateway.env").exists():
             atomic_write(self.gateway_etc / "gateway.env", "", 0o600)
         if self.service == services.CCTELEGRAM:
-            services.prepare(self, telegram_url=telegram_url, bot_token=bot_token, standby=standby)
+            services.prepare(self, telegram_url=telegram_url, bot_token=bot_token, standby=standby, api_key=api_key)
         elif self.service in services.reference.SERVICES:
             services.reference.prepare(self, lambda: _secrets.token_urlsafe(32))
 

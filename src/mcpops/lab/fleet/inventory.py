@@ -192,6 +192,8 @@ def controller_yml(controller_vars):
     for name, value in controller_vars.items():
         lines.append(f"{name}: {json.dumps(value)}")
     lines.append("cctelegram_telegram_bot_token: " + _lookup(repr("/secrets/telegram_bot_token")))
+    # The key a client of the load balancer sends: the fleet's one key (every instance's api_key file holds it).
+    lines.append("cctelegram_lb_api_key: " + _lookup(repr("/secrets/cctelegram_api_key")))
     return "\n".join(lines) + "\n"
 
 

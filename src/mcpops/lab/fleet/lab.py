@@ -56,6 +56,7 @@ from mcpops.lab.local.service_catalog import MYSQL, POSTGRES
 
 BOOT_TIMEOUT = 180.0  # from systemd-nspawn to sshd and a healthy gateway, on a loaded 2-core machine
 DEFAULT_INVENTORY = "inventories/fleet"
+CCTELEGRAM_API_KEY = "cctelegram_api_key"  # the CCTelegram fleet's one API key, in secrets/ (0600)
 DB_PASSWORD = "db_password"  # the service's database user's password: one a fleet, in secrets/ (0600)
 # The admin logins the datastore fixtures make, kept in secrets/ (0600): file name, key in ds.create's admin dict.
 ADMIN_SECRETS = {POSTGRES: ("pg_superuser_password", "superuser_password"),
@@ -265,8 +266,9 @@ class FleetLab:
         self.client_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         keygen(self.client_key, "mcpops fleet")
         public = Path(str(self.client_key) + ".pub").read_text()
-        telegram_url = bot_token = None
+        telegram_url = bot_token = api_key = None
         if self.service == services.CCTELEGRAM:  # the hosts' units name the stand-in's URL
+            api_key = self._ensure_api_key()
             try:
                 telegram_url, bot_token = controller.ensure_telegram(self)
             except FleetError:
@@ -275,7 +277,8 @@ class FleetLab:
                 raise
             info = self.read_info()
         for host in hosts:
-            host.prepare(public, telegram_url=telegram_url, bot_token=bot_token, standby=host.index > serving)
+            host.prepare(public, telegram_url=telegram_url, bot_token=bot_token, standby=host.index > serving,
+                         api_key=api_key)
         atomic_write(self.known_hosts, "".join(h.known_hosts_line() for h in hosts), 0o644)
         info.update(count=count, standby=standby, net=self.net, image=str(rootfs), image_hash=image.recipe_hash(),
                     mcpops_src=str(self.mcpops_src), inventory_dir=str(self.inventory_dir), service=self.service)
@@ -468,6 +471,15 @@ class FleetLab:
                 login.update(user=record.get("user"), secret=DB_PASSWORD)
             logins[kind] = login
         return logins
+
+    def _ensure_api_key(self):
+        """The CCTelegram fleet's API key (secrets/cctelegram_api_key, 0600, made once): every instance behind the load
+        balancer takes the same key, so a client of the load balancer (a verify step, a smoke test) has one to send."""
+        self._ensure_secrets_dir()
+        path = self.secret_file(CCTELEGRAM_API_KEY)
+        if not path.exists():
+            atomic_write(path, "cctg_" + ds.new_password() + "\n", 0o600)
+        return self.secret(CCTELEGRAM_API_KEY)
 
     def _ensure_secrets_dir(self):
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

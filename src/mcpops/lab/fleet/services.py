@@ -150,10 +150,11 @@ def is_standby(host):
     return (host.fleet_etc / STANDBY_MARKER).exists()
 
 
-def prepare(host, telegram_url=None, bot_token=None, standby=False):
-    """A CCTelegram host's files in the fleet's state dir: its unit files, its API key (kept once made), its
-    releases (cctelegram_releases.ensure: an existing `current` is never moved), the bot token (0600) when the
-    fleet has a Telegram Bot API stand-in, and the standby marker."""
+def prepare(host, telegram_url=None, bot_token=None, standby=False, api_key=None):
+    """A CCTelegram host's files in the fleet's state dir: its unit files, its API key (api_key: the fleet's one,
+    which every instance behind the load balancer shares, as a real deployment's do; without it a key of its own,
+    kept once made), its releases (cctelegram_releases.ensure: an existing `current` is never moved), the bot token
+    (0600) when the fleet has a Telegram Bot API stand-in, and the standby marker."""
     if bool(telegram_url) != bool(bot_token):
         raise FleetError("prepare: telegram_url and bot_token go together (give both or neither)")
     units = host.fleet_etc / "units"
@@ -162,7 +163,9 @@ def prepare(host, telegram_url=None, bot_token=None, standby=False):
         os.chmod(d, mode)
     for name, text in unit_texts(host.address, telegram_url).items():
         releases.write_if_changed(units / name, text, 0o644)  # a new mtime would restart the unit at `up`
-    if not host.api_key_file.exists():
+    if api_key:
+        releases.write_if_changed(host.api_key_file, api_key.strip() + "\n", 0o600)
+    elif not host.api_key_file.exists():
         atomic_write(host.api_key_file, "cctg_" + secrets.token_urlsafe(32) + "\n", 0o600)
     os.chmod(host.api_key_file, 0o600)
     if bot_token:
