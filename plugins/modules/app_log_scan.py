@@ -294,6 +294,10 @@ slow:
     slowest_ms:
       description: The highest latency seen (null when none was slow).
       type: float
+    average_ms:
+      description: The average latency of the slow lines (null when none was slow); with O(slow_ms=0), of every line
+        with a latency (the seed's "Performance Analysis", C(Avg). in ms).
+      type: float
     by_path:
       description: By request path (C(key) null for lines without one), highest first.
       type: list

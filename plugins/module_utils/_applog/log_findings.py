@@ -126,8 +126,8 @@ class AppLogFindings:
             return Counter(cap=max_keys)
 
         self.errors = {"total": 0, "by_type": counter(), "samples": deque(maxlen=samples)}
-        self.slow = {"total": 0, "slowest_ms": None, "by_path": counter(), "by_message": counter(), "samples": [],
-                     "seq": 0}
+        self.slow = {"total": 0, "slowest_ms": None, "sum_ms": 0.0, "by_path": counter(), "by_message": counter(),
+                     "samples": [], "seq": 0}
         self.auth_failures = {"total": 0, "by_client_ip": counter(), "by_event": counter(),
                               "samples": deque(maxlen=samples)}
         self.rate_limited = {"total": 0, "by_client_ip": counter(), "by_event": counter(),
@@ -281,6 +281,7 @@ class AppLogFindings:
             if latency is not None and latency >= self.slow_ms:
                 slow = self.slow
                 slow["total"] += 1
+                slow["sum_ms"] += latency
                 if slow["slowest_ms"] is None or latency > slow["slowest_ms"]:
                     slow["slowest_ms"] = latency
                 slow["by_path"].add(_key(get["path"](record)))
@@ -339,7 +340,10 @@ class AppLogFindings:
                              "samples": shown(reversed(self.errors["samples"]))}
         if "slow" in self.checks:
             slowest = sorted(self.slow["samples"], reverse=True)
+            # average_ms: with slow_ms 0, the seed's "Performance Analysis" (the average of every request's duration)
+            average = round(self.slow["sum_ms"] / self.slow["total"], 3) if self.slow["total"] else None
             out["slow"] = {"total": self.slow["total"], "threshold_ms": self.slow_ms, "slowest_ms": self.slow["slowest_ms"],
+                           "average_ms": average,
                            "by_path": ranked(self.slow["by_path"]), "by_message": ranked(self.slow["by_message"]),
                            "samples": shown((path, lineno, record) for _latency, _seq, path, lineno, record in slowest)}
         for name in ("auth_failures", "rate_limited"):

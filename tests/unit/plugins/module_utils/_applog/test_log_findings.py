@@ -65,6 +65,7 @@ def test_slow_by_path_and_message_slowest_samples():
     ])
     slow = found.result(5)["slow"]
     assert slow["total"] == 3 and slow["slowest_ms"] == 2500.5 and slow["threshold_ms"] == 1000
+    assert slow["average_ms"] == round((1000 + 2500.5 + 1800) / 3, 3)
     assert slow["by_path"] == [{"key": "/a", "count": 1}, {"key": "/b", "count": 1}, {"key": None, "count": 1}]
     assert [s["line"] for s in slow["samples"]] == [3, 4]
 
