@@ -172,6 +172,28 @@ NOT_DRILLABLE = {
                            "nginx when the load calls for it, and the drill's inventory of the connector lab has none",
     "connector-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and no "
                               "failure to name; rehearsed by tests/integration/playbooks/test_connector_playbooks.py",
+    # CCTelegram's read-only and notification runbooks (issue 19): nothing to break and repair.
+    "cctelegram-stakeholder-notify": "nothing breaks: it posts an incident update to the status page, chat and "
+                                     "webhooks; rehearsed by tests/integration/playbooks/"
+                                     "test_cctelegram_stakeholder_notify.py against loopback receivers",
+    "cctelegram-performance-analysis": "it is a read-only analysis of a past window from Prometheus; rehearsed by "
+                                       "tests/integration/playbooks/test_cctelegram_prometheus_playbooks.py",
+    "cctelegram-capacity-report": "nothing breaks: it is a scheduled read-only report; rehearsed by "
+                                  "tests/integration/playbooks/test_cctelegram_prometheus_playbooks.py",
+    "cctelegram-diagnostics": "it is read-only and ends green whatever it finds (an unreachable host is reported, "
+                              "not a failure); rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
+    "cctelegram-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and "
+                               "no failure to name; rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
+    "cctelegram-db-recovery": "the CCTelegram fleet has no PostgreSQL; rehearsed against a private cluster by "
+                              "tests/integration/playbooks/test_cctelegram_db_recovery.py",
+    "cctelegram-auto-recovery": "it installs a timer, nothing breaks by itself; rehearsed by "
+                                "tests/fleet/test_cctelegram_auto_recovery.py (a stopped service restarted by the "
+                                "timer, the flap guard escalating)",
+    "cctelegram-bridge-recovery": "rehearsed on a fleet by tests/fleet/test_cctelegram_bridge_recovery.py (bridge-down, "
+                                  "a hung bridge with a straggler); mcpops drill has no scenario for it yet",
+    "cctelegram-p0-response": "rehearsed on the CCTelegram stack (nginx, Prometheus, standby) by "
+                              "tests/fleet/test_cctelegram_p0.py, each option from its fault; mcpops drill has no "
+                              "scenario for it yet",
     # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
     # fault by tests/integration/compose/test_loyalty_playbooks_symptoms.py.
     **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "
