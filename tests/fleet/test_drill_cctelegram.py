@@ -5,6 +5,9 @@ unit was restarted, and powers the fleet off again. Each host's API key (random,
 drill's output or its run dir. Then the same for rolling-restart, kept running to show that a drill of another
 service is refused on it.
 
+Then (issue 19) two drills of the CCTelegram runbooks on the session's stack (cctelegram_stack, its own network): P0
+option C from a bad release, and the bridge clean-up from a hung bridge.
+
 The fleets run on 127.0.8.x (NET), beside any fleet of the default network."""
 
 import json
@@ -13,6 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from mcpops.lab.fleet import services
 from mcpops.lab.fleet.lab import FleetLab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,3 +129,82 @@ def test_rolling_restart_drill_kept_running_refuses_a_drill_of_another_service(t
     finally:
         FleetLab(state).down()
     assert processes_mentioning(str(state)) == []
+
+
+# -- issue 19: drills of the CCTelegram runbooks on the session's stack (nginx, Prometheus, the Telegram stand-in) ----
+# The two most distinct of the new scenarios: P0 option C (a release rolled back, judged from the host's release links
+# and /health's version) and the bridge clean-up (a hung bridge, judged from systemd's main PID of the bridge). The
+# others (P0 restart, reroute, scale; bridge-down; auto-recovery's timer) were run by hand: docs/drills.md.
+# The drill reuses the running stack (its `fleet up` restores it first) and leaves it running.
+
+def drill_on_stack(stack, tmp_path, *args):
+    env = dict(os.environ, MCPOPS_RUNS_DIR=str(tmp_path / "runs"), MCPOPS_FLEET_NET=stack.net, ANSIBLE_NOCOLOR="1",
+               no_proxy="127.0.0.1,localhost", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    proc = subprocess.run([str(BIN / "mcpops"), "drill", *args, "--fleet", "3", "--service", "cctelegram-mcp",
+                           "--dir", str(stack.state_dir), "-i", str(stack.inventory_dir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    return proc, proc.stdout + proc.stderr
+
+
+def stack_secrets_leaked(stack, run_dir, text):
+    """The stack's API key or bot token, where it appears: in text, or in a file of run_dir."""
+    secrets = [(stack.state_dir / "secrets" / name).read_text().strip()
+               for name in ("cctelegram_api_key", "telegram_bot_token")]
+    assert all(len(s) > 16 for s in secrets)
+    files = [p.read_bytes() for p in Path(run_dir).rglob("*") if p.is_file()]
+    assert len(files) > 10
+    return [s[:4] + "..." for s in secrets if s in text or any(s.encode() in data for data in files)]
+
+
+@pytest.fixture
+def stack(cctelegram_stack):
+    cctelegram_stack.up(3)
+    for host in cctelegram_stack.serving_hosts():
+        assert services.wait_health(host, (200,)) == 200, host.name
+    yield cctelegram_stack
+    cctelegram_stack.up(3)  # nothing left broken for the next module
+
+
+def test_p0_rollback_drill_on_the_stack_puts_the_release_back(stack, tmp_path):
+    fleet1 = stack.serving_hosts()[0]
+    releases = services.releases_dir(fleet1)
+    assert (releases / "current").readlink().name == "2.4.0"
+    proc, out = drill_on_stack(stack, tmp_path, "cctelegram-p0-response", "--fault", "bad-release")
+    assert proc.returncode == 0, out[-8000:]
+    run_dir, verdict = the_verdict(tmp_path, "cctelegram-p0-response")
+    assert verdict["passed"] and verdict["fault"] == "bad-release" and verdict["targets"] == HOSTS
+    assert verdict["injected"][0].startswith("fleet1: bad-release: /opt/cctelegram/releases/current on fleet1 "
+                                             "2.4.0 -> 2.5.0"), verdict["injected"]
+    assert "-e mitigation=rollback" in out and "fleet1: service failed" in out
+    checks = [(c["name"], c["target"], c["ok"]) for c in verdict["checks"]]
+    assert checks == [("runbook", "", True), ("healthy", "fleet1", True), ("rolled_back", "fleet1", True),
+                      ("healthy", "fleet2", True), ("healthy", "fleet3", True)], checks
+    # Read again from the host itself: the links, the unit, the version /health says.
+    assert (releases / "current").readlink().name == "2.4.0"
+    assert (releases / "previous").readlink().name == "2.5.0"
+    status, body = services.health(fleet1)
+    assert status == 200 and body["version"] == "2.4.0", (status, body)
+    assert "Lab left running (it was running before the drill)" in out
+    assert stack_secrets_leaked(stack, run_dir, out) == []
+
+
+def test_bridge_hung_drill_on_the_stack_replaces_the_hung_bridge(stack, tmp_path):
+    from fleet_helpers import service_unit_show
+
+    fleet1 = stack.serving_hosts()[0]
+    hung_pid = service_unit_show(stack, fleet1, services.BRIDGE_UNIT)["MainPID"]
+    proc, out = drill_on_stack(stack, tmp_path, "cctelegram-bridge-recovery", "--fault", "bridge-hung")
+    assert proc.returncode == 0, out[-8000:]
+    run_dir, verdict = the_verdict(tmp_path, "cctelegram-bridge-recovery")
+    assert verdict["passed"] and verdict["fault"] == "bridge-hung"
+    assert verdict["injected"][0].startswith("fleet1: bridge-hung: SIGSTOP to cctelegram-bridge's main pid %s"
+                                             % hung_pid), verdict["injected"]
+    assert "fleet1: service active; /health 503" in out and "-e remedy=cleanup" in out
+    checks = [(c["name"], c["target"], c["ok"]) for c in verdict["checks"]]
+    assert checks == [("runbook", "", True), ("healthy", "fleet1", True), ("bridge_restarted", "fleet1", True),
+                      ("healthy", "fleet2", True), ("healthy", "fleet3", True)], checks
+    # systemd itself: another bridge process, active; the hung one is gone
+    now = service_unit_show(stack, fleet1, services.BRIDGE_UNIT)
+    assert now["ActiveState"] == "active" and now["MainPID"] not in ("0", hung_pid), now
+    assert stack.run(fleet1, ["test", "-e", "/proc/%s" % hung_pid], check=False).returncode != 0
+    assert stack_secrets_leaked(stack, run_dir, out) == []

@@ -48,11 +48,26 @@ SYMPTOMS = {
     "instances_restarted": "every instance runs again with a new PID (the stopped one too)",
     "release_rolled_back": "releases/current is the release before the fault again and every instance says that "
                            "version",
+    # CCTelegram on the fleet's full stack (mcpops.drill.fleet_checks)
+    "bridge_restarted": "the units the broken host's service depends on (its profile's runtime.depends_on: the "
+                        "bridge) were restarted (a new main PID or invocation) and are active, and its deep check "
+                        "(the bridge's status) answers as the profile says",
+    "rerouted": "the broken host's server is marked down in nginx's upstream and GET /health through the load "
+                "balancer answers 200",
+    "rolled_back": "the broken host's releases/current is the release it was before the fault, its service is "
+                   "active and its /health says that version",
+    "standby_serving": "every standby host's service is active and healthy the profile's way, its server is in "
+                       "nginx's upstream (not down), and GET /health through the load balancer answers 200",
+    "timer_restarted": "the broken host's main unit was restarted and is active, and the auto-recovery timer's "
+                       "metrics count the restart (mcpops_auto_recovery_restarts_total 1 or more)",
 }
+# checked by mcpops.drill.fleet_checks (steps.symptom_check sends them there)
+FLEET_SYMPTOMS = ("bridge_restarted", "rerouted", "rolled_back", "standby_serving", "timer_restarted")
 # The symptoms of the whole lab, checked once (not once a target).
-LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "named_skew")
+LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "named_skew", "standby_serving")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
-NEEDS_UNIT_BASELINE = ("unit_restarted",)
+NEEDS_UNIT_BASELINE = ("unit_restarted", "bridge_restarted", "timer_restarted")
+
 
 # The runbook's output line that names the fault, for the named_* symptoms (searched in the run's stdout).
 NAMED_PATTERNS = {

@@ -6,9 +6,11 @@ is mcpops.drill.alert_drill's.
     2. prepare       a backup first where the runbook restores one; the tokens of every target recorded (a
                      service with tokens); the broken targets' units recorded where the symptom compares them
     3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target, or the first only,
-                     or into the lab once (a ConnectorMCP fault: the lab chooses the instances it breaks)
+                     or into the lab once (a ConnectorMCP fault, a CCTelegram fleet's load balancer's)
     4. run           the runbook through mcpops.run.runner (ansible-runner, a run dir under runs/, the
                      incident_report callback), --yes implied: the inventory is the lab's own, always
+                     (a scenario with guard_wait: 3. run, then 4. break, then a wait for the guard the runbook
+                     installed to repair it)
     5. verify        healthy, storage-meta and tokens unchanged (where the service has them), the fault's
                      symptom gone (or named) on each broken target (a symptom of the whole lab: once); then,
                      where the scenario says so, the runbook once more to undo what would outlive the drill
@@ -27,9 +29,10 @@ import time
 from pathlib import Path
 
 from mcpops.drill import scenarios
-from mcpops.drill.checks import NEEDS_UNIT_BASELINE, Check, check_runbook_exit, undone_check
+from mcpops.drill.checks import NEEDS_UNIT_BASELINE, Check, check_runbook_exit
 from mcpops.drill.scenarios import DEFAULT_SERVICE, DrillError
-from mcpops.drill.steps import broken_targets, last_words, probe_line, run_output, verify_targets
+from mcpops.drill.steps import (broken_targets, last_words, probe_line, run_output, undone_check,
+                                verify_targets, wait_for_repair)
 from mcpops.drill.verdict import Verdict, write_verdict
 
 EXIT_PASSED = 0
@@ -81,11 +84,63 @@ def _undo(lab, runbook, scenario, run_dir, facts, out):
     return checks + ([undone] if undone else [])
 
 
+def _break(lab, scenario, targets, before, verdict, facts_before, step, out):
+    """Step `step`: the fault into the broken targets (or the lab once), each line into the verdict; the broken
+    targets' units recorded right before it where the symptom compares them (into facts_before). Returns the tokens'
+    baseline of each target."""
+    from mcpops.drill.lab_adapters import read_tokens
+
+    broken = broken_targets(scenario, targets)
+    if scenario.symptom in NEEDS_UNIT_BASELINE:
+        facts_before["units_before"] = {target.name: lab.unit_snapshot(target) for target in broken}
+    out(f"== {step} Break: {scenario.fault} ({scenario.why})")
+    if len(broken) < len(targets) and scenario.targets != scenarios.LAB:
+        out(f"into {', '.join(t.name for t in broken)} only; "
+            f"{', '.join(t.name for t in targets if t not in broken)} left healthy")
+    if scenario.targets == scenarios.LAB:  # the lab's fault, once: it chooses the instances it breaks
+        verdict.injected.append(f"{lab.kind} lab: {lab.inject(None, scenario.fault)}")
+        out(verdict.injected[-1])
+    else:
+        for target in broken:
+            line = lab.inject(target, scenario.fault)
+            verdict.injected.append(f"{target.name}: {line}")
+            out(verdict.injected[-1])
+    verdict.fault_at = _now()
+    # Tokens are compared with what the fault left where the gateway still answers (rate-storm issues
+    # one), else with what was there before it (a stopped or crash-looping gateway cannot be asked).
+    baseline = {}
+    for target in targets:
+        after_fault = read_tokens(target) if before[target.name] is not None else None
+        baseline[target.name] = before[target.name] if after_fault is None else after_fault
+    for target in targets:
+        out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
+    return baseline
+
+
+def _run_runbook(lab, runbook, scenario, verdict, step, runs_dir, out):
+    """Step `step`: the runbook through mcpops.run.runner in a new run dir; (run dir, exit status)."""
+    from mcpops.run import runner
+    from mcpops.run.progress import Progress
+
+    run_dir = runner.new_run_dir(runbook.id, runs_dir)
+    verdict.run_dir = str(run_dir)
+    out(f"== {step} Run: mcpops run {runbook.id} -i {lab.inventory} --yes "
+        + " ".join(f"-e {k}={v}" for k, v in scenario.extra_vars.items()))
+    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
+                                extra_vars=_extra_vars(runbook, scenario, run_dir))
+    run_clock = time.monotonic()
+    status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
+    verdict.runbook_seconds = time.monotonic() - run_clock
+    verdict.runbook_exit = status
+    verdict.runbook_said = last_words(run_dir)
+    for host, lines in verdict.runbook_said.items():
+        out(f"{host}: the runbook's summary:\n" + "\n".join(f"  {line}" for line in lines))
+    return run_dir, status
+
+
 def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
     """Run one drill on lab (a lab_adapters adapter); returns the Verdict (written into its run dir)."""
     from mcpops.drill.lab_adapters import read_tokens, take_backup
-    from mcpops.run import runner
-    from mcpops.run.progress import Progress
 
     if scenario.fault not in lab.faults():
         raise DrillError(f"the {lab.kind} lab has no fault {scenario.fault!r}")
@@ -103,52 +158,22 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             if scenario.backup_first:
                 out(f"{target.name}: backup {take_backup(target)} taken before the fault")
             before[target.name] = read_tokens(target) if target.has("tokens") else None
-        broken = broken_targets(scenario, targets)
-        units_before = None
-        if scenario.symptom in NEEDS_UNIT_BASELINE:
-            units_before = {target.name: lab.unit_snapshot(target) for target in broken}
-
-        out(f"== 3/6 Break: {scenario.fault} ({scenario.why})")
-        if len(broken) < len(targets) and scenario.targets != scenarios.LAB:
-            out(f"into {', '.join(t.name for t in broken)} only; "
-                f"{', '.join(t.name for t in targets if t not in broken)} left healthy")
-        if scenario.targets == scenarios.LAB:  # the lab's fault, once: it chooses the instances it breaks
-            verdict.injected.append(f"{lab.kind} lab: {lab.inject(None, scenario.fault)}")
-            out(verdict.injected[-1])
+        facts_before = {}  # the broken targets' units right before the fault (the symptoms that compare them)
+        if scenario.guard_wait > 0:  # the runbook installs a guard (a timer): the fault goes in after the run
+            run_dir, status = _run_runbook(lab, runbook, scenario, verdict, "3/6", runs_dir, out)
+            baseline = _break(lab, scenario, targets, before, verdict, facts_before, "4/6", out)
+            fault_clock = time.monotonic()
+            out(f"waiting up to {scenario.guard_wait:g}s for the guard the runbook installed to repair it")
+            repaired = wait_for_repair(lab, scenario, targets, facts_before, scenario.guard_wait)
+            out(f"repaired after {time.monotonic() - fault_clock:.1f}s" if repaired
+                else f"not repaired within {scenario.guard_wait:g}s")
         else:
-            for target in broken:
-                line = lab.inject(target, scenario.fault)
-                verdict.injected.append(f"{target.name}: {line}")
-                out(verdict.injected[-1])
-        fault_clock = time.monotonic()
-        verdict.fault_at = _now()
-        # Tokens are compared with what the fault left where the gateway still answers (rate-storm issues
-        # one), else with what was there before it (a stopped or crash-looping gateway cannot be asked).
-        baseline = {}
-        for target in targets:
-            after_fault = read_tokens(target) if before[target.name] is not None else None
-            baseline[target.name] = before[target.name] if after_fault is None else after_fault
-        for target in targets:
-            out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
-
-        run_dir = runner.new_run_dir(runbook.id, runs_dir)
-        verdict.run_dir = str(run_dir)
-        out(f"== 4/6 Run: mcpops run {runbook.id} -i {lab.inventory} --yes "
-            + " ".join(f"-e {k}={v}" for k, v in scenario.extra_vars.items()))
-        request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
-                                    extra_vars=_extra_vars(runbook, scenario, run_dir))
-        run_clock = time.monotonic()
-        status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
-        verdict.runbook_seconds = time.monotonic() - run_clock
-        verdict.runbook_exit = status
-        verdict.runbook_said = last_words(run_dir)
-        for host, lines in verdict.runbook_said.items():
-            out(f"{host}: the runbook's summary:\n" + "\n".join(f"  {line}" for line in lines))
+            baseline = _break(lab, scenario, targets, before, verdict, facts_before, "3/6", out)
+            fault_clock = time.monotonic()
+            run_dir, status = _run_runbook(lab, runbook, scenario, verdict, "4/6", runs_dir, out)
 
         out("== 5/6 Verify")
-        facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
-        if units_before is not None:
-            facts["units_before"] = units_before
+        facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars, **facts_before)
         verdict.checks = [check_runbook_exit(status, scenario.expect_exit)]
         verdict.checks += verify_targets(lab, scenario, targets, baseline, facts, run_output(run_dir))
         verified = time.monotonic()
@@ -177,9 +202,11 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             out(f"== 6/6 Lab kept running (--keep); `mcpops {'lab' if lab.kind == 'local' else 'fleet'} down` "
                 "when done")
         else:
+            undo = "`mcpops lab break healthy`" if lab.kind == scenarios.LOCAL else "`mcpops fleet up`"
             out("== 6/6 Lab left running (it was running before the drill)"
                 + ("" if scenario.expect_exit == 0 and scenario.targets != scenarios.LAB
-                   else f"; it still has the fault {scenario.fault} (`mcpops lab break healthy` undoes it)"))
+                   and scenario.healthy_after is True
+                   else f"; it still has the fault {scenario.fault} ({undo} undoes it)"))
     write_verdict(verdict)
     return verdict
 
@@ -202,7 +229,8 @@ def cmd_drill(args):
             raise DrillError("--listen and --upstream are the local lab's addresses; fleet hosts listen on "
                              "$MCPOPS_FLEET_NET.11...")
         if args.fleet:
-            lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service)
+            lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service,
+                                standby=scenario.standby)
         elif service == scenarios.CONNECTOR:
             if args.upstream:
                 raise DrillError("--upstream is the 1C gateway lab's OData upstream; the connector lab has none")

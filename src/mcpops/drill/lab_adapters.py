@@ -20,13 +20,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpops.drill.scenarios import CONNECTOR, DEFAULT_SERVICE, FLEET, LOCAL, ONEC, STORM_SOURCE, DrillError
+from mcpops.drill.scenarios import CCTELEGRAM, CONNECTOR, DEFAULT_SERVICE, FLEET, LOCAL, ONEC, STORM_SOURCE, DrillError
 from mcpops.lab.http_client import http_json
 from mcpops.run.runbooks import REPO
 
 LOCAL_INVENTORY = REPO / "inventories" / "lab"
 TOKEN_PAGE = 100
 LB_WAIT = 15.0  # seconds a check waits for nginx's answer to change after a reload
+# What the auto-recovery runbook installs on a host (roles/auto_recovery)
+AUTO_RECOVERY_TIMER = "mcpops-auto-recovery.timer"
+AUTO_RECOVERY_METRICS = "/var/lib/node_exporter/textfile/mcpops_auto_recovery.prom"
 # What a drill checks beyond health, and the profile feature a service needs for it (profiles/<name>.yml).
 FEATURES = {"tokens": "tokens", "storage-meta": "gateway_backups"}
 
@@ -334,9 +337,13 @@ class ConnectorDrillLab:
 
 
 class FleetDrillLab:
+    """A fleet of `count` serving hosts (and `standby` more a runbook may start: a CCTelegram fleet's); the targets
+    are the serving hosts. A CCTelegram fleet comes with its controller side (nginx in front, Prometheus, the Telegram
+    stand-in): a fault of the load balancer goes into the lab (inject with no target)."""
+
     kind = FLEET
 
-    def __init__(self, count, state_dir=None, inventory=None, service=DEFAULT_SERVICE):
+    def __init__(self, count, state_dir=None, inventory=None, service=DEFAULT_SERVICE, standby=0):
         from mcpops.lab.fleet.errors import FleetError
         from mcpops.lab.fleet.lab import DEFAULT_INVENTORY, FleetLab
 
@@ -353,10 +360,16 @@ class FleetDrillLab:
                 Path(inventory).expanduser().resolve() != Path(recorded).resolve():
             raise DrillError(f"inventory {inventory} is not the running fleet's ({recorded}): "
                              "a drill breaks things and runs on its own lab only")
-        if running and len(probe.hosts()) != count:
-            raise DrillError(f"the fleet in {probe.state_dir} runs {len(probe.hosts())} hosts, not {count}: "
-                             f"`mcpops fleet down` first, or --fleet {len(probe.hosts())}")
+        if running and len(probe.serving_hosts()) != count:
+            raise DrillError(f"the fleet in {probe.state_dir} runs {len(probe.serving_hosts())} hosts, not {count}: "
+                             f"`mcpops fleet down` first, or --fleet {len(probe.serving_hosts())}")
+        if running and probe.standby_count() < standby:
+            raise DrillError(f"the fleet in {probe.state_dir} has {probe.standby_count()} standby hosts and this drill "
+                             f"starts {standby}: `mcpops fleet down` first (the drill boots it with --standby "
+                             f"{standby})")
         self.count = count
+        # None: the standby hosts the fleet has (FleetLab.up keeps them); a fleet the drill boots gets the drill's
+        self.standby = None if running or not standby else standby
         self.service = service
         # Another service's hosts are checked its profile's way (read now: a bad profile refuses before the lab).
         self.profile = None
@@ -373,11 +386,15 @@ class FleetDrillLab:
         self.inventory = self.fleet.inventory_dir
         self.was_running = bool(running)
         self.started = False
+        self._before = {}  # {host: its release links} right before its fault
 
     def faults(self):
+        """The hosts' faults, and a CCTelegram fleet's load balancer's (`mcpops fleet break lb FAULT`)."""
+        from mcpops.lab.fleet import cctelegram_controller
         from mcpops.lab.fleet.faults import faults_for
 
-        return faults_for(self.service)
+        lb_faults = tuple(cctelegram_controller.FAULTS) if self.service == CCTELEGRAM else ()
+        return faults_for(self.service) + lb_faults
 
     def up(self):
         from mcpops.lab.fleet.errors import FleetError
@@ -385,7 +402,7 @@ class FleetDrillLab:
         from mcpops.lab.fleet.image import ImageError
 
         try:
-            result = self.fleet.up(self.count)
+            result = self.fleet.up(self.count, standby=self.standby)
         except (FleetError, HostError, ImageError) as exc:
             raise DrillError(f"fleet up: {exc}") from None
         self.started = not self.was_running
@@ -398,12 +415,27 @@ class FleetDrillLab:
         return {}
 
     def targets(self):
+        """The serving hosts (a standby host is not a target: standby_targets)."""
         if self.profile is None:
-            return [Target(h.name, h.api_url, h.admin_token_file, h.data_dir) for h in self.fleet.hosts()]
-        return [Target(h.name, h.api_url, service=self.service, profile=self.profile, api_key_file=h.api_key_file,
-                       unit=h.unit) for h in self.fleet.hosts()]
+            return [Target(h.name, h.api_url, h.admin_token_file, h.data_dir) for h in self.fleet.serving_hosts()]
+        return [self._service_target(h) for h in self.fleet.serving_hosts()]
+
+    def standby_targets(self):
+        return [self._service_target(h) for h in self.fleet.standby_hosts()]
+
+    def _service_target(self, host):
+        return Target(host.name, host.api_url, service=self.service, profile=self.profile,
+                      api_key_file=host.api_key_file, unit=host.unit)
 
     def inject(self, target, fault):
+        """The fault into the target's host; with no target, into the lab's load balancer. The release links of a
+        CCTelegram host are recorded first (fault_facts' before_fault: what a rollback must put back)."""
+        from mcpops.lab.fleet.cctelegram_controller import LB
+
+        if target is None:
+            return self.fleet.break_(LB, fault)
+        if self.service == CCTELEGRAM:
+            self._before[target.name] = self.release_links(target)
         return self.fleet.break_(target.name, fault)
 
     def unit_snapshot(self, target):
@@ -423,7 +455,7 @@ class FleetDrillLab:
         return snapshot
 
     def fault_facts(self, fault):
-        return {}
+        return {"before_fault": dict(self._before)} if self._before else {}
 
     def service_state(self, target):
         host = self.fleet.host(target.name)
@@ -431,3 +463,71 @@ class FleetDrillLab:
         if not pid:
             return "powered off"
         return host.unit_state(pid).get("ActiveState")
+
+    # -- a CCTelegram fleet: its releases, its load balancer, the auto-recovery timer (mcpops.drill.fleet_checks) --
+
+    def release_links(self, target):
+        """{"current", "previous"}: the versions the host's release links name (None: no link)."""
+        from mcpops.lab.fleet import cctelegram_releases, services
+
+        where = services.releases_dir(self.fleet.host(target.name))
+        return {name: cctelegram_releases.link_target(where, name) for name in ("current", "previous")}
+
+    def upstream_server(self, target):
+        """The target's server as nginx's upstream names it (<address>:<port>)."""
+        from mcpops.lab.fleet import services
+
+        return f"{self.fleet.host(target.name).address}:{services.API_PORT}"
+
+    def lb_upstream(self):
+        """{server: drained (bool)} of every server in the load balancer's site conf."""
+        from mcpops.lab.fleet.cctelegram_controller import load_balancer
+
+        try:
+            text = load_balancer(self.fleet).site_conf.read_text()
+        except OSError:
+            return {}
+        servers = {}
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].replace(";", " ; ").split()
+            if len(words) > 1 and words[0] == "server" and ":" in words[1]:
+                servers[words[1]] = "down" in words[2:]
+        return servers
+
+    def lb_health(self, expect=None, timeout=LB_WAIT):
+        """The status of GET /health through the load balancer with the clients' API key (None: no answer); with
+        expect: asked again until it is that status or timeout seconds passed (nginx reloads gracefully)."""
+        from mcpops.lab.fleet.cctelegram_controller import load_balancer
+
+        url = load_balancer(self.fleet).url + "/health"
+        key_file = self.fleet.secret_file("cctelegram_api_key")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = http_json(url, headers={"X-API-Key": key_file.read_text().strip()}, timeout=5)[0]
+            if expect is None or status == expect or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.5)
+
+    def _host_text(self, target, argv):
+        host = self.fleet.host(target.name)
+        pid = self.fleet.pid(host)
+        if not pid:
+            return None
+        proc = host.run(pid, argv, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def auto_recovery_restarts(self, target):
+        """mcpops_auto_recovery_restarts_total in the host's textfile metrics; None when there is none."""
+        text = self._host_text(target, ["cat", AUTO_RECOVERY_METRICS]) or ""
+        for line in text.splitlines():
+            if line.startswith("mcpops_auto_recovery_restarts_total"):
+                try:
+                    return int(float(line.rsplit(None, 1)[-1]))
+                except ValueError:
+                    return None
+        return None
+
+    def timer_load_state(self, target):
+        """systemd's LoadState of the auto-recovery timer on the host ("not-found" once removed)."""
+        text = self._host_text(target, ["systemctl", "show", AUTO_RECOVERY_TIMER, "--property=LoadState"]) or ""
+        return text.strip().partition("=")[2] or None

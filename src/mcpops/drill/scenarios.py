@@ -28,6 +28,8 @@ DEFAULT_SERVICE = ONEC
 LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM)}
 ALL, FIRST, LAB = "all", "first", "lab"              # Scenario.targets: which targets get the fault (LAB: the lab,
                                                      # once; every target is checked)
+OTHERS = "others"  # Scenario.healthy_after: only the targets the fault did not go into must be healthy (a drained one
+                   # stays broken behind the load balancer until someone fixes it)
 STORM_SOURCE = "127.0.0.77"  # the connector lab's rate-limit-storm comes from this loopback address
 
 
@@ -55,6 +57,11 @@ class Scenario:
                                        # what it did that would outlive the drill (a block at the load balancer)
     alert: str = None                  # the alert (extensions/prometheus/rules) this fault fires on the local lab:
                                        # `mcpops drill --via-alert` lets it start the runbook (mcpops.drill.alert_drill)
+    standby: int = 0                   # a fleet's standby hosts (`mcpops fleet up --standby N`: booted, units
+                                       # stopped, outside the load balancer) the runbook may start
+    guard_wait: float = 0              # 0: the runbook repairs. >0: the runbook installs a guard (a timer); the fault
+                                       # goes in after the run and the checks wait up to this many seconds for the
+                                       # guard to repair it
 
 
 DRILLS = {
@@ -96,6 +103,45 @@ DRILLS = {
                      "assesses every host, restarts them, and every host is healthy again"),
     ),
 }
+
+# CCTelegram (seed 002, issue 19) on the fleet's full stack: 3 hosts behind nginx, Prometheus, the Telegram stand-in
+# (tests/fleet/test_cctelegram_p0.py, test_cctelegram_bridge_recovery.py and test_cctelegram_auto_recovery.py are the
+# spec of each: the fault, the extra vars, what the playbook must change). One broken host of three unless the fault
+# is the load balancer's.
+_CCT = dict(labs=(FLEET,), services=(CCTELEGRAM,), targets=FIRST)
+# Step 4's checks through the load balancer: 3, a second apart (the seed's 10 five seconds apart is a minute of waiting)
+_P0_VERIFY = {"verify_checks": 3, "verify_delay": 1}
+DRILLS.update({
+    "cctelegram-p0-response": (
+        Scenario("stop", "unit_restarted", {"mitigation": "restart", **_P0_VERIFY}, **_CCT,
+                 why="one of three CCTelegram hosts is stopped: P0 option A restarts the failing instance behind the "
+                     "health gate and verifies through the load balancer"),
+        Scenario("unhealthy", "rerouted", {"mitigation": "reroute", **_P0_VERIFY}, **_CCT, healthy_after=OTHERS,
+                 why="one of three hosts answers /health 503: P0 option B drains it at nginx; the load balancer "
+                     "answers 200 from the two healthy ones (the drained host stays broken until it is fixed)"),
+        Scenario("bad-release", "rolled_back", {"mitigation": "rollback", **_P0_VERIFY}, **_CCT,
+                 why="release 2.5.0, which exits at start, is deployed on one host: P0 option C puts releases/current "
+                     "back on the release before it and restarts the service"),
+        Scenario("traffic-spike", "standby_serving", {"mitigation": "scale", "scale_count": 1, **_P0_VERIFY},
+                 **dict(_CCT, targets=LAB), standby=1,
+                 why="a burst of 300 requests through nginx from one client meets the rate limit: P0 option D starts "
+                     "the standby host and adds it to the upstream"),
+    ),
+    "cctelegram-bridge-recovery": (
+        Scenario("bridge-down", "bridge_restarted", {"bridge_wait": 6}, **_CCT,
+                 why="one host's bridge is stopped (/health 503): the API restart is only a request nothing acts on, "
+                     "so the runbook goes on to the unit restart, and the bridge runs again"),
+        Scenario("bridge-hung", "bridge_restarted", {"remedy": "cleanup", "cleanup_grace": 2}, **_CCT,
+                 why="one host's bridge is hung (SIGSTOP: systemd says active, nothing answers): the clean-up stops "
+                     "the unit, ends what is left in its own cgroup and starts it"),
+    ),
+    "cctelegram-auto-recovery": (
+        Scenario("stop", "timer_restarted", {"interval": "2s"}, **_CCT, guard_wait=90,
+                 undo_vars={"auto_recovery_state": "absent"},
+                 why="the runbook installs the auto-recovery timer (every 2 s); then one host's service is stopped and "
+                     "the timer's next run restarts it (and, after the checks, the timer is removed again)"),
+    ),
+})
 
 # ConnectorMCP (seed 004, issue 16): the playbooks' failure modes on the connector lab, each with the lab fault and
 # the extra vars that make the playbook repair it (tests/integration/playbooks/test_connector_playbooks.py is the
@@ -186,14 +232,6 @@ NOT_DRILLABLE = {
                                "no failure to name; rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
     "cctelegram-db-recovery": "the CCTelegram fleet has no PostgreSQL; rehearsed against a private cluster by "
                               "tests/integration/playbooks/test_cctelegram_db_recovery.py",
-    "cctelegram-auto-recovery": "it installs a timer, nothing breaks by itself; rehearsed by "
-                                "tests/fleet/test_cctelegram_auto_recovery.py (a stopped service restarted by the "
-                                "timer, the flap guard escalating)",
-    "cctelegram-bridge-recovery": "rehearsed on a fleet by tests/fleet/test_cctelegram_bridge_recovery.py (bridge-down, "
-                                  "a hung bridge with a straggler); mcpops drill has no scenario for it yet",
-    "cctelegram-p0-response": "rehearsed on the CCTelegram stack (nginx, Prometheus, standby) by "
-                              "tests/fleet/test_cctelegram_p0.py, each option from its fault; mcpops drill has no "
-                              "scenario for it yet",
     # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
     # fault by tests/integration/compose/test_loyalty_playbooks_symptoms.py.
     **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from mcpops.drill import scenarios
-from mcpops.drill.checks import LAB_WIDE, check_tokens, common_checks, symptom_check
+from mcpops.drill import checks as drill_checks
+from mcpops.drill.checks import LAB_WIDE, check_tokens, common_checks
 from mcpops.run.plugin_utils import load
 
 
@@ -38,6 +39,26 @@ def last_words(run_dir):
     return words
 
 
+def symptom_check(lab, target, symptom, facts, run_output):
+    """The fault's own symptom, gone (or named): a CCTelegram fleet's by mcpops.drill.fleet_checks, the others by
+    mcpops.drill.checks."""
+    if symptom in drill_checks.FLEET_SYMPTOMS:
+        from mcpops.drill.fleet_checks import fleet_symptom_check
+        from mcpops.drill.profiles import evaluate
+
+        return fleet_symptom_check(lab, target, symptom, facts, evaluate)
+    return drill_checks.symptom_check(lab, target, symptom, facts, run_output)
+
+
+def undone_check(lab, symptom, facts):
+    """After the scenario's undo run: what it took back, seen gone; None where the drill has no such check."""
+    if symptom in drill_checks.FLEET_SYMPTOMS:
+        from mcpops.drill.fleet_checks import fleet_undone_check
+
+        return fleet_undone_check(lab, symptom)
+    return drill_checks.undone_check(lab, symptom, facts)
+
+
 def broken_targets(scenario, targets):
     """The targets the fault goes into (and whose symptom is checked): every one, or the first only (one host of the
     fleet broken); a fault into the lab (LAB) may break any of them: every one is checked."""
@@ -51,7 +72,9 @@ def verify_targets(lab, scenario, targets, baseline, facts, output):
     broken = {t.name for t in broken_targets(scenario, targets)}
     checks = []
     for target in targets:
-        checks += common_checks(target, scenario.healthy_after)
+        healthy = scenario.healthy_after is True or (scenario.healthy_after == scenarios.OTHERS
+                                                     and target.name not in broken)
+        checks += common_checks(target, healthy)
         if target.has("tokens"):
             checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
         if target.name in broken and scenario.symptom not in LAB_WIDE:
@@ -69,3 +92,20 @@ def probe_line(target):
         return "; ".join(f"{spec['path']} {target.probe(spec, timeout=3)[0]}" for spec in target.health_specs())
     return "; ".join(f"/{name} {http_json(target.api_url + '/' + name, timeout=3)[0]}"
                      for name in ("healthz", "readyz"))
+
+
+def wait_for_repair(lab, scenario, targets, facts, timeout, interval=1.0):
+    """Poll until the fault's symptom is gone on every broken target (a guard the runbook installed repairs it, after
+    the run), or timeout seconds passed; whether it was. The verify step checks it all again afterwards."""
+    import time
+
+    broken = broken_targets(scenario, targets)
+    if scenario.symptom in LAB_WIDE:
+        broken = broken[:1]
+    deadline = time.monotonic() + timeout
+    while True:
+        if all(symptom_check(lab, t, scenario.symptom, facts, "").ok for t in broken):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

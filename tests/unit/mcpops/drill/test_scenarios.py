@@ -6,6 +6,7 @@ from mcpops.drill import checks, scenarios
 from mcpops.drill.command import plan
 from mcpops.drill.scenarios import CCTELEGRAM, CONNECTOR, FLEET, LOCAL, ONEC, DrillError, choose
 from mcpops.lab.fleet import services as fleet_services
+from mcpops.lab.fleet.cctelegram_controller import FAULTS as LB_FAULTS
 from mcpops.lab.fleet.faults import faults_for
 from mcpops.lab.local.faults import FAULTS as LOCAL_FAULTS
 from mcpops.lab.local.service_catalog import spec as service_spec
@@ -39,7 +40,9 @@ def test_the_table_names_real_runbooks_real_faults_and_declared_extra_vars():
                     assert s.fault in local_faults, (runbook_id, service, s.fault)
                 if FLEET in s.labs:
                     assert service in fleet_services.SERVICES
-                    assert s.fault in faults_for(service), (runbook_id, service, s.fault)
+                    # a fault into the lab is the load balancer's (`mcpops fleet break lb FAULT`), else a host's
+                    fleet_faults = LB_FAULTS if s.targets == scenarios.LAB else faults_for(service)
+                    assert s.fault in fleet_faults, (runbook_id, service, s.fault)
             assert s.why
 
 
@@ -192,7 +195,8 @@ def test_connector_scenarios_are_the_playbook_tests_faults_and_extra_vars():
     # The storm's block is taken out again after the checks, the runbook's own way.
     storm = choose("connector-rate-limits", service=CONNECTOR)
     assert storm.undo_vars == {"block_ips": ["127.0.0.77"], "unblock": True}
-    assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r] if s is not storm)
+    timer = choose("cctelegram-auto-recovery", lab=FLEET, service=CCTELEGRAM)  # its timer removed again
+    assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r] if s not in (storm, timer))
 
 
 def test_the_memory_limit_puts_only_the_leaking_instance_over_the_threshold():
@@ -230,9 +234,10 @@ def test_connector_choice_and_refusals():
 
 def test_the_1c_runbooks_are_listed_first():
     listed = scenarios.drillable()
-    assert listed[:6] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
-                          "inc-005-rate-limit", "rolling-restart", "service-outage"]
-    assert set(listed[6:]) == {r for r in scenarios.DRILLS if r.startswith("connector-")}
+    assert listed[:9] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
+                          "inc-005-rate-limit", "rolling-restart", "cctelegram-auto-recovery",
+                          "cctelegram-bridge-recovery", "cctelegram-p0-response", "service-outage"]
+    assert set(listed[9:]) == {r for r in scenarios.DRILLS if r.startswith("connector-")}
 
 
 def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():
