@@ -230,6 +230,9 @@ NOT_DRILLABLE = {
                               "not a failure); rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
     "cctelegram-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and "
                                "no failure to name; rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
+    "cctelegram-post-incident-validation": "it is read-only and judges a service already repaired (a FAIL is the "
+                                           "finding, nothing to repair); rehearsed by "
+                                           "tests/fleet/test_cctelegram_post_incident.py",
     "cctelegram-db-recovery": "the CCTelegram fleet has no PostgreSQL; rehearsed against a private cluster by "
                               "tests/integration/playbooks/test_cctelegram_db_recovery.py",
     # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
