@@ -233,6 +233,10 @@ NOT_DRILLABLE = {
     "cctelegram-post-incident-validation": "it is read-only and judges a service already repaired (a FAIL is the "
                                            "finding, nothing to repair); rehearsed by "
                                            "tests/fleet/test_cctelegram_post_incident.py",
+    "cctelegram-p1-response": "its containment and resolution act on what the investigation names; rehearsed by "
+                              "tests/fleet/test_cctelegram_p1.py (traffic spike, memory leak, bridge down)",
+    "cctelegram-lb-recovery": "nothing breaks: it adjusts, drains and restores nginx's upstream on request; rehearsed "
+                              "by tests/fleet/test_cctelegram_p1.py",
     "cctelegram-db-recovery": "the CCTelegram fleet has no PostgreSQL; rehearsed against a private cluster by "
                               "tests/integration/playbooks/test_cctelegram_db_recovery.py",
     # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
