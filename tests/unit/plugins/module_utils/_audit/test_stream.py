@@ -64,12 +64,15 @@ def start_scan(path, export=None):
               "baseline": "6h"}
     if export:
         params.update(export_path=str(export), hash_ips=True)
+    # The peak is VmHWM, this process's own high-water mark: getrusage's ru_maxrss also keeps the RSS of the
+    # process it was forked from (pytest, hundreds of MiB late in a full run), carried across exec.
     code = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "sys.path.insert(0, %r)\n"
         "from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.audit_scan_run import run\n"
         "r = run(%r)\n"
-        "print(json.dumps({'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'lines': r['lines'],\n"
+        "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(json.dumps({'rss_kib': hwm, 'lines': r['lines'],\n"
         "                  'malformed': r['malformed']['count'], 'exported': (r['export'] or {}).get('lines')}))\n"
     ) % (COLLECTIONS, params)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
