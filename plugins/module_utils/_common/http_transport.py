@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 
-def make_ssl_context(validate_certs):
-    context = ssl.create_default_context()
+def make_ssl_context(validate_certs=True, ca_path=None):
+    """Verification on unless validate_certs is false; ca_path, when given, is the CA bundle trusted instead of the
+    system's."""
+    context = ssl.create_default_context(cafile=ca_path) if (validate_certs and ca_path) else ssl.create_default_context()
     if not validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -45,9 +47,9 @@ class _RedirectIsAnAnswer(HTTPRedirectHandler):
 class UrllibTransport:
     """A new connection per request through urllib: redirects followed as urllib does, or not (follow_redirects)."""
 
-    def __init__(self, validate_certs=True, timeout=10, follow_redirects=True):
+    def __init__(self, validate_certs=True, timeout=10, follow_redirects=True, ca_path=None):
         self.timeout = timeout
-        handlers = [HTTPSHandler(context=make_ssl_context(validate_certs))]
+        handlers = [HTTPSHandler(context=make_ssl_context(validate_certs, ca_path))]
         if not follow_redirects:
             handlers.append(_RedirectIsAnAnswer())
         self._opener = build_opener(*handlers)

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import NoAnswer
-from ansible_collections.mcpops.runbooks.plugins.module_utils._notify.notify_transport import NotifyTransport, tls_context
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import make_ssl_context as tls_context
+from ansible_collections.mcpops.runbooks.plugins.module_utils._notify.notify_transport import NotifyTransport
 
 
 class _Handler(BaseHTTPRequestHandler):
