@@ -55,22 +55,8 @@ options:
   variable:
     description: With O(clients), the C(geo) variable's name without C($); the default is O(zone) with C(.) and C(-) made C(_).
     type: str
-  nginx_conf:
-    description: nginx's main conf (C(nginx -c)), which includes O(path); C(nginx -t) judges it.
-    type: path
-    required: true
-  nginx_prefix:
-    description: nginx's prefix (C(nginx -p)); its default when not given.
-    type: path
-  nginx_binary:
-    description: The nginx binary, a path or a name looked up in C(PATH) and C(/usr/sbin).
-    type: str
-    default: nginx
-  reload:
-    description: Reload nginx (C(nginx -s reload)) after a change.
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - mcpops.runbooks.nginx
   - mcpops.runbooks.attributes
   - mcpops.runbooks.attributes.changes_with_diff
   - mcpops.runbooks.attributes.no_group
@@ -153,6 +139,7 @@ reload_confirmed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._nginx.nginx_cli import NGINX_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._nginx.nginx_client_limit_run import run
 
 
@@ -165,10 +152,7 @@ def main():
             zone=dict(type="str", required=True),
             rate=dict(type="str"),
             variable=dict(type="str"),
-            nginx_conf=dict(type="path", required=True),
-            nginx_prefix=dict(type="path"),
-            nginx_binary=dict(type="str", default="nginx"),
-            reload=dict(type="bool", default=False),
+            **NGINX_ARGSPEC
         ),
         supports_check_mode=True,
     )

@@ -62,22 +62,8 @@ options:
     description: Drain or remove the server even when it is the upstream's last active one.
     type: bool
     default: false
-  nginx_conf:
-    description: nginx's main conf (C(nginx -c)), which includes O(path); C(nginx -t) judges it.
-    type: path
-    required: true
-  nginx_prefix:
-    description: nginx's prefix (C(nginx -p)); its default when not given.
-    type: path
-  nginx_binary:
-    description: The nginx binary, a path or a name looked up in C(PATH) and C(/usr/sbin).
-    type: str
-    default: nginx
-  reload:
-    description: Reload nginx (C(nginx -s reload)) after a change. Nothing changed, nothing reloaded.
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - mcpops.runbooks.nginx
   - mcpops.runbooks.attributes
   - mcpops.runbooks.attributes.changes_with_diff
   - mcpops.runbooks.attributes.no_group
@@ -156,6 +142,7 @@ reload_confirmed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._nginx.nginx_cli import NGINX_ARGSPEC
 from ansible_collections.mcpops.runbooks.plugins.module_utils._nginx.nginx_upstream_server_run import run
 
 
@@ -169,10 +156,7 @@ def main():
             max_fails=dict(type="int"),
             fail_timeout=dict(type="str"),
             force=dict(type="bool", default=False),
-            nginx_conf=dict(type="path", required=True),
-            nginx_prefix=dict(type="path"),
-            nginx_binary=dict(type="str", default="nginx"),
-            reload=dict(type="bool", default=False),
+            **NGINX_ARGSPEC
         ),
         supports_check_mode=True,
     )

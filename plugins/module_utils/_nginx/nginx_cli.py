@@ -15,6 +15,13 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._nginx.conf_text i
 
 TIMEOUT = 30
 RELOAD_WAIT_SECONDS = 10.0
+# The options of every nginx module (documented by the doc fragment mcpops.runbooks.nginx).
+NGINX_ARGSPEC = dict(
+    nginx_conf=dict(type="path", required=True),
+    nginx_prefix=dict(type="path"),
+    nginx_binary=dict(type="str", default="nginx"),
+    reload=dict(type="bool", default=False),
+)
 
 
 def _run(argv):
