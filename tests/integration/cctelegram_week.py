@@ -9,6 +9,11 @@ traffic of (t-5m, t] exactly. Samples are a minute apart on the incident's day (
 """
 
 import calendar
+import contextlib
+from datetime import datetime, timezone
+
+from loopback import free_port
+from mcpops.lab.fixtures.prometheus_backfill import BackfilledPrometheus
 
 WEEK_START = calendar.timegm((2026, 11, 23, 0, 0, 0))  # a Monday, 00:00 UTC
 DAY = 86400
@@ -150,3 +155,19 @@ def write_openmetrics(path):
                 out.write("".join("%s %s %d\n" % (key, fmt(v), t) for t, v in every[key]))
         out.write("# EOF\n")
     return path
+
+
+def utc(epoch):
+    """epoch seconds as RFC 3339 UTC, the way the tests give a window."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextlib.contextmanager
+def backfilled_prometheus(root):
+    """A private Prometheus on a free loopback port over a TSDB backfilled with this week, under root; stopped after."""
+    server = BackfilledPrometheus(free_port(), write_openmetrics(root / "week.om"), base=str(root))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

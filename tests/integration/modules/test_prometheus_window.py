@@ -5,37 +5,26 @@ nothing is a finding, and a bad query, an unreachable Prometheus and a window to
 errors. The bearer token (a canary) is never in the output."""
 
 import shutil
-from datetime import datetime, timezone
 
 import pytest
 
 import cctelegram_week as week
 from adhoc import API_CANARY, run_module
 from loopback import free_port
-from mcpops.lab.fixtures.prometheus_backfill import BackfilledPrometheus
 
 pytestmark = pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("promtool")),
                                 reason="prometheus and promtool not found: install the Debian package prometheus")
 
 
-def utc(epoch):
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prometheus-window")
-    server = BackfilledPrometheus(free_port(), week.write_openmetrics(root / "week.om"), base=str(root))
-    server.start()
-    try:
+    with week.backfilled_prometheus(tmp_path_factory.mktemp("prometheus-window")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def incident_args(prometheus, **extra):
-    args = dict(url=prometheus.url, bearer_token=API_CANARY, start=utc(week.INCIDENT_START - 3600),
-                end=utc(week.INCIDENT_END + 3600), step="60s")
+    args = dict(url=prometheus.url, bearer_token=API_CANARY, start=week.utc(week.INCIDENT_START - 3600),
+                end=week.utc(week.INCIDENT_END + 3600), step="60s")
     args.update(extra)
     return args
 
@@ -48,12 +37,12 @@ def test_the_seed_queries_over_the_incident_window_in_check_mode(prometheus):
     result = run_module("prometheus_window", incident_args(prometheus), "--check")
     assert result.get("failed") is not True, result
     assert result["changed"] is False and result["no_data"] == []
-    assert result["window"] == {"start": utc(week.INCIDENT_START - 3600), "end": utc(week.INCIDENT_END + 3600),
+    assert result["window"] == {"start": week.utc(week.INCIDENT_START - 3600), "end": week.utc(week.INCIDENT_END + 3600),
                                 "step": "1m", "step_seconds": 60, "points": 181}
     assert set(result["by_query"]) == {"error_rate", "p95_latency", "cpu"}
     assert [line.split(":")[0] for line in result["lines"] if not line.startswith((" ", "Window"))] == [
         "error_rate", "p95_latency", "cpu"]  # the lines in the order of the queries
-    peak = (utc(week.INCIDENT_START + 300), utc(week.INCIDENT_END))
+    peak = (week.utc(week.INCIDENT_START + 300), week.utc(week.INCIDENT_END))
     errors = by_instance(result, "error_rate")
     # the worst series first; the incident's: 4 ramp points a side (1..4 req/s), 56 at 5 req/s
     assert [s["labels"]["instance"] for s in result["by_query"]["error_rate"]["series"]] == ["cct-2", "cct-1"]
@@ -71,7 +60,7 @@ def test_the_seed_queries_over_the_incident_window_in_check_mode(prometheus):
 
 def test_a_week_by_day_gives_the_growth(prometheus):
     result = run_module("prometheus_window", dict(
-        url=prometheus.url, start=utc(week.WEEK_START), end=utc(week.WEEK_END), step="5m", period="1d",
+        url=prometheus.url, start=week.utc(week.WEEK_START), end=week.utc(week.WEEK_END), step="5m", period="1d",
         queries=[{"name": "memory", "query": "avg(process_memory_bytes)", "unit": "bytes"},
                  {"name": "nothing", "query": 'up{job="no-such-job"}'}]))
     assert result.get("failed") is not True, result
@@ -95,7 +84,7 @@ def test_a_bad_query_an_unreachable_prometheus_and_too_many_points_are_clear_err
     unreachable = run_module("prometheus_window", incident_args(prometheus, url=down))
     assert unreachable["failed"] is True
     assert "Prometheus at %s did not answer" % down in unreachable["msg"]
-    fine = run_module("prometheus_window", incident_args(prometheus, start=utc(week.WEEK_START),
-                                                         end=utc(week.WEEK_END), step="1m", max_points=5000))
+    fine = run_module("prometheus_window", incident_args(prometheus, start=week.utc(week.WEEK_START),
+                                                         end=week.utc(week.WEEK_END), step="1m", max_points=5000))
     assert fine["failed"] is True
     assert "would be 10081 points a series, over max_points 5000: give a step of 121s or more" in fine["msg"]

@@ -10,14 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 import cctelegram_week as week
 from loopback import free_port
-from mcpops.lab.fixtures.prometheus_backfill import BackfilledPrometheus
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -30,19 +28,10 @@ pytestmark = [
 ]
 
 
-def utc(epoch):
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cct-prometheus")
-    server = BackfilledPrometheus(free_port(), week.write_openmetrics(root / "week.om"), base=str(root))
-    server.start()
-    try:
+    with week.backfilled_prometheus(tmp_path_factory.mktemp("cct-prometheus")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def inventory(root, prometheus_url):
@@ -75,14 +64,14 @@ def summary_lines(report_dir):
 
 def test_performance_analysis_finds_the_incident_in_its_window(prometheus, tmp_path):
     proc, report_dir = playbook(tmp_path, prometheus.url, "cctelegram-performance-analysis",
-                                "-e", "incident_start=%s" % utc(week.INCIDENT_START - 3600),
-                                "-e", "incident_end=%s" % utc(week.INCIDENT_END + 3600))
+                                "-e", "incident_start=%s" % week.utc(week.INCIDENT_START - 3600),
+                                "-e", "incident_end=%s" % week.utc(week.INCIDENT_END + 3600))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     found = json.loads((report_dir / "performance-analysis.json").read_text())
     assert found["window"]["points"] == 181 and found["no_data"] == []
     by_host = {name: {s["labels"]["instance"]: s for s in result["series"]} for name, result in found["by_query"].items()}
     assert set(by_host["error_rate"]) == set(by_host["p95_latency"]) == set(by_host["cpu"]) == set(week.INSTANCES)
-    peak_from, peak_until = utc(week.INCIDENT_START + 300), utc(week.INCIDENT_END)  # every 5 m window inside it
+    peak_from, peak_until = week.utc(week.INCIDENT_START + 300), week.utc(week.INCIDENT_END)  # every 5 m window inside it
     errors = by_host["error_rate"][week.INCIDENT_HOST]
     assert (errors["max"], errors["max_at"], errors["max_last_at"]) == (5.0, peak_from, peak_until)
     # 4 ramp points a side (1..4 req/s) and 56 at 5 req/s over 181 points
@@ -104,8 +93,8 @@ def test_performance_analysis_finds_the_incident_in_its_window(prometheus, tmp_p
 
 def test_performance_analysis_without_data_says_so(prometheus, tmp_path):
     proc, report_dir = playbook(tmp_path, prometheus.url, "cctelegram-performance-analysis",
-                                "-e", "incident_start=%s" % utc(week.INCIDENT_START),
-                                "-e", "incident_end=%s" % utc(week.INCIDENT_END), "-e", "prometheus_job=other-job")
+                                "-e", "incident_start=%s" % week.utc(week.INCIDENT_START),
+                                "-e", "incident_end=%s" % week.utc(week.INCIDENT_END), "-e", "prometheus_job=other-job")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     found = json.loads((report_dir / "performance-analysis.json").read_text())
     assert found["no_data"] == ["error_rate", "p95_latency", "cpu"]
@@ -115,10 +104,10 @@ def test_performance_analysis_without_data_says_so(prometheus, tmp_path):
 
 def test_capacity_report_in_check_mode_gives_the_week_trends(prometheus, tmp_path):
     proc, report_dir = playbook(tmp_path, prometheus.url, "cctelegram-capacity-report", "--check",
-                                "-e", "report_end=%s" % utc(week.WEEK_END))
+                                "-e", "report_end=%s" % week.utc(week.WEEK_END))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     report = json.loads((report_dir / "capacity-report.json").read_text())
-    assert (report["week_ending"], report["window"]["start"]) == (utc(week.WEEK_END), utc(week.WEEK_START))
+    assert (report["week_ending"], report["window"]["start"]) == (week.utc(week.WEEK_END), week.utc(week.WEEK_START))
     cpu, memory, requests = (report["metrics"][name] for name in ("cpu", "memory", "requests"))
     first, last = 0, week.DAYS - 1
     assert (cpu["first_day_avg"], cpu["last_day_avg"]) == (pytest.approx(week.cpu_share(first)),
@@ -126,10 +115,10 @@ def test_capacity_report_in_check_mode_gives_the_week_trends(prometheus, tmp_pat
     assert cpu["growth_percent"] == pytest.approx(150.0)
     # the incident is the week's CPU and request peak: cct-2 at 0.9 beside cct-1's Friday 0.4; 5 errors/s more
     assert (cpu["peak"], cpu["peak_at"]) == (pytest.approx((week.INCIDENT_CPU + week.cpu_share(4)) / 2),
-                                             utc(week.INCIDENT_START + 300))
+                                             week.utc(week.INCIDENT_START + 300))
     assert (memory["first_day_avg"], memory["last_day_avg"]) == (week.memory_bytes(first), week.memory_bytes(last))
     assert memory["growth_percent"] == pytest.approx(60.0)
-    assert (memory["peak"], memory["peak_at"]) == (week.memory_bytes(last), utc(week.WEEK_START + last * week.DAY + 300))
+    assert (memory["peak"], memory["peak_at"]) == (week.memory_bytes(last), week.utc(week.WEEK_START + last * week.DAY + 300))
     assert (requests["first_day_avg"], requests["last_day_avg"]) == (pytest.approx(2 * week.ok_per_second(first)),
                                                                      pytest.approx(2 * week.ok_per_second(last)))
     assert requests["growth_percent"] == pytest.approx(60.0)
@@ -137,8 +126,8 @@ def test_capacity_report_in_check_mode_gives_the_week_trends(prometheus, tmp_pat
     assert [day["points"] for day in requests["days"]] == [288] * week.DAYS
     assert [day["avg"] for day in requests["days"][:4]] == pytest.approx([20, 22, 24, 26])
     markdown = (report_dir / "capacity-report.md").read_text()
-    assert "Week ending: %s" % utc(week.WEEK_END) in markdown
-    peak_at = utc(week.INCIDENT_START + 300)
+    assert "Week ending: %s" % week.utc(week.WEEK_END) in markdown
+    peak_at = week.utc(week.INCIDENT_START + 300)
     assert "| CPU utilization | 0.2 cores | 0.5 cores | +150.0 % | 0.65 cores | " + peak_at + " |" in markdown, markdown
     assert "| Memory utilization | 100.0 MiB | 160.0 MiB | +60.0 % | 160.0 MiB |" in markdown, markdown
     assert "| Request volume | 20 req/s | 32 req/s | +60.0 % | 33 req/s |" in markdown, markdown

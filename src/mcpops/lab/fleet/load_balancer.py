@@ -50,9 +50,6 @@ geo $cctelegram_offender {{
 class FleetLoadBalancer(NginxServer):
     """nginx under prefix on 127.0.0.1:port in front of upstreams ["<host address>:8080", ...]."""
 
-    def __init__(self, prefix, port, upstreams, binary=None):
-        super().__init__(prefix, port, upstreams, binary=binary)
-
     @property
     def site_conf(self):
         return self.prefix / "conf" / "cctelegram.conf"
