@@ -10,3 +10,4 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from connector_lab_helpers import shared_connector_lab  # noqa: E402,F401 (the session's connector lab fixture)
+from kube_lab_fixtures import kube_binaries, kube_control_plane  # noqa: E402,F401 (kube/ and lego/ share ONE plane)

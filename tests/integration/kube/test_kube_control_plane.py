@@ -11,7 +11,7 @@ import pytest
 from mcpops.lab.kube.build import GIT_VERSION, KubeBinaries
 from mcpops.lab.kube.control_plane import ControlPlane
 
-NAMESPACE = "lego-mcp"
+NAMESPACE = "lego-mcp-plane"
 DEADLINE = 60  # seconds for the controllers to act; they normally take one or two
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from mcpops.lab import pids
 from mcpops.lab.kube.node_api import ApiClient, ApiError
-from mcpops.lab.kube.node_pod_status import (CRASH, NOT_READY, OOM, Settings, container_env, faults_of, pod_status,
-                                             stamp)
+from mcpops.lab.kube.node_env import resolved_env
+from mcpops.lab.kube.node_pod_status import (CRASH, NOT_READY, OOM, Settings, faults_of, pod_status, stamp)
 
 DEFAULT_NODE = "mcpops-lab-node"
 DEFAULT_NAMESPACES = ("lego-mcp",)
@@ -357,10 +357,11 @@ class NodeAgent:
         if faults_of(pod, self.settings).get(container["name"]) in (CRASH, OOM):
             return False
         if record.service is None and record.serve_note is None:
-            env = container_env(container)
+            env, unresolved = resolved_env(self.api, pod["metadata"]["namespace"], container)
             missing = [var for var in SERVE_NEEDS.get(name, ()) if not env.get(var)]
             if missing:
-                record.serve_note = f"not serving {name}: the container has no {', '.join(missing)}"
+                record.serve_note = f"not serving {name}: the container has no {', '.join(missing)}" + (
+                    f" (unresolved: {'; '.join(unresolved)})" if unresolved else "")
                 self.event(pod, "LabServeSkipped", record.serve_note, kind="Warning")
                 return True
             record.service = self.start_service(pod, record, name, port, env)
