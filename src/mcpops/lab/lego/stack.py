@@ -33,8 +33,17 @@ DB_USER = "lego_mcp"
 SECRET_NAME = "lego-mcp-secrets"
 HSM_CONFIGMAP = "lego-mcp-hsm"
 ENV_ROLE = "mcpops-lab:node-agent-lego-env"
-# its own pod network: other agents on a shared control plane hand out 127.77.x.y, and a served pod binds its IP
-POD_NETWORK = "127.78.0.0/16"
+# its own pod network: other agents on a shared control plane hand out 127.77.x.y, and a served pod binds its IP.
+# Each stack takes one /24 of 127.78.0.0/16 at random, so that two stacks on one machine (two test sessions) do not
+# hand out the same pod IPs.
+POD_NETWORKS = "127.78.%d.0/24"
+
+
+def pod_network():
+    """A /24 of 127.78.0.0/16 for this stack's pods (the agent counts from its start: .1, .2, ...)."""
+    return POD_NETWORKS % (1 + secrets.randbelow(254))
+
+
 MAX_CONNECTIONS = 30  # small, so that "DB connections exhausted" is cheap to cause
 DEADLINE = 180  # seconds for pods to roll out; a loaded CI machine is slow
 MANIFESTS = Path(__file__).resolve().parents[4] / "extensions" / "kubernetes" / "lego-mcp"
@@ -52,6 +61,7 @@ class LegoStack:
         self.manifests = Path(manifests)
         self.agent_options = {"ready_delay": ready_delay, "backoff_base": backoff_base}
         self.replicas = 2
+        self.pod_network = pod_network()
         self.dir = None
         self.pg = None
         self.hsm = None
@@ -96,7 +106,7 @@ class LegoStack:
                 admin.execute(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
             self.hsm = HsmProcess(Path(self.dir) / "hsm", free_port()).init().start()
             self.agent = NodeAgentProcess(self.plane.kubeconfig, node_name=NODE_NAME, namespaces=(NAMESPACE,),
-                                          pod_network=POD_NETWORK, base=self._base, **self.agent_options).start()
+                                          pod_network=self.pod_network, base=self._base, **self.agent_options).start()
             self.grant_agent_env()
             self.clear_stale_namespace()
             self.deploy()
