@@ -16,7 +16,8 @@ description:
     text file in O(dest), C(NN-<section>.txt), C(01-system-information.txt) to C(09-performance-metrics.txt).
   - "Sections: system information (C(hostname), C(uptime), C(uname -a)); service status (C(systemctl status
     --no-pager) of O(unit), O(depends_on) and O(optional_units) that are installed); network connectivity (a GET of
-    O(health_url) with the API key as a header); resource usage (C(free -h), C(df -h) of each of O(disk_paths));
+    O(health_url) with the API key as a header, and the Bot API's C(getMe) at O(telegram_api_url) with the bot token
+    read from O(telegram_token_file)); resource usage (C(free -h), C(df -h) of each of O(disk_paths));
     process information (each unit's processes from its cgroup, C(systemctl show -p ControlGroup) and its
     C(cgroup.procs), shown with C(ps), never a pattern grep); network connections (C(ss -tlnp), the lines of
     O(ports)); recent errors (the lines among the last O(error_lines) of O(app_log) at a level of O(error_levels));
@@ -26,7 +27,8 @@ description:
     A step that fails (a tool missing, a unit not there, an endpoint down, a timeout) is recorded in its section and
     RV(failed_sections); it never fails the task.
   - Read-only on the service. The API key is sent as a header and never written, returned or shown (the step says
-    C(<hidden>)); any text that holds it is masked.
+    C(<hidden>)); any text that holds it is masked. The bot token is read from its file on the host by the module
+    itself, so it is in no argument, argv, environment, result or file (the step shows C(bot<hidden>)).
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -64,6 +66,16 @@ options:
   api_key:
     description: The API key, sent as O(api_key_header); never written nor returned.
     type: str
+  telegram_token_file:
+    description:
+      - The file on the host that holds the bot token (the lab's C(/etc/cctelegram/bot_token), 0600). With it, the
+        network connectivity section asks the Bot API's C(getMe) whether it takes the token, and names the bot.
+      - A file that does not hold a token's shape (C(<bot id>:<secret>)) is a failed step; nothing is sent.
+    type: path
+  telegram_api_url:
+    description: The Bot API's base URL the service is configured with (the lab's stand-in on loopback).
+    type: str
+    default: https://api.telegram.org
   api_key_header:
     description: The header that carries O(api_key).
     type: str
@@ -240,6 +252,8 @@ def main():
             metrics_url=dict(type="str"),
             api_key=dict(type="str", no_log=True),
             api_key_header=dict(type="str", default="X-API-Key", no_log=False),  # the header's name, not the key
+            telegram_token_file=dict(type="path", no_log=False),  # the file's path; the module reads the token itself
+            telegram_api_url=dict(type="str", default="https://api.telegram.org"),
             validate_certs=dict(type="bool", default=True),
             metrics_pattern=dict(type="str", default=SEED_METRICS),
             app_log=dict(type="path"),

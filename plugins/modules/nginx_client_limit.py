@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: nginx_client_limit
-short_description: Rate-limit offending clients at nginx, or set a limit_req zone's rate; state=absent reverts
+short_description: Rate-limit offending clients at nginx, set a limit_req zone's rate or a limit_conn; state=absent reverts
 version_added: "0.1.0"
 description:
   - "The runbook's containment, \"nginx rate limiting for the offending client\", in two forms."
@@ -22,11 +22,19 @@ description:
   - "Without O(clients): the rate of C(limit_req_zone ... zone=O(zone):...) in O(path) is set to O(rate) (the seed's
     C(sed s/rate=30r/rate=10r/)), with a comment after it on its line that keeps the rate it had first
     (C(# mcpops nginx_client_limit: was rate=30r/s)); V(absent) puts that rate back and drops the comment."
+  - "With O(connections): the runbook's \"temporarily reduce concurrent connections\". Every C(limit_conn O(zone) N;) in
+    O(path) (the zone of a C(limit_conn_zone $binary_remote_addr ...): the connections one client may hold at once) is
+    set to O(connections), with a comment after it that keeps the number it had first
+    (C(# mcpops nginx_client_limit: was connections=64)). A client over it gets C(limit_conn_status) (503 unless set)."
+  - "V(absent) without O(clients) puts back what the module set on O(zone): the rate of its C(limit_req_zone), or the
+    number of its C(limit_conn) lines (nginx gives a shared zone one use, so the name says which); O(rate) and
+    O(connections) are not needed for it."
   - "Validation as M(mcpops.runbooks.nginx_upstream_server) does it: the conf must pass C(nginx -t) before; the new text
     replaces the file atomically; a text C(nginx -t) rejects is replaced by the old bytes and the task fails with what
     nginx said. O(reload) reloads nginx after a change."
   - "Refused, nothing touched: a client that is not an IP address or a network in CIDR form with its host bits zero,
-    a rate not like C(10r/s) or C(300r/m), a zone or variable name with anything but letters, digits, C(_), C(.), C(-)."
+    a rate not like C(10r/s) or C(300r/m), a zone or variable name with anything but letters, digits, C(_), C(.), C(-),
+    O(connections) not a whole number from 1 to 1000000 or given with O(clients) or O(rate)."
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
 options:
@@ -44,7 +52,7 @@ options:
     choices: [present, absent]
     default: present
   zone:
-    description: The C(limit_req_zone) name (with O(clients), the offenders' own zone).
+    description: The C(limit_req_zone) name (with O(clients), the offenders' own zone); with O(connections), the C(limit_conn) zone.
     type: str
     required: true
   rate:
@@ -52,6 +60,11 @@ options:
       - Without O(clients), the zone's new rate (required for V(present)).
       - With O(clients), the offenders zone's rate; when left out, it stays (C(5r/s) in a new scaffold).
     type: str
+  connections:
+    description:
+      - The concurrent connections each client may hold, set on every C(limit_conn O(zone) N;) in O(path).
+      - Not with O(clients) or O(rate).
+    type: int
   variable:
     description: With O(clients), the C(geo) variable's name without C($); the default is O(zone) with C(.) and C(-) made C(_).
     type: str
@@ -84,6 +97,22 @@ EXAMPLES = r"""
     rate: 10r/s
     reload: true
 
+- name: "Resource limits: temporarily reduce concurrent connections to 8 a client"
+  mcpops.runbooks.nginx_client_limit:
+    path: /etc/nginx/sites-available/cctelegram
+    nginx_conf: /etc/nginx/nginx.conf
+    zone: cctelegram_conn
+    connections: 8
+    reload: true
+
+- name: "Revert: the limit_conn's first number back (the zone's kind is read from the file)"
+  mcpops.runbooks.nginx_client_limit:
+    path: /etc/nginx/sites-available/cctelegram
+    nginx_conf: /etc/nginx/nginx.conf
+    zone: cctelegram_conn
+    state: absent
+    reload: true
+
 - name: "Revert: the zone's first rate back"
   mcpops.runbooks.nginx_client_limit:
     path: /etc/nginx/sites-available/cctelegram
@@ -98,8 +127,10 @@ path:
   description: The file edited (a symlink resolved).
   returned: always
   type: str
-mode:
-  description: V(clients) or V(zone_rate).
+limit:
+  description:
+    - What was limited, V(clients), V(zone_rate) or V(connections). (Not called C(mode), a name Ansible fills with
+      the file's permissions for a result that has a C(path).)
   returned: success
   type: str
 limited_before:
@@ -113,17 +144,29 @@ limited:
   type: list
   elements: str
 rate_before:
-  description: Without O(clients), the zone's rate before.
-  returned: success and no clients given
+  description: When RV(limit) is V(zone_rate), the zone's rate before.
+  returned: success and limit is zone_rate
   type: str
 rate:
-  description: Without O(clients), the zone's rate after.
-  returned: success and no clients given
+  description: When RV(limit) is V(zone_rate), the zone's rate after.
+  returned: success and limit is zone_rate
   type: str
 original_rate:
-  description: Without O(clients), the rate the zone had before mcpops first changed it (null when unchanged).
-  returned: success and no clients given
+  description: When RV(limit) is V(zone_rate), the rate the zone had before mcpops first changed it (null when unchanged).
+  returned: success and limit is zone_rate
   type: str
+connections_before:
+  description: When RV(limit) is V(connections), the number of the zone's (first) C(limit_conn) before.
+  returned: success and limit is connections
+  type: int
+connections:
+  description: When RV(limit) is V(connections), the number after (in check mode, would be).
+  returned: success and limit is connections
+  type: int
+original_connections:
+  description: When RV(limit) is V(connections), the number before mcpops first changed it (null when unchanged).
+  returned: success and limit is connections
+  type: int
 reloaded:
   description: Whether nginx was reloaded.
   returned: always
@@ -151,6 +194,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             zone=dict(type="str", required=True),
             rate=dict(type="str"),
+            connections=dict(type="int"),
             variable=dict(type="str"),
             **NGINX_ARGSPEC
         ),

@@ -41,6 +41,8 @@ MIN_CLASS_CHANGES = 0.3
 # Backup ids and run dirs carry a UTC timestamp: identifiers, never secrets.
 _TIMESTAMPED_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _HEX = re.compile(r"^[0-9a-f]+$")
+# A CamelCase name made of words (OnecGatewayRateLimited, an alert's name): an identifier, never a secret.
+_CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]{2,})+")
 
 # A URL's password: scheme://user:PASSWORD@host. Found from each "://" (the scheme at most 32 characters
 # back, so a long run of letters is never rescanned); the user has no ':', '/', '?', '#' or '@'; the password
@@ -94,6 +96,8 @@ def class_changes(text):
 def looks_like_token(text):
     """Whether a run of 20+ token characters is random enough to be a secret."""
     if len(text) < 20 or _TIMESTAMPED_ID.search(text):
+        return False
+    if _CAMEL_WORDS.fullmatch(text):
         return False
     if _HEX.match(text):
         return len(text) >= 32  # token_hex secrets; the report keeps no digests that long

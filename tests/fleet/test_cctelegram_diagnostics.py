@@ -9,8 +9,10 @@ IP are exactly ours whatever else talks to the hosts: the fleet's Prometheus scr
 
 Then: the log analysis's counts per host and fleet-wide are those numbers (and the average request duration is that
 of the lines it counted, read back from the host's log); the diagnostics archive's manifest checksums match its
-files, every host has every section, and no host's API key is in any file of it nor in any output; check mode
-writes nothing; with fleet3 unreachable (sshd stopped) the bundle names it and holds the other two.
+files, every host has every section, and no host's API key is in any file of it nor in any output; the network
+section's getMe, run on each host with the bot token read from its file there (/etc/cctelegram/bot_token), says the
+Telegram stand-in took it and names the bot, and that token (the lab's, random: a canary) is in no file of the archive
+or the runs dir nor in any output; check mode writes nothing; with fleet3 unreachable (sshd stopped) the bundle names it and holds the other two.
 
 One fleet for the module, on 127.0.22.x (NET), downed at the end.
 """
@@ -166,6 +168,12 @@ def open_bundle(archive):
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
+def bot_token(fleet):
+    token = (fleet.state_dir / "secrets" / "telegram_bot_token").read_text().strip()
+    assert len(token) > 30 and ":" in token
+    return token
+
+
 def api_keys(fleet):
     keys = [host.api_key().strip() for host in fleet.hosts()]
     assert all(len(k) > 16 for k in keys)
@@ -200,7 +208,7 @@ def test_diagnostics_bundle_holds_every_section_of_every_host_with_checksums(fle
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data), entry["path"]
         assert entry["path"] == "diagnostics/%s/%02d-%s.txt" % (entry["host"], SECTIONS.index(
             entry["path"].rsplit("/", 1)[1]) + 1, entry["section"])
-    for key in api_keys(fleet):
+    for key in api_keys(fleet) + [bot_token(fleet)]:
         for name, data in files.items():
             assert key.encode() not in data, name
     # What the sections say is the hosts' own state.
@@ -212,6 +220,10 @@ def test_diagnostics_bundle_holds_every_section_of_every_host_with_checksums(fle
         answers = ("HTTP 200", "HTTP 429") if host.name == "fleet3" else ("HTTP 200",)
         assert any(a in text["03-network-connectivity.txt"] for a in answers), text["03-network-connectivity.txt"]
         assert "X-API-Key: <hidden>" in text["03-network-connectivity.txt"]
+        # getMe from the host with the token it holds: the stand-in takes it (its URL from the inventory)
+        assert "ok: the token is accepted, bot @mcpops_lab_bot (id 7000000001, is_bot true)" in \
+            text["03-network-connectivity.txt"], text["03-network-connectivity.txt"]
+        assert "/bot<hidden>/getMe (token from /etc/cctelegram/bot_token)" in text["03-network-connectivity.txt"]
         assert "%s:%d" % (host.address, services.API_PORT) in text["06-network-connections.txt"]
         assert "%s.service" % services.MCP_UNIT in text["02-service-status.txt"]
         assert any(a in text["09-performance-metrics.txt"] for a in ("http_requests_total",) + answers[1:])
@@ -249,8 +261,13 @@ def test_an_unreachable_host_is_named_and_the_others_collected(fleet):
     assert any(line == "fleet1: collected" or line.startswith("fleet1: collected;") for line in lines), lines
 
 
-def test_no_api_key_in_any_output(fleet):
+def test_no_api_key_or_bot_token_in_any_output_or_run_dir(fleet):
     assert OUTPUTS, "the tests above ran no playbook"
-    for key in api_keys(fleet):
+    # the runs' reports and the archives (those written to an output_dir too); not the fleet's own state dir
+    run_files = [p for d in [fleet.runs_dir, *fleet.root.glob("bundle*")] for p in d.rglob("*") if p.is_file()]
+    assert len(run_files) >= 3
+    for key in api_keys(fleet) + [bot_token(fleet)]:
         for text in OUTPUTS:
             assert key not in text
+        for path in run_files:
+            assert key.encode() not in path.read_bytes(), path

@@ -4,7 +4,9 @@ read back from the things themselves: nginx's confs (bytes) and access log, the 
 MainPID; never from what the playbook printed alone (but for the investigation, whose product is its summary).
 
 - a traffic spike from 127.0.0.66: the investigation names it; containment rate-limits it (429 beyond the low rate)
-  and not 127.0.0.1; contain_revert puts the confs back byte for byte; --check changes no conf, restarts nothing;
+  and not 127.0.0.1, and lowers the concurrent connections a client may hold (limit_conn 2: a client holding two
+  requests open gets 429 for a third); contain_revert puts the confs back byte for byte (a third request is served
+  again); --check changes no conf, restarts nothing;
 - a memory leak on fleet2 and a stopped bridge on fleet3: the investigation names both, resolve=restart restarts fleet2
   only, the circuit breaker (POST /tools/restart_bridge) goes to fleet3 only;
 - load balancer recovery: drain fleet1 with new health check settings (the site conf; nginx sends it nothing), then
@@ -13,8 +15,10 @@ MainPID; never from what the playbook printed alone (but for the investigation, 
 Each test starts from a healthy stack and leaves one (`fleet.up(3)` clears faults, drains, offenders).
 """
 
+import http.client
 import json
 import re
+import socket
 import time
 import urllib.parse
 
@@ -27,6 +31,7 @@ from mcpops.lab.http_client import http_json
 P1 = "playbooks/cctelegram-p1-response.yml"
 LB = "playbooks/cctelegram-lb-recovery.yml"
 SPIKE = cctelegram_controller.SPIKE_SOURCE
+CROWD = "127.0.0.67"  # the client that holds connections open (not the spike's: its rate limit is another matter)
 OUTPUTS = []  # every ansible-playbook output of the module, for the secrets test at the end
 
 
@@ -87,11 +92,49 @@ def upstreams_served(fleet, requests):
     return {addr.strip() for line in lines for addr in line["upstream_addr"].split(",") if addr.strip()}
 
 
+def lb_port(fleet):
+    return urllib.parse.urlsplit(cctelegram_controller.load_balancer(fleet).url).port
+
+
+def held_open(fleet, source, count):
+    """count connections from source whose request nginx has read and whose body never comes: each holds one of
+    the client's limit_conn slots until it is closed."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", lb_port(fleet)), timeout=10, source_address=(source, 0))
+        sock.sendall(b"POST /health HTTP/1.1\r\nHost: lb\r\nContent-Length: 64\r\n\r\n")
+        held.append(sock)
+    return held
+
+
+def one_more_status(fleet, source):
+    conn = http.client.HTTPConnection("127.0.0.1", lb_port(fleet), timeout=10, source_address=(source, 0))
+    try:
+        conn.request("GET", "/health", headers={"X-API-Key": api_key(fleet)})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def third_request_while_two_are_held(fleet, wanted):
+    """The status of a third request from CROWD while it holds two open, asked until it is wanted (nginx counts a
+    held connection once it has read its request line and headers) or 20 s passed."""
+    held = held_open(fleet, CROWD, 2)
+    try:
+        deadline = time.monotonic() + 20
+        while (status := one_more_status(fleet, CROWD)) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return status
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_traffic_spike_named_then_contained_and_reverted_byte_for_byte(stack):
     fleet = stack
     before_confs, before_pids = confs(fleet), main_pids(fleet)
     fleet.break_("lb", "traffic-spike")
-    contain = ("-e", json.dumps({"contain_clients": [SPIKE]}))
+    contain = ("-e", json.dumps({"contain_clients": [SPIKE]}), "-e", "contain_connections=2")
     # Check mode: the investigation names the client; no conf touched, nothing restarted.
     proc = play(fleet, P1, *contain, "-e", "resolve=restart", "-e", "resolve_hosts=fleet1", "--check")
     assert proc.returncode == 0, out(proc)
@@ -107,11 +150,17 @@ def test_traffic_spike_named_then_contained_and_reverted_byte_for_byte(stack):
     limited = through_lb(fleet, SPIKE, 30)
     assert limited.get("429", 0) >= 10, limited  # a burst of 5 at 2r/s: most of 30 back-to-back requests are refused
     assert through_lb(fleet, "127.0.0.1", 20) == {"200": 20}
+    # Resource limits: two concurrent connections a client; nginx turns a third away (the lab's limit_conn_status 429).
+    assert re.search(r"^\s*limit_conn cctelegram_conn 2; # mcpops nginx_client_limit: was connections=64$",
+                     site_conf(fleet), re.M), site_conf(fleet)
+    assert "localhost: Containment: concurrent connections a client at nginx 64 -> 2\n" in proc.stdout, out(proc)
+    assert third_request_while_two_are_held(fleet, 429) == 429
     # Reverted: the confs are what they were, byte for byte, and nginx lets the client through again.
     proc = play(fleet, P1, *contain, "-e", "contain_revert=true")
     assert proc.returncode == 0, out(proc)
     assert confs(fleet) == before_confs
     assert through_lb(fleet, SPIKE, 10) == {"200": 10}
+    assert third_request_while_two_are_held(fleet, 200) == 200
     assert main_pids(fleet) == before_pids
 
 

@@ -5,8 +5,9 @@ unit was restarted, and powers the fleet off again. Each host's API key (random,
 drill's output or its run dir. Then the same for rolling-restart, kept running to show that a drill of another
 service is refused on it.
 
-Then (issue 19) two drills of the CCTelegram runbooks on the session's stack (cctelegram_stack, its own network): P0
-option C from a bad release, and the bridge clean-up from a hung bridge.
+Then (issue 19) three drills of the CCTelegram runbooks on the session's stack (cctelegram_stack, its own network): P0
+option C from a bad release, the bridge clean-up from a hung bridge, and P1 from a memory leak (containment at nginx
+applied, the leaking host restarted, the containment reverted).
 
 The fleets run on 127.0.8.x (NET), beside any fleet of the default network."""
 
@@ -207,4 +208,30 @@ def test_bridge_hung_drill_on_the_stack_replaces_the_hung_bridge(stack, tmp_path
     now = service_unit_show(stack, fleet1, services.BRIDGE_UNIT)
     assert now["ActiveState"] == "active" and now["MainPID"] not in ("0", hung_pid), now
     assert stack.run(fleet1, ["test", "-e", "/proc/%s" % hung_pid], check=False).returncode != 0
+    assert stack_secrets_leaked(stack, run_dir, out) == []
+
+
+def test_p1_drill_on_the_stack_restarts_the_leaking_host_and_reverts_the_containment(stack, tmp_path):
+    from fleet_helpers import service_unit_show
+
+    site = stack.state_dir / "lb" / "conf" / "cctelegram.conf"
+    site_before = site.read_bytes()
+    assert b"limit_conn cctelegram_conn 64;\n" in site_before
+    before = {h.name: service_unit_show(stack, h, services.MCP_UNIT)["MainPID"] for h in stack.serving_hosts()}
+    proc, out = drill_on_stack(stack, tmp_path, "cctelegram-p1-response", "--fault", "memory-leak")
+    assert proc.returncode == 0, out[-8000:]
+    run_dir, verdict = the_verdict(tmp_path, "cctelegram-p1-response")
+    assert verdict["passed"] and verdict["fault"] == "memory-leak", verdict
+    assert verdict["injected"][0].startswith("fleet1: memory-leak:"), verdict["injected"]
+    checks = [(c["name"], c["target"], c["ok"]) for c in verdict["checks"]]
+    assert checks == [("runbook", "", True), ("healthy", "fleet1", True), ("unit_restarted", "fleet1", True),
+                      ("healthy", "fleet2", True), ("healthy", "fleet3", True), ("undo", "", True)], checks
+    # the run contained at nginx and named fleet1 only; the undo run put the site conf back byte for byte
+    run_out = "\n".join(p.read_text() for p in Path(run_dir).glob("artifacts/*/stdout"))
+    assert "Containment: concurrent connections a client at nginx 64 -> 8" in run_out
+    assert "Suspect instances, memory growth (over 32 MB in 10 min): fleet1\n" in run_out
+    assert "Resolution: restarted one at a time: fleet1\n" in run_out
+    assert site.read_bytes() == site_before
+    now = {h.name: service_unit_show(stack, h, services.MCP_UNIT)["MainPID"] for h in stack.serving_hosts()}
+    assert now["fleet1"] != before["fleet1"] and [now["fleet2"], now["fleet3"]] == [before["fleet2"], before["fleet3"]]
     assert stack_secrets_leaked(stack, run_dir, out) == []

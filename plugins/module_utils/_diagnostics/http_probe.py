@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The HTTP steps of the diagnostics: the health endpoint and /metrics with the API key as a header (the seed's
-`curl -I -H "X-API-Key: $API_KEY"`); the key is sent, never recorded."""
+`curl -I -H "X-API-Key: $API_KEY"`), and the Bot API's getMe with the bot token read from its file; the key and the
+token are sent, never recorded."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -68,3 +70,50 @@ def metrics(transport, url, header, key, pattern, max_bytes):
     text, truncated = bounded(("\n".join(lines) + "\n").encode("utf-8") if lines else b"", max_bytes)
     note = "[%d of %d lines match]\n" % (len(lines), len(body.splitlines()))
     return step(command, RC_OK, text + note, seconds, truncated)
+
+
+# A Bot API token as BotFather gives it (<bot id>:<secret>): nothing that could change the URL's path or query.
+_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}\Z")
+
+
+def read_bot_token(path):
+    """(token, None) from the file, or (None, why not): the file is read here, so the token is in no argv,
+    parameter or environment of the run."""
+    try:
+        with open(path, "rb") as handle:
+            token = handle.read(4096).decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return None, "%s: not there\n" % path
+    except OSError as exc:
+        return None, "%s: %s\n" % (path, exc.strerror or exc)
+    if not _BOT_TOKEN.match(token):
+        return None, "%s does not hold a bot token (<bot id>:<secret>); nothing was sent\n" % path
+    return token, None
+
+
+def get_me(transport, api_url, token_file, max_bytes):
+    """The seed's `curl -I https://api.telegram.org/bot$TELEGRAM_BOT_TOKEN/getMe`, against api_url (the configured
+    Bot API base), with the token read from token_file: whether the API takes the token, and the bot's username.
+    The token never appears in the step (its command shows <hidden>; any text that echoes it is masked)."""
+    base = api_url.rstrip("/")
+    command = "curl -sS %s/bot<hidden>/getMe (token from %s)" % (base, token_file)
+    token, why_not = read_bot_token(token_file)
+    if token is None:
+        return step(command, 1, why_not, 0.0)
+    answer, error, seconds = get(transport, "%s/bot%s/getMe" % (base, token), None, None)
+    if answer is None:
+        return step(command, RC_NO_ANSWER, "no answer: %s\n" % error.replace(token, "<hidden>"), seconds)
+    try:
+        body = json.loads((answer.body or b"").decode("utf-8", "replace"))
+    except ValueError:
+        body = None
+    head = "HTTP %s %s\n" % (answer.status, answer.reason or "")
+    if answer.status == 200 and isinstance(body, dict) and body.get("ok") is True and isinstance(body.get("result"), dict):
+        bot = body["result"]
+        said = "ok: the token is accepted, bot @%s (id %s, is_bot %s)\n" % (bot.get("username"), bot.get("id"),
+                                                                            str(bot.get("is_bot")).lower())
+        return step(command, RC_OK, head + said, seconds)
+    description = body.get("description") if isinstance(body, dict) else None
+    text, truncated = bounded(answer.body or b"", max_bytes) if description is None else (description + "\n", False)
+    rc = RC_HTTP_ERROR if answer.status >= 400 else 1  # a 2xx without ok: true is no answer to rely on either
+    return step(command, rc, (head + "not ok: " + text).replace(token, "<hidden>"), seconds, truncated)

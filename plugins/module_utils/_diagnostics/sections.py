@@ -25,6 +25,7 @@ SECTIONS = (
 SECTION_NAMES = tuple(section[0] for section in SECTIONS)
 PS_COLUMNS = "pid,ppid,user,%cpu,%mem,rss,lstart,args"
 LOG_READ_BYTES = 8 * 1024 * 1024
+TELEGRAM_API = "https://api.telegram.org"  # the seed's; the lab's stand-in is on loopback
 
 
 class Collector:
@@ -61,9 +62,15 @@ class Collector:
 
     def network_connectivity(self):
         if not self.p["health_url"]:
-            return [step("health check", None, "no health_url given\n", 0.0)]
-        return [http_probe.probe(self.transport, self.p["health_url"], self.p["api_key_header"],
-                                 self.p["api_key"], self.p["max_section_bytes"])]
+            steps = [step("health check", None, "no health_url given\n", 0.0)]
+        else:
+            steps = [http_probe.probe(self.transport, self.p["health_url"], self.p["api_key_header"],
+                                      self.p["api_key"], self.p["max_section_bytes"])]
+        # the seed's getMe: does the Bot API take the bridge's token (read from its file on this host)
+        if self.p.get("telegram_token_file"):
+            steps.append(http_probe.get_me(self.transport, self.p.get("telegram_api_url") or TELEGRAM_API,
+                                           self.p["telegram_token_file"], self.p["max_section_bytes"]))
+        return steps
 
     def resource_usage(self):
         return [self.run("free", "-h")] + [self.run("df", "-h", path) for path in self.p["disk_paths"]]

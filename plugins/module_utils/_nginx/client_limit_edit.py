@@ -126,3 +126,78 @@ def plan_zone_rate(text, zone, state, rate=None):
     keep = original or current
     new_text = _set_rate(text, directive, rate, None if rate == keep else keep)
     return new_text, current, rate, keep
+
+
+# -- limit_conn: the concurrent connections a client may hold ("temporarily reduce concurrent connections") --------
+
+CONN_NOTE = "# mcpops nginx_client_limit: was connections="
+_CONN_NOTE_RE = re.compile(r"[ \t]*# mcpops nginx_client_limit: was connections=([0-9]+)")
+
+
+def _conn_directives(root, zone):
+    """Every `limit_conn <zone> N;` in the file (a server and several locations may each have one), in text order."""
+    found = [d for d in root.find("limit_conn") if d.children is None and d.args and d.args[0] == zone]
+    for directive in found:
+        if len(directive.args) != 2 or not directive.args[1].isdigit():
+            raise ConfError("limit_conn %s is not `limit_conn %s <number>;`; edit it by hand" % (zone, zone))
+        if directive.commented:
+            raise ConfError("limit_conn %s has a comment inside the directive; edit it by hand" % zone)
+    return found
+
+
+def _conn_note(text, directive):
+    tail = text.find("\n", directive.end)
+    noted = _CONN_NOTE_RE.match(text[directive.end:len(text) if tail < 0 else tail])
+    return int(noted.group(1)) if noted else None
+
+
+def _set_connections(text, directive, number, note):
+    """The directive's number set; the note (`was connections=N`) after it on its line, or none."""
+    tail = text.find("\n", directive.end)
+    tail = len(text) if tail < 0 else tail
+    rest = _CONN_NOTE_RE.sub("", text[directive.end:tail])
+    if note and rest.strip() and not rest.strip().startswith("#"):
+        # a note is a comment to the end of the line: it would swallow what follows (a `}`)
+        raise ConfError("limit_conn %s shares its line with %r: put it on a line of its own first"
+                        % (directive.args[0], rest.strip()[:40]))
+    statement = "limit_conn %s %d;" % (directive.args[0], number) + ((" " + CONN_NOTE + str(note)) if note else "")
+    return text[:directive.start] + statement + rest + text[tail:]
+
+
+def zone_kind(text, zone):
+    """"rate" when the file has `limit_req_zone ... zone=<zone>:...`, "connections" when it has `limit_conn <zone> N`
+    (nginx refuses one shared zone name for both), else ConfError naming the zones the file has."""
+    root = conf_text.parse(text)
+    if _zone_directive(root, zone) is not None:
+        return "rate"
+    if _conn_directives(root, zone):
+        return "connections"
+    req = [a.split(":")[0][len("zone="):] for d in root.find("limit_req_zone") for a in d.args if a.startswith("zone=")]
+    conn = sorted({d.args[0] for d in root.find("limit_conn") if d.args})
+    raise ConfError("no limit_req_zone zone=%s and no limit_conn %s in this file (limit_req zones here: %s; limit_conn "
+                    "zones here: %s)" % (zone, zone, ", ".join(req) or "none", ", ".join(conn) or "none"))
+
+
+def plan_connections(text, zone, state, connections=None):
+    """(new_text, before, after, original): every `limit_conn <zone> N;` set to connections (present; the number it
+    had first noted beside it) or put back to the noted one (absent). before/after/original are the first
+    directive's (they all are set alike)."""
+    directives = _conn_directives(conf_text.parse(text), zone)
+    if not directives:
+        zone_kind(text, zone)  # raises, naming the zones the file has
+        raise ConfError("no limit_conn %s in this file" % zone)
+    first = directives[0]
+    before, original = int(first.args[1]), _conn_note(text, first)
+    # from the last to the first: an edit moves only the text after it
+    for directive in reversed(directives):
+        current, noted = int(directive.args[1]), _conn_note(text, directive)
+        if state == "absent":
+            if noted is not None:
+                text = _set_connections(text, directive, noted, None)
+        elif current != connections:
+            keep = noted if noted is not None else current
+            text = _set_connections(text, directive, connections, None if connections == keep else keep)
+    if state == "absent":
+        return text, before, original if original is not None else before, original
+    keep = original if original is not None else before
+    return text, before, connections, keep if keep != connections else None

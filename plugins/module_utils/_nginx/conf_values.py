@@ -70,6 +70,13 @@ def rate(value):
     return value
 
 
+def connections(value):
+    """A limit_conn number: the concurrent connections one key (a client) may hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000000:
+        raise ConfError("connections %s: want a whole number from 1 to 1000000" % _shown(value))
+    return value
+
+
 def client(value):
     """One IPv4 or IPv6 address or network, written back in its normal form (a network's host bits zero)."""
     text = value if isinstance(value, str) else ""

@@ -4,12 +4,17 @@ scrapes and evaluations, `for:` 2 s), an Alertmanager sending every notification
 ansible-rulebook with the collection's rulebook and source), which dispatches each alert to the runbook it names
 against the lab's inventory, its runs and decisions in the drill's runs dir.
 
+The lab's rule copies also look back over LAB_RANGE where a rule counts over a window (`increase(...[5m])`): the lab's
+faults are bursts (rate-storm's 35 429s at once), and over 5 minutes a burst's alert would stay firing, and its
+resolution wait, 5 minutes after the burst. The thresholds are the rule files' own.
+
 The approval variant (`auto_remediate=False`) drops the drilled alert's `auto_remediate` label from the lab's rule
 copy: the same alert, for a runbook that must wait for a person.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -33,6 +38,8 @@ AUTO_LABEL = "auto_remediate"
 # Each drill is an incident of its own: the ledger's throttle window (one run per runbook and host, 10 minutes by
 # default) would let a drill repeated within it start nothing. The rulebook's own throttle still holds in a drill.
 DRILL_ALERT_WINDOW_SECONDS = "0"
+LAB_RANGE = "30s"  # every range selector's window in the lab's rule copies (30 scrapes at the lab's 1 s)
+RANGE_SELECTOR = re.compile(r"\[(?:\d+(?:ms|[smhdwy]))+\]")  # [5m], [1h30m]; never a subquery [5m:1m]
 
 
 def free_port():
@@ -68,6 +75,31 @@ def without_auto_remediate(rule_file, alertname):
                 dropped = True
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return dropped
+
+
+def alert_names(rule_files):
+    """Every alert the rule files define."""
+    names = set()
+    for path in rule_files:
+        for group in yaml.safe_load(Path(path).read_text(encoding="utf-8")).get("groups") or []:
+            names |= {rule.get("alert") for rule in group.get("rules") or [] if rule.get("alert")}
+    return names
+
+
+def with_lab_range(rule_file, window=LAB_RANGE):
+    """The rule file with every range selector of every expr looking back over window (in place); the alerts whose
+    expr changed."""
+    path = Path(rule_file)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    changed = []
+    for group in data.get("groups") or []:
+        for rule in group.get("rules") or []:
+            expr = rule.get("expr")
+            if isinstance(expr, str) and RANGE_SELECTOR.search(expr):
+                rule["expr"] = RANGE_SELECTOR.sub("[%s]" % window, expr)
+                changed.append(rule.get("alert") or rule.get("record"))
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return changed
 
 
 class AlertChain:
@@ -106,9 +138,13 @@ class AlertChain:
         except DaemonError as exc:
             raise DrillError(str(exc)) from None
         rules = alerting_config.write_lab_rules(self.dir / "rules")
-        if not self.auto_remediate and not any(without_auto_remediate(path, self.alertname) for path in rules):
-            raise DrillError(f"no rule of {self.alertname} carries {AUTO_LABEL}: nothing to take off for the "
-                             "approval variant")
+        for path in rules:
+            with_lab_range(path)
+        if self.alertname not in alert_names(rules):
+            raise DrillError(f"no rule in {alerting_config.RULES_DIR} defines the alert {self.alertname}")
+        if not self.auto_remediate:  # a rule without the label already waits for approval
+            for path in rules:
+                without_auto_remediate(path, self.alertname)
         self._offset = self.decisions_path.stat().st_size if self.decisions_path.exists() else 0
         # the watcher first: its JVM starts while Alertmanager and Prometheus do
         bin_dir = Path(sys.executable).parent
@@ -128,7 +164,7 @@ class AlertChain:
             config = alerting_config.prometheus_config([target], "127.0.0.1:%d" % am_port, rules)
             self.prometheus = PrometheusServer(free_port(), config, base=str(self.dir)).start()
             out(f"prometheus (pid {self.prometheus.pid}): {self.prometheus.url}, scrape and evaluation every "
-                f"{alerting_config.LAB_SCRAPE_INTERVAL}, for: {alerting_config.LAB_FOR}"
+                f"{alerting_config.LAB_SCRAPE_INTERVAL}, for: {alerting_config.LAB_FOR}, ranges [{LAB_RANGE}]"
                 + ("" if self.auto_remediate else f", {self.alertname} without {AUTO_LABEL}"))
         except DaemonError as exc:
             raise DrillError(str(exc)) from None

@@ -7,10 +7,12 @@ names (issue 21's proof), and the drill times each hand-over.
                      variant's rule copy has no auto_remediate label
     3. break         the scenario's fault (its Scenario.alert must be the alert it fires)
     4. alert         wait: the alert pending and firing in Prometheus, the watcher's decision: a real run at once
-                     (auto-remediate), or a check run and a pending approval, then `mcpops approve` or `mcpops deny`
+                     (auto-remediate), or a check run and a pending approval, then `mcpops approve` (with the
+                     scenario's extra vars as the approver's `-e` inputs: what an alert cannot know) or `mcpops deny`
     5. verify        as every drill (healthy, tokens, the symptom gone) and the alert's own checks (the report names
                      it; no check run and no approval before an auto-remediation; nothing changed before the
-                     approval, and after a denial); a denied drill then repairs its own fault
+                     approval, and after a denial: the symptom's check still fails); a denied drill then repairs its
+                     own fault where the lab can (a stop)
     6. resolved      wait: the alert resolved and recorded in the report of the run it started
     7. down          the chain by PID; the lab when the drill started it (unless --keep)
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from mcpops.drill import alert_timing, scenarios
 from mcpops.drill.alert_chain import POLL_SECONDS, AlertChain
-from mcpops.drill.checks import Check, check_runbook_exit
+from mcpops.drill.checks import Check, check_runbook_exit, symptom_check
 from mcpops.drill.scenarios import DrillError
 from mcpops.drill.steps import last_words, probe_line, run_output, verify_targets
 from mcpops.drill.verdict import Verdict, write_verdict
@@ -38,7 +40,6 @@ SCRAPE_JOB = {scenarios.ONEC: "onec-gateway"}  # the rules' job= label of each s
 DISPATCH_SECONDS = 180  # the fault -> the watcher's decision (a JVM that is slow to take the first event included)
 RUN_SECONDS = 900       # a runbook's run, once it started (INC-001 waits up to minutes for health)
 RESOLVE_SECONDS = 180   # the service healthy -> the resolution recorded in the report
-STOPPED = ("STOPPED", "EXITED", "FATAL")
 
 
 def plan_alert_drill(runbook, scenario, lab_kind, service, approval=None):
@@ -56,6 +57,26 @@ def plan_alert_drill(runbook, scenario, lab_kind, service, approval=None):
     if approval is None and runbook.changes and not runbook.auto_remediate:
         raise DrillError(f"{runbook.id}'s metadata does not allow auto-remediation: drill it with --approval "
                          "approve|deny")
+    undeclared = sorted(set(scenario.extra_vars) - set(runbook.extra_vars))
+    if undeclared:
+        raise DrillError(f"{runbook.id} has no extra var {undeclared[0]!r} for the approval to give")
+
+
+def approval_inputs(scenario):
+    """`mcpops approve -e` pairs: the scenario's extra vars, the inputs an alert cannot give (INC-005's new
+    rateLimit), given by the approver as an operator would."""
+    args = []
+    for name, value in scenario.extra_vars.items():
+        args += ["-e", f"{name}={json.dumps(value) if isinstance(value, (list, dict)) else value}"]
+    return args
+
+
+def fault_still_there(lab, target, scenario, facts):
+    """(still there, what was seen): nothing repaired the fault yet, its symptom's check (which passes once the
+    runbook repaired it) fails; said with the service's state."""
+    symptom = symptom_check(lab, target, scenario.symptom, facts, "")
+    return not symptom.ok, (f"service {lab.service_state(target)}; {scenario.symptom}: {symptom.detail} "
+                            "(expected: not repaired yet)")
 
 
 def _now():
@@ -166,7 +187,7 @@ def alert_checks(report, alertname, fingerprint, check_mode, approval_status=Non
 def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, runs_dir=None):
     """One alert drill on lab (LocalDrillLab); returns the Verdict (written into the run dir of the run the alert
     started, with the watcher's log)."""
-    from mcpops.drill.lab_adapters import read_tokens
+    from mcpops.drill.lab_adapters import read_tokens, take_backup
     from mcpops.run import runner
 
     runs_root = Path(runs_dir).resolve() if runs_dir else runner.runs_root().resolve()
@@ -187,7 +208,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
                            scenario.alert, auto_remediate=approval is None)
         chain.start(out)
         before_runs = {p.name for p in runs_root.glob("*")} if runs_root.exists() else set()
-        baseline = {target.name: read_tokens(target)}
+        if scenario.backup_first:
+            out(f"{target.name}: backup {take_backup(target)} taken before the fault")
+        before = read_tokens(target)
 
         out(f"== 3/7 Break: {scenario.fault} ({scenario.why})")
         line = lab.inject(target, scenario.fault)
@@ -196,6 +219,10 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         verdict.injected.append(f"{target.name}: {line}")
         out(verdict.injected[-1])
         out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
+        # tokens are compared with what the fault left where the gateway still answers (rate-storm issues one)
+        after_fault = read_tokens(target) if before is not None else None
+        baseline = {target.name: before if after_fault is None else after_fault}
+        facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
 
         out(f"== 4/7 Alert: waiting for {scenario.alert} to fire and start {runbook.id}")
         seen = AlertWatch(chain, out)
@@ -215,12 +242,13 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         env = dict(chain.env)
         if approval is not None:
             verdict.via_alert["check_run"] = str(first_run)
-            state = lab.service_state(target)
-            checks.append(Check("check_changed_nothing", state in STOPPED,
-                                f"after the check run, before any decision: service {state} (expected stopped)"))
+            still, saw = fault_still_there(lab, target, scenario, facts)
+            checks.append(Check("check_changed_nothing", still, f"after the check run, before any decision: {saw}"))
             checks += alert_checks(first_report, scenario.alert, fingerprint, True, "pending")
-            out(f"== 4/7 Approval {decision.get('approval')}: mcpops {approval} {decision.get('approval')}")
-            returncode = _mcpops([approval, decision["approval"], "--runs-dir", str(runs_root)], env)
+            inputs = approval_inputs(scenario) if approval == APPROVE else []
+            out(f"== 4/7 Approval {decision.get('approval')}: mcpops {approval} {decision.get('approval')} "
+                + " ".join(inputs))
+            returncode = _mcpops([approval, decision["approval"], "--runs-dir", str(runs_root), *inputs], env)
             checks.append(Check(approval, returncode == 0, f"mcpops {approval}: exit {returncode}"))
             if approval == APPROVE:
                 record = json.loads((runs_root / "approvals" / f"{decision['approval']}.json").read_text())
@@ -239,8 +267,7 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             verdict.runbook_seconds = report.get("duration_seconds")
             verdict.runbook_said = last_words(run_dir)
             checks.append(check_runbook_exit(status, 0))
-            checks += verify_targets(lab, scenario, [target], baseline, dict(lab.fault_facts(scenario.fault)),
-                                     run_output(run_dir))
+            checks += verify_targets(lab, scenario, [target], baseline, facts, run_output(run_dir))
             checks += alert_checks(report, scenario.alert, fingerprint, False,
                                    "approved" if approval == APPROVE else None)
             if approval is None:  # a real run at once: this alert started no check run and no approval
@@ -249,10 +276,10 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             approved_run = (run_started_at(run_dir, report), report.get("duration_seconds"))
         else:  # denied: nothing ran for real, the lab is as the fault left it
             verdict.run_dir = str(first_run)
-            state = lab.service_state(target)
+            still, saw = fault_still_there(lab, target, scenario, facts)
             runs = runs_since(runs_root, runbook.id, before_runs)
-            checks.append(Check("denied_changed_nothing", state in STOPPED and runs == [first_run],
-                                f"after the denial: service {state}, runs of {runbook.id}: "
+            checks.append(Check("denied_changed_nothing", still and runs == [first_run],
+                                f"after the denial: {saw}; runs of {runbook.id}: "
                                 f"{', '.join(p.name for p in runs)} (expected the check run only)"))
             approval_said = read_report(first_run).get("approval") or {}
             checks.append(Check("check_run_denied", approval_said.get("status") == "denied",
@@ -265,7 +292,10 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         if run_dir is not None and healthy_at is not None:
             verdict.recover_seconds = alert_timing.seconds(fault_at, healthy_at)
         if approval == DENY:
-            out(f"{target.name}: the drill repairs its own fault: {lab.repair(target, scenario.fault)}")
+            try:
+                out(f"{target.name}: the drill repairs its own fault: {lab.repair(target, scenario.fault)}")
+            except DrillError as exc:  # a fault the lab cannot undo alone stays until the lab goes down
+                out(f"{target.name}: {exc}: it stays until `mcpops lab down`")
 
         out(f"== 6/7 Resolved: waiting for {scenario.alert} to resolve into {verdict.run_dir}/report.md")
         resolved_at = None

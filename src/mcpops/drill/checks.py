@@ -12,6 +12,9 @@ nginx from a chosen source address, the release links) through the adapter (lab_
 compare with what the adapter recorded right after the fault (facts["after_fault"]). A symptom of the whole lab
 (LAB_WIDE) is checked once, not once an instance.
 
+The Loyalty API on the compose lab (--lab compose) is checked its profile's way (/live and /ready); its symptoms read
+the compose project through the adapter (mcpops.drill.compose_checks, compose_drill_lab.ComposeDrillLab).
+
 The check_* functions are pure (tests/unit/mcpops/drill/test_checks.py); common_checks and symptom_check
 read a target (its API and its data dir) and ask the lab for its service state.
 """
@@ -43,6 +46,7 @@ SYMPTOMS = {
     "storm_blocked": "through nginx the storm's source address gets 403, another loopback address 200",
     "expired_states_gone": "no row of connectorMCP.oauth_states has expired (by the database's clock)",
     "named_skew": "the run names the instance whose clock is off (Clock sync: <instance> is more than N s off)",
+    "named_unhealthy_instance": "the validation's verdict names the broken instance (Verdict: FAIL: ... instance <host> not healthy)",
     "memory_released": "the instance over the memory threshold was restarted and holds less memory, the others "
                        "were not restarted",
     "instances_restarted": "every instance runs again with a new PID (the stopped one too)",
@@ -60,11 +64,29 @@ SYMPTOMS = {
                        "nginx's upstream (not down), and GET /health through the load balancer answers 200",
     "timer_restarted": "the broken host's main unit was restarted and is active, and the auto-recovery timer's "
                        "metrics count the restart (mcpops_auto_recovery_restarts_total 1 or more)",
+    # The Loyalty API on the compose lab (mcpops.drill.compose_checks)
+    "api_running": "the api container runs again (compose ps) and the API is ready",
+    "postgres_running": "the postgres container runs again (compose ps) and the API is ready (/ready checks the DB)",
+    "redis_running": "the redis container runs again (compose ps) and the API is ready (/ready checks Redis)",
+    "modes_off": "the API says maintenance and read-only mode are both off (/health maintenance, readOnly false)",
+    "migrations_applied": "`migrate status` in the api container: up to date, nothing pending or failed",
+    "release_rolled_back_compose": "the release that served before the bad one serves again (/health version) and "
+                                   "the env file's IMAGE_TAG names it",
+    "named_api_5xx": "the run names the failing integration smoke (The API answers but fails: check balance ...)",
+    "named_quick_5xx": "the run names the integration smoke's HTTP 500 (check balance ... HTTP 500)",
+    "named_slow_statement": "the run names pg_sleep among PostgreSQL's slow statements",
+    "outbox_drained": "the worker runs with WORKERS_ENABLED=1 and the outbox is drained (nothing pending, not paused)",
+    "dead_resent": "no dead event is left in the outbox, nothing is pending and delivery is not paused",
+    "named_telegram_token": "the run names the token the Bot API refuses (the Bot API refuses the worker's token)",
+    "named_webhook_errors": "the run names the merchant webhook's errors by provider and result",
 }
 # checked by mcpops.drill.fleet_checks (steps.symptom_check sends them there)
 FLEET_SYMPTOMS = ("bridge_restarted", "rerouted", "rolled_back", "standby_serving", "timer_restarted")
 # The symptoms of the whole lab, checked once (not once a target).
 LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "named_skew", "standby_serving")
+# checked by mcpops.drill.compose_checks, through the compose lab's adapter (compose_drill_lab.ComposeDrillLab)
+COMPOSE_SYMPTOMS = ("api_running", "postgres_running", "redis_running", "modes_off", "migrations_applied",
+                    "release_rolled_back_compose", "outbox_drained", "dead_resent")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
 NEEDS_UNIT_BASELINE = ("unit_restarted", "bridge_restarted", "timer_restarted")
 
@@ -75,6 +97,12 @@ NAMED_PATTERNS = {
     "named_certificate": r"FAILED: [a-z, ]*certificate",
     "named_gate": r"Rolling restart stopped at \S+",
     "named_skew": r"Clock sync: (\S+) is more than \d+ s off",
+    "named_unhealthy_instance": r"Verdict: FAIL: [^\n]*?instance (\S+) not healthy",
+    "named_api_5xx": r"The API answers but fails: check balance",
+    "named_quick_5xx": r"check balance[^\n]*HTTP 500",
+    "named_slow_statement": r"slow statements in PostgreSQL[^\n]*pg_sleep",
+    "named_telegram_token": r"the Bot API refuses the worker\\?'s token",  # \' where ansible's output escapes it
+    "named_webhook_errors": r'provider=\\?"merchant_webhook\\?" result=\\?"http_error',  # \" in ansible's JSON
 }
 
 
@@ -285,6 +313,12 @@ def symptom_check(lab, target, symptom, facts, run_output):
     """The fault's own symptom, gone (or named by a read-only runbook)."""
     if symptom in CONNECTOR_SYMPTOMS:
         return connector_symptom_check(lab, target, symptom, facts, run_output)
+    if symptom in COMPOSE_SYMPTOMS:  # the compose lab's adapter reads the project (mcpops.drill.compose_checks)
+        return lab.symptom_check(target, symptom, facts)
+    if symptom == "named_unhealthy_instance":  # the verdict must name this very host, not just any
+        check = check_named_instances(symptom, run_output, [target.name])
+        check.target = target.name
+        return check
     if symptom.startswith("named_"):
         check = check_named(symptom, run_output)
         check.target = target.name

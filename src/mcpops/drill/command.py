@@ -1,8 +1,9 @@
-"""`mcpops drill <runbook> [--fault F] [--fleet N] [--service S] [--keep]`: break a lab, run the runbook,
-verify, report. With `--via-alert [--approval approve|deny]` the alert starts the runbook instead: the sequence
+"""`mcpops drill <runbook> [--fault F] [--fleet N | --lab compose] [--service S] [--keep]`: break a lab, run the
+runbook, verify, report. With `--via-alert [--approval approve|deny]` the alert starts the runbook instead: the sequence
 is mcpops.drill.alert_drill's.
 
-    1. lab up        the local lab (or a fleet of N hosts of the service); a running one of the same shape is reused
+    1. lab up        the local lab (or a fleet of N hosts of the service, or the Loyalty API's compose lab); a running
+                     one of the same shape is reused
     2. prepare       a backup first where the runbook restores one; the tokens of every target recorded (a
                      service with tokens); the broken targets' units recorded where the symptom compares them
     3. break         the scenario's fault (mcpops.drill.scenarios.DRILLS) into every target, or the first only,
@@ -22,6 +23,7 @@ Exit status: 0 the runbook ended as expected and every check passed; 1 the drill
 which check); 4 a usage error, nothing started.
 """
 
+import contextlib
 import datetime
 import json
 import sys
@@ -129,7 +131,9 @@ def _run_runbook(lab, runbook, scenario, verdict, step, runs_dir, out):
     request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
                                 extra_vars=_extra_vars(runbook, scenario, run_dir))
     run_clock = time.monotonic()
-    status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
+    during = getattr(lab, "during_run", None)  # e.g. the compose lab's traffic while a runbook samples it
+    with during(scenario) if during else contextlib.nullcontext():
+        status, _ = runner.run(request, Progress(), run_dir=run_dir, env=lab.env())
     verdict.runbook_seconds = time.monotonic() - run_clock
     verdict.runbook_exit = status
     verdict.runbook_said = last_words(run_dir)
@@ -199,10 +203,10 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             lab.down()
             out(f"lab down: {lab.kind} lab stopped")
         elif lab.started:
-            out(f"== 6/6 Lab kept running (--keep); `mcpops {'lab' if lab.kind == 'local' else 'fleet'} down` "
-                "when done")
+            out(f"== 6/6 Lab kept running (--keep); `{_down_command(lab)}` when done")
         else:
-            undo = "`mcpops lab break healthy`" if lab.kind == scenarios.LOCAL else "`mcpops fleet up`"
+            undo = {scenarios.LOCAL: "`mcpops lab break healthy`", scenarios.FLEET: "`mcpops fleet up`",
+                    scenarios.COMPOSE: f"`mcpops lab repair {scenario.fault} --platform compose`"}[lab.kind]
             out("== 6/6 Lab left running (it was running before the drill)"
                 + ("" if scenario.expect_exit == 0 and scenario.targets != scenarios.LAB
                    and scenario.healthy_after is True
@@ -211,16 +215,37 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
     return verdict
 
 
+def _down_command(lab):
+    return {scenarios.LOCAL: "mcpops lab down", scenarios.FLEET: "mcpops fleet down",
+            scenarios.COMPOSE: "mcpops lab down --platform compose"}[lab.kind]
+
+
+def _lab_kind(args):
+    """local, fleet (--fleet N) or compose (--lab compose); DrillError when they disagree."""
+    chosen = getattr(args, "lab", None)
+    if args.fleet is not None and chosen not in (None, scenarios.FLEET):
+        raise DrillError(f"--fleet {args.fleet} and --lab {chosen}: choose one lab")
+    if chosen == scenarios.FLEET and not args.fleet:
+        raise DrillError("--lab fleet needs --fleet N (how many hosts)")
+    return scenarios.FLEET if args.fleet is not None else (chosen or scenarios.LOCAL)
+
+
 def cmd_drill(args):
     """The `mcpops drill` subcommand."""
+    from mcpops.drill.compose_drill_lab import ComposeDrillLab
     from mcpops.drill.lab_adapters import ConnectorDrillLab, FleetDrillLab, LocalDrillLab
 
     def fail(message, status=EXIT_USAGE):
         print(f"mcpops drill: error: {message}", file=sys.stderr)
         return status
 
-    lab_kind = scenarios.FLEET if args.fleet else scenarios.LOCAL
+    try:
+        lab_kind = _lab_kind(args)
+    except DrillError as exc:
+        return fail(str(exc))
     service = getattr(args, "service", None) or DEFAULT_SERVICE
+    if lab_kind == scenarios.COMPOSE and service == DEFAULT_SERVICE:  # the compose lab runs the Loyalty API only
+        service = scenarios.LOYALTY
     try:
         runbook, scenario = plan(args.runbook, args.fault, lab_kind, service)
         if args.fleet is not None and args.fleet < 1:
@@ -228,7 +253,11 @@ def cmd_drill(args):
         if args.fleet and (args.listen or args.upstream):
             raise DrillError("--listen and --upstream are the local lab's addresses; fleet hosts listen on "
                              "$MCPOPS_FLEET_NET.11...")
-        if args.fleet:
+        if lab_kind == scenarios.COMPOSE:
+            if args.listen or args.upstream:
+                raise DrillError("--listen and --upstream are the local lab's; the compose lab chooses free ports")
+            lab = ComposeDrillLab(args.dir, inventory=args.inventory)
+        elif args.fleet:
             lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service,
                                 standby=scenario.standby)
         elif service == scenarios.CONNECTOR:
@@ -255,10 +284,12 @@ def cmd_drill(args):
     except DrillError as exc:
         return fail(str(exc), EXIT_FAILED)
     except Exception as exc:  # a lab that would not come up or break: say what, after the lab is down
+        from mcpops.lab.compose.docker_client import DockerCliError
+        from mcpops.lab.compose.loyalty_lab import LoyaltyLabError
         from mcpops.lab.fleet.errors import FleetError
         from mcpops.lab.local.errors import LabError
 
-        if isinstance(exc, (LabError, FleetError)):
+        if isinstance(exc, (LabError, FleetError, LoyaltyLabError, DockerCliError)):
             return fail(str(exc), EXIT_FAILED)
         raise
     print(verdict.summary())
@@ -277,11 +308,17 @@ def add_parser(subparsers):
     p.add_argument("runbook", help=f"its id; drillable: {', '.join(scenarios.drillable())}")
     p.add_argument("--fault", help="which of the runbook's faults (default: its first; see docs/drills.md)")
     p.add_argument("--fleet", type=int, metavar="N", help="on a fleet lab of N hosts (root) instead of the local lab")
+    p.add_argument("--lab", choices=scenarios.LABS, default=None,
+                   help=f"the lab (default {scenarios.LOCAL}, or {scenarios.FLEET} with --fleet N); "
+                        f"{scenarios.COMPOSE}: the Loyalty API's compose lab (root), the one `mcpops lab up --platform "
+                        "compose` keeps running, else one the drill starts")
     p.add_argument("--service", default=DEFAULT_SERVICE, metavar="S",
-                   help=f"the service the lab runs (default {DEFAULT_SERVICE}; {scenarios.CCTELEGRAM} on the "
-                        f"fleet only, {scenarios.CONNECTOR} on the local lab only); its profile's checks judge health")
+                   help=f"the service the lab runs (default {DEFAULT_SERVICE}, on the compose lab {scenarios.LOYALTY}; "
+                        f"{scenarios.CCTELEGRAM} on the fleet only, {scenarios.CONNECTOR} on the local lab only); its "
+                        "profile's checks judge health")
     p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
-                                 "$MCPOPS_FLEET_DIR or .fleet)")
+                                 "$MCPOPS_FLEET_DIR or .fleet; with --lab compose $MCPOPS_COMPOSE_LAB_DIR or "
+                                 ".lab-compose)")
     p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000; "
                                     f"{scenarios.CONNECTOR}: its backend-1, default 127.0.0.1:8000)")
     p.add_argument("--upstream", help="local lab: host:port of INC-004's 1C upstream when the drill seeds the lab "

@@ -13,6 +13,7 @@ need, and down what the drill started.
                     into the lab's state dir (mcpops.lab.local.connector_inventory: no secret in it); its faults are the
                     lab's (injected once), and what the instances were right after the fault is recorded for the
                     checks (fault_facts)
+    ComposeDrillLab the Loyalty API's compose lab (`--lab compose`): in mcpops.drill.compose_drill_lab
 """
 
 import json
@@ -20,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpops.drill.scenarios import CCTELEGRAM, CONNECTOR, DEFAULT_SERVICE, FLEET, LOCAL, ONEC, STORM_SOURCE, DrillError
+from mcpops.drill.scenarios import (CCTELEGRAM, COMPOSE, CONNECTOR, DEFAULT_SERVICE, FLEET, LOCAL, LOYALTY, ONEC,
+                                    STORM_SOURCE, DrillError)
 from mcpops.lab.http_client import http_json
 from mcpops.run.runbooks import REPO
 
@@ -531,3 +533,4 @@ class FleetDrillLab:
         """systemd's LoadState of the auto-recovery timer on the host ("not-found" once removed)."""
         text = self._host_text(target, ["systemctl", "show", AUTO_RECOVERY_TIMER, "--property=LoadState"]) or ""
         return text.strip().partition("=")[2] or None
+

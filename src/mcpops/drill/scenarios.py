@@ -11,7 +11,8 @@ mcpops.drill.checks, talking to a lab in mcpops.drill.lab_adapters, the sequence
 
 A scenario is for one or more services (`mcpops drill --service`, default the 1C gateway): the 1C gateway on
 either lab, CCTelegram MCP (cctelegram-mcp) on the fleet lab only, ConnectorMCP (connector-mcp) on the local lab
-only (`mcpops lab up --service connector-mcp`: two backend instances behind nginx, MariaDB, Redis). Its fault goes
+only (`mcpops lab up --service connector-mcp`: two backend instances behind nginx, MariaDB, Redis), the Loyalty API
+(loyalty-api) on the compose lab only (`--lab compose`: a private dockerd and the compose project). Its fault goes
 into every target, or into the first one only (`targets="first"`: one host of the fleet broken, the others
 healthy), or into the lab once (`targets="lab"`: a ConnectorMCP fault is the lab's, it chooses the instances it
 breaks; every instance is a target and is checked).
@@ -19,13 +20,15 @@ breaks; every instance is a target and is checked).
 
 from dataclasses import dataclass, field
 
-LOCAL, FLEET = "local", "fleet"
+LOCAL, FLEET, COMPOSE = "local", "fleet", "compose"
+LABS = (LOCAL, FLEET, COMPOSE)
 ONEC, CCTELEGRAM, CONNECTOR = "onec-gateway", "cctelegram-mcp", "connector-mcp"  # profiles/<name>.yml
-SERVICES = (ONEC, CCTELEGRAM, CONNECTOR)
+LOYALTY = "loyalty-api"
+SERVICES = (ONEC, CCTELEGRAM, CONNECTOR, LOYALTY)
 DEFAULT_SERVICE = ONEC
 # The services each lab can run for a drill (the local lab: `mcpops lab up [--service connector-mcp]`; the fleet:
 # `mcpops fleet up --service`).
-LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM)}
+LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM), COMPOSE: (LOYALTY,)}
 ALL, FIRST, LAB = "all", "first", "lab"              # Scenario.targets: which targets get the fault (LAB: the lab,
                                                      # once; every target is checked)
 OTHERS = "others"  # Scenario.healthy_after: only the targets the fault did not go into must be healthy (a drained one
@@ -78,6 +81,10 @@ DRILLS = {
                  why="invalid JSON in tokens.json: restore the newest valid backup"),
         Scenario("bad-migration", "schema_supported", backup_first=True,
                  why="a migration the binary does not know: restore the newest valid backup"),
+        Scenario("corrupt-store-live", "store_parses", backup_first=True, labs=(LOCAL,),
+                 alert="OnecGatewayStorageNotReady",
+                 why="tokens.json no longer parses under the running gateway (/readyz fails, /metrics still served): "
+                     "restore the newest valid backup"),
     ),
     "inc-004-upstream-degraded": (
         Scenario("upstream-down", "named_upstream", labs=(LOCAL,), expect_exit=2,
@@ -87,7 +94,8 @@ DRILLS = {
     ),
     "inc-005-rate-limit": (
         Scenario("rate-storm", "rate_limited", {"rate_limit": 2}, labs=(LOCAL,),
-                 why="a ci-bot token storms the gateway into 429s: INC-005 lowers that token's rateLimit"),
+                 why="a ci-bot token storms the gateway into 429s: INC-005 lowers that token's rateLimit",
+                 alert="OnecGatewayRateLimited"),
     ),
     "rolling-restart": (
         Scenario("not-ready", "named_gate", {"health_retries": 5}, labs=(LOCAL,), expect_exit=2, healthy_after=False,
@@ -140,6 +148,20 @@ DRILLS.update({
                  undo_vars={"auto_recovery_state": "absent"},
                  why="the runbook installs the auto-recovery timer (every 2 s); then one host's service is stopped and "
                      "the timer's next run restarts it (and, after the checks, the timer is removed again)"),
+    ),
+    "cctelegram-p1-response": (
+        Scenario("memory-leak", "unit_restarted", {"resolve": "restart", "memory_growth_mb": 32,
+                                                   "error_threshold": 1000000, "contain_connections": 8},
+                 **_CCT, undo_vars={"contain_connections": 8, "contain_revert": True},
+                 why="one host's memory leaks: P1 investigates, names it from Prometheus' memory growth, lowers the "
+                     "concurrent connections a client may hold at nginx (limit_conn 8), restarts that host behind the "
+                     "health gate (the memory comes back); after the checks the containment is reverted"),
+    ),
+    "cctelegram-post-incident-validation": (
+        Scenario("stop", "named_unhealthy_instance", {"timed_requests": 20, "load_requests": 20}, **_CCT,
+                 expect_exit=2, healthy_after=OTHERS,
+                 why="after an incident one host is left stopped: the post-incident validation (read-only) must end "
+                     "FAIL naming that host while the others pass"),
     ),
 })
 
@@ -230,26 +252,98 @@ NOT_DRILLABLE = {
                               "not a failure); rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
     "cctelegram-log-analysis": "it is read-only and ends green whatever it finds, so there is nothing to repair and "
                                "no failure to name; rehearsed by tests/fleet/test_cctelegram_diagnostics.py",
-    "cctelegram-post-incident-validation": "it is read-only and judges a service already repaired (a FAIL is the "
-                                           "finding, nothing to repair); rehearsed by "
-                                           "tests/fleet/test_cctelegram_post_incident.py",
-    "cctelegram-p1-response": "its containment and resolution act on what the investigation names; rehearsed by "
-                              "tests/fleet/test_cctelegram_p1.py (traffic spike, memory leak, bridge down)",
     "cctelegram-lb-recovery": "nothing breaks: it adjusts, drains and restores nginx's upstream on request; rehearsed "
                               "by tests/fleet/test_cctelegram_p1.py",
     "cctelegram-db-recovery": "the CCTelegram fleet has no PostgreSQL; rehearsed against a private cluster by "
                               "tests/integration/playbooks/test_cctelegram_db_recovery.py",
-    # The Loyalty API's compose runbooks (issue 17): `mcpops drill` has no compose lab yet; each is rehearsed on its
-    # fault by tests/integration/compose/test_loyalty_playbooks_symptoms.py.
-    **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "
-                   "tests/integration/compose/test_loyalty_playbooks_symptoms.py"
-       for runbook_id in ("loyalty-quick-check", "loyalty-api-down", "loyalty-slow-requests", "loyalty-db-unavailable",
-                          "loyalty-redis-unavailable")},
-    **{runbook_id: "mcpops drill has no compose lab yet; rehearsed on the compose lab by "
-                   "tests/integration/compose/test_loyalty_playbooks_changes.py"
-       for runbook_id in ("loyalty-maintenance-mode", "loyalty-migrations", "loyalty-backup", "loyalty-release",
-                          "loyalty-rollback")},
+    # The Loyalty API's compose runbooks (issue 17) that repair nothing: the others are drilled on the compose lab.
+    "loyalty-backup": "nothing breaks: it creates, verifies or restores a backup on request; rehearsed on the compose "
+                      "lab by tests/integration/compose/test_loyalty_playbooks_changes.py",
+    "loyalty-release": "nothing breaks: it releases a tag on request (a bad release stopping at its smoke gate is "
+                       "rehearsed by tests/integration/compose/test_loyalty_playbooks_changes.py; its repair is "
+                       "`mcpops drill loyalty-rollback --lab compose`)",
 }
+
+
+# The Loyalty API (seed 003, issue 17) on the compose lab (`mcpops drill <runbook> --lab compose`: a private dockerd
+# and the compose project, mcpops.lab.compose): the faults of mcpops.lab.compose.loyalty_faults and the drill's own
+# (api-stopped, dead-events: compose_drill_lab.ComposeDrillLab), each with the extra vars of the playbook tests in
+# tests/integration/compose/.
+_LOYALTY = dict(labs=(COMPOSE,), services=(LOYALTY,))
+# the seed's minute of metrics is a long drill: a few seconds of the drill's own traffic fill the window
+_LOYALTY_SLOW = {"metrics_window": 3, "sample_seconds": 3}
+_LOYALTY_QUICK = {"metrics_window": 3, "log_lines": 20}
+DRILLS.update({
+    "loyalty-api-down": (
+        Scenario("api-stopped", "api_running", {"log_lines": 20}, **_LOYALTY,
+                 why="the api container is stopped while the DB and Redis answer: the runbook starts it and the smoke "
+                     "check passes"),
+        Scenario("5xx-storm", "named_api_5xx", {"log_lines": 20}, **_LOYALTY, expect_exit=2,
+                 why="the API answers but every business request fails with 500: the runbook must not restart it and "
+                     "must name the failing integration smoke"),
+    ),
+    "loyalty-db-unavailable": (
+        Scenario("postgres-down", "postgres_running", {"log_lines": 20}, **_LOYALTY,
+                 why="the postgres container is stopped (/ready names the database): the runbook starts it, pg_isready "
+                     "and SELECT 1 answer, the API is ready again"),
+    ),
+    "loyalty-redis-unavailable": (
+        Scenario("redis-down", "redis_running", {"log_lines": 20}, **_LOYALTY,
+                 why="the redis container is stopped (/ready names Redis): the runbook starts it and redis-cli ping "
+                     "answers"),
+    ),
+    "loyalty-slow-requests": (
+        Scenario("slow-queries", "named_slow_statement", _LOYALTY_SLOW, **_LOYALTY, expect_exit=2,
+                 why="every business request waits 1.5 s in PostgreSQL (pg_sleep) under the drill's traffic: the "
+                     "read-only runbook must name the slow statement and EXPLAIN it"),
+    ),
+    "loyalty-quick-check": (
+        Scenario("5xx-storm", "named_quick_5xx", _LOYALTY_QUICK, **_LOYALTY, expect_exit=2,
+                 why="every business request fails with 500: the read-only quick check must name the failing "
+                     "integration smoke"),
+    ),
+    "loyalty-maintenance-mode": (
+        Scenario("maintenance", "modes_off", {"mode": "maintenance", "state": "off"}, **_LOYALTY,
+                 why="maintenance mode was left on (every write 503): the runbook switches it off and a write goes "
+                     "through again"),
+        Scenario("read-only", "modes_off", {"mode": "read_only", "state": "off"}, **_LOYALTY,
+                 why="read-only mode was left on (writes 503 read_only): the runbook switches it off"),
+    ),
+    "loyalty-migrations": (
+        Scenario("pending-migration", "migrations_applied", {"operation": "deploy", "force": True}, **_LOYALTY,
+                 why="the last migration is pending: the runbook shows it and deploys it inside the api container"),
+    ),
+    "loyalty-workers-outbox": (
+        Scenario("worker-disabled", "outbox_drained", {"metrics_window": 2, "log_lines": 20, "drain_seconds": 90},
+                 **_LOYALTY,
+                 why="the worker was started with WORKERS_ENABLED=0 and events wait in the outbox: the runbook sets "
+                     "it to 1, starts the worker and waits for the outbox to drain"),
+    ),
+    "loyalty-outbox-dead": (
+        Scenario("dead-events", "dead_resent", {"metrics_window": 1, "log_lines": 5, "deliver_seconds": 90},
+                 **_LOYALTY,
+                 why="the merchant answered 429 until events died in the outbox and now accepts again: the runbook "
+                     "sees the endpoint accept, requeues the dead events and waits until they are delivered"),
+    ),
+    "loyalty-telegram-notifications": (
+        Scenario("telegram-token-wrong", "named_telegram_token", {"metrics_window": 1, "log_lines": 5}, **_LOYALTY,
+                 expect_exit=2,
+                 why="the worker has a wrong bot token and no right one is given: the runbook must name the token the "
+                     "Bot API refuses (the fix needs the vault's token: tests/integration/compose/"
+                     "test_loyalty_playbooks_outbox.py rehearses it)"),
+    ),
+    "loyalty-external-errors": (
+        Scenario("webhook-500", "named_webhook_errors", {"metrics_window": 6, "log_lines": 5}, **_LOYALTY,
+                 expect_exit=2,
+                 why="the merchant webhook answers 500 under the drill's earn calls: the read-only runbook must name "
+                     "merchant_webhook http_error"),
+    ),
+    "loyalty-rollback": (
+        Scenario("bad-release", "release_rolled_back_compose", **_LOYALTY,
+                 why="the broken release 1.5.0 is up (api restarting): the rollback puts the previous image back on "
+                     "api and worker and the smoke check passes"),
+    ),
+})
 
 
 def alert_drillable():
@@ -271,7 +365,7 @@ def check_service(service, lab=LOCAL):
         raise DrillError(f"--service {service}: a drill runs one of {', '.join(SERVICES)}")
     if service not in LAB_SERVICES[lab]:
         where = [name for name, served in LAB_SERVICES.items() if service in served]
-        flag = " (--fleet N)" if where == [FLEET] else ""
+        flag = {FLEET: " (--fleet N)", COMPOSE: " (--lab compose)"}.get(where[0], "") if len(where) == 1 else ""
         raise DrillError(f"--service {service}: the {lab} lab cannot run it; it is drilled on the "
                          f"{' and '.join(where)} lab{flag} only")
     return service
@@ -287,14 +381,16 @@ def choose(runbook_id, fault=None, lab=LOCAL, service=DEFAULT_SERVICE):
     scenarios = [s for s in DRILLS[runbook_id] if service in s.services]
     if not scenarios:
         drilled = sorted({name for s in DRILLS[runbook_id] for name in s.services})
-        reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only"
-                                               + (f" (--service {drilled[0]})" if len(drilled) == 1 else ""))
+        # the one option that would drill it: --service S, or --lab compose for the compose lab's only service
+        hint = "" if len(drilled) != 1 else " (--lab compose)" if LAB_SERVICES[COMPOSE] == (drilled[0],) \
+            else f" (--service {drilled[0]})"
+        reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only{hint}")
         raise DrillError(f"{runbook_id} cannot be drilled for {service}: {reason}")
     for_service = "" if service == DEFAULT_SERVICE else f" for {service}"
     if fault is None:
         usable = [s for s in scenarios if lab in s.labs]
         if not usable:
-            labs = [name for name in (LOCAL, FLEET) if any(name in s.labs for s in scenarios)]
+            labs = [name for name in LABS if any(name in s.labs for s in scenarios)]
             raise DrillError(f"{runbook_id} cannot be drilled{for_service} on the {lab} lab: its faults "
                              f"({', '.join(s.fault for s in scenarios)}) exist on the {' and '.join(labs)} lab only")
         return usable[0]

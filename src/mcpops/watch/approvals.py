@@ -1,7 +1,8 @@
 """Pending approvals: a changing runbook an alert asked for, checked (its check-mode run) and waiting for an operator.
 
     <runs>/approvals/<id>.json   {id, status, runbook, host, inventory, extra_vars, fingerprint, check_run,
-                                  check_status, created_at, expires_at, decided_by, decided_at, run, run_status}
+                                  check_status, created_at, expires_at, decided_by, decided_at, run, run_status,
+                                  inputs: what the approver added, `mcpops approve -e`}
 
 status: pending, then approved (by `mcpops approve`, which runs the runbook for real with the recorded vars),
 denied (`mcpops deny`: nothing changes) or expired (nobody decided before expires_at: what the check run saw is
@@ -97,10 +98,10 @@ class Approvals:
             write_json(self._path(approval_id), record)
         return record
 
-    def finish(self, approval_id, run_dir, run_status):
-        """The real run an approval started, recorded in it."""
+    def finish(self, approval_id, run_dir, run_status, inputs=None):
+        """The real run an approval started, and the approver's inputs to it (secrets masked), recorded in it."""
         with locked(self.dir):
             record = self.get(approval_id)
-            record.update(run=str(run_dir), run_status=run_status)
+            record.update(run=str(run_dir), run_status=run_status, inputs=dict(inputs or {}))
             write_json(self._path(approval_id), record)
         return record

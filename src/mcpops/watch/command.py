@@ -78,7 +78,8 @@ def cmd_approve(args):
 
     try:
         by = _operator(args)
-        status, run_dir = Dispatcher(_runs_root(args), None).approve(args.approval, by, Progress())
+        status, run_dir = Dispatcher(_runs_root(args), None).approve(args.approval, by, Progress(),
+                                                                     inputs=getattr(args, "extra_vars", ()))
     except (ApprovalError, RunbookError, ValueError) as exc:
         return _fail(str(exc))
     print(f"approval {args.approval}: approved by {by}; run dir {run_dir} (status {status})")
@@ -125,4 +126,8 @@ def add_parser(sub):
         p.add_argument("approval", help="its id (mcpops approvals)")
         p.add_argument("--by", help="who decides (default $SUDO_USER, else the current user)")
         p.add_argument("--runs-dir", help="default $MCPOPS_RUNS_DIR, else the checkout's runs/")
+        if name == "approve":
+            p.add_argument("-e", "--extra-var", dest="extra_vars", action="append", default=[],
+                           metavar="NAME=VALUE", help="an input the alert cannot give (INC-005's rate_limit), as "
+                                                      "`mcpops run -e`; never the host, the alert or the operator")
         p.set_defaults(func=func)

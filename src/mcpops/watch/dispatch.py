@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 from mcpops.run import runner
-from mcpops.run.runbooks import discover, find
+from mcpops.run.runbooks import RunbookError, discover, find
 from mcpops.watch import alert_policy
 from mcpops.watch.alert_ledger import Ledger, window_seconds
 from mcpops.watch.approvals import APPROVED, DENIED, Approvals, ttl_seconds
@@ -20,6 +20,8 @@ from mcpops.watch.report_notes import mark_approval, mark_resolved
 from mcpops.watch.state_files import now_utc, stamp
 
 INVENTORY_ENV = "MCPOPS_INVENTORY"
+OPERATOR_VAR = "mcpops_operator"  # who acts: the approver (--by), never an input
+SECRET_SHOWN = "********"
 MAX_EVENT_BYTES = 4 * 1024 * 1024  # the source takes bodies up to 1 MiB; its percent-encoding at most triples it
 EXIT_REFUSED = 4
 # What the rulebook's own ansible-runner set for the action that runs `mcpops alert`: the runbook's run is another
@@ -49,6 +51,28 @@ def read_event(text):
     if not isinstance(event, dict) or not isinstance(event.get("alert"), dict):
         raise EventError("the event has no alert (is the rulebook's source mcpops.runbooks.alertmanager?)")
     return event
+
+
+def approver_inputs(runbook, pairs, recorded):
+    """`mcpops approve <id> -e name=value`: the inputs an alert cannot give (INC-005's new rateLimit), typed by the
+    runbook's metadata as `mcpops run -e` does. Never what the approval recorded (the host, the alert) nor the
+    operator (--by): the approver adds to the run, the alert's scope stays. RunbookError before anything runs."""
+    pairs = list(pairs or ())
+    if not pairs:
+        return {}
+    fixed = sorted(set(recorded) | {OPERATOR_VAR})
+    for pair in pairs:
+        name = pair.partition("=")[0]
+        if name in fixed:
+            raise RunbookError(f"-e {name}: an approval's {name} is not the approver's to set (recorded from the "
+                               f"alert, or --by); it takes inputs only")
+    return runbook.parse_extra_vars(pairs)
+
+
+def shown_inputs(runbook, inputs):
+    """The approver's inputs as the approval and the reports record them: a secret's value never."""
+    secret = set(runbook.secret_names())
+    return {name: SECRET_SHOWN if name in secret else value for name, value in sorted(inputs.items())}
 
 
 class QuietProgress:
@@ -154,21 +178,25 @@ class Dispatcher:
 
     # -- an operator's decision on a pending approval
 
-    def approve(self, approval_id, by, progress):
-        """Run the approved runbook for real with the recorded vars; (status, run dir)."""
+    def approve(self, approval_id, by, progress, inputs=()):
+        """Run the approved runbook for real with the recorded vars and the approver's inputs (`-e name=value`
+        pairs, checked before the approval is decided); (status, run dir)."""
+        pending = self.approvals.get(approval_id)
+        runbook = find(pending["runbook"])
+        added = approver_inputs(runbook, inputs, pending["extra_vars"])
         record = self.approvals.decide(approval_id, APPROVED, by)
-        runbook = find(record["runbook"])
-        extra_vars = dict(record["extra_vars"])
-        if "mcpops_operator" in runbook.extra_vars:
-            extra_vars["mcpops_operator"] = by
+        extra_vars = dict(record["extra_vars"], **added)
+        if OPERATOR_VAR in runbook.extra_vars:
+            extra_vars[OPERATOR_VAR] = by
         status, run_dir = self.run(runner.RunRequest(runbook=runbook, inventory=Path(record["inventory"]),
                                                      limit=record["host"], extra_vars=extra_vars, yes=True), progress)
-        record = self.approvals.finish(approval_id, run_dir, status)
+        record = self.approvals.finish(approval_id, run_dir, status, inputs=shown_inputs(runbook, added))
         mark_approval(run_dir, record)
         mark_approval(record["check_run"], record)
         self._ran(record["fingerprint"], run_dir)
         self.ledger.log({"decision": "approved", "approval": approval_id, "by": by, "run_dir": str(run_dir),
-                         "status": status, "runbook": record["runbook"], "host": record["host"]})
+                         "status": status, "runbook": record["runbook"], "host": record["host"],
+                         "inputs": record["inputs"]})
         return status, run_dir
 
     def deny(self, approval_id, by):
@@ -199,6 +227,8 @@ def main(stdin=None, environ=None):
     try:
         event = read_event(stdin.read(MAX_EVENT_BYTES + 1))
     except EventError as exc:
+        # logged as every other refusal; nothing of the event itself: it is whatever reached the rulebook
+        Ledger(runner.runs_root()).log({"decision": "refused", "reason": str(exc)})
         print("mcpops alert: refused: %s" % exc, file=sys.stderr)
         return EXIT_REFUSED
     inventory = environ.get(INVENTORY_ENV)

@@ -8,7 +8,7 @@ from mcpops.run.plugin_utils import load
 from mcpops.run.report import ReportError, find_report_json, rerender
 from mcpops.watch.state_files import read_json
 
-APPROVAL_FIELDS = ("id", "status", "decided_by", "decided_at", "expires_at", "check_run", "run")
+APPROVAL_FIELDS = ("id", "status", "decided_by", "decided_at", "expires_at", "check_run", "run", "inputs")
 
 
 def _quiet(_message):

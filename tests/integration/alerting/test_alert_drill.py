@@ -122,3 +122,66 @@ def test_without_auto_remediate_the_alert_only_checks_and_a_denial_leaves_the_ga
     assert "via alert OnecGatewayDown, denied): PASSED, denied: the lab was left as it was" in out
     assert set(verdict["via_alert"]["timings"]) == {"detection", "pending", "for", "dispatch", "check_run", "resolved"}
     assert LocalLab(lab_dir).supervisord_pid() is None
+
+
+def test_a_rate_storm_starts_inc_005_in_check_mode_and_the_approval_runs_it_with_the_approver_input(tmp_path):
+    """The cheapest changing runbook through approval: a ci-bot token storms the gateway into 429s,
+    OnecGatewayRateLimited fires (the lab's rule copy counts over 30 s: the storm is one burst), INC-005 runs in check
+    mode and waits; nothing changes until `mcpops approve <id> -e rate_limit=2` (the new rateLimit is the approver's,
+    an alert cannot know it); then INC-005 runs for real, the token's rateLimit is 2, and the alert's resolution is
+    in both reports. The reports must name the alert: the secret masker (plugins/plugin_utils/secret_mask.py) has to
+    keep a CamelCase name made of words such as OnecGatewayRateLimited."""
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    runbook = "inc-005-rate-limit"
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    proc = mcpops("drill", runbook, "--via-alert", "--approval", "approve", "--listen", "127.0.0.1:%d" % free_port(),
+                  lab_dir=lab_dir, runs_dir=runs)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+
+    # two runs: the check run the alert started, then the one the approval started
+    check_run, real_run = sorted(runs.glob("*-%s*" % runbook))
+    checked = json.loads((check_run / "report.json").read_text())
+    assert checked["check_mode"] is True and checked["alert"]["name"] == "OnecGatewayRateLimited"
+    assert "auto_remediate" not in checked["alert"]["labels"] and checked["alert"]["labels"]["runbook"] == runbook
+    assert not [step for step in checked["timeline"] if step.get("status") == "changed"]  # nothing changed
+    report = json.loads((real_run / "report.json").read_text())
+    assert report["check_mode"] is False and report["status"] == "ok" and set(report["hosts"]) == {LAB_HOST}
+    assert report["alert"]["name"] == "OnecGatewayRateLimited" and report["alert"]["instance"] == LAB_HOST
+    for data in (checked, report):
+        assert data["approval"]["status"] == "approved" and data["approval"]["run"] == str(real_run)
+        assert data["approval"]["inputs"] == {"rate_limit": 2}
+        assert data["alert"]["resolved_at"] and data["alert"]["fingerprint"] == checked["alert"]["fingerprint"]
+
+    # the watcher asked for approval, the operator approved, the alert resolved (it may resolve before the approved
+    # run ends: the ledger records it into that run when it is added)
+    said = decisions(runs)
+    assert sorted(d["decision"] for d in said) == ["approved", "pending approval", "resolved"], said
+    [pending] = [d for d in said if d["decision"] == "pending approval"]
+    [approved] = [d for d in said if d["decision"] == "approved"]
+    assert pending["path"] == "check, then approval" and pending["check_run"] == str(check_run)
+    assert approved["run_dir"] == str(real_run) and approved["status"] == 0 and approved["inputs"] == {"rate_limit": 2}
+
+    # before the approval the token kept the fault's rateLimit; after it, the one the approver gave
+    verdict = json.loads((real_run / "drill.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert verdict["passed"] and verdict["runbook_exit"] == 0
+    assert checks["check_changed_nothing"]["ok"] and "rateLimit 5/min" in checks["check_changed_nothing"]["detail"]
+    assert checks["rate_limited"]["ok"] and "rateLimit 2/min" in checks["rate_limited"]["detail"]
+    assert checks["tokens"]["ok"] and checks["healthy"]["ok"] and checks["resolved"]["ok"]
+    assert out.index("check_changed_nothing") > out.index("decision: pending approval")
+    assert out.index("Step 2: Adjust token rateLimit") > out.index("mcpops approve")
+
+    # the clock: each hand-over measured, and they add up to the fault-to-healthy time
+    timings = verdict["via_alert"]["timings"]
+    parts = ("detection", "dispatch", "check_run", "approval", "runbook", "verify")
+    assert all(timings[part] is not None and timings[part] >= 0 for part in parts + ("fault_to_healthy", "resolved"))
+    assert abs(sum(timings[part] for part in parts) - timings["fault_to_healthy"]) <= 0.5, timings
+    assert "via alert OnecGatewayRateLimited, approved): PASSED, recovered in" in out
+
+    started = [int(pid) for pid in re.findall(r"\((?:pid) (\d+)\)", out)]
+    assert len(started) == 3 and not [pid for pid in started if pids.pid_alive(pid)]
+    lab = LocalLab(lab_dir)
+    assert lab.supervisord_pid() is None
+    assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []

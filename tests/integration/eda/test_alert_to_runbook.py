@@ -171,6 +171,8 @@ def test_bad_input_is_refused_and_duplicates_start_one_run(watcher):
     assert refused["bad2"] == "the alert has no runbook label: nothing to run"
     assert refused["bad3"].startswith("auto_remediate=\"{{ lookup('pipe', 'id') }}\": the label is")
     assert refused["bad4"] == "host 'nowhere' is not in the inventory"
+    # the malformed payload was refused by the source and logged there (ansible-rulebook's log is the watcher's)
+    assert "alertmanager: refused a request to /alerts" in watcher.log.read_text(), watcher.tail()
     # one health check ran, on the alert's host, its report naming the alert
     [run_dir] = runs_of(watcher.runs, "health-check")
     ran = [d for d in watcher.decisions() if d["decision"] == "ran"]

@@ -2,8 +2,9 @@
 nginx (Debian's binary, loopback only) in front of three loopback HTTP backends, with the site conf laid out as the
 cctelegram fleet's load balancer (upstream cctelegram_mcp, zone cctelegram, the offenders include): a drained server
 gets no request after the reload, a restored one gets traffic again, an offending client (its own source address
-127.0.0.66) is limited while 127.0.0.1 is not, absent reverts byte for byte, a change nginx -t rejects leaves the file
-as it was, check mode and a second run touch neither the file nor nginx."""
+127.0.0.66) is limited while 127.0.0.1 is not, a lowered limit_conn turns away a client's connection over it (held
+open by a backend that answers /slow only when the test lets it), absent reverts byte for byte, a change nginx -t
+rejects leaves the file as it was, check mode and a second run touch neither the file nor nginx."""
 
 import http.client
 import json
@@ -46,11 +47,14 @@ class Backends:
     def __init__(self):
         self.hits = {}
         self.servers = []
-        hits = self.hits
+        self.release = threading.Event()  # /slow answers once it is set (or after DEADLINE)
+        hits, release = self.hits, self.release
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 name = self.server.name
+                if self.path == "/slow":
+                    release.wait(DEADLINE)
                 hits[name] = hits.get(name, 0) + 1
                 body = name.encode()
                 self.send_response(200)
@@ -101,6 +105,7 @@ class LoadBalancer:
             "include %s;\n"
             "map $cctelegram_offender $cctelegram_offender_key {\n    default \"\";\n    1 $binary_remote_addr;\n}\n"
             "limit_req_zone $cctelegram_offender_key zone=cctelegram_offenders:10m rate=2r/s;\n"
+            "limit_conn_zone $binary_remote_addr zone=cctelegram_conn:10m;\n"
             "upstream cctelegram_mcp {\n%s}\n"
             "server {\n"
             "    listen 127.0.0.1:%d;\n"
@@ -109,6 +114,8 @@ class LoadBalancer:
             "    location / {\n"
             "        limit_req zone=cctelegram burst=500 nodelay;\n"
             "        limit_req zone=cctelegram_offenders nodelay;\n"
+            "        limit_conn cctelegram_conn 64;\n"
+            "        limit_conn_status 429;\n"
             "        proxy_pass http://cctelegram_mcp;\n"
             "        proxy_next_upstream error timeout;\n"
             "    }\n"
@@ -339,3 +346,63 @@ def test_a_conf_that_already_fails_nginx_t_is_not_touched(lb):
         lb.conf.write_bytes(main)
     assert "fails nginx -t before any change" in err.value.msg and "worker_processes" in err.value.msg, err.value.msg
     assert lb.site.read_bytes() == site
+
+
+def held_open(lb, count, source):
+    """count GET /slow from source at once (the backend holds each until release); their threads and statuses."""
+    statuses = []
+    threads = [threading.Thread(target=lambda: statuses.append(lb.get("/slow", source=source)[0])) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, statuses
+
+
+def test_lower_concurrent_connections_then_revert_with_check_mode_and_idempotence(lb):
+    site_before = lb.site.read_bytes()
+    workers = lb.workers()
+    dry = play(lb, [limit_task("lower", lb, lb.site, zone="cctelegram_conn", connections=2, reload=True)],
+               check=True, diff=True)["lower"]
+    assert not dry.get("failed") and dry["changed"] is True and dry["reloaded"] is False, dry
+    assert "limit_conn cctelegram_conn 2; # mcpops nginx_client_limit: was connections=64" in dry["diff"]["after"]
+    assert lb.site.read_bytes() == site_before and lb.workers() == workers
+
+    done = play(lb, [limit_task("lower", lb, lb.site, zone="cctelegram_conn", connections=2, reload=True),
+                     limit_task("again", lb, lb.site, zone="cctelegram_conn", connections=2, reload=True),
+                     limit_task("hostile", lb, lb.site, zone="cctelegram_conn", connections=-1)])
+    assert done["lower"]["changed"] is True and done["lower"]["reload_confirmed"] is True, done["lower"]
+    assert (done["lower"]["connections_before"], done["lower"]["connections"]) == (64, 2)
+    assert done["again"]["changed"] is False and done["again"]["reloaded"] is False, done["again"]
+    assert done["hostile"]["failed"] is True and "from 1 to 1000000" in done["hostile"]["msg"]
+    lb.wait_reloaded(workers)
+
+    # nginx enforces it: two held connections of one client are served, the third is turned away at once (429);
+    # another client is not counted with it
+    lb.backends.release.clear()
+    try:
+        threads, statuses = held_open(lb, 2, OFFENDER)
+        until(lambda: lb.get("/nginx_status")[1].count("Writing") and
+              int(lb.get("/nginx_status")[1].split("Writing: ")[1].split()[0]) >= 3, "two /slow requests in flight")
+        assert lb.get("/slow", source=OFFENDER)[0] == 429
+        other, other_statuses = held_open(lb, 1, "127.0.0.1")
+    finally:
+        lb.backends.release.set()
+    for thread in threads + other:
+        thread.join(DEADLINE)
+    assert statuses == [200, 200] and other_statuses == [200], (statuses, other_statuses)
+
+    workers = lb.workers()
+    back = play(lb, [limit_task("back", lb, lb.site, zone="cctelegram_conn", state="absent", reload=True),
+                     limit_task("again", lb, lb.site, zone="cctelegram_conn", state="absent", reload=True)])
+    assert back["back"]["changed"] is True and back["back"]["connections"] == 64, back["back"]
+    assert back["again"]["changed"] is False
+    assert lb.site.read_bytes() == site_before
+    lb.wait_reloaded(workers)
+    lb.backends.release.clear()
+    try:
+        threads, statuses = held_open(lb, 3, OFFENDER)
+        until(lambda: int(lb.get("/nginx_status")[1].split("Writing: ")[1].split()[0]) >= 4, "three /slow in flight")
+    finally:
+        lb.backends.release.set()
+    for thread in threads:
+        thread.join(DEADLINE)
+    assert statuses == [200, 200, 200], statuses

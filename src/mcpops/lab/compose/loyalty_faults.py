@@ -10,7 +10,7 @@ its repair: what an operator's runbook would do, so that a drill can break with 
 | disk-full | the database volume (its own 96 MiB tmpfs) filled by a file | ENOSPC on writes, df 100% | the file removed, postgres up |
 | redis-down | `compose stop redis` | /ready redis error (the API still serves from PostgreSQL) | `compose start redis` |
 | worker-disabled | WORKERS_ENABLED=0, `up -d worker` | loyalty_outbox_pending grows, worker log says disabled | WORKERS_ENABLED=1, `up -d worker` |
-| webhook-429, webhook-500 | the merchant stand-in answers 429 / 500 | external_requests_total{result="rate_limited"\\|"http_error"}, loyalty_outbox_dead_total grows | the stand-in healed, dead events requeued |
+| webhook-429, webhook-500 | the merchant stand-in answers 429 / 500 | external_requests_total{result="rate_limited"\\|"http_error"}, loyalty_outbox_dead_total grows | the stand-in healed, delivery resumed, dead events requeued |
 | telegram-token-wrong | TELEGRAM_NOTIFY_BOT_TOKEN wrong, `up -d worker` | external_requests_total{provider="telegram",status="401"}, no message | the token back, `up -d worker` |
 | pending-migration | the last migration undone (its index dropped, its row gone) | `migrate status` exits 1 naming it | `migrate deploy` (exec -T api) |
 | bad-release | IMAGE_TAG the broken 1.5.0 build (IMAGE_TAG_PREVIOUS the one it replaced), `up -d` | api restarting (ImportError), /live silent | rollback: the previous image back, `up -d` |
@@ -134,9 +134,16 @@ FAULTS = {
 }
 
 
-def _heal_merchant(lab):
-    """The merchant answers again; then the dead events go back to pending (the seed: fix the cause, then resend)."""
+def heal_merchant(lab):
+    """The merchant stand-in answers 200 again: the cause fixed, nothing requeued (what a merchant's fix does)."""
     clear_faults(str(lab.dir / "state" / "merchant"))
+
+
+def _heal_merchant(lab):
+    """The merchant answers again; then delivery resumed (a runbook may have paused it) and the dead events back to
+    pending (the seed: fix the cause, then resend)."""
+    heal_merchant(lab)
+    lab.outbox("resume")
     return lab.outbox("requeue")
 
 

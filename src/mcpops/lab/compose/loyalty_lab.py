@@ -91,6 +91,20 @@ class LoyaltyLab:
             engine.stop()
             raise
 
+    @classmethod
+    def attach(cls, directory, docker, engine=None):
+        """The lab an earlier process brought up in directory (its lab.json: ports, images; the env file: the base
+        image), on the engine docker talks to; LoyaltyLabError when there is none."""
+        directory = Path(directory)
+        try:
+            recorded = json.loads((directory / "lab.json").read_text())
+            base_tag = project.parse_env((directory / project.ENV_FILE).read_text())["BASE_IMAGE"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise LoyaltyLabError(f"no compose lab in {directory}: {exc}") from None
+        lab = cls(docker, base_tag, directory=directory, engine=engine)
+        lab.ports, lab.images = recorded["ports"], recorded["images"]
+        return lab
+
     def up(self):
         """Images built, files written, the database volume mounted, the project up, migrations deployed through
         `exec -T api`, /ready 200. Returns self."""
@@ -203,6 +217,8 @@ class LoyaltyLab:
     def inventory_text(self):
         host = {
             "ansible_connection": "local",
+            # the controller's Python (psycopg, the collection's module_utils): the host is this machine
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
             "mcp_service": "loyalty-api",
             "mcp_service_overrides": {
                 "api": {"default_url": self.url},
@@ -224,8 +240,11 @@ class LoyaltyLab:
             "gateway_compose_docker_config": self.docker.config_dir,
             "compose_project_name": project.PROJECT,
         }
-        # JSON is YAML: no YAML library needed, and no quoting mistakes
-        return json.dumps({"all": {"hosts": {"loyalty-compose": host}}}, indent=2) + "\n"
+        # JSON is YAML: no YAML library needed, and no quoting mistakes. The host is in the runbooks' default group
+        # (loyalty_api) too, so that `mcpops run` and `mcpops drill` need no -e loyalty_hosts.
+        return json.dumps({"all": {"hosts": {"loyalty-compose": host},
+                                   "children": {"loyalty_api": {"hosts": {"loyalty-compose": {}}}}}},
+                          indent=2) + "\n"
 
     # -- the database volume ------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ import threading
 import time
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Every reason an MCP request is refused with 401/403 (mcp.McpService.authenticate). Each series is there at 0 from
+# the start: a series born at its first failures would hide them, increase() has no earlier sample to count from.
+AUTH_FAILURE_REASONS = ("missing_token", "unknown_token", "revoked", "expired", "blocked")
 
 
 def _escape(value):
@@ -41,7 +44,7 @@ class GatewayMetrics:
     def __init__(self):
         self._lock = threading.Lock()
         self.responses = {}  # status code -> count
-        self.auth_failures = {}  # reason -> count
+        self.auth_failures = dict.fromkeys(AUTH_FAILURE_REASONS, 0)  # reason -> count
         self.rate_limited = 0
 
     def response(self, status):

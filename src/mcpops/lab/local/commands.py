@@ -1,6 +1,7 @@
 """`mcpops lab up|down|status|break <fault>|seed`: argparse wiring over LocalLab (the 1C gateway) and ServiceLab (the
 other reference services, `up --service <name>`; the state dir's lab.json records which, so `down`, `status` and
-`break` need no --service)."""
+`break` need no --service). With `--platform compose`, up, down, status, break and repair are the Loyalty API's compose
+lab's (mcpops.lab.compose.commands: a private dockerd and the compose project, kept running between commands)."""
 
 import argparse
 import json
@@ -8,6 +9,7 @@ import sys
 
 EXIT_ERROR = 1
 EXIT_UNKNOWN_FAULT = 4
+COMPOSE = "compose"
 
 
 def _lab(args):
@@ -147,7 +149,27 @@ def cmd_seed(args):
     return 0
 
 
+def _on_platform(local, name):
+    """The subcommand: the compose lab's body (mcpops.lab.compose.commands.<name>) with --platform compose, else
+    the local lab's."""
+    def dispatch(args):
+        if getattr(args, "platform", None) == COMPOSE:
+            from mcpops.lab.compose import commands as compose_commands
+
+            return getattr(compose_commands, name)(args)
+        return local(args)
+
+    return dispatch
+
+
+def cmd_repair_local(args):
+    print(f"mcpops lab: error: `repair` is the compose lab's (--platform {COMPOSE}); the local lab's faults are undone "
+          "by `mcpops lab break healthy`", file=sys.stderr)
+    return EXIT_UNKNOWN_FAULT
+
+
 def add_parser(subparsers):
+    from mcpops.lab.compose.loyalty_faults import FAULTS as COMPOSE_FAULTS
     from mcpops.lab.local.faults import FAULTS
     from mcpops.lab.local.lab import DEFAULT_LISTEN, DEFAULT_UPSTREAM
     from mcpops.lab.local.service_catalog import ONEC_GATEWAY, SERVICE_NAMES, SERVICES
@@ -159,8 +181,13 @@ def add_parser(subparsers):
     lab = subparsers.add_parser("lab", help="the local lab: a reference service (default the 1C gateway) under supervisord")
     lab.add_argument("--dir", default=None, help="lab state dir (default: $MCPOPS_LAB_DIR or ./.lab)")
     sub = lab.add_subparsers(dest="lab_command", required=True)
+    platform = argparse.ArgumentParser(add_help=False)
+    platform.add_argument("--platform", choices=("local", COMPOSE), default=None,
+                          help="local (default): the reference service under supervisord; compose: the Loyalty API's "
+                               "compose lab (root: a private dockerd; state in --dir, else $MCPOPS_COMPOSE_LAB_DIR or "
+                               "./.lab-compose)")
 
-    p = sub.add_parser("up", parents=[common], help="start the lab (idempotent)")
+    p = sub.add_parser("up", parents=[common, platform], help="start the lab (idempotent)")
     p.add_argument("--service", default=None, choices=SERVICE_NAMES,
                    help=f"the reference service to run (default: the one the state dir records, else {ONEC_GATEWAY}); "
                         f"the others start their own private datastores")
@@ -170,21 +197,27 @@ def add_parser(subparsers):
     p.add_argument("--upstream", default=None,
                    help=f"host:port on loopback the seeded profiles' odataUrl point at, where INC-004's faults start "
                         f"the lab upstream (default {DEFAULT_UPSTREAM}; used when the lab seeds its data dir)")
-    p.set_defaults(func=cmd_up)
+    p.set_defaults(func=_on_platform(cmd_up, "cmd_up"))
 
-    p = sub.add_parser("down", parents=[common], help="stop everything the lab started (idempotent)")
+    p = sub.add_parser("down", parents=[common, platform], help="stop everything the lab started (idempotent)")
     p.add_argument("--purge", action="store_true", help="also remove the state dir")
-    p.set_defaults(func=cmd_down)
+    p.set_defaults(func=_on_platform(cmd_down, "cmd_down"))
 
-    p = sub.add_parser("status", parents=[common], help="supervisor state, pid, /healthz and /readyz")
+    p = sub.add_parser("status", parents=[common, platform], help="supervisor state, pid, /healthz and /readyz")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=_on_platform(cmd_status, "cmd_status"))
 
     service_faults = "; ".join(f"{name}: {', '.join(spec.faults)}" for name, spec in SERVICES.items())
-    p = sub.add_parser("break", parents=[common],
-                       help=f"inject a fault: {', '.join(FAULTS)} (on a service lab: {service_faults})")
+    p = sub.add_parser("break", parents=[common, platform],
+                       help=f"inject a fault: {', '.join(FAULTS)} (on a service lab: {service_faults}; "
+                            f"--platform compose: {', '.join(COMPOSE_FAULTS)})")
     p.add_argument("fault", metavar="fault", help=f"{ONEC_GATEWAY}: {', '.join(FAULTS)}; {service_faults}")
-    p.set_defaults(func=cmd_break)
+    p.set_defaults(func=_on_platform(cmd_break, "cmd_break"))
+
+    p = sub.add_parser("repair", parents=[common, platform],
+                       help="--platform compose: undo a fault the way an operator would (waits for /ready)")
+    p.add_argument("fault", metavar="fault", help=", ".join(COMPOSE_FAULTS))
+    p.set_defaults(func=_on_platform(cmd_repair_local, "cmd_repair"))
 
     p = sub.add_parser("seed", parents=[common], help="(re)seed the data dir; refuses while the gateway runs")
     p.add_argument("--force", action="store_true", help="reseed a data dir that already holds data")

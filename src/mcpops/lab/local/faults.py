@@ -68,6 +68,16 @@ def corrupt_store(lab):
     return f"corrupt-store: wrote invalid JSON into {path} and restarted {lab.service_name}; now {state}"
 
 
+def corrupt_store_live(lab):
+    """tokens.json made invalid under the running gateway, with no restart: /readyz's storage check fails while the
+    gateway still answers and exports /metrics, which OnecGatewayStorageNotReady alerts on (corrupt-store's restart
+    into a crash loop takes /metrics away, so only OnecGatewayDown could fire)."""
+    _require_healthy(lab)
+    path = lab.data_dir / "tokens.json"
+    atomic_write(path, '{"tokens": [ {"id": "tok_broken", \n', 0o600)
+    return f"corrupt-store-live: wrote invalid JSON into {path}; {lab.service_name} still runs (/readyz storage failing)"
+
+
 def bad_migration(lab):
     _require_up(lab)
     path = lab.data_dir / "storage-meta.json"
@@ -457,6 +467,7 @@ def not_ready(lab):
 
 _FAULTS = {
     "corrupt-store": corrupt_store,
+    "corrupt-store-live": corrupt_store_live,
     "bad-migration": bad_migration,
     "stop": stop,
     "crash": crash,

@@ -31,13 +31,16 @@ def result_of(status):
 
 
 def counts(conn):
-    """{"pending", "sent", "dead", "paused", "paused_since", "reason"}."""
+    """{"pending", "sent", "dead", "dead_by_status" ({last HTTP status or "none": count}), "paused", "paused_since",
+    "reason"}."""
     pending, sent, dead = conn.execute(
         "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'sent'), "
         "count(*) FILTER (WHERE status = 'dead') FROM outbox").fetchone()
     paused, changed_at, reason = conn.execute(
         "SELECT paused, changed_at, reason FROM outbox_control WHERE id = 1").fetchone() or (False, None, None)
-    return {"pending": pending, "sent": sent, "dead": dead, "paused": paused,
+    dead_by_status = {status: n for status, n in conn.execute(
+        "SELECT coalesce(last_status, 'none'), count(*) FROM outbox WHERE status = 'dead' GROUP BY 1 ORDER BY 1")}
+    return {"pending": pending, "sent": sent, "dead": dead, "dead_by_status": dead_by_status, "paused": paused,
             "paused_since": changed_at.isoformat() if paused and changed_at else None, "reason": reason}
 
 

@@ -5,7 +5,8 @@ merchant's webhook receiver. Ours, small, on loopback; not the real providers (t
 
 - telegram: POST /bot<token>/sendMessage {"chat_id", "text"} -> 200 {"ok": true, "result": {...}} when <token> is the
   one in TELEGRAM_STANDIN_TOKEN_FILE, else 401 {"ok": false, "error_code": 401, "description": "Unauthorized"} (the
-  Bot API's own answer). GET /_lab/messages -> {"messages": [{"chat_id", "text"}, ...]} (what was accepted).
+  Bot API's own answer). GET|POST /bot<token>/getMe -> 200 {"ok": true, "result": {"id", "is_bot": true, "username"}}
+  or the same 401: the Bot API's own token check. GET /_lab/messages -> {"messages": [{"chat_id", "text"}, ...]} (what was accepted).
 - merchant: POST /webhooks/loyalty (a JSON event) -> 200 {"received": true}, or the status faults.json's
   `answer_status` names (429 with Retry-After, 500, ...); GET /_lab/received -> {"events": [...], "refused": N}.
 
@@ -43,11 +44,23 @@ class TelegramBotApi(App):
         self.messages = []
         self._lock = threading.Lock()
         self.add("/bot<token>/sendMessage", self.send_message, ("POST",))
+        self.add("/bot<token>/getMe", self.get_me, ("GET", "POST"))
         self.add("/_lab/messages", self.list_messages, ("GET",))
 
+    def _unauthorized(self, req):
+        """The Bot API's 401 for a token it does not know, or None."""
+        if hmac.compare_digest(req.params["token"].encode("utf-8"), self.token.encode("utf-8")):
+            return None
+        return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+
+    def get_me(self, req):
+        return self._unauthorized(req) or (200, {"ok": True, "result": {"id": 1, "is_bot": True,
+                                                                         "username": "mcpops_lab_bot"}})
+
     def send_message(self, req):
-        if not hmac.compare_digest(req.params["token"].encode("utf-8"), self.token.encode("utf-8")):
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        refused = self._unauthorized(req)
+        if refused:
+            return refused
         body = req.json()
         if not body.get("chat_id") or not isinstance(body.get("text"), str) or not body["text"]:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id and text are required"}

@@ -196,7 +196,10 @@ def test_connector_scenarios_are_the_playbook_tests_faults_and_extra_vars():
     storm = choose("connector-rate-limits", service=CONNECTOR)
     assert storm.undo_vars == {"block_ips": ["127.0.0.77"], "unblock": True}
     timer = choose("cctelegram-auto-recovery", lab=FLEET, service=CCTELEGRAM)  # its timer removed again
-    assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r] if s not in (storm, timer))
+    p1 = choose("cctelegram-p1-response", lab=FLEET, service=CCTELEGRAM)  # its connection limit put back
+    assert p1.undo_vars == {"contain_connections": 8, "contain_revert": True}
+    assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r]
+               if s not in (storm, timer, p1))
 
 
 def test_the_memory_limit_puts_only_the_leaking_instance_over_the_threshold():
@@ -234,10 +237,11 @@ def test_connector_choice_and_refusals():
 
 def test_the_1c_runbooks_are_listed_first():
     listed = scenarios.drillable()
-    assert listed[:9] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
-                          "inc-005-rate-limit", "rolling-restart", "cctelegram-auto-recovery",
-                          "cctelegram-bridge-recovery", "cctelegram-p0-response", "service-outage"]
-    assert set(listed[9:]) == {r for r in scenarios.DRILLS if r.startswith("connector-")}
+    assert listed[:11] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
+                           "inc-005-rate-limit", "rolling-restart", "cctelegram-auto-recovery",
+                           "cctelegram-bridge-recovery", "cctelegram-p0-response", "cctelegram-p1-response",
+                           "cctelegram-post-incident-validation", "service-outage"]
+    assert set(listed[11:]) == {r for r in scenarios.DRILLS if r.startswith(("connector-", "loyalty-"))}
 
 
 def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():

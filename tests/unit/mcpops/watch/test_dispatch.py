@@ -141,3 +141,60 @@ def test_what_the_rulebook_s_runner_set_is_dropped_and_host_key_checking_is_the_
     assert dispatch.without_outer_runner(dict(environ)) == {"PATH": "/bin"}
     environ["MCPOPS_HOST_KEY_CHECKING"] = "True"
     assert dispatch.without_outer_runner(dict(environ)) == {"PATH": "/bin", "ANSIBLE_HOST_KEY_CHECKING": "True"}
+
+
+def test_the_approver_gives_the_inputs_the_alert_cannot_typed_by_the_runbook_s_metadata(setup):
+    dispatcher, runner, _out, _err = setup
+    dispatcher.handle(event(runbook="inc-005-rate-limit"))
+    approval = decisions(dispatcher)[-1]["approval"]
+    status, run_dir = dispatcher.approve(approval, "bob", dispatch.QuietProgress(), inputs=["rate_limit=2"])
+    check, real = runner.requests
+    assert status == 0 and real.extra_vars["rate_limit"] == 2 and "rate_limit" not in check.extra_vars
+    assert real.extra_vars["inc005_hosts"] == "gw1" and real.limit == "gw1"
+    assert decisions(dispatcher)[-1]["inputs"] == {"rate_limit": 2}
+    for run in (run_dir, runner.runs / "run1-inc-005-rate-limit"):
+        assert json.loads((run / "report.json").read_text())["approval"]["inputs"] == {"rate_limit": 2}
+
+
+@pytest.mark.parametrize("inputs, reason", [
+    (["inc005_hosts=all"], "inc005_hosts is not the approver's to set"),   # the alert's host stays
+    (["mcpops_alert={}"], "mcpops_alert is not the approver's to set"),
+    (["mcpops_operator=root"], "mcpops_operator is not the approver's to set"),  # --by names who acts
+    (["rate_limit=many"], "expected a whole number"),
+    (["playbook=/etc/passwd"], "has no extra var 'playbook'"),
+    (["rate_limit"], "expected name=value"),
+])
+def test_bad_approver_inputs_are_refused_before_the_approval_is_decided(setup, inputs, reason):
+    dispatcher, runner, _out, _err = setup
+    dispatcher.handle(event(runbook="inc-005-rate-limit"))
+    approval = decisions(dispatcher)[-1]["approval"]
+    with pytest.raises(dispatch.RunbookError, match=reason):
+        dispatcher.approve(approval, "bob", dispatch.QuietProgress(), inputs=inputs)
+    assert len(runner.requests) == 1 and dispatcher.approvals.get(approval)["status"] == "pending"
+    dispatcher.approve(approval, "bob", dispatch.QuietProgress(), inputs=["rate_limit=3"])  # still decidable
+    assert runner.requests[-1].extra_vars["rate_limit"] == 3
+
+
+def test_a_secret_input_is_recorded_masked(setup):
+    dispatcher, runner, _out, _err = setup
+    dispatcher.handle(event(runbook="inc-006-secret-leak"))
+    approval = decisions(dispatcher)[-1]["approval"]
+    canary = "canary-ip-salt-5f0c1e"
+    dispatcher.approve(approval, "bob", dispatch.QuietProgress(), inputs=["org_id=org_acme", "ip_salt=" + canary])
+    assert runner.requests[-1].extra_vars["ip_salt"] == canary
+    assert dispatcher.approvals.get(approval)["inputs"] == {"ip_salt": dispatch.SECRET_SHOWN, "org_id": "org_acme"}
+    assert canary not in (dispatcher.runs_root / ".alerts" / "decisions.log").read_text()
+    assert not [p for p in dispatcher.runs_root.rglob("*.json") if canary in p.read_text()]
+
+
+def test_a_malformed_event_is_refused_and_logged_without_its_content(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MCPOPS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv(dispatch.INVENTORY_ENV, str(tmp_path / "inventory.json"))
+    assert dispatch.main(io.StringIO('{"alert": "not a map", "canary": "c4n4ry"}'), environ={}) \
+        == dispatch.EXIT_REFUSED
+    assert dispatch.main(io.StringIO("%7Bnot json c4n4ry"), environ={}) == dispatch.EXIT_REFUSED
+    logged = [json.loads(line) for line in (tmp_path / "runs" / ".alerts" / "decisions.log").read_text().splitlines()]
+    assert [d["decision"] for d in logged] == ["refused", "refused"]
+    assert "has no alert" in logged[0]["reason"] and "not JSON" in logged[1]["reason"]
+    assert "c4n4ry" not in json.dumps(logged) and "refused" in capsys.readouterr().err
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name != ".alerts"]  # nothing ran

@@ -37,6 +37,13 @@ def test_token_looking_strings_are_masked_anywhere_in_text(secret):
     assert secret not in out and MASK in out
 
 
+@pytest.mark.parametrize("name", ["OnecGatewayRateLimited", "OnecGatewayStorageNotReady", "LegoMcpHsmUnavailable"])
+def test_an_alert_name_made_of_words_is_an_identifier_not_a_secret(name):
+    """The report names the alert that started a run: a CamelCase name of words must stay readable."""
+    assert not looks_like_token(name)
+    assert name in SecretMasker().text("alert %s fired" % name)
+
+
 @pytest.mark.parametrize("length, most_missed", [(20, 0.006), (32, 0.001), (43, 0.0)])
 def test_how_many_random_secrets_the_heuristic_misses(length, most_missed):
     """The share of random url-safe strings (seeded, so the figure is fixed) that looks_like_token lets through:

@@ -137,3 +137,12 @@ def test_the_alert_that_started_the_run_is_a_row_of_the_run_table(sample):
         "since 2026-12-05T09:00:00Z; fingerprint `c0ffee` |")
     del sample["alert"]
     assert not any(line.startswith("| alert |") for line in render(sample).splitlines())
+
+
+def test_an_approved_run_s_row_shows_the_inputs_the_approver_gave(sample):
+    approved = dict(sample, approval={"id": "ap1", "status": "approved", "decided_by": "bob",
+                                      "decided_at": "2026-12-05T10:00:00Z", "run": "runs/x",
+                                      "inputs": {"rate_limit": 2, "note": "a | pipe"}})
+    row = next(line for line in render(approved).splitlines() if line.startswith("| approval |"))
+    assert "`ap1` **approved** by bob" in row and "the approver's inputs: `note=a \\| pipe` `rate_limit=2`" in row
+    assert "inputs" not in render(sample)

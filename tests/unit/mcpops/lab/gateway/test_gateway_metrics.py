@@ -40,3 +40,12 @@ def test_timestamps_and_label_escaping():
     assert iso_to_epoch("1970-01-01T00:01:00Z") == 60
     assert iso_to_epoch("yesterday") is None and iso_to_epoch(None) is None
     assert render([("m", "gauge", "h", [({"v": 'a"b\\c'}, 1)])]).splitlines()[-1] == 'm{v="a\\"b\\\\c"} 1'
+
+
+def test_every_auth_failure_reason_is_a_series_from_the_start():
+    """A counter series that first appears carrying its first failures is invisible to increase() (no earlier sample):
+    the lab's auth-spike, 70 failures at once, would never fire OnecGatewayAuthFailures."""
+    lines = render(GatewayMetrics().families("1", {"storage": "ok"}, [])).splitlines()
+    for reason in ("missing_token", "unknown_token", "revoked", "expired", "blocked"):
+        assert 'onec_gateway_mcp_auth_failures_total{reason="%s"} 0' % reason in lines
+    assert "onec_gateway_mcp_rate_limited_total 0" in lines

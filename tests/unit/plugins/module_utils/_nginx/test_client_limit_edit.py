@@ -1,5 +1,5 @@
 """Offending clients marked in the offenders geo (a scaffold first when there is none) and unmarked again; a zone's
-rate set with a note of its first rate, and put back from it byte for byte."""
+rate set with a note of its first rate, and put back from it byte for byte; the same for a limit_conn's number."""
 
 import pytest
 
@@ -41,3 +41,46 @@ def test_a_zone_rate_change_keeps_the_first_rate_and_absent_restores_the_bytes()
     assert cle.plan_zone_rate(SITE, "cctelegram", "absent") == (SITE, "30r/s", "30r/s", None)
     with pytest.raises(ConfError, match=r"no limit_req_zone zone=x in this file \(zones here: cctelegram\)"):
         cle.plan_zone_rate(SITE, "x", "present", "1r/s")
+
+
+CONN_SITE = ("limit_conn_zone $binary_remote_addr zone=cct_conn:10m;\n"
+             "limit_req_zone $binary_remote_addr zone=cct:10m rate=30r/s;\n"
+             "server {\n"
+             "    limit_conn cct_conn 64;  # per client\n"
+             "    location / {\n"
+             "        limit_conn cct_conn 64;\n"
+             "    }\n"
+             "}\n")
+
+
+def test_limit_conn_is_lowered_everywhere_with_its_first_number_noted_and_absent_restores_the_bytes():
+    text, before, after, original = cle.plan_connections(CONN_SITE, "cct_conn", "present", 8)
+    assert (before, after, original) == (64, 8, 64)
+    assert text.count("limit_conn cct_conn 8; # mcpops nginx_client_limit: was connections=64") == 2
+    # the comment after the first one stays after the note; nothing else moves
+    assert "limit_conn cct_conn 8; # mcpops nginx_client_limit: was connections=64  # per client\n" in text
+    assert "limit_conn_zone $binary_remote_addr zone=cct_conn:10m;" in text and "rate=30r/s;" in text
+    # lowered again: the first number stays noted, not the 8 in between
+    again, before2, after2, original2 = cle.plan_connections(text, "cct_conn", "present", 4)
+    assert (before2, after2, original2) == (8, 4, 64) and again.count("was connections=64") == 2
+    # the same number: no change
+    assert cle.plan_connections(again, "cct_conn", "present", 4)[0] == again
+    back, b, a, o = cle.plan_connections(again, "cct_conn", "absent")
+    assert (b, a, o) == (4, 64, 64) and "limit_conn cct_conn 64;\n" in back and "mcpops" not in back
+    assert back == CONN_SITE
+    # absent on a file never changed: nothing to put back
+    assert cle.plan_connections(CONN_SITE, "cct_conn", "absent") == (CONN_SITE, 64, 64, None)
+    # set back to the first number by hand: no note is kept
+    same, _, _, none = cle.plan_connections(text, "cct_conn", "present", 64)
+    assert "mcpops" not in same and none is None
+
+
+def test_the_zone_kind_comes_from_the_file_and_an_unknown_zone_names_what_is_there():
+    assert cle.zone_kind(CONN_SITE, "cct") == "rate"
+    assert cle.zone_kind(CONN_SITE, "cct_conn") == "connections"
+    with pytest.raises(ConfError) as err:
+        cle.plan_connections(CONN_SITE, "other", "present", 8)
+    assert "limit_req zones here: cct; limit_conn zones here: cct_conn" in err.value.msg
+    with pytest.raises(ConfError) as err:
+        cle.plan_connections("server { limit_conn cct_conn $x; }\n", "cct_conn", "present", 8)
+    assert "edit it by hand" in err.value.msg
