@@ -228,6 +228,8 @@ NOT_DRILLABLE = {
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
     "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/playbooks/test_backup_scheduled.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
+    "lego-morning-health-check": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
+    "lego-shift-handover": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
     "triage": "it only collects a diagnostics bundle; there is nothing to recover",
     "service-outage": "only its restart remedy is drilled, on a fleet of cctelegram-mcp hosts (--fleet 3 --service "
                       "cctelegram-mcp); its rollback and scale remedies need docker compose or kubernetes, which the "
