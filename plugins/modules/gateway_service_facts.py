@@ -20,8 +20,12 @@ description:
   - "supervisor: C(supervisorctl status), C(supervisorctl maintail) (supervisord's log, where its spawns and
     exits are recorded: the restart count and last exit status) and C(supervisorctl tail <program> stderr)."
   - "docker_compose: C(docker compose ps), C(docker inspect) (C(RestartCount), C(State)) and C(docker compose logs)."
-  - "kubernetes: C(kubectl get deployment), C(kubectl get pods) by its selector (C(restartCount),
-    C(CrashLoopBackOff)) and C(kubectl logs)."
+  - "kubernetes: C(kubectl get deployment), C(kubectl get pods) and C(kubectl get replicasets) by its selector
+    (C(restartCount), C(CrashLoopBackOff), the revisions) and C(kubectl logs); the rollout's progress as
+    C(kubectl rollout status) decides it, with the new revision's pods that crash."
+  - "kubernetes, given O(k8s_env) or O(k8s_rollback_revision): the plan of C(kubectl set env) or
+    C(kubectl rollout undo) from the objects read, and the patch that does it (RV(k8s_patches)); the module
+    changes nothing."
   - Says whether the gateway is crash-looping (the manager's crash-loop state, a restart count that rose
     since O(previous), or enough restarts while not running) and whether the logs carry the
     C(StoreMigrationRunner) start-up failure that means the data dir is corrupt (INC-003).
@@ -71,6 +75,21 @@ options:
   k8s_context:
     description: The kubeconfig context (kubernetes).
     type: str
+  k8s_env:
+    description:
+      - "kubernetes: environment variables to plan setting on the deployment's containers, C(NAME: value);
+        null unsets one. Booleans become C(true)/C(false), numbers text."
+      - The plan is RV(status.env_plan); values of secret names (C(*_PASSWORD), C(*_TOKEN), C(*_KEY), ...)
+        and URLs with a password are never in it.
+    type: dict
+  k8s_env_containers:
+    description: "kubernetes: the containers O(k8s_env) is for; empty for every container of the pod template."
+    type: list
+    elements: str
+    default: []
+  k8s_rollback_revision:
+    description: "kubernetes: plan a rollback to this revision; 0 for the previous one (C(rollout undo))."
+    type: int
   previous:
     description: An earlier RV(status) of the same service; a restart count above its own means a crash loop.
     type: dict
@@ -148,6 +167,26 @@ status:
     log_source:
       description: "The command the log lines came from."
       type: str
+    revisions:
+      description: "kubernetes: the deployment's revisions, oldest first (C(revision), C(replicaset),
+        C(images), C(replicas), C(current))."
+      type: list
+      elements: dict
+    rollout:
+      description: "kubernetes: C(complete) as C(kubectl rollout status) decides it, C(message) in its words,
+        C(generation), C(observed_generation), C(desired), C(updated), C(replicas), C(available), and C(failing):
+        a sentence for each pod of the current revision that crashes or cannot start."
+      type: dict
+    env_plan:
+      description: "kubernetes with O(k8s_env): C(changed), C(changes) (container, name, action, before, after;
+        secret values shown as C((secret, not shown))), C(unchanged), C(lines), C(args) (kubectl set env's, secrets
+        masked), C(secret_names), C(error) (a container the deployment has not got)."
+      type: dict
+    rollback_plan:
+      description: "kubernetes with O(k8s_rollback_revision): C(from_revision), C(to_revision), C(to_replicaset),
+        C(from_images), C(to_images), C(revisions), C(skip) (already at that template) and C(error) (no such
+        revision, or none earlier)."
+      type: dict
     crash_loop:
       description: "Whether it is crash-looping."
       type: bool
@@ -182,6 +221,13 @@ status:
     restarts_rising: false
     migration_error: "StoreMigrationRunner: invalid JSON in tokens.json at line 2 column 1"
     data_corrupt: true
+k8s_patches:
+  description:
+    - "kubernetes: C(set_env), the strategic merge patch of the plan in RV(status.env_plan), and C(rollback), the
+      JSON patch that puts the target revision's pod template back; absent when there is nothing to do."
+    - They carry the values set and the pod template, secrets included; register the result with C(no_log).
+  returned: when O(k8s_env) or O(k8s_rollback_revision) is given
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -204,6 +250,9 @@ def main():
             k8s_deployment=dict(type="str", default="gateway"),
             kubeconfig=dict(type="path"),
             k8s_context=dict(type="str"),
+            k8s_env=dict(type="dict"),
+            k8s_env_containers=dict(type="list", elements="str", default=[]),
+            k8s_rollback_revision=dict(type="int"),
             previous=dict(type="dict"),
             restart_threshold=dict(type="int", default=3),
         ),

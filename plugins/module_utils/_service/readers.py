@@ -13,6 +13,9 @@ import json
 import time
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import crash_loop
+from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8s_env
+from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8s_rollback
+from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8s_rollout
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import status as service_status
 
 SUPERVISOR_MAINTAIL_BYTES = 65536
@@ -119,12 +122,25 @@ def _read_kubernetes(params, run, clock):
     labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     selector = ",".join("%s=%s" % item for item in sorted(labels.items()))
     pods = _checked(run, base + ["get", "pods", "-l", selector, "-o", "json"]) if selector else "{}"
+    replicasets = (json.loads(_checked(run, base + ["get", "replicasets", "-l", selector, "-o", "json"]))
+                   if selector else {}).get("items") or []
     status = service_status.kubernetes_status(name, pods, clock.utcnow())
     spec, dstatus = deployment.get("spec") or {}, deployment.get("status") or {}
     status["desired_replicas"] = spec.get("replicas")
     status["ready_replicas"] = dstatus.get("readyReplicas", 0)
     status["revision"] = ((deployment.get("metadata") or {}).get("annotations") or {}).get(
         "deployment.kubernetes.io/revision")
+    status["revisions"] = k8s_rollout.revisions(deployment, replicasets)
+    status["rollout"] = k8s_rollout.rollout_state(deployment, status["revisions"], status["replicas"])
+    # What set_env and rollback would do: their plans (no secret values) in the status, their patches apart.
+    patches = {}
+    if params.get("k8s_env") is not None:
+        status["env_plan"], patches["set_env"] = k8s_env.env_plan(
+            deployment, k8s_env.normalize(params["k8s_env"]), params.get("k8s_env_containers"))
+    if params.get("k8s_rollback_revision") is not None:
+        status["rollback_plan"], patches["rollback"] = k8s_rollback.rollback_plan(
+            deployment, replicasets, params["k8s_rollback_revision"])
+    status["k8s_patches"] = patches
     rc, out, dummy = run(base + ["logs", "deployment/%s" % name, "--tail", str(count)])
     status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
     status["log_source"] = "kubectl logs deployment/%s" % name

@@ -266,8 +266,9 @@ def _pod_replica(pod, now):
         last = current["terminated"]
     else:
         word, running = (pod.get("status") or {}).get("phase", "Unknown"), False
+    metadata = pod.get("metadata") or {}
     return {
-        "id": (pod.get("metadata") or {}).get("name"),
+        "id": metadata.get("name"),
         "image": container.get("image"),
         "state": word,
         "running": running,
@@ -275,6 +276,10 @@ def _pod_replica(pod, now):
         "restarts": container.get("restartCount", 0),
         "last_exit_status": last.get("exitCode"),
         "uptime_seconds": _seconds_since((current.get("running") or {}).get("startedAt"), now) if running else None,
+        # which ReplicaSet (so which revision) the pod belongs to, and why it last stopped: the rollout wait reads them
+        "owner": ((metadata.get("ownerReferences") or [{}])[0]).get("name"),
+        "terminating": bool(metadata.get("deletionTimestamp")),
+        "last_reason": last.get("reason"),
     }
 
 

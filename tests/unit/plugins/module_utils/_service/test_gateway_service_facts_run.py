@@ -1,6 +1,7 @@
 """gateway_service_facts' run(): log_lines checked, the manager found (a bare name on PATH through which(), an
 absolute path as given), its answers read into {changed: false, status}; a missing manager is a status, not a failure."""
 
+import json
 import os
 
 import pytest
@@ -71,3 +72,37 @@ def test_an_absolute_supervisorctl_is_taken_as_given(tmp_path):
 def test_negative_log_lines_are_refused():
     with pytest.raises(TaskError, match="log_lines must be 0 or more, got -1"):
         run(params(log_lines=-1), run_command=Commands(), which=lambda name: None)
+
+
+def test_kubernetes_set_env_and_rollback_input_is_refused_before_anything_is_read():
+    commands = Commands()
+    with pytest.raises(TaskError) as bad:
+        run(params("kubernetes", k8s_env={"NOT VALID": "1", "API_TOKEN": "CANARYfactsRun42"}), run_command=commands,
+            which=lambda name: "/usr/bin/" + name)
+    assert "'NOT VALID' is not a valid environment variable name" in str(bad.value)
+    assert "CANARYfactsRun42" not in str(bad.value) and commands.calls == []
+    with pytest.raises(TaskError, match="k8s_rollback_revision must be 0"):
+        run(params("kubernetes", k8s_rollback_revision=-1), run_command=commands, which=lambda name: "/usr/bin/" + name)
+    assert commands.calls == []
+
+
+def test_the_patches_are_apart_from_the_status():
+    deployment = {"metadata": {"name": "gateway", "uid": "u",
+                               "annotations": {"deployment.kubernetes.io/revision": "1"}},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gateway"}},
+                           "template": {"spec": {"containers": [{"name": "gateway", "image": "gw:1"}]}}},
+                  "status": {}}
+
+    def kubectl(argv):
+        if "deployment" in argv:  # kubectl -n default get deployment gateway -o json
+            return 0, json.dumps(deployment), ""
+        if "logs" in argv:
+            return 1, "", "no pods"
+        return 0, '{"items": []}', ""  # pods, replicasets
+
+    result = run(params("kubernetes", k8s_env={"API_TOKEN": "CANARYfactsRun42"}, k8s_env_containers=[]),
+                 run_command=kubectl, which=lambda name: "/usr/bin/" + name)
+    assert result["k8s_patches"]["set_env"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "API_TOKEN", "value": "CANARYfactsRun42"}]
+    assert "CANARYfactsRun42" not in str(result["status"]) and result["status"]["env_plan"]["changed"]
+    assert "k8s_patches" not in run(params("kubernetes"), run_command=kubectl, which=lambda n: "/usr/bin/" + n)

@@ -107,9 +107,11 @@ def test_kubernetes_selects_pods_by_the_deployment_selector():
     run = Runner([
         (["kubectl", "--kubeconfig", "/k", "-n", "mcp", "get", "deployment"], (0, json.dumps(deployment), "")),
         (["kubectl", "--kubeconfig", "/k", "-n", "mcp", "get", "pods"], (0, json.dumps({"items": []}), "")),
+        (["kubectl", "--kubeconfig", "/k", "-n", "mcp", "get", "replicasets"], (0, json.dumps({"items": []}), "")),
         (["kubectl", "--kubeconfig", "/k", "-n", "mcp", "logs"], (1, "", "no pods")),
     ])
     status = read_status(params("kubernetes", kubeconfig="/k", k8s_namespace="mcp"), run, lambda b: True, FixedClock())
     assert run.calls[1][-4:] == ["-l", "app=gateway,tier=api", "-o", "json"]
+    assert run.calls[2][-5:] == ["replicasets", "-l", "app=gateway,tier=api", "-o", "json"]
     assert status["revision"] == "4" and status["desired_replicas"] == 2 and status["state"] == "absent"
     assert status["log_lines"] == []

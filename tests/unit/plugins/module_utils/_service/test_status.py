@@ -209,3 +209,13 @@ def test_kubernetes_all_running():
     pods = {"items": [_pod("gateway-1", {"running": {"startedAt": "2026-11-24T16:09:00Z"}}, 1)]}
     status = kubernetes_status("gateway", json.dumps(pods), NOW)
     assert status["running"] and status["uptime_seconds"] == 60 and status["restarts"] == 1
+
+
+def test_kubernetes_replicas_say_their_replicaset_termination_and_last_reason():
+    pod = _pod("api-3-x", {"waiting": {"reason": "CrashLoopBackOff"}}, 4, ready=False)
+    pod["metadata"].update(ownerReferences=[{"kind": "ReplicaSet", "name": "api-3"}],
+                           deletionTimestamp="2026-11-24T16:09:30Z")
+    pod["status"]["containerStatuses"][0]["lastState"] = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
+    replica = kubernetes_status("api", json.dumps({"items": [pod]}), NOW)["replicas"][0]
+    assert (replica["owner"], replica["terminating"], replica["last_reason"]) == ("api-3", True, "OOMKilled")
+    assert replica["state"] == "CrashLoopBackOff" and replica["last_exit_status"] == 137
