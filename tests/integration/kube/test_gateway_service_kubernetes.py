@@ -20,6 +20,7 @@ import pytest
 
 from mcpops.lab.kube.node_process import NodeAgentProcess
 from pg_testbed import PASSWORDS, REPO, ansible_env, assert_no_canary, cluster  # noqa: F401 (cluster: a fixture)
+import polling
 
 BIN = Path(sys.executable).parent
 PLAYBOOK = Path(__file__).parent / "playbooks" / "gateway_service_k8s.yml"
@@ -102,14 +103,7 @@ def env_of(plane, name):
 
 
 def wait_for(what, probe, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    value = None
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"{what} not within {deadline}s; last seen: {value!r}")
+    return polling.wait_for(what, probe, deadline)
 
 
 # -- the role, through ansible-playbook --------------------------------------------------------------------------

@@ -4,12 +4,12 @@ stop leaves no process behind."""
 
 import json
 import os
-import time
 
 import pytest
 
 from mcpops.lab.kube.build import GIT_VERSION, KubeBinaries
 from mcpops.lab.kube.control_plane import ControlPlane
+import polling
 
 NAMESPACE = "lego-mcp-plane"
 DEADLINE = 60  # seconds for the controllers to act; they normally take one or two
@@ -32,15 +32,7 @@ def get_json(plane, *args):
 
 
 def wait_for(what, probe, deadline=DEADLINE):
-    """Poll probe() until it returns something truthy; fail naming `what` and the last value at the deadline."""
-    end = time.monotonic() + deadline
-    value = None
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"{what} not within {deadline}s; last seen: {value!r}")
+    return polling.wait_for(what, probe, deadline)
 
 
 def replica_sets(plane, app):

@@ -9,13 +9,13 @@ works in its own Deployment. Back-off and readiness are shortened (ready after 0
 import json
 import os
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
 from mcpops.lab import pids
 from mcpops.lab.kube.node_process import NodeAgentProcess
+import polling
 
 NAMESPACE = "lego-mcp-node"
 NODE = "mcpops-lab-node-k3"
@@ -49,15 +49,7 @@ def pods(plane, app):
 
 
 def wait_for(what, probe, deadline=DEADLINE):
-    """Poll probe() until it returns something truthy; fail naming `what` and the last value at the deadline."""
-    end = time.monotonic() + deadline
-    value = None
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"{what} not within {deadline}s; last seen: {value!r}")
+    return polling.wait_for(what, probe, deadline)
 
 
 def create_deployment(plane, name, image, replicas, env=None, annotations=None, port=None):

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import stat
-import time
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,19 +18,13 @@ from mcpops.lab import pids
 from mcpops.lab.lego import dashboard, faults
 from mcpops.lab.lego.inventory import write_inventory
 from mcpops.lab.lego.stack import MANIFESTS, NAMESPACE
+import polling
 
 DEADLINE = 120  # seconds for the controllers and the agent to act; normally a few
 
 
 def wait_for(what, probe, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    value = None
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"{what} not within {deadline}s; last seen: {value!r}")
+    return polling.wait_for(what, probe, deadline)
 
 
 def post_status(url, equipment_id, status):
