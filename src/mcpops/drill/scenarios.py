@@ -229,6 +229,7 @@ NOT_DRILLABLE = {
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
     "lego-full-recovery": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
     "lego-scale-high-load": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
+    "lego-service-outage": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
     "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/playbooks/test_backup_scheduled.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
     "lego-morning-health-check": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
