@@ -221,6 +221,7 @@ DRILLS.update({
 # in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
     "lego-security-incident": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
+    "lego-hsm-unavailable": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
     "inc-002-auth-failures": "it issues a new token whose secret has to be handed to a client; rehearse it with "
                              "`mcpops lab break auth-spike` and `mcpops run`",
     "inc-006-secret-leak": "it rotates the admin token and revokes a whole org; rehearse it on a lab you then drop",

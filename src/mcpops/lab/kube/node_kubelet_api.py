@@ -22,6 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ?(.*)$", re.S)
+# A served reference service writes its own lines, each starting with its own time (milliseconds: lego-mcp's
+# `2026-12-05T10:00:00.123Z INFO ...`): that time places the line for --since, and the line stays as written,
+# as a kubelet returns what the container printed.
+APP_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z\b")
 REFUSAL = ("not in the lab: the node agent's kubelet API serves container logs only (no container runtime: exec, "
            "attach, port-forward cannot work)\n")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # a DNS-1123 name: no "/", no "..", nothing to escape with
@@ -36,9 +40,13 @@ def stamped_lines(text):
     lines, last = [], None
     for raw in text.splitlines():
         match = STAMP.match(raw)
+        own = None if match else APP_STAMP.match(raw)
         if match:
             last = parse_time(match.group(1))
             lines.append((last, match.group(2)))
+        elif own:
+            last = parse_time(own.group(1))
+            lines.append((last, raw))
         else:
             lines.append((last, raw))
     return lines

@@ -5,7 +5,9 @@ Environment (besides MCPOPS_SERVICE_LISTEN and MCPOPS_SERVICE_STATE_DIR):
 - The signed audit chain (lego_audit_chain.py), off unless one of these is set: HSM_URL (https://host:port of the lab
   HSM service, mcpops.lab.hsm), HSM_CA_FILE (the CA that signed its certificate), HSM_TIMEOUT_SECONDS (default 2),
   HSM_FALLBACK_ENABLED (true: sign with a local software key when the HSM fails, and mark those records; its
-  public key is <state_dir>/audit-fallback-key.pub.pem).
+  public key is <state_dir>/audit-fallback-key.pub.pem), HSM_FALLBACK_KEY_DIR (where that key lives instead of the
+  state dir: one dir every replica shares, as a mounted Secret would be, so that a verifier has one public half and
+  the key outlives the pods; made at first use).
 
 At start the table `equipment` is created and seeded with a few rows when missing; when the database is down then,
 the service starts anyway, says so in its log, and tries again on the next request. Every request opens its own
@@ -68,6 +70,7 @@ class LegoConfig:
     hsm_ca_file: str = ""
     hsm_timeout: int = 2
     fallback_enabled: bool = False
+    fallback_key_dir: str = ""
 
     @property
     def audit_enabled(self):
@@ -84,7 +87,8 @@ def load_config(environ):
     return LegoConfig(host=base.host, port=base.port, state_dir=base.state_dir, database_url=url, hsm_url=hsm_url,
                       hsm_ca_file=(environ.get("HSM_CA_FILE") or "").strip(),
                       hsm_timeout=parse_int(environ, "HSM_TIMEOUT_SECONDS", 2, minimum=1),
-                      fallback_enabled=parse_flag(environ, "HSM_FALLBACK_ENABLED"))
+                      fallback_enabled=parse_flag(environ, "HSM_FALLBACK_ENABLED"),
+                      fallback_key_dir=(environ.get("HSM_FALLBACK_KEY_DIR") or "").strip())
 
 
 def ensure_schema(conn):
@@ -109,7 +113,7 @@ class Lego(App):
         self.hsm = HsmClient(config.hsm_url, config.hsm_ca_file, config.hsm_timeout) if config.hsm_url else None
         self.signing = None
         if config.audit_enabled:
-            fallback = SoftwareSigner(config.state_dir) if config.fallback_enabled else None
+            fallback = SoftwareSigner(config.fallback_key_dir or config.state_dir) if config.fallback_enabled else None
             self.signing = lego_audit_chain.AuditSigning(self.hsm, fallback, config.fallback_enabled,
                                                          self.fallback_used)
 

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import ssl
+import threading
 import urllib.error
 import urllib.request
 
@@ -65,20 +66,31 @@ class SoftwareSigner:
         from cryptography.hazmat.primitives.asymmetric import ec
 
         path = os.path.join(state_dir, FALLBACK_KEY)
-        if os.path.exists(path):
-            with open(path, "rb") as handle:
-                self.key = serialization.load_pem_private_key(handle.read(), password=None)
-        else:
-            self.key = ec.generate_private_key(ec.SECP256R1())
-            pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption())
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if not os.path.exists(path):
+            # Replicas sharing one key dir may start together: each writes a whole key aside and links it into place;
+            # the one that finds the name taken reads the winner's, never a half-written file.
+            key = ec.generate_private_key(ec.SECP256R1())
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+            aside = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(pem)
+            try:
+                os.link(aside, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(aside)
+        with open(path, "rb") as handle:
+            self.key = serialization.load_pem_private_key(handle.read(), password=None)
         public = self.key.public_key().public_bytes(serialization.Encoding.PEM,
                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-        with open(os.path.join(state_dir, FALLBACK_PUBLIC_KEY), "wb") as handle:
+        public_path = os.path.join(state_dir, FALLBACK_PUBLIC_KEY)
+        public_aside = f"{public_path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(public_aside, "wb") as handle:
             handle.write(public)
+        os.replace(public_aside, public_path)
 
     def sign(self, digest):
         from cryptography.hazmat.primitives import hashes

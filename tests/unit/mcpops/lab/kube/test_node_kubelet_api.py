@@ -28,6 +28,14 @@ def test_since_tail_and_timestamps_select_as_a_kubelet_would():
         "2026-12-05T11:59:30.000000000Z lab: container exited 1 (bad image), simulated"]
 
 
+def test_a_served_service_s_own_millisecond_stamp_places_its_line_and_stays_in_it():
+    text = LOG + "2026-12-05T11:59:45.123Z ERROR GET /health 503 2.0ms hsm: unreachable\n"
+    lines = stamped_lines(text)
+    assert lines[-1] == (datetime.datetime(2026, 12, 5, 11, 59, 45, tzinfo=datetime.timezone.utc),
+                         "2026-12-05T11:59:45.123Z ERROR GET /health 503 2.0ms hsm: unreachable")
+    assert select(lines, {"sinceSeconds": "20"}, NOW) == [
+        "2026-12-05T11:59:45.123Z ERROR GET /health 503 2.0ms hsm: unreachable"]
+
 def test_only_kubernetes_names_make_a_log_path(tmp_path):
     assert log_file(tmp_path, "lego-mcp", "dash-1.x", "app") == tmp_path / "logs" / "lego-mcp_dash-1.x_app.log"
     assert log_file(tmp_path, "lego-mcp", "..%2f", "app") is None
