@@ -43,6 +43,10 @@ _TIMESTAMPED_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _HEX = re.compile(r"^[0-9a-f]+$")
 # A CamelCase name made of words (OnecGatewayRateLimited, an alert's name): an identifier, never a secret.
 _CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]{2,})+")
+# A pod's generated name (dashboard-5c9f7b8d6d-x2kqz: <deployment>-<template hash>-<suffix>), from Kubernetes' own
+# alphabet of consonants and digits with no vowel, 0, 1 or 3: an identifier the report must show.
+_K8S_POD_NAME = re.compile(r"[a-z][a-z0-9]{2,}(?:-[a-z0-9]+)*-[bcdfghjklmnpqrstvwxz2456789]{6,10}"
+                           r"-[bcdfghjklmnpqrstvwxz2456789]{5}")
 
 # A URL's password: scheme://user:PASSWORD@host. Found from each "://" (the scheme at most 32 characters
 # back, so a long run of letters is never rescanned); the user has no ':', '/', '?', '#' or '@'; the password
@@ -97,7 +101,7 @@ def looks_like_token(text):
     """Whether a run of 20+ token characters is random enough to be a secret."""
     if len(text) < 20 or _TIMESTAMPED_ID.search(text):
         return False
-    if _CAMEL_WORDS.fullmatch(text):
+    if _CAMEL_WORDS.fullmatch(text) or _K8S_POD_NAME.fullmatch(text):
         return False
     if _HEX.match(text):
         return len(text) >= 32  # token_hex secrets; the report keeps no digests that long
