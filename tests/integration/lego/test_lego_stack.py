@@ -86,9 +86,14 @@ def test_audit_records_are_signed_by_the_hsm_and_chained(lego_stack):
     assert rows[0][2] == "0" * 64
     for previous, row in zip(rows, rows[1:]):
         assert row[2] == previous[1]
+    # the session's other tests may have written records in software fallback (lego-hsm-unavailable): those are
+    # marked; every record the HSM signed verifies with its key, and this test's two are among them
+    mine = {body["audit_id"] for _, body in answers}
+    assert mine <= {row[0] for row in rows if row[4] == "hsm"}
     for _, digest, _, signature, signed_by in rows:
-        assert signed_by == "hsm"
-        public.verify(base64.b64decode(signature), bytes.fromhex(digest), ec.ECDSA(Prehashed(hashes.SHA256())))
+        assert signed_by in ("hsm", "software-fallback")
+        if signed_by == "hsm":
+            public.verify(base64.b64decode(signature), bytes.fromhex(digest), ec.ECDSA(Prehashed(hashes.SHA256())))
 
 
 def test_the_dashboard_pods_get_their_database_url_from_the_secret(lego_stack):
