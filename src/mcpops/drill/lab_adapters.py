@@ -29,6 +29,8 @@ from mcpops.run.runbooks import REPO
 LOCAL_INVENTORY = REPO / "inventories" / "lab"
 TOKEN_PAGE = 100
 LB_WAIT = 15.0  # seconds a check waits for nginx's answer to change after a reload
+MEMORY_SEEN_WAIT = 90.0  # seconds for Prometheus (2 s scrapes) to see a memory-leak fault's growth
+MEMORY_SEEN_BYTES = 40 * 2 ** 20  # over the P1 drill's memory_growth_mb (32)
 # What the auto-recovery runbook installs on a host (roles/auto_recovery)
 AUTO_RECOVERY_TIMER = "mcpops-auto-recovery.timer"
 AUTO_RECOVERY_METRICS = "/var/lib/node_exporter/textfile/mcpops_auto_recovery.prom"
@@ -438,7 +440,31 @@ class FleetDrillLab:
             return self.fleet.break_(LB, fault)
         if self.service == CCTELEGRAM:
             self._before[target.name] = self.release_links(target)
-        return self.fleet.break_(target.name, fault)
+        said = self.fleet.break_(target.name, fault)
+        if self.service == CCTELEGRAM and fault == "memory-leak":
+            said = f"{said}; {self._memory_growth_seen(target)}"
+        return said
+
+    def _memory_growth_seen(self, target):
+        """Wait until Prometheus has scraped the leak (P1 names a leaking host from its memory growth): the runbook run
+        right after the fault would otherwise find no growth yet."""
+        import urllib.parse
+
+        from mcpops.lab.fleet import cctelegram_controller
+
+        port = cctelegram_controller.records(self.fleet)["prometheus"]["port"]
+        query = 'delta(process_memory_bytes{job="cctelegram-mcp",instance="%s"}[10m])' % target.name
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": query}))
+        deadline, grown = time.monotonic() + MEMORY_SEEN_WAIT, None
+        while time.monotonic() < deadline:
+            status, body = http_json(url, timeout=10)
+            result = ((body or {}).get("data") or {}).get("result") or [] if status == 200 else []
+            grown = float(result[0]["value"][1]) if result else None
+            if grown is not None and grown >= MEMORY_SEEN_BYTES:
+                return f"Prometheus sees {grown / 2 ** 20:.0f} MB of growth"
+            time.sleep(1)
+        return (f"Prometheus saw {'no series' if grown is None else f'{grown / 2 ** 20:.0f} MB'} of growth within "
+                f"{MEMORY_SEEN_WAIT:g}s")
 
     def unit_snapshot(self, target):
         """{unit: systemctl show's ActiveState, SubState, MainPID, InvocationID, NRestarts} of the target's main
