@@ -35,13 +35,7 @@ class RecordedEngine(DockerEngine):
     containerd, shims, container processes, mounts, dir) the way DockerEngine.stop() does for its own child."""
 
     def __init__(self, record):  # no DockerEngine.__init__: nothing is started, no new dir is made
-        self.dir = record["dir"]
-        self.socket = os.path.join(self.dir, "docker.sock")
-        self.data_root = os.path.join(self.dir, "data")
-        self.exec_root = os.path.join(self.dir, "exec")
-        self.pid_file = os.path.join(self.dir, "dockerd.pid")
-        self.log_path = os.path.join(self.dir, "dockerd.log")
-        self.config_file = os.path.join(self.dir, "daemon.json")
+        self._lay_out(record["dir"])
         self.proc = None
         self.driver = record.get("driver")
         self.driver_note = ""
