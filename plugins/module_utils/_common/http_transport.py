@@ -5,17 +5,17 @@ Answer (status, reason, headers, body) or raises NoAnswer. The gateway client an
 
 from __future__ import annotations
 
+# ssl, http.client and urllib.request load on first use, not at import: a module that talks HTTP only on one of its
+# paths (gateway_backup with api_url) would otherwise pay about 15 ms of imports on every run (issue 20's <= 30 ms).
 import socket
-import ssl
-from http import client as http_client
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
-from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 
 def make_ssl_context(validate_certs=True, ca_path=None):
     """Verification on unless validate_certs is false; ca_path, when given, is the CA bundle trusted instead of the
     system's."""
+    import ssl
+
     context = ssl.create_default_context(cafile=ca_path) if (validate_certs and ca_path) else ssl.create_default_context()
     if not validate_certs:
         context.check_hostname = False
@@ -37,24 +37,36 @@ class Answer:
         self.body = body
 
 
-class _RedirectIsAnAnswer(HTTPRedirectHandler):
-    """A 3xx is the answer, never followed: a secret header must not travel to wherever Location points."""
+def _redirect_is_an_answer():
+    """A handler for which a 3xx is the answer, never followed: a secret header must not travel to wherever Location
+    points."""
+    from urllib.request import HTTPRedirectHandler
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    class RedirectIsAnAnswer(HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
+
+    return RedirectIsAnAnswer()
 
 
 class UrllibTransport:
     """A new connection per request through urllib: redirects followed as urllib does, or not (follow_redirects)."""
 
     def __init__(self, validate_certs=True, timeout=10, follow_redirects=True, ca_path=None):
+        from urllib.request import HTTPSHandler, build_opener
+
         self.timeout = timeout
         handlers = [HTTPSHandler(context=make_ssl_context(validate_certs, ca_path))]
         if not follow_redirects:
-            handlers.append(_RedirectIsAnAnswer())
+            handlers.append(_redirect_is_an_answer())
         self._opener = build_opener(*handlers)
 
     def exchange(self, method, url, data, headers):
+        import ssl
+        from http import client as http_client
+        from urllib.error import HTTPError, URLError
+        from urllib.request import Request
+
         request = Request(url, data=data, headers=headers, method=method)
         try:
             response = self._opener.open(request, timeout=self.timeout)
@@ -88,6 +100,8 @@ class KeepAliveTransport:
         self._conn = None
 
     def _connection(self):
+        from http import client as http_client
+
         if self._conn is None:
             if self._https:
                 self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
@@ -96,6 +110,9 @@ class KeepAliveTransport:
         return self._conn
 
     def exchange(self, method, url, data, headers):
+        import ssl
+        from http import client as http_client
+
         parts = urlsplit(url)
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         try:
