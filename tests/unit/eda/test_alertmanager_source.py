@@ -6,10 +6,10 @@ import importlib.util
 import json
 from pathlib import Path
 
-import socket
 
 import aiohttp
 import pytest
+from mcpops.lab.loopback import free_port
 
 SOURCE = Path(__file__).resolve().parents[3] / "extensions" / "eda" / "plugins" / "event_source" / "alertmanager.py"
 _spec = importlib.util.spec_from_file_location("mcpops_eda_alertmanager", SOURCE)
@@ -118,12 +118,6 @@ def test_settings(tmp_path):
 
 
 # -- the HTTP server ------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _serving(args, queue):

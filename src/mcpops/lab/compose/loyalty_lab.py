@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,7 @@ from psycopg import sql
 from mcpops.lab.compose import loyalty_project as project
 from mcpops.lab.compose.docker_client import DockerClient
 from mcpops.lab.http_client import http_json
+from mcpops.lab.loopback import free_port
 
 READY_TIMEOUT = 120.0  # seconds from `up -d` until /ready answers 200 (initdb included) on a loaded 2-core machine
 PG_VOLUME_SIZE = "96m"  # PostgreSQL 15's initdb takes about 40 MiB (16 of them the first WAL segment)
@@ -40,12 +40,6 @@ CHAT_ID = "-1001234567890"
 
 class LoyaltyLabError(Exception):
     """The lab could not do what was asked; the message says what was tried and what came back."""
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition, what, timeout, interval=0.3):

@@ -9,12 +9,12 @@ Each gets the FleetLab (its public methods), never imports it. Ports are chosen 
 import collections
 import concurrent.futures
 import http.client
-import socket
 
 from mcpops.lab.fixtures.nginx_server import NginxServerError
 from mcpops.lab.fleet import controller_process, fleet_prometheus, services, telegram_standin
 from mcpops.lab.fleet.errors import FleetError, UnknownFault
 from mcpops.lab.fleet.load_balancer import UPSTREAM, FleetLoadBalancer
+from mcpops.lab.loopback import free_port
 
 LB = "lb"  # the load balancer's name for `mcpops fleet break`
 TELEGRAM, NGINX, EXPORTER, PROMETHEUS = "telegram", "nginx", "nginx_exporter", "prometheus"
@@ -22,12 +22,6 @@ SPIKE_SOURCE = "127.0.0.66"  # the one offending client of the traffic spike
 SPIKE_REQUESTS = 300
 SPIKE_CONCURRENCY = 16
 SPIKE_PATH = "/health"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def records(fleet):

@@ -53,6 +53,7 @@ from mcpops.lab.http_client import http_json
 from mcpops.lab.local import service_datastores as ds
 from mcpops.lab.local.errors import LabError
 from mcpops.lab.local.service_catalog import MYSQL, POSTGRES
+from mcpops.lab.loopback import free_port
 
 BOOT_TIMEOUT = 180.0  # from systemd-nspawn to sshd and a healthy gateway, on a loaded 2-core machine
 DEFAULT_INVENTORY = "inventories/fleet"
@@ -98,12 +99,6 @@ def _port_open(address, port):
     with socket.socket() as s:
         s.settimeout(2)
         return s.connect_ex((address, port)) == 0
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tail(path, lines=15):
@@ -516,7 +511,7 @@ class FleetLab:
                     self._record_datastore(kind, record)
                     self._say(f"started the fleet's {kind} again: pid {started[kind]} on 127.0.0.1:{record['port']}")
                     continue
-                port = _free_port()
+                port = free_port()
                 base = ds.base_dir(self.state_dir, kind)
                 self._say(f"creating the fleet's {kind} on 127.0.0.1:{port} under {base}")
                 record, admin = ds.create(kind, port, base, store.database, store.user,

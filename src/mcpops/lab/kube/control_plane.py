@@ -24,17 +24,12 @@ from mcpops.lab import pids
 from mcpops.lab.kube.build import KubeBinaries
 from mcpops.lab.kube.errors import KubeLabError
 from mcpops.lab.kube.pki import ControlPlanePki, Identity
+from mcpops.lab.loopback import free_port
 
 START_TIMEOUT = 120  # seconds for each process to become ready; a loaded CI machine is slow
 STOP_TIMEOUT = 30
 SERVICE_CIDR = "10.96.0.0/24"  # only allocated, never routed: nothing here makes a network
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def find_etcd():

@@ -38,6 +38,7 @@ from mcpops.lab.http_client import http_json
 from mcpops.lab.local import supervisor as sup
 from mcpops.lab.local.errors import LabError
 from mcpops.lab.local.service_catalog import CONNECTOR_LAB_ENV, MYSQL, REDIS, instance_name
+from mcpops.lab.loopback import free_port
 
 BASE_VERSION = "1.0.0"
 WAIT = 60.0
@@ -46,14 +47,6 @@ FILLER_USER = "filler"
 ROOT_PASSWORD_SECRET = "mysql_root_password"
 FILLER_PASSWORD_SECRET = "mysql_filler_password"
 API_TOKEN_SECRET = "api_token"
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_free(port):
@@ -394,7 +387,7 @@ class ConnectorTopology:
                 self.lab._say(f"stopped nginx workers {orphans} left behind by a dead master")
         if rec.get("port") and (self.nginx_pid() or _port_free(rec["port"])):
             return rec["port"]
-        return _free_port()
+        return free_port()
 
     def prepare(self, fresh=False):
         """Before the backends start: dirs, the first release, the config file, the token file, root's TCP login,

@@ -50,6 +50,7 @@ from mcpops.lab.local.errors import LabError
 from mcpops.lab.local.lab import default_state_dir, parse_listen
 from mcpops.lab.local.service_catalog import (
     CONNECTOR_MCP, MYSQL, POSTGRES, SERVICES, log_paths, program_env, spec as service_spec)
+from mcpops.lab.loopback import free_port
 
 HEALTH_TIMEOUT = 60.0  # a loaded CI machine: python start, psycopg import, first connection
 STOP_TIMEOUT = 20.0
@@ -61,13 +62,6 @@ ENV_EXEC_MODULE = "mcpops.lab.local.env_exec"
 # The admin logins the datastore fixtures make, kept as secrets files (0600).
 _ADMIN_SECRETS = {POSTGRES: ("pg_superuser_password", "superuser_password"),
                   MYSQL: ("mysql_root_password", "root_password")}
-
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_free(host, port):

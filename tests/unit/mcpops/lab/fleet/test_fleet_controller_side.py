@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mcpops.lab.fleet import controller_process, fleet_prometheus, inventory, services
-from mcpops.lab.fleet.cctelegram_controller import free_port
+from mcpops.lab.loopback import free_port
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.fleet.host import FleetHost
 from mcpops.lab.fleet.load_balancer import FleetLoadBalancer

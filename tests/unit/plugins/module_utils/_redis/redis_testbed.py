@@ -1,21 +1,15 @@
 """What the _redis unit tests share: a private Redis (mcpops.lab.fixtures.redis_server) with a password set after
 start (requirepass, a canary) and a TLS port beside its plain one, certified by a throw-away test CA."""
 
-import socket
 import secrets
 
 import redis
 
 from mcpops.lab.fixtures.ca import TestCA
 from mcpops.lab.fixtures.redis_server import RedisServer
+from mcpops.lab.loopback import free_port
 
 CANARY = "CANARY-unit-" + secrets.token_hex(8)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TlsRedisServer(RedisServer):
