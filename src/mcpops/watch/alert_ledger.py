@@ -52,6 +52,17 @@ class Ledger:
                 "runs": [], "resolved_at": None})
         return None
 
+    def release(self, fingerprint):
+        """Withdraw the claim of an alert whose run never started (the runner raised before it had a run dir), so that
+        the next firing tries again instead of being a "duplicate" of nothing for a whole window. A claim with runs is
+        kept: those runs did start. True when the record was removed."""
+        with locked(self.dir):
+            record = self.record(fingerprint)
+            if record is None or record.get("runs"):
+                return False
+            self._path(fingerprint).unlink()
+        return True
+
     def add_run(self, fingerprint, run_dir):
         """The alert's record names run_dir; returns the record (its resolved_at, when the alert resolved meanwhile)."""
         with locked(self.dir):

@@ -144,9 +144,17 @@ class Dispatcher:
                            % (plan.runbook.id, plan.host, earlier["started_at"], earlier["fingerprint"])))
             return 0
         check = plan.path == alert_policy.APPROVAL
-        status, run_dir = self.run(runner.RunRequest(runbook=plan.runbook, inventory=self.inventory, limit=plan.host,
-                                                     check=check, extra_vars=plan.extra_vars, yes=True),
-                                   QuietProgress())
+        try:
+            status, run_dir = self.run(runner.RunRequest(runbook=plan.runbook, inventory=self.inventory,
+                                                         limit=plan.host, check=check, extra_vars=plan.extra_vars,
+                                                         yes=True), QuietProgress())
+        except Exception as exc:
+            # no run started: the claim would hold back the next firing for a whole window, for nothing
+            self.ledger.release(fingerprint)
+            self._say(dict(summary, decision="failed to start", reason="%s: %s" % (type(exc).__name__, exc),
+                           next="the claim is withdrawn: the next firing of the alert starts the runbook again"),
+                      refused=True)
+            raise
         self._ran(fingerprint, run_dir)
         if not check:
             self._say(dict(summary, decision="ran", run_dir=str(run_dir), status=status, note=plan.note))

@@ -47,3 +47,13 @@ def test_the_window_comes_from_the_environment_when_it_is_a_number():
     assert window_seconds({}) == 600
     assert window_seconds({"MCPOPS_ALERT_WINDOW_SECONDS": "60"}) == 60
     assert window_seconds({"MCPOPS_ALERT_WINDOW_SECONDS": "-1"}) == 600
+
+
+def test_release_withdraws_a_claim_with_no_run_and_keeps_one_that_ran(tmp_path):
+    ledger = Ledger(tmp_path)
+    assert ledger.claim("aa", "triage", "gw1", 600) is None
+    assert ledger.release("aa") and ledger.record("aa") is None
+    assert ledger.claim("bb", "triage", "gw1", 600) is None  # the runbook may start again at once
+    ledger.add_run("bb", tmp_path / "run1")
+    assert not ledger.release("bb") and ledger.record("bb")["runs"] == [str(tmp_path / "run1")]
+    assert not ledger.release("never-claimed")

@@ -107,6 +107,22 @@ def test_a_duplicate_starts_nothing(setup):
     assert len(runner.requests) == 1 and decisions(dispatcher)[-1]["decision"] == "duplicate"
 
 
+def test_a_run_that_fails_to_start_withdraws_its_claim_so_the_next_firing_runs(setup):
+    dispatcher, runner, _out, err = setup
+    real_run = dispatcher.run
+
+    def crashing(request, progress):
+        raise OSError("ansible-runner could not make its private data dir")
+
+    dispatcher.run = crashing
+    with pytest.raises(OSError):
+        dispatcher.handle(event("aa", runbook="triage"))
+    assert decisions(dispatcher)[-1]["decision"] == "failed to start" and "private data dir" in err.getvalue()
+    dispatcher.run = real_run
+    assert dispatcher.handle(event("aa", runbook="triage")) == 0
+    assert len(runner.requests) == 1 and decisions(dispatcher)[-1]["decision"] == "ran"
+
+
 def test_a_refusal_runs_nothing_exits_4_and_goes_to_stderr(setup):
     dispatcher, runner, out, err = setup
     assert dispatcher.handle(event(host="gw9")) == dispatch.EXIT_REFUSED
