@@ -83,11 +83,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dest:
-  description: The file written (or that would be).
-  returned: always
-  type: str
-state:
-  description: O(state).
+  description:
+    - The file written (or that would be).
+    - As with every module that returns O(dest), Ansible adds the file's facts when it exists (C(state), C(mode),
+      C(owner), C(size) ...); for that reason this module returns no C(state) or C(size) of its own.
   returned: always
   type: str
 sealed:
@@ -98,7 +97,7 @@ format:
   description: The sealed format, C(mcpops-forensic/1 (AES-256-GCM, chunked)); null in clear.
   returned: always
   type: str
-size:
+bytes:
   description: The bytes written to O(dest) (sealed) or the plaintext bytes (opened).
   returned: changed and not check mode
   type: int

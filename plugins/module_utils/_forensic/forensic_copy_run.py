@@ -52,7 +52,8 @@ def run(params, check_mode=False, *, warn=None):
     warn = warn or _ignore
     check_params(params)
     dest = params["dest"]
-    result = dict(changed=False, dest=dest, state=params["state"], sealed=bool(params.get("key_file")), format=None)
+    # no `state` or `size` in the result: AnsibleModule adds the file facts of `dest` under those names over ours
+    result = dict(changed=False, dest=dest, sealed=bool(params.get("key_file")), format=None)
     key = None
     if params.get("key_file"):
         if not has_cryptography():
@@ -101,7 +102,7 @@ def _sealed(key, params, dest, result, check_mode, warn):
     else:
         with open_source(params["src"]) as source:
             seal_into(key, dest, source)
-    result["size"] = os.lstat(dest).st_size
+    result["bytes"] = os.lstat(dest).st_size
     return result
 
 
@@ -111,5 +112,5 @@ def _opened(key, params, dest, result, check_mode):
         return result
     result["changed"] = True
     if not check_mode:
-        result["size"] = open_into(key, params["src"], dest)
+        result["bytes"] = open_into(key, params["src"], dest)
     return result
