@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Figure: the Loyalty API's quick check, loyalty-quick-check.yml against the seed's shell commands one after the other.
+"""Figure: the Loyalty API's quick check, in process and through loyalty-quick-check.yml, against the seed's shell
+commands one after the other.
 
 Seed 003, "Быстрый чек (если «что-то не так»)", on the compose lab (mcpops.lab.compose: a private dockerd, the compose
 project), the lab broken first (--fault, default postgres-down; `none` for a healthy lab) so that both sides must
@@ -11,15 +12,22 @@ find the same things:
                             /ready, /live and /metrics (X-Metrics-Token read by curl from stdin, `-H @-`, so it is on no
                             command line), smoke-integrations.sh's read-only balance check (GET of an absent customer:
                             404 customer_not_found), then `docker compose ... logs api --tail=1000`
+  in process                the loyalty_quick_check module's work without Ansible, its entry point
+                            (plugins/module_utils/_service/loyalty_quick_check_run.run) called in this process with
+                            the inventory's values: the project's containers and the api's last 1000 log lines
+                            from the Docker Engine API's socket, and the five HTTP checks (the profile's latency
+                            limits), all at once, one thread each (issue 20's first figure; target <= 1.0x)
   playbook                  ansible-playbook playbooks/loyalty-quick-check.yml -e metrics_window=1 -e log_lines=1000
-                            (the same checks with the profile's latency limits, plus the metrics thresholds over a
-                            one-second window, which the seed's commands do not judge), the repository's ansible.cfg
+                            (that module as one task, plus the metrics thresholds over a one-second window, which the
+                            seed's commands do not judge), the repository's ansible.cfg (target: faster)
+  ansible -m ping           Ansible's fixed cost, alone (`ansible localhost -m ping`), printed beside: part of every
+                            run of the playbook whatever its tasks do
 
 Findings, compared as sets: each compose service not running, each smoke endpoint not answering as the seed's
 scripts expect (health/ready/live/metrics 200, the balance check 404). The playbook's metrics-threshold breaches are
 printed, not compared (the seed's commands have nothing to compare them with). A run whose findings differ from the
 other side's, or from the first run's, stops the figure. One untimed warm-up a side, then --rounds rounds with the
-sides taking turns; medians, and the ratio of the playbook to the seed's commands. The lab is started here (root) and
+sides taking turns; medians, and the ratios of the in-process run and of the playbook to the seed's commands. The lab is started here (root) and
 stopped at the end, unless --dir names a running one (`mcpops lab up --platform compose --dir DIR`; its fault is
 repaired at the end). A figure, not a test: it exits 0 whatever the ratio is.
 
@@ -44,8 +52,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PLAYBOOK = ROOT / "playbooks" / "loyalty-quick-check.yml"
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "collections"))
 
-SEED, PLAYBOOK_SIDE = "seed commands, one after the other", "playbook"
+SEED, IN_PROCESS, PLAYBOOK_SIDE = "seed commands, one after the other", "in process (entry point)", "playbook"
+PROFILE = ROOT / "profiles" / "loyalty-api.yml"
 COMPOSE = "docker compose --env-file .env.production -f docker-compose.production.yml"
 SMOKE_CUSTOMER = "mcpops-smoke-absent"  # the quick check's read-only balance probe (roles/loyalty_compose defaults)
 # name (as the playbook's findings name it) -> (path, the status the seed's scripts expect, needs the metrics token)
@@ -93,6 +103,32 @@ def seed_findings(out_dir, services):
     return found
 
 
+def entry_point_params(lab):
+    """The loyalty_quick_check module's options as the playbook gives them on the lab's inventory: the profile's
+    health and auth, the metrics token, the compose project's names, log_lines 1000, the DB password masked."""
+    import yaml
+    from mcpops.lab.compose import loyalty_project
+
+    profile = yaml.safe_load(PROFILE.read_text())
+    return dict(base_url=lab.url, health=profile["health"], auth=profile["auth"],
+                secrets={"loyalty_metrics_token": lab.secret("metrics_token")}, validate_certs=True, timeout=10,
+                project_src=str(lab.dir), files=[loyalty_project.COMPOSE_FILE], env_files=[loyalty_project.ENV_FILE],
+                docker_host=lab.docker.host, docker_cli=lab.docker.cli, docker_config=lab.docker.config_dir,
+                read_via="auto", command_timeout=120, smoke_max_ms={}, smoke_customer_id="", allow_mutations=False,
+                log_service="api", log_lines=1000, mask=[lab.secret("db_password")])
+
+
+def ansible_ping():
+    """Seconds of `ansible localhost -m ping` (local connection, this Python): Ansible's fixed cost alone."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", "ping",
+                    "-e", "ansible_python_interpreter=%s" % sys.executable], cwd=ROOT, env=env, capture_output=True,
+                   check=True)
+    return time.perf_counter() - start
+
+
 def playbook_findings(lines):
     """(compared, breaches) of the quick check's summary lines: {"not running: <service>"} of its "containers not
     running" line and {"check <name>"} of each smoke finding ("check <name> (GET <url>): HTTP ..."); the metrics
@@ -136,6 +172,19 @@ class Bench:
         if proc.returncode:
             raise SystemExit("the seed's commands exited %d: %s" % (proc.returncode, proc.stderr[-500:]))
         return elapsed, seed_findings(out, self.services)
+
+    def in_process(self):
+        """The module's entry point in this process (its imports done by the warm-up round)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._service.loyalty_quick_check_run import run
+
+        params = entry_point_params(self.lab)
+        start = time.perf_counter()
+        result = run(params)
+        elapsed = time.perf_counter() - start
+        compared, other = playbook_findings(result["findings"])
+        if other:
+            raise SystemExit("the entry point found what the seed's commands cannot: %s" % other)
+        return elapsed, compared
 
     def playbook(self):
         self.runs += 1
@@ -196,7 +245,7 @@ def main():
         if args.fault != "none":
             print(lab.break_(args.fault), flush=True)
         try:
-            sides = {SEED: bench.seed, PLAYBOOK_SIDE: bench.playbook}
+            sides = {SEED: bench.seed, IN_PROCESS: bench.in_process, PLAYBOOK_SIDE: bench.playbook}
             expected = None
             for name, side in sides.items():  # warm-up, untimed: page cache, imports; both must agree
                 found = side()[1]
@@ -213,6 +262,7 @@ def main():
                             round_no + 1, name, sorted(found), sorted(expected)))
                     times[name].append(seconds)
                 print("  round %d/%d done (load average %s)" % (round_no + 1, args.rounds, load()), flush=True)
+            pings = [ansible_ping() for _ in range(args.rounds)]
         finally:
             if args.fault != "none":
                 print(lab.repair(args.fault), flush=True)
@@ -226,14 +276,21 @@ def main():
           % (os.cpu_count() or 0, platform.python_version(), load_before, load_after))
     for name, seconds in medians.items():
         print("  %-36s %6.2f s  (rounds: %s)" % (name, seconds, ", ".join("%.2f" % s for s in times[name])))
+    ping = statistics.median(pings)
+    in_process = medians[IN_PROCESS] / medians[SEED]
     ratio = medians[PLAYBOOK_SIDE] / medians[SEED]
+    print("in process / %s: %.2fx (%.2f s vs %.2f s; target <= 1.0x: %s)" % (
+        SEED, in_process, medians[IN_PROCESS], medians[SEED], "met" if in_process <= 1 else "ABOVE TARGET"))
     print("playbook / %s: %.2fx (%.2f s vs %.2f s; target < 1x, faster: %s)" % (
         SEED, ratio, medians[PLAYBOOK_SIDE], medians[SEED], "met" if ratio < 1 else "ABOVE TARGET"))
+    print("ansible -m ping alone: %.2f s (Ansible's fixed cost, in the playbook's time; rounds: %s)" % (
+        ping, ", ".join("%.2f" % p for p in pings)))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "figure": "loyalty_quick_check", "rounds": args.rounds, "statistic": "median", "fault": args.fault,
             "findings": sorted(expected), "playbook_breaches": bench.breaches, "times": times, "medians": medians,
-            "ratio_playbook_to_seed_commands": ratio,
+            "ratio_playbook_to_seed_commands": ratio, "ratio_in_process_to_seed_commands": in_process,
+            "ansible_ping_s": ping, "ansible_ping_rounds": pings,
             "machine_before": {"cpus": os.cpu_count(), "loadavg": load_before},
             "machine_after": {"cpus": os.cpu_count(), "loadavg": load_after}}, indent=2) + "\n")
     return 0

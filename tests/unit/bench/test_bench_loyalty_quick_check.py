@@ -49,3 +49,24 @@ def test_the_playbook_side_reads_its_summary_and_keeps_the_metrics_breaches_apar
     assert compared == {"not running: postgres", "not running: redis", "check ready", "check balance"}
     assert breaches == ["http_5xx_per_min: 12.0 over the threshold 5.0"]
     assert bench.playbook_findings(["Quick check: nothing wrong found"]) == (set(), [])
+
+
+def test_the_in_process_side_gives_the_entry_point_what_the_playbook_gives_the_module(tmp_path):
+    """entry_point_params of a lab pass the entry point's input checks (profile checks, the metrics check's secret,
+    the project's files): every request is planned, none sent."""
+    import types
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "src"))
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._service import loyalty_quick_check_run
+
+    secrets = {"metrics_token": "CANARY-bench-metrics", "db_password": "CANARY-bench-db"}
+    lab = types.SimpleNamespace(url="http://127.0.0.1:9", dir=tmp_path, secret=secrets.get,
+                                docker=types.SimpleNamespace(host="unix:///x.sock", cli="/usr/bin/docker",
+                                                             config_dir="/x/config"))
+    params = bench.entry_point_params(lab)
+    plan = loyalty_quick_check_run._plan(params)
+    assert [spec["name"] for spec, _ in plan["smoke_planned"]] == ["live", "health", "ready", "metrics"]
+    assert plan["smoke_planned"][3][1]["headers"]["X-Metrics-Token"] == "CANARY-bench-metrics"
+    assert params["mask"] == ["CANARY-bench-db"] and params["log_lines"] == 1000
+    assert plan["argv"][-2:] == ["--env-file=%s/.env.production" % tmp_path,
+                                 "--file=%s/docker-compose.production.yml" % tmp_path]
