@@ -106,6 +106,9 @@ def test_a_wiped_namespace_is_recovered_from_the_latest_verified_dump(lego_stack
         summary = summary_of(tmp_path / "report")
         assert "RTO 4.0 h: within" in summary and "the RPO of 1.0 h" in summary, summary
         assert "%d records verified end to end" % len(dumped["audit"]) in summary, summary
+        # the smoke test is the shared role's (lego_smoke_test), without its write by default
+        assert "Dashboard 2 pods healthy, equipment API %d rows;" % len(dumped["equipment"]) in summary, summary
+        assert "audit-signed write" not in summary, summary
         assert "lego_mcp.dump" in summary and "lego_mcp_older" not in summary
         for text in (proc.stdout, proc.stderr, checked.stdout, json.dumps(report(tmp_path / "report"))):
             assert stack.db_password not in text and stack.api_key not in text

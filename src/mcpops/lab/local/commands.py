@@ -10,6 +10,7 @@ import sys
 EXIT_ERROR = 1
 EXIT_UNKNOWN_FAULT = 4
 COMPOSE = "compose"
+KUBERNETES = "kubernetes"  # the LEGO MCP lab on its own control plane (mcpops.lab.lego.commands)
 
 
 def _lab(args):
@@ -157,19 +158,25 @@ def _on_platform(local, name):
             from mcpops.lab.compose import commands as compose_commands
 
             return getattr(compose_commands, name)(args)
+        if getattr(args, "platform", None) == KUBERNETES:
+            from mcpops.lab.lego import commands as kube_commands
+
+            return getattr(kube_commands, name)(args)
         return local(args)
 
     return dispatch
 
 
 def cmd_repair_local(args):
-    print(f"mcpops lab: error: `repair` is the compose lab's (--platform {COMPOSE}); the local lab's faults are undone "
-          "by `mcpops lab break healthy`", file=sys.stderr)
+    print(f"mcpops lab: error: `repair` is the compose lab's (--platform {COMPOSE}) and the kubernetes lab's "
+          f"(--platform {KUBERNETES}); the local lab's faults are undone by `mcpops lab break healthy`",
+          file=sys.stderr)
     return EXIT_UNKNOWN_FAULT
 
 
 def add_parser(subparsers):
     from mcpops.lab.compose.loyalty_faults import FAULTS as COMPOSE_FAULTS
+    from mcpops.lab.lego.faults import FAULTS as KUBE_FAULTS
     from mcpops.lab.local.faults import FAULTS
     from mcpops.lab.local.lab import DEFAULT_LISTEN, DEFAULT_UPSTREAM
     from mcpops.lab.local.service_catalog import ONEC_GATEWAY, SERVICE_NAMES, SERVICES
@@ -182,10 +189,11 @@ def add_parser(subparsers):
     lab.add_argument("--dir", default=None, help="lab state dir (default: $MCPOPS_LAB_DIR or ./.lab)")
     sub = lab.add_subparsers(dest="lab_command", required=True)
     platform = argparse.ArgumentParser(add_help=False)
-    platform.add_argument("--platform", choices=("local", COMPOSE), default=None,
+    platform.add_argument("--platform", choices=("local", COMPOSE, KUBERNETES), default=None,
                           help="local (default): the reference service under supervisord; compose: the Loyalty API's "
                                "compose lab (root: a private dockerd; state in --dir, else $MCPOPS_COMPOSE_LAB_DIR or "
-                               "./.lab-compose)")
+                               "./.lab-compose); kubernetes: the LEGO MCP lab on a control plane of its own (root; "
+                               "state in --dir, else $MCPOPS_KUBE_LAB_DIR or ./.lab-kubernetes)")
 
     p = sub.add_parser("up", parents=[common, platform], help="start the lab (idempotent)")
     p.add_argument("--service", default=None, choices=SERVICE_NAMES,
@@ -210,13 +218,16 @@ def add_parser(subparsers):
     service_faults = "; ".join(f"{name}: {', '.join(spec.faults)}" for name, spec in SERVICES.items())
     p = sub.add_parser("break", parents=[common, platform],
                        help=f"inject a fault: {', '.join(FAULTS)} (on a service lab: {service_faults}; "
-                            f"--platform compose: {', '.join(COMPOSE_FAULTS)})")
+                            f"--platform compose: {', '.join(COMPOSE_FAULTS)}; --platform kubernetes: "
+                            f"{', '.join(KUBE_FAULTS)})")
     p.add_argument("fault", metavar="fault", help=f"{ONEC_GATEWAY}: {', '.join(FAULTS)}; {service_faults}")
     p.set_defaults(func=_on_platform(cmd_break, "cmd_break"))
 
     p = sub.add_parser("repair", parents=[common, platform],
-                       help="--platform compose: undo a fault the way an operator would (waits for /ready)")
-    p.add_argument("fault", metavar="fault", help=", ".join(COMPOSE_FAULTS))
+                       help="--platform compose or kubernetes: undo a fault the way an operator would (waits for "
+                            "/ready, on kubernetes until the dashboard is healthy)")
+    p.add_argument("fault", metavar="fault", help=f"compose: {', '.join(COMPOSE_FAULTS)}; kubernetes: "
+                                                  f"{', '.join(KUBE_FAULTS)}")
     p.set_defaults(func=_on_platform(cmd_repair_local, "cmd_repair"))
 
     p = sub.add_parser("seed", parents=[common], help="(re)seed the data dir; refuses while the gateway runs")
