@@ -2,17 +2,21 @@
 is seen by Prometheus, its rule fires, Alertmanager sends the webhook, `mcpops watch` starts the runbook the alert
 names (issue 21's proof), and the drill times each hand-over.
 
-    1. lab up        the local lab (a running one is reused)
-    2. chain up      Prometheus, Alertmanager and `mcpops watch` on loopback (mcpops.drill.alert_chain); the approval
-                     variant's rule copy has no auto_remediate label
+    1. lab up        the service's lab (a running one is reused): the local lab's 1C gateway or ConnectorMCP, the
+                     Loyalty API's compose lab (ALERT_LABS)
+    2. chain up      Prometheus, Alertmanager and `mcpops watch` on loopback (mcpops.drill.alert_chain), scraping what
+                     the lab's adapter offers (alert_targets); the approval variant's rule copy has no auto_remediate
+                     label
     3. break         the scenario's fault (its Scenario.alert must be the alert it fires)
     4. alert         wait: the alert pending and firing in Prometheus, the watcher's decision: a real run at once
                      (auto-remediate), or a check run and a pending approval, then `mcpops approve` (with the
                      scenario's extra vars as the approver's `-e` inputs: what an alert cannot know) or `mcpops deny`
-    5. verify        as every drill (healthy, tokens, the symptom gone) and the alert's own checks (the report names
+    5. verify        as every drill (healthy, tokens, the symptom gone on the host the alert named; every other
+                     target healthy) and the alert's own checks (the report names
                      it; no check run and no approval before an auto-remediation; nothing changed before the
-                     approval, and after a denial: the symptom's check still fails); a denied drill then repairs its
-                     own fault where the lab can (a stop)
+                     approval, and after a denial: the symptom's check still fails and a gateway that answers has
+                     its tokens as the fault left them); a denied drill then repairs its own fault where the lab can
+                     (a stop, a stale backup, a stopped api container)
     6. resolved      wait: the alert resolved and recorded in the report of the run it started
     7. down          the chain by PID; the lab when the drill started it (unless --keep)
 
@@ -29,25 +33,29 @@ from pathlib import Path
 
 from mcpops.drill import alert_timing, scenarios
 from mcpops.drill.alert_chain import POLL_SECONDS, AlertChain
-from mcpops.drill.checks import Check, check_runbook_exit, symptom_check
+from mcpops.drill.cert_drill import approver_inputs
+from mcpops.drill.checks import Check, check_runbook_exit, check_tokens, common_checks, symptom_check
 from mcpops.drill.scenarios import DrillError
 from mcpops.drill.steps import last_words, probe_line, run_output, verify_targets
 from mcpops.drill.verdict import Verdict, write_verdict
 from mcpops.run.runbooks import REPO
 
 APPROVE, DENY = "approve", "deny"
-SCRAPE_JOB = {scenarios.ONEC: "onec-gateway"}  # the rules' job= label of each service an alert drill can run
+# The services an alert drill runs, each on the lab whose adapter offers its chain what to scrape (alert_targets)
+ALERT_LABS = {scenarios.ONEC: scenarios.LOCAL, scenarios.CONNECTOR: scenarios.LOCAL,
+              scenarios.LOYALTY: scenarios.COMPOSE}
 DISPATCH_SECONDS = 180  # the fault -> the watcher's decision (a JVM that is slow to take the first event included)
 RUN_SECONDS = 900       # a runbook's run, once it started (INC-001 waits up to minutes for health)
 RESOLVE_SECONDS = 180   # the service healthy -> the resolution recorded in the report
 
 
 def plan_alert_drill(runbook, scenario, lab_kind, service, approval=None):
-    """DrillError unless an alert of the local lab can start this scenario (before anything starts)."""
-    if lab_kind != scenarios.LOCAL:
-        raise DrillError("--via-alert drills on the local lab only (its Prometheus, Alertmanager and mcpops watch run "
-                         "on this machine's loopback)")
-    if not scenario.alert or service not in SCRAPE_JOB:
+    """DrillError unless an alert of the service's lab can start this scenario (before anything starts)."""
+    if service in ALERT_LABS and lab_kind != ALERT_LABS[service]:
+        flag = " (--lab compose)" if ALERT_LABS[service] == scenarios.COMPOSE else ""
+        raise DrillError(f"--via-alert drills {service} on the {ALERT_LABS[service]} lab{flag} only (the chain's "
+                         "Prometheus, Alertmanager and mcpops watch run on this machine's loopback beside it)")
+    if not scenario.alert or service not in ALERT_LABS or lab_kind not in scenario.labs:
         raise DrillError(f"{runbook.id} with fault {scenario.fault} has no alert that fires on the lab "
                          f"(--via-alert drills: {', '.join(scenarios.alert_drillable()) or 'none'})")
     if approval not in (None, APPROVE, DENY):
@@ -69,6 +77,31 @@ def approval_inputs(scenario):
     for name, value in scenario.extra_vars.items():
         args += ["-e", f"{name}={json.dumps(value) if isinstance(value, (list, dict)) else value}"]
     return args
+
+
+def alert_host_target(targets, decision):
+    """The target the alert named (the watcher's decision's host: the alert's `instance`); DrillError when it names
+    none of the lab's."""
+    for target in targets:
+        if target.name == decision.get("host"):
+            return target
+    raise DrillError(f"the alert named host {decision.get('host')!r}, not one of the lab's targets "
+                     f"({', '.join(t.name for t in targets)})")
+
+
+def read_baseline(targets):
+    """{name: tokens} of each target with tokens (None: no tokens, or a gateway that does not answer)."""
+    from mcpops.drill.lab_adapters import read_tokens
+
+    return {target.name: read_tokens(target) if target.has("tokens") else None for target in targets}
+
+
+def inject_fault(lab, scenario, targets):
+    """The scenario's fault into the lab once (a ConnectorMCP fault: it chooses its instances) or into the first
+    target; the verdict's line."""
+    if scenario.targets == scenarios.LAB:
+        return f"{lab.kind} lab: {lab.inject(None, scenario.fault)}"
+    return f"{targets[0].name}: {lab.inject(targets[0], scenario.fault)}"
 
 
 def fault_still_there(lab, target, scenario, facts):
@@ -128,7 +161,7 @@ class AlertWatch:
         if self.pending_at is None and alert.get("activeAt"):
             self.pending_at = alert_timing.parse_time(alert["activeAt"])
             self.out(f"prometheus: {self.chain.alertname} pending since {_stamp(self.pending_at)} "
-                     f"(instance {self.chain.host})")
+                     f"(instance {(alert.get('labels') or {}).get('instance')})")
         if self.firing_seen_at is None and alert.get("state") == "firing":
             self.firing_seen_at = _now()
             self.out(f"prometheus: {self.chain.alertname} firing")
@@ -185,8 +218,8 @@ def alert_checks(report, alertname, fingerprint, check_mode, approval_status=Non
 
 
 def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, runs_dir=None):
-    """One alert drill on lab (LocalDrillLab); returns the Verdict (written into the run dir of the run the alert
-    started, with the watcher's log)."""
+    """One alert drill on lab (LocalDrillLab, ConnectorDrillLab, ComposeDrillLab: an adapter with alert_targets);
+    returns the Verdict (written into the run dir of the run the alert started, with the watcher's log)."""
     from mcpops.drill.lab_adapters import read_tokens, take_backup
     from mcpops.run import runner
 
@@ -197,31 +230,31 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
                       started_at=_stamp(_now()), why=scenario.why, service=lab.service,
                       via_alert={"alert": scenario.alert, "approval": approval})
     chain = None
-    out("== 1/7 Lab up (local)")
+    out(f"== 1/7 Lab up ({lab.kind})")
     lab.up()
     try:
-        [target] = lab.targets()
-        verdict.targets = [target.name]
+        targets = lab.targets()
+        verdict.targets = [t.name for t in targets]
         out(f"== 2/7 Alert chain up: Prometheus -> Alertmanager -> mcpops watch ({runbook.id}: "
             + ("auto-remediate" if approval is None else f"check, then {approval}") + ")")
-        chain = AlertChain(SCRAPE_JOB[lab.service], target.name, lab.listen, lab.inventory, runs_root, lab.env(),
-                           scenario.alert, auto_remediate=approval is None)
+        chain = AlertChain(lab.alert_targets(scenario), lab.inventory, runs_root, lab.env(), scenario.alert,
+                           auto_remediate=approval is None)
         chain.start(out)
         before_runs = {p.name for p in runs_root.glob("*")} if runs_root.exists() else set()
         if scenario.backup_first:
-            out(f"{target.name}: backup {take_backup(target)} taken before the fault")
-        before = read_tokens(target)
+            out(f"{targets[0].name}: backup {take_backup(targets[0])} taken before the fault")
+        before = read_baseline(targets)
 
         out(f"== 3/7 Break: {scenario.fault} ({scenario.why})")
-        line = lab.inject(target, scenario.fault)
+        verdict.injected.append(inject_fault(lab, scenario, targets))
         fault_at = _now()
         verdict.fault_at = _stamp(fault_at)
-        verdict.injected.append(f"{target.name}: {line}")
         out(verdict.injected[-1])
-        out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
+        for target in targets:
+            out(f"{target.name}: service {lab.service_state(target)}; {probe_line(target)}")
         # tokens are compared with what the fault left where the gateway still answers (rate-storm issues one)
-        after_fault = read_tokens(target) if before is not None else None
-        baseline = {target.name: before if after_fault is None else after_fault}
+        after_fault = read_baseline([t for t in targets if before[t.name] is not None])
+        baseline = {name: before[name] if after_fault.get(name) is None else after_fault[name] for name in before}
         facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
 
         out(f"== 4/7 Alert: waiting for {scenario.alert} to fire and start {runbook.id}")
@@ -232,7 +265,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
                             DISPATCH_SECONDS, f"run of {runbook.id} started by {scenario.alert}")
         out(f"mcpops watch started {started[0]}")
         decision = seen.wait(lambda: _decision(chain, wanted), RUN_SECONDS, f"decision {wanted[0]!r}")
-        out(f"decision: {decision.get('decision')} ({decision.get('path')}), fingerprint {decision.get('fingerprint')}")
+        out(f"decision: {decision.get('decision')} ({decision.get('path')}) on {decision.get('host')}, fingerprint "
+            f"{decision.get('fingerprint')}")
+        target = alert_host_target(targets, decision)  # the host the alert named: the one the runbook runs on
         fingerprint = decision.get("fingerprint")
         verdict.via_alert.update(fingerprint=fingerprint, path=decision.get("path"))
         checks = []
@@ -245,7 +280,10 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             still, saw = fault_still_there(lab, target, scenario, facts)
             checks.append(Check("check_changed_nothing", still, f"after the check run, before any decision: {saw}"))
             checks += alert_checks(first_report, scenario.alert, fingerprint, True, "pending")
-            inputs = approval_inputs(scenario) if approval == APPROVE else []
+            # what an alert cannot give: the scenario's extra vars, and what the drill issues as the operator would
+            # (cert-renewal: a new pair from the lab's test CA, mcpops.drill.cert_drill)
+            inputs = approval_inputs(scenario) + approver_inputs(lab, target, scenario, out) \
+                if approval == APPROVE else []
             out(f"== 4/7 Approval {decision.get('approval')}: mcpops {approval} {decision.get('approval')} "
                 + " ".join(inputs))
             returncode = _mcpops([approval, decision["approval"], "--runs-dir", str(runs_root), *inputs], env)
@@ -267,7 +305,10 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             verdict.runbook_seconds = report.get("duration_seconds")
             verdict.runbook_said = last_words(run_dir)
             checks.append(check_runbook_exit(status, 0))
+            # the symptom on the host the alert named (the run's only host); every other target healthy as it was
             checks += verify_targets(lab, scenario, [target], baseline, facts, run_output(run_dir))
+            for other in (t for t in targets if t is not target):
+                checks += common_checks(other, True)
             checks += alert_checks(report, scenario.alert, fingerprint, False,
                                    "approved" if approval == APPROVE else None)
             if approval is None:  # a real run at once: this alert started no check run and no approval
@@ -285,6 +326,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             checks.append(Check("check_run_denied", approval_said.get("status") == "denied",
                                 f"the check run's report.json: approval {approval_said.get('status')} by "
                                 f"{approval_said.get('decided_by')} (expected denied)"))
+            tokens_now = read_tokens(target) if baseline.get(target.name) is not None else None
+            if tokens_now is not None:  # a gateway that answers: no token issued, revoked or lost (INC-002's)
+                checks.append(check_tokens(target.name, baseline[target.name], tokens_now))
         verdict.checks = checks
         for check in checks:
             out(check.line())
@@ -293,9 +337,11 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             verdict.recover_seconds = alert_timing.seconds(fault_at, healthy_at)
         if approval == DENY:
             try:
+                if not hasattr(lab, "repair"):
+                    raise DrillError(f"the {lab.kind} lab of {lab.service} cannot repair {scenario.fault} itself")
                 out(f"{target.name}: the drill repairs its own fault: {lab.repair(target, scenario.fault)}")
             except DrillError as exc:  # a fault the lab cannot undo alone stays until the lab goes down
-                out(f"{target.name}: {exc}: it stays until `mcpops lab down`")
+                out(f"{target.name}: {exc}: it stays until the lab goes down")
 
         out(f"== 6/7 Resolved: waiting for {scenario.alert} to resolve into {verdict.run_dir}/report.md")
         resolved_at = None
@@ -330,9 +376,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             else:
                 out(f"the chain's logs are kept in {chain.dir}")
         if lab.started and not keep:
-            out("== 7/7 Lab down (local: the drill started it)")
+            out(f"== 7/7 Lab down ({lab.kind}: the drill started it)")
             lab.down()
-            out("lab down: local lab stopped")
+            out(f"lab down: {lab.kind} lab stopped")
         elif lab.started:
             out("== 7/7 Lab kept running (--keep); `mcpops lab down` when done")
         else:

@@ -19,10 +19,13 @@ The check_* functions are pure (tests/unit/mcpops/drill/test_checks.py); common_
 read a target (its API and its data dir) and ask the lab for its service state.
 """
 
+import calendar
 import json
 import re
-from dataclasses import dataclass
+import time
+from pathlib import Path
 
+from mcpops.drill.check import Check  # noqa: F401  (checks.Check: every caller's import)
 from mcpops.drill.scenarios import DrillError
 from mcpops.lab.http_client import http_json
 
@@ -34,9 +37,14 @@ SYMPTOMS = {
     "store_parses": "tokens.json in the data dir is valid JSON again",
     "schema_supported": "storage-meta.json is back at a supported schemaVersion without 099_future",
     "rate_limited": "the storming token's rateLimit is the one the drill asked for",
+    "token_reissued": "the failing token is revoked, its client has one new active token, and the new secret is in "
+                      "the mode 0600 file the run names",
+    "backup_fresh": "the newest backup was taken after the fault and is under OnecGatewayBackupStale's 26 h",
     "named_upstream": "the run names the upstream as the failed check",
     "named_certificate": "the run names the certificate as the failed check",
     "named_gate": "the rollout stopped at the host that failed its health gate",
+    "certificate_renewed": "the gateway's TLS endpoint serves another certificate than the fault's, with over 14 days "
+                           "left (mcpops.drill.cert_drill)",
     "unit_restarted": "the broken host's main unit was restarted (a new main PID or invocation), is active, and "
                       "the units it depends on (its profile's runtime.depends_on: the bridge) are active again",
     # ConnectorMCP (the connector lab)
@@ -79,6 +87,18 @@ SYMPTOMS = {
     "dead_resent": "no dead event is left in the outbox, nothing is pending and delivery is not paused",
     "named_telegram_token": "the run names the token the Bot API refuses (the Bot API refuses the worker's token)",
     "named_webhook_errors": "the run names the merchant webhook's errors by provider and result",
+    # LEGO MCP on the Kubernetes lab (mcpops.drill.lego_checks); each with the dashboard healthy (every pod of the
+    # current template Ready, /health healthy signing with the HSM, celery-worker available)
+    "image_rolled_back": "the dashboard's image is the one before the bad image and its rollout is complete",
+    "dashboard_scaled_back": "the dashboard wants the replicas the runbook was asked for and has them Ready",
+    "pod_contained_and_replaced": "the compromised pod is gone, no pod is quarantined, the quarantine policy is "
+                                  "lifted, the DB password before the incident is refused and the inventory's new one "
+                                  "accepted",
+    "namespace_recovered": "the namespace is back and the database is the dump's (audit_log as many rows as then)",
+    "fallback_off_chain_verified": "HSM_FALLBACK_ENABLED=false and the run verified the audit chain end to end, the "
+                                   "record the fallback signed among the fallback's",
+    "named_lego_db_slots": "the morning check ends red with a finding that PostgreSQL has no session left for "
+                           "lego_mcp (out of connection slots)",
 }
 # checked by mcpops.drill.fleet_checks (steps.symptom_check sends them there)
 FLEET_SYMPTOMS = ("bridge_restarted", "rerouted", "rolled_back", "standby_serving", "timer_restarted")
@@ -87,6 +107,9 @@ LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "nam
 # checked by mcpops.drill.compose_checks, through the compose lab's adapter (compose_drill_lab.ComposeDrillLab)
 COMPOSE_SYMPTOMS = ("api_running", "postgres_running", "redis_running", "modes_off", "migrations_applied",
                     "release_rolled_back_compose", "outbox_drained", "dead_resent")
+# checked by mcpops.drill.lego_checks, through the Kubernetes lab's adapter (kube_drill_lab.KubeDrillLab)
+LEGO_SYMPTOMS = ("image_rolled_back", "dashboard_scaled_back", "pod_contained_and_replaced", "namespace_recovered",
+                 "fallback_off_chain_verified")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
 NEEDS_UNIT_BASELINE = ("unit_restarted", "bridge_restarted", "timer_restarted")
 
@@ -103,19 +126,9 @@ NAMED_PATTERNS = {
     "named_slow_statement": r"slow statements in PostgreSQL[^\n]*pg_sleep",
     "named_telegram_token": r"the Bot API refuses the worker\\?'s token",  # \' where ansible's output escapes it
     "named_webhook_errors": r'provider=\\?"merchant_webhook\\?" result=\\?"http_error',  # \" in ansible's JSON
+    "named_lego_db_slots": r"(?s)Morning health check of LEGO MCP found:.{0,4000}?PostgreSQL \S+: no session as "
+                           r"lego_mcp: [^\n]*?out of connection slots",
 }
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    target: str = ""
-
-    def line(self):
-        where = f" [{self.target}]" if self.target else ""
-        return f"{'PASS' if self.ok else 'FAIL'} {self.name}{where}: {self.detail}"
 
 
 def check_health(target, healthz, readyz):
@@ -178,8 +191,9 @@ def check_storage_meta(target, status, meta, expected=None):
     return Check("storage-meta", ok, detail, target)
 
 
-def check_tokens(target, before, after):
-    """before/after: {token id: revoked (bool)}, or None when the gateway did not answer."""
+def check_tokens(target, before, after, issued=0):
+    """before/after: {token id: revoked (bool)}, or None when the gateway did not answer; issued: how many tokens the
+    runbook issues (INC-002: one), added ones that are expected."""
     if before is None:
         return Check("tokens", True, "no baseline (the gateway did not answer before the fault); not compared",
                      target)
@@ -188,15 +202,59 @@ def check_tokens(target, before, after):
     lost = sorted(set(before) - set(after))
     added = sorted(set(after) - set(before))
     flipped = sorted(t for t in set(before) & set(after) if before[t] != after[t])
-    ok = not (lost or added or flipped)
+    ok = not (lost or flipped) and len(added) == issued
     if ok:
         revoked = sum(1 for v in after.values() if v)
-        return Check("tokens", True, f"{len(after)} tokens ({revoked} revoked), unchanged", target)
-    parts = []
+        said = f"{issued} issued by the run, the others unchanged" if issued else "unchanged"
+        return Check("tokens", True, f"{len(after)} tokens ({revoked} revoked), {said}", target)
+    parts = [f"{issued} expected to be issued"] if issued else []
     for words, ids in (("lost", lost), ("added", added), ("revoked state changed", flipped)):
         if ids:
             parts.append(f"{words}: {', '.join(ids[:5])}" + (f" (+{len(ids) - 5})" if len(ids) > 5 else ""))
     return Check("tokens", False, f"{len(before)} before, {len(after)} after; " + "; ".join(parts), target)
+
+
+BACKUP_STALE_SECONDS = 26 * 3600  # OnecGatewayBackupStale (extensions/prometheus/rules/onec-gateway.rules.yml)
+# INC-002's summary: "New token <id> prefix <prefix> for <client> (scopes ...); secret in <path> (mode 0600)"
+REISSUED_LINE = re.compile(r"New token (\S+) prefix (\S+) for (\S+) \(scopes [^)]*\); secret in (\S+) \(mode 0600\)")
+
+
+def check_token_reissued(target, fault_token, tokens, said, secret_file):
+    """fault_token: the failing token's id and client (the fault's record); tokens: the gateway's token records now;
+    said: REISSUED_LINE's match in the run's output (None: no such line); secret_file: (mode, whether its content
+    starts with the new token's prefix) of the file the line names, None when it is missing. The secret itself is
+    never read into the detail."""
+    records = {t.get("id"): t for t in tokens}
+    old = records.get(fault_token.get("token_id")) or {}
+    revoked = f"token {fault_token.get('token_id')} {'revoked' if old.get('revokedAt') else 'NOT revoked'}"
+    if said is None:
+        return Check("token_reissued", False, f"{revoked}; the run names no new token", target)
+    new_id, prefix, _client, path = said
+    new = records.get(new_id) or {}
+    issued = new.get("clientId") == fault_token.get("client_id") and new.get("prefix") == prefix \
+        and not new.get("revokedAt")
+    mode, matches = secret_file or (None, False)
+    ok = bool(old.get("revokedAt")) and issued and mode == 0o600 and matches
+    return Check("token_reissued", ok,
+                 f"{revoked}; new token {new_id} prefix {prefix}: "
+                 + (f"active, of {new.get('clientId')}" if issued else f"not an active token of "
+                    f"{fault_token.get('client_id')} ({new.get('clientId')}, revokedAt {new.get('revokedAt')})")
+                 + f"; its secret in {path}: "
+                 + ("missing" if secret_file is None else f"mode {mode:o}, "
+                    + ("the new token's" if matches else "NOT the new token's")), target)
+
+
+def check_backup_fresh(target, newest, fault_at, now):
+    """newest: the newest backup's createdAt in Unix seconds (None: no backup); fault_at: the fault's, in Unix seconds.
+    The backup must be one taken since the fault (by the run) and under the alert's threshold."""
+    if newest is None:
+        return Check("backup_fresh", False, "no backup", target)
+    age = now - newest
+    after_fault = fault_at is None or newest >= fault_at
+    ok = after_fault and age < BACKUP_STALE_SECONDS
+    when = "taken after" if after_fault else "from before"
+    return Check("backup_fresh", ok, f"newest backup {age / 3600:.1f} h old ({when} the fault; stale over "
+                                     f"{BACKUP_STALE_SECONDS // 3600} h)", target)
 
 
 def check_named(symptom, run_output):
@@ -315,6 +373,8 @@ def symptom_check(lab, target, symptom, facts, run_output):
         return connector_symptom_check(lab, target, symptom, facts, run_output)
     if symptom in COMPOSE_SYMPTOMS:  # the compose lab's adapter reads the project (mcpops.drill.compose_checks)
         return lab.symptom_check(target, symptom, facts)
+    if symptom in LEGO_SYMPTOMS:  # the Kubernetes lab's adapter reads the cluster (mcpops.drill.lego_checks)
+        return lab.symptom_check(target, symptom, facts, run_output)
     if symptom == "named_unhealthy_instance":  # the verdict must name this very host, not just any
         check = check_named_instances(symptom, run_output, [target.name])
         check.target = target.name
@@ -323,6 +383,10 @@ def symptom_check(lab, target, symptom, facts, run_output):
         check = check_named(symptom, run_output)
         check.target = target.name
         return check
+    if symptom == "certificate_renewed":
+        from mcpops.drill.cert_drill import certificate_renewed
+
+        return certificate_renewed(lab, target, facts)
     if symptom == "service_running":
         state = lab.service_state(target)
         return Check(symptom, state in ("RUNNING", "active"), f"service state {state}", target.name)
@@ -352,11 +416,42 @@ def symptom_check(lab, target, symptom, facts, run_output):
         rpm = (record.get("rateLimit") or {}).get("requestsPerMinute")
         return Check(symptom, rpm == wanted, f"token {record['id']} rateLimit {rpm}/min (drill asked {wanted})",
                      target.name)
+    if symptom == "token_reissued":
+        return _token_reissued(target, facts, run_output)
+    if symptom == "backup_fresh":
+        status, body = target.admin("/api/system/backups")
+        stamps = [_unix(b.get("createdAt")) for b in ((body or {}).get("backups") or [] if status == 200 else [])]
+        return check_backup_fresh(target.name, max([s for s in stamps if s is not None], default=None),
+                                  _unix(facts.get("at")), time.time())
     if symptom == "unit_restarted":
         before = (facts.get("units_before") or {}).get(target.name) or {}
         depends_on = tuple((target.profile or {}).get("runtime", {}).get("depends_on") or ())
         return check_unit_restarted(target.name, target.unit, before, lab.unit_snapshot(target), depends_on)
     raise DrillError(f"no check for symptom {symptom!r}")
+
+
+def _unix(stamp):
+    """Unix seconds of a contract timestamp (2026-12-05T11:20:01Z), None for anything else."""
+    try:
+        return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _token_reissued(target, facts, run_output):
+    """token_reissued on a 1C target: its tokens (every page), the run's summary line, the secret file it names."""
+    from mcpops.drill.lab_adapters import read_token_records
+
+    match = REISSUED_LINE.search(run_output or "")
+    said = match.groups() if match else None
+    secret_file = None
+    if said:
+        path = Path(said[3])
+        try:
+            secret_file = (path.stat().st_mode & 0o777, path.read_text().strip().startswith(said[1]))
+        except OSError:
+            secret_file = None
+    return check_token_reissued(target.name, facts, read_token_records(target) or [], said, secret_file)
 
 
 def undone_check(lab, symptom, facts):

@@ -128,8 +128,9 @@ def _run_runbook(lab, runbook, scenario, verdict, step, runs_dir, out):
     verdict.run_dir = str(run_dir)
     out(f"== {step} Run: mcpops run {runbook.id} -i {lab.inventory} --yes "
         + " ".join(f"-e {k}={v}" for k, v in scenario.extra_vars.items()))
-    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
-                                extra_vars=_extra_vars(runbook, scenario, run_dir))
+    extra_vars = _extra_vars(runbook, scenario, run_dir)
+    extra_vars.update(getattr(lab, "run_vars", lambda _: {})(scenario))  # what only the lab knows (the broken pod)
+    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True, extra_vars=extra_vars)
     run_clock = time.monotonic()
     during = getattr(lab, "during_run", None)  # e.g. the compose lab's traffic while a runbook samples it
     with during(scenario) if during else contextlib.nullcontext():
@@ -206,7 +207,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
             out(f"== 6/6 Lab kept running (--keep); `{_down_command(lab)}` when done")
         else:
             undo = {scenarios.LOCAL: "`mcpops lab break healthy`", scenarios.FLEET: "`mcpops fleet up`",
-                    scenarios.COMPOSE: f"`mcpops lab repair {scenario.fault} --platform compose`"}[lab.kind]
+                    scenarios.COMPOSE: f"`mcpops lab repair {scenario.fault} --platform compose`",
+                    scenarios.KUBERNETES: f"`mcpops lab repair {scenario.fault} --platform kubernetes`"}[lab.kind]
             out("== 6/6 Lab left running (it was running before the drill)"
                 + ("" if scenario.expect_exit == 0 and scenario.targets != scenarios.LAB
                    and scenario.healthy_after is True
@@ -217,7 +219,8 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
 
 def _down_command(lab):
     return {scenarios.LOCAL: "mcpops lab down", scenarios.FLEET: "mcpops fleet down",
-            scenarios.COMPOSE: "mcpops lab down --platform compose"}[lab.kind]
+            scenarios.COMPOSE: "mcpops lab down --platform compose",
+            scenarios.KUBERNETES: "mcpops lab down --platform kubernetes"}[lab.kind]
 
 
 def _lab_kind(args):
@@ -246,6 +249,8 @@ def cmd_drill(args):
     service = getattr(args, "service", None) or DEFAULT_SERVICE
     if lab_kind == scenarios.COMPOSE and service == DEFAULT_SERVICE:  # the compose lab runs the Loyalty API only
         service = scenarios.LOYALTY
+    if lab_kind == scenarios.KUBERNETES and service == DEFAULT_SERVICE:  # and the Kubernetes lab LEGO MCP only
+        service = scenarios.LEGO
     try:
         runbook, scenario = plan(args.runbook, args.fault, lab_kind, service)
         if args.fleet is not None and args.fleet < 1:
@@ -257,6 +262,12 @@ def cmd_drill(args):
             if args.listen or args.upstream:
                 raise DrillError("--listen and --upstream are the local lab's; the compose lab chooses free ports")
             lab = ComposeDrillLab(args.dir, inventory=args.inventory)
+        elif lab_kind == scenarios.KUBERNETES:
+            if args.listen or args.upstream:
+                raise DrillError("--listen and --upstream are the local lab's; the Kubernetes lab chooses free ports")
+            from mcpops.drill.kube_drill_lab import KubeDrillLab
+
+            lab = KubeDrillLab(args.dir, inventory=args.inventory)
         elif args.fleet:
             lab = FleetDrillLab(args.fleet, state_dir=args.dir, inventory=args.inventory, service=service,
                                 standby=scenario.standby)
@@ -287,9 +298,11 @@ def cmd_drill(args):
         from mcpops.lab.compose.docker_client import DockerCliError
         from mcpops.lab.compose.loyalty_lab import LoyaltyLabError
         from mcpops.lab.fleet.errors import FleetError
+        from mcpops.lab.kube.errors import KubeLabError
+        from mcpops.lab.lego.hsm_process import LegoError
         from mcpops.lab.local.errors import LabError
 
-        if isinstance(exc, (LabError, FleetError, LoyaltyLabError, DockerCliError)):
+        if isinstance(exc, (LabError, FleetError, LoyaltyLabError, DockerCliError, LegoError, KubeLabError)):
             return fail(str(exc), EXIT_FAILED)
         raise
     print(verdict.summary())
@@ -311,14 +324,16 @@ def add_parser(subparsers):
     p.add_argument("--lab", choices=scenarios.LABS, default=None,
                    help=f"the lab (default {scenarios.LOCAL}, or {scenarios.FLEET} with --fleet N); "
                         f"{scenarios.COMPOSE}: the Loyalty API's compose lab (root), the one `mcpops lab up --platform "
-                        "compose` keeps running, else one the drill starts")
+                        f"compose` keeps running, else one the drill starts; {scenarios.KUBERNETES}: the LEGO MCP lab "
+                        "(root), the one `mcpops lab up --platform kubernetes` keeps running, else one the drill "
+                        "starts")
     p.add_argument("--service", default=DEFAULT_SERVICE, metavar="S",
                    help=f"the service the lab runs (default {DEFAULT_SERVICE}, on the compose lab {scenarios.LOYALTY}; "
                         f"{scenarios.CCTELEGRAM} on the fleet only, {scenarios.CONNECTOR} on the local lab only); its "
                         "profile's checks judge health")
     p.add_argument("--dir", help="the lab's state dir (default $MCPOPS_LAB_DIR or .lab; with --fleet "
                                  "$MCPOPS_FLEET_DIR or .fleet; with --lab compose $MCPOPS_COMPOSE_LAB_DIR or "
-                                 ".lab-compose)")
+                                 ".lab-compose; with --lab kubernetes $MCPOPS_KUBE_LAB_DIR or .lab-kubernetes)")
     p.add_argument("--listen", help="local lab: host:port when the drill starts it (default 127.0.0.1:3000; "
                                     f"{scenarios.CONNECTOR}: its backend-1, default 127.0.0.1:8000)")
     p.add_argument("--upstream", help="local lab: host:port of INC-004's 1C upstream when the drill seeds the lab "
@@ -327,7 +342,8 @@ def add_parser(subparsers):
     p.add_argument("--keep", action="store_true", help="leave the lab running at the end (with what it broke)")
     p.add_argument("--via-alert", action="store_true",
                    help="let the alert start the runbook: private Prometheus and Alertmanager on loopback, mcpops "
-                        "watch as the webhook; prints detection, dispatch and runbook times (local lab; drillable: "
+                        "watch as the webhook; prints detection, dispatch and runbook times (the 1C gateway and ConnectorMCP on "
+                        "the local lab, the Loyalty API with --lab compose; drillable: "
                         f"{', '.join(scenarios.alert_drillable())})")
     p.add_argument("--approval", choices=("approve", "deny"),
                    help="with --via-alert: the same alert without auto_remediate, so the runbook runs in check mode "

@@ -21,6 +21,7 @@ class ComposeDrillLab:
     kind = COMPOSE
     service = LOYALTY
     HOST = "loyalty-compose"  # the inventory's host (LoyaltyLab.inventory_text)
+    ALERT_JOB = "loyalty-api"  # its /metrics, as the rules' job= names it (alert_targets)
     OWN_FAULTS = ("api-stopped", "dead-events")
     TRAFFIC = {"slow-queries": ("GET", "/api/v1/loyalty/balance/drill-traffic"),  # statements in flight to sample
                "webhook-500": ("POST", "/api/v1/loyalty/earn")}                   # deliveries that fail
@@ -81,6 +82,17 @@ class ComposeDrillLab:
     def targets(self):
         return [Target(self.HOST, self.lab.url, service=LOYALTY, profile=self.profile,
                        api_key_file=self.lab.metrics_token_file, unit="api")]
+
+    def alert_targets(self, scenario):
+        """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): the API's /metrics, job loyalty-api,
+        its metrics token sent as a Bearer key from the lab's token file (Prometheus 2.42 sends no X-Metrics-Token;
+        the reference service takes either)."""
+        from urllib.parse import urlsplit
+
+        from mcpops.drill.alert_chain import AlertTarget
+
+        return [AlertTarget(self.ALERT_JOB, self.HOST, urlsplit(self.lab.url).netloc,
+                            bearer_token_file=str(self.lab.metrics_token_file))]
 
     def inject(self, target, fault):
         """The fault into the lab (one project, one target); the release serving before it recorded (fault_facts)."""

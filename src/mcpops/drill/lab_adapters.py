@@ -87,20 +87,25 @@ class Target:
                          timeout=timeout)
 
 
-def read_tokens(target):
-    """{token id: revoked} of every token, every page; None when the gateway does not answer."""
-    tokens, cursor = {}, None
+def read_token_records(target):
+    """Every token's record (the API never returns a secret), every page; None when the gateway does not answer."""
+    records, cursor = [], None
     for _ in range(1000):  # 100 000 tokens: far beyond a lab
         path = f"/api/mcp-tokens?limit={TOKEN_PAGE}" + (f"&cursor={cursor}" if cursor else "")
         status, body = target.admin(path)
         if status != 200 or not isinstance(body, dict):
             return None
-        for record in body.get("tokens") or []:
-            tokens[record["id"]] = bool(record.get("revokedAt"))
+        records += body.get("tokens") or []
         cursor = body.get("nextCursor")
         if not cursor:
-            return tokens
-    return tokens
+            return records
+    return records
+
+
+def read_tokens(target):
+    """{token id: revoked} of every token, every page; None when the gateway does not answer."""
+    records = read_token_records(target)
+    return None if records is None else {record["id"]: bool(record.get("revokedAt")) for record in records}
 
 
 def take_backup(target):
@@ -117,6 +122,7 @@ def take_backup(target):
 class LocalDrillLab:
     kind = LOCAL
     service = ONEC  # the local lab's drills are the 1C gateway's (scenarios.LAB_SERVICES)
+    ALERT_JOB = "onec-gateway"  # its /metrics, as the rules' job= names it (alert_targets)
 
     def __init__(self, state_dir=None, listen=None, inventory=None, upstream=None):
         from mcpops.lab.local.lab import LocalLab
@@ -155,14 +161,39 @@ class LocalDrillLab:
         return self.lab.listen
 
     def repair(self, target, fault):
-        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop` only."""
-        if fault != "stop":
-            raise DrillError(f"the drill cannot repair {fault} itself")
+        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop`, and gateway-cert-expiring
+        (the TLS endpoint back on a long certificate)."""
+        if fault == "gateway-cert-expiring":
+            from mcpops.lab.fixtures.gateway_tls import LONG_DAYS, LabGatewayTls
+
+            serial = LabGatewayTls(self.lab.state_dir).reissue(self.lab.listen, days=LONG_DAYS)
+            return f"the gateway's TLS endpoint reloaded with certificate {serial:X} ({LONG_DAYS} days)"
+        if fault != "stop":  # the faults the local lab can undo itself (mcpops.lab.local.faults.repair: stale-backup)
+            from mcpops.lab.local import faults
+            from mcpops.lab.local.errors import LabError
+
+            try:
+                return faults.repair(self.lab, fault)
+            except LabError:
+                raise DrillError(f"the drill cannot repair {fault} itself") from None
         self.lab.client().start(self.lab.service_name, True)
         return f"supervisorctl start {self.lab.service_name}; now {self.lab.program_state()}"
 
     def targets(self):
         return [Target("lab-gateway", self.lab.api_url, self.lab.admin_token_file, self.lab.data_dir)]
+
+    def alert_targets(self, scenario):
+        """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): the gateway's own /metrics, job
+        onec-gateway (the chain adds its TLS probe where the alert needs it)."""
+        from mcpops.drill.alert_chain import AlertTarget
+
+        return [AlertTarget(self.ALERT_JOB, "lab-gateway", self.listen)]
+
+    def run_vars(self, scenario):
+        """What only the lab knows for the runbook's run (cert-renewal: the new pair the drill issues as the CA)."""
+        from mcpops.drill.cert_drill import run_vars
+
+        return run_vars(self, scenario)
 
     def inject(self, target, fault):
         return self.lab.break_(fault)
@@ -193,6 +224,7 @@ class ConnectorDrillLab:
 
     kind = LOCAL
     service = CONNECTOR
+    ALERT_JOB = "connector-mcp-health"  # the blackbox probe of each instance's /api/health (alert_targets)
     INVENTORY_NAME = "drill/connector-inventory.json"  # under the lab's state dir
 
     def __init__(self, state_dir=None, listen=None, inventory=None):
@@ -242,6 +274,15 @@ class ConnectorDrillLab:
         return [Target(self.topology.instance_host(program), self.lab.program_url(program), service=CONNECTOR,
                        profile=self.profile, unit=program) for program in self.topology.instances]
 
+    def alert_targets(self, scenario):
+        """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): ConnectorMCP has no /metrics, so
+        blackbox_exporter probes each instance's /api/health (its profile's deep check), job connector-mcp-health,
+        `instance` the inventory host (ConnectorMcpHealthFailing's)."""
+        from mcpops.drill.alert_chain import AlertTarget
+
+        return [AlertTarget(self.ALERT_JOB, target.name, target.api_url + "/api/health", probe=True)
+                for target in self.targets()]
+
     def inject(self, target, fault):
         """The lab's fault (target is not used: the fault chooses its instances); records the release links before
         it and each instance right after it (fault_facts)."""
@@ -270,6 +311,21 @@ class ConnectorDrillLab:
 
     def fault_facts(self, fault):
         return dict(self._facts)
+
+    def repair(self, target, fault):
+        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop` only (the main instance
+        started again); DrillError for the others."""
+        from mcpops.lab.local import supervisor as sup
+        from mcpops.lab.local.errors import LabError
+
+        if fault != "stop":
+            raise DrillError(f"the drill cannot repair {fault} itself")
+        try:
+            self.lab.start_program()
+            state = self.lab.wait_program((sup.RUNNING,))
+        except LabError as exc:
+            raise DrillError(f"stop: {exc}") from None
+        return f"supervisorctl start {self.lab.main_program}; now {state}"
 
     def service_state(self, target):
         return self.lab.program_state(target.unit)

@@ -21,14 +21,16 @@ breaks; every instance is a target and is checked).
 from dataclasses import dataclass, field
 
 LOCAL, FLEET, COMPOSE = "local", "fleet", "compose"
-LABS = (LOCAL, FLEET, COMPOSE)
+KUBERNETES = "kubernetes"  # the LEGO MCP lab on its own control plane (`mcpops lab up --platform kubernetes`)
+LABS = (LOCAL, FLEET, COMPOSE, KUBERNETES)
 ONEC, CCTELEGRAM, CONNECTOR = "onec-gateway", "cctelegram-mcp", "connector-mcp"  # profiles/<name>.yml
 LOYALTY = "loyalty-api"
-SERVICES = (ONEC, CCTELEGRAM, CONNECTOR, LOYALTY)
+LEGO = "lego-mcp"
+SERVICES = (ONEC, CCTELEGRAM, CONNECTOR, LOYALTY, LEGO)
 DEFAULT_SERVICE = ONEC
 # The services each lab can run for a drill (the local lab: `mcpops lab up [--service connector-mcp]`; the fleet:
 # `mcpops fleet up --service`).
-LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM), COMPOSE: (LOYALTY,)}
+LAB_SERVICES = {LOCAL: (ONEC, CONNECTOR), FLEET: (ONEC, CCTELEGRAM), COMPOSE: (LOYALTY,), KUBERNETES: (LEGO,)}
 ALL, FIRST, LAB = "all", "first", "lab"              # Scenario.targets: which targets get the fault (LAB: the lab,
                                                      # once; every target is checked)
 OTHERS = "others"  # Scenario.healthy_after: only the targets the fault did not go into must be healthy (a drained one
@@ -58,13 +60,15 @@ class Scenario:
                                        # the lab once
     undo_vars: dict = None             # after the checks, the runbook runs again with these extra vars to undo
                                        # what it did that would outlive the drill (a block at the load balancer)
-    alert: str = None                  # the alert (extensions/prometheus/rules) this fault fires on the local lab:
+    alert: str = None                  # the alert (extensions/prometheus/rules) this fault fires on its lab:
                                        # `mcpops drill --via-alert` lets it start the runbook (mcpops.drill.alert_drill)
     standby: int = 0                   # a fleet's standby hosts (`mcpops fleet up --standby N`: booted, units
                                        # stopped, outside the load balancer) the runbook may start
     guard_wait: float = 0              # 0: the runbook repairs. >0: the runbook installs a guard (a timer); the fault
                                        # goes in after the run and the checks wait up to this many seconds for the
                                        # guard to repair it
+    issued_tokens: int = 0             # tokens the runbook issues (INC-002: one for the failing token's client): the
+                                       # tokens check wants exactly that many added, none lost or flipped
 
 
 DRILLS = {
@@ -86,6 +90,11 @@ DRILLS = {
                  why="tokens.json no longer parses under the running gateway (/readyz fails, /metrics still served): "
                      "restore the newest valid backup"),
     ),
+    "inc-002-auth-failures": (
+        Scenario("auth-spike", "token_reissued", labs=(LOCAL,), issued_tokens=1, alert="OnecGatewayAuthFailures",
+                 why="a revoked ci-bot token keeps calling /mcp (403) and an unknown secret too (401): INC-002 revokes "
+                     "the failing token and issues its client a new one, the secret in a 0600 file under the runs dir"),
+    ),
     "inc-004-upstream-degraded": (
         Scenario("upstream-down", "named_upstream", labs=(LOCAL,), expect_exit=2,
                  why="the 1C OData upstream answers 500: the read-only runbook must say it is the upstream"),
@@ -96,6 +105,17 @@ DRILLS = {
         Scenario("rate-storm", "rate_limited", {"rate_limit": 2}, labs=(LOCAL,),
                  why="a ci-bot token storms the gateway into 429s: INC-005 lowers that token's rateLimit",
                  alert="OnecGatewayRateLimited"),
+    ),
+    "backup-scheduled": (
+        Scenario("stale-backup", "backup_fresh", labs=(LOCAL,), alert="OnecGatewayBackupStale",
+                 why="the newest backup is 30 h old (the nightly backup stopped): backup-scheduled takes one and the "
+                     "gateway's onec_gateway_last_backup_timestamp_seconds is fresh again"),
+    ),
+    "cert-renewal": (
+        Scenario("gateway-cert-expiring", "certificate_renewed", labs=(LOCAL,), alert="OnecGatewayCertificateExpiring",
+                 why="the gateway's TLS endpoint serves a certificate with 5 days left: the drill plays the CA (a new "
+                     "90-day pair from the lab's test CA, mcpops.drill.cert_drill) and cert-renewal installs it, "
+                     "reloads the endpoint and verifies the new one is served"),
     ),
     "rolling-restart": (
         Scenario("not-ready", "named_gate", {"health_retries": 5}, labs=(LOCAL,), expect_exit=2, healthy_after=False,
@@ -207,8 +227,9 @@ DRILLS.update({
                      f"{CONNECTOR_MEMORY_LIMIT_MB} MB, and that one only"),
     ),
     "connector-restart": (
-        Scenario("stop", "instances_restarted", **_CONNECTOR,
-                 why="backend-1 is stopped: the graceful restart restarts every instance behind the health gate"),
+        Scenario("stop", "instances_restarted", **_CONNECTOR, alert="ConnectorMcpHealthFailing",
+                 why="backend-1 is stopped: the graceful restart restarts every instance behind the health gate; "
+                     "started by its alert (backend-1's /api/health probe fails), on backend-1 alone"),
     ),
     "connector-rollback": (
         Scenario("bad-deploy", "release_rolled_back", **_CONNECTOR,
@@ -220,25 +241,21 @@ DRILLS.update({
 # Runbooks with no lab fault to rehearse them with, and why (the refusal says it in one line). A runbook that is
 # in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
-    "lego-security-incident": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "lego-hsm-unavailable": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "inc-002-auth-failures": "it issues a new token whose secret has to be handed to a client; rehearse it with "
-                             "`mcpops lab break auth-spike` and `mcpops run`",
     "inc-006-secret-leak": "it rotates the admin token and revokes a whole org; rehearse it on a lab you then drop",
-    "cert-renewal": "it needs a new certificate and key from a CA, which a drill cannot invent",
     "db-connection-exhaustion": "the labs have no PostgreSQL behind the gateway",
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
-    "lego-full-recovery": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "lego-scale-high-load": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "lego-service-outage": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "backup-scheduled": "nothing breaks: it is a scheduled job, tested by tests/integration/playbooks/test_backup_scheduled.py",
+    "lego-scale-high-load": "nothing breaks: it scales up for a load the operator sees and down after it, and the "
+                            "Kubernetes lab has no load to cause (no metrics server, no HPA metrics); rehearsed by "
+                            "tests/integration/lego/test_lego_scale.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
-    "lego-morning-health-check": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
-    "lego-shift-handover": "a drill on the Kubernetes lab needs `mcpops lab --platform kubernetes` (issue 18, next)",
+    "lego-shift-handover": "it is read-only and ends green whatever the shift's runs and findings say (a failed run "
+                           "is a line of the handover, not a failure); rehearsed by "
+                           "tests/integration/lego/test_lego_daily_operations.py",
     "triage": "it only collects a diagnostics bundle; there is nothing to recover",
     "service-outage": "only its restart remedy is drilled, on a fleet of cctelegram-mcp hosts (--fleet 3 --service "
-                      "cctelegram-mcp); its rollback and scale remedies need docker compose or kubernetes, which the "
-                      "labs do not run, and the 1C gateway's outage is rehearsed with inc-001-gateway-down",
+                      "cctelegram-mcp); its rollback and scale remedies are drilled where they belong, by "
+                      "loyalty-api-down on the compose lab and lego-service-outage on the Kubernetes lab, and the 1C "
+                      "gateway's outage is rehearsed with inc-001-gateway-down",
     "connector-db-backup": "nothing breaks: it is a scheduled backup; rehearsed by "
                            "tests/integration/playbooks/test_connector_playbooks.py (before connector-db-recovery)",
     "connector-db-recovery": "its recovery point is a time the operator chooses, after a backup and before the bad "
@@ -282,7 +299,7 @@ _LOYALTY_SLOW = {"metrics_window": 3, "sample_seconds": 10}  # a deadline: sampl
 _LOYALTY_QUICK = {"metrics_window": 3, "log_lines": 20}
 DRILLS.update({
     "loyalty-api-down": (
-        Scenario("api-stopped", "api_running", {"log_lines": 20}, **_LOYALTY,
+        Scenario("api-stopped", "api_running", {"log_lines": 20}, **_LOYALTY, alert="LoyaltyApiDown",
                  why="the api container is stopped while the DB and Redis answer: the runbook starts it and the smoke "
                      "check passes"),
         Scenario("5xx-storm", "named_api_5xx", {"log_lines": 20}, **_LOYALTY, expect_exit=2,
@@ -352,6 +369,44 @@ DRILLS.update({
     ),
 })
 
+# LEGO MCP (seed 001, issue 18) on the Kubernetes lab (`mcpops drill <runbook> --lab kubernetes`: a control plane of
+# its own, the node agent, PostgreSQL, the HSM; mcpops.lab.lego): the faults of mcpops.lab.lego.faults and the drill's
+# own (hsm-back-fallback-on: kube_drill_lab.KubeDrillLab), each with the extra vars of the playbook tests in
+# tests/integration/lego/. The pod and the secrets file of the security incident are the lab's (KubeDrillLab.run_vars).
+_LEGO = dict(labs=(KUBERNETES,), services=(LEGO,))
+DRILLS.update({
+    "lego-service-outage": (
+        Scenario("bad-image", "image_rolled_back", **_LEGO,
+                 why="a new dashboard image crash-loops and its rollout never completes: the P1 runbook finds the "
+                     "crash loop after a recent change, rolls the deployment back and the smoke test passes"),
+        Scenario("scaled-to-zero", "dashboard_scaled_back", {"replicas": 2}, **_LEGO,
+                 why="the dashboard was scaled to 0 and nothing answers: the P1 runbook finds no pod to serve and "
+                     "scales it back to 2"),
+    ),
+    "lego-hsm-unavailable": (
+        Scenario("hsm-back-fallback-on", "fallback_off_chain_verified", {"after_recovery": True}, **_LEGO,
+                 why="the HSM was down, the dashboard signed a write with the software fallback, the HSM is back: the "
+                     "after-recovery run turns the fallback off and verifies the audit chain end to end, listing the "
+                     "record the fallback signed"),
+    ),
+    "lego-full-recovery": (
+        Scenario("namespace-wiped", "namespace_recovered", **_LEGO,
+                 why="the namespace lego-mcp was deleted (the lab took a pg_dump first, as the nightly backup): full "
+                     "recovery recreates it from the shipped manifests, restores the dump and smoke tests"),
+    ),
+    "lego-security-incident": (
+        Scenario("compromised-pod", "pod_contained_and_replaced", **_LEGO,
+                 why="a dashboard pod started a miner and called out to 203.0.113.66: the runbook quarantines it, "
+                     "keeps the evidence, rotates the DB password, the API key and the Secret, rolls out clean pods "
+                     "and lifts the quarantine"),
+    ),
+    "lego-morning-health-check": (
+        Scenario("db-connections-exhausted", "named_lego_db_slots", **_LEGO, expect_exit=2, healthy_after=False,
+                 why="idle lego_mcp sessions hold every PostgreSQL slot (the dashboard answers 503): the read-only "
+                     "morning check must end red naming the database out of connection slots"),
+    ),
+})
+
 
 def alert_drillable():
     """"<runbook> --fault <fault>" of every scenario an alert can start (`mcpops drill --via-alert`)."""
@@ -372,7 +427,8 @@ def check_service(service, lab=LOCAL):
         raise DrillError(f"--service {service}: a drill runs one of {', '.join(SERVICES)}")
     if service not in LAB_SERVICES[lab]:
         where = [name for name, served in LAB_SERVICES.items() if service in served]
-        flag = {FLEET: " (--fleet N)", COMPOSE: " (--lab compose)"}.get(where[0], "") if len(where) == 1 else ""
+        flag = {FLEET: " (--fleet N)", COMPOSE: " (--lab compose)",
+                KUBERNETES: " (--lab kubernetes)"}.get(where[0], "") if len(where) == 1 else ""
         raise DrillError(f"--service {service}: the {lab} lab cannot run it; it is drilled on the "
                          f"{' and '.join(where)} lab{flag} only")
     return service
@@ -389,8 +445,8 @@ def choose(runbook_id, fault=None, lab=LOCAL, service=DEFAULT_SERVICE):
     if not scenarios:
         drilled = sorted({name for s in DRILLS[runbook_id] for name in s.services})
         # the one option that would drill it: --service S, or --lab compose for the compose lab's only service
-        hint = "" if len(drilled) != 1 else " (--lab compose)" if LAB_SERVICES[COMPOSE] == (drilled[0],) \
-            else f" (--service {drilled[0]})"
+        lab_flags = {LAB_SERVICES[COMPOSE]: " (--lab compose)", LAB_SERVICES[KUBERNETES]: " (--lab kubernetes)"}
+        hint = "" if len(drilled) != 1 else lab_flags.get((drilled[0],), f" (--service {drilled[0]})")
         reason = NOT_DRILLABLE.get(runbook_id, f"it is drilled for {', '.join(drilled)} only{hint}")
         raise DrillError(f"{runbook_id} cannot be drilled for {service}: {reason}")
     for_service = "" if service == DEFAULT_SERVICE else f" for {service}"

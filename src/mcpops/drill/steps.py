@@ -76,7 +76,8 @@ def verify_targets(lab, scenario, targets, baseline, facts, output):
                                                      and target.name not in broken)
         checks += common_checks(target, healthy)
         if target.has("tokens"):
-            checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target)))
+            checks.append(check_tokens(target.name, baseline[target.name], read_tokens(target),
+                                       scenario.issued_tokens))
         if target.name in broken and scenario.symptom not in LAB_WIDE:
             checks.append(symptom_check(lab, target, scenario.symptom, facts, output))
     if scenario.symptom in LAB_WIDE and targets:  # a symptom of the whole lab: once

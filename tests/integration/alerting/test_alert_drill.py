@@ -185,3 +185,180 @@ def test_a_rate_storm_starts_inc_005_in_check_mode_and_the_approval_runs_it_with
     lab = LocalLab(lab_dir)
     assert lab.supervisord_pid() is None
     assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []
+
+
+def test_an_auth_spike_starts_inc_002_in_check_mode_and_the_approved_run_reissues_the_token(tmp_path):
+    """INC-002 through its alert: a revoked ci-bot token keeps calling /mcp (403) with an unknown secret besides
+    (401), OnecGatewayAuthFailures fires (the lab's rule copy counts over 30 s), INC-002 runs in check mode and waits;
+    the approval needs no input (the runbook picks the prefix with the most auth.failed); the approved run issues
+    ci-bot one new token whose secret lands in a 0600 file under the runs dir, and nowhere else: not in a report,
+    the drill's output or the watcher's log."""
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    runbook, alert = "inc-002-auth-failures", "OnecGatewayAuthFailures"
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    proc = mcpops("drill", runbook, "--via-alert", "--approval", "approve", "--listen", "127.0.0.1:%d" % free_port(),
+                  lab_dir=lab_dir, runs_dir=runs)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+
+    # two runs: the check run the alert started (it issued nothing), then the one the approval started
+    check_run, real_run = sorted(runs.glob("*-%s*" % runbook))
+    checked = json.loads((check_run / "report.json").read_text())
+    assert checked["check_mode"] is True and checked["alert"]["name"] == alert
+    assert "auto_remediate" not in checked["alert"]["labels"] and checked["alert"]["instance"] == LAB_HOST
+    report = json.loads((real_run / "report.json").read_text())
+    assert report["check_mode"] is False and report["status"] == "ok" and set(report["hosts"]) == {LAB_HOST}
+    for data in (checked, report):
+        assert data["approval"]["status"] == "approved" and data["approval"]["run"] == str(real_run)
+        assert data["approval"]["inputs"] == {} and data["alert"]["resolved_at"]
+    said = decisions(runs)
+    assert sorted(d["decision"] for d in said) == ["approved", "pending approval", "resolved"], said
+
+    verdict = json.loads((real_run / "drill.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert verdict["passed"] and verdict["runbook_exit"] == 0
+    unchanged = checks["check_changed_nothing"]
+    assert unchanged["ok"] and "the run names no new token" in unchanged["detail"]
+    assert checks["tokens"]["ok"] and "1 issued by the run, the others unchanged" in checks["tokens"]["detail"]
+    assert checks["token_reissued"]["ok"] and ": active, of ci-bot" in checks["token_reissued"]["detail"]
+    assert checks["healthy"]["ok"] and checks["resolved"]["ok"]
+    timings = verdict["via_alert"]["timings"]
+    parts = ("detection", "dispatch", "check_run", "approval", "runbook", "verify")
+    assert all(timings[part] is not None and timings[part] >= 0 for part in parts + ("fault_to_healthy", "resolved"))
+    assert abs(sum(timings[part] for part in parts) - timings["fault_to_healthy"]) <= 0.5, timings
+
+    # the new secret: one 0600 file where the runbook writes it, and in no other file or output
+    [secret_file] = sorted((runs / "secrets").glob("ci-bot-*.token"))
+    assert secret_file.stat().st_mode & 0o777 == 0o600 and str(secret_file) in checks["token_reissued"]["detail"]
+    secret = secret_file.read_text().strip()
+    assert len(secret) > 16 and secret not in out
+    assert files_containing(runs, [secret]) == ["%s: %s..." % (secret_file, secret[:6])]
+    lab = LocalLab(lab_dir)
+    assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []
+    started = [int(pid) for pid in re.findall(r"\((?:pid) (\d+)\)", out)]
+    assert len(started) == 3 and not [pid for pid in started if pids.pid_alive(pid)]
+    assert lab.supervisord_pid() is None
+
+
+def test_a_stale_backup_starts_backup_scheduled_at_once_and_its_backup_resolves_the_alert(tmp_path):
+    """backup-scheduled through OnecGatewayBackupStale: the lab's backups are dated 30 h back (fault stale-backup:
+    the gateway's own onec_gateway_last_backup_timestamp_seconds goes past the rule's 26 h, which stays as shipped;
+    only `for:` is the lab's), the rule fires, and with auto_remediate (the rule's label and the runbook's metadata)
+    the watcher runs backup-scheduled at once: no check run, no approval. Its backup makes the metric fresh and the
+    alert resolves into its report."""
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    runbook, alert = "backup-scheduled", "OnecGatewayBackupStale"
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    proc = mcpops("drill", runbook, "--via-alert", "--listen", "127.0.0.1:%d" % free_port(),
+                  lab_dir=lab_dir, runs_dir=runs)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert re.search(r"stale-backup: 1 backup\(s\) under \S+ dated 30 h back", out)
+
+    [run_dir] = sorted(runs.glob("*-%s*" % runbook))
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["check_mode"] is False and "approval" not in report and report["status"] == "ok"
+    assert report["alert"]["name"] == alert and report["alert"]["instance"] == LAB_HOST
+    assert report["alert"]["labels"]["auto_remediate"] == "true" and report["alert"]["resolved_at"]
+    said = decisions(runs)
+    assert [d["decision"] for d in said] == ["ran", "resolved"], said
+    assert said[0]["path"] == "auto-remediate" and said[0]["run_dir"] == str(run_dir)
+
+    verdict = json.loads((run_dir / "drill.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert verdict["passed"] and verdict["runbook_exit"] == 0
+    assert checks["backup_fresh"]["ok"] and "taken after the fault" in checks["backup_fresh"]["detail"]
+    assert checks["no_check_run"]["ok"] and checks["tokens"]["ok"] and checks["resolved"]["ok"]
+    timings = verdict["via_alert"]["timings"]
+    parts = ("detection", "dispatch", "runbook", "verify")
+    assert all(timings[part] is not None and timings[part] >= 0 for part in parts + ("fault_to_healthy", "resolved"))
+    assert abs(sum(timings[part] for part in parts) - timings["fault_to_healthy"]) <= 0.3, timings
+    assert "drill %s (stale-backup, local lab, via alert %s): PASSED, recovered in" % (runbook, alert) in out
+
+    started = [int(pid) for pid in re.findall(r"\((?:pid) (\d+)\)", out)]
+    assert len(started) == 3 and not [pid for pid in started if pids.pid_alive(pid)]
+    lab = LocalLab(lab_dir)
+    assert lab.supervisord_pid() is None
+    assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []
+
+
+def test_an_expiring_gateway_certificate_starts_cert_renewal_and_the_approval_installs_the_drill_s_new_one(tmp_path):
+    """The certificate alert end to end through blackbox_exporter: the lab gateway's TLS endpoint serves a certificate
+    of the lab's test CA with 5 days left (fault gateway-cert-expiring), the chain's blackbox_exporter probes it (job
+    onec-gateway-tls, instance the inventory host) and OnecGatewayCertificateExpiring fires; cert-renewal runs in
+    check mode (it refuses at once: an alert carries no certificate) and waits; the drill plays the CA, issues a
+    90-day pair and approves with it (`mcpops approve <id> -e new_cert=... -e new_key=...`); cert-renewal installs
+    it, reloads the endpoint (kill -HUP) and verifies the new serial; the probe sees the new expiry and the alert
+    resolves into both reports. No private key in any output or run file."""
+    _require("prometheus", "prometheus")
+    _require("prometheus-alertmanager", "prometheus-alertmanager")
+    _require("prometheus-blackbox-exporter", "prometheus-blackbox-exporter")
+    runbook, alert = "cert-renewal", "OnecGatewayCertificateExpiring"
+    lab_dir, runs = tmp_path / "lab", tmp_path / "runs"
+    from mcpops.lab.fixtures.gateway_tls import LabGatewayTls
+
+    tls = LabGatewayTls(lab_dir)
+    try:
+        proc = mcpops("drill", runbook, "--via-alert", "--approval", "approve", "--listen",
+                      "127.0.0.1:%d" % free_port(), lab_dir=lab_dir, runs_dir=runs)
+    finally:
+        leaked = tls.stop()  # by its recorded PID; `mcpops lab down` should already have stopped it
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert leaked is None, "mcpops lab down left the gateway's TLS endpoint running"
+
+    # the chain probed the lab gateway's TLS endpoint through its own blackbox_exporter, as the inventory host
+    assert re.search(r"blackbox_exporter \(pid \d+\): http://127\.0\.0\.1:\d+, job onec-gateway-tls probes "
+                     r"https://127\.0\.0\.1:\d+/healthz as lab-gateway", out)
+
+    # two runs: the check run the alert started, then the one the approval started
+    check_run, real_run = sorted(runs.glob("*-%s*" % runbook))
+    checked = json.loads((check_run / "report.json").read_text())
+    assert checked["check_mode"] is True and checked["alert"]["name"] == alert
+    assert checked["alert"]["instance"] == LAB_HOST and checked["alert"]["labels"]["runbook"] == runbook
+    assert not [step for step in checked["timeline"] if step.get("status") == "changed"]  # nothing changed
+    report = json.loads((real_run / "report.json").read_text())
+    assert report["check_mode"] is False and report["status"] == "ok" and set(report["hosts"]) == {LAB_HOST}
+    renewal = lab_dir / "gateway-tls" / "renewal"
+    for data in (checked, report):
+        assert data["approval"]["status"] == "approved" and data["approval"]["run"] == str(real_run)
+        inputs = data["approval"]["inputs"]
+        assert inputs["new_cert"] == str(renewal / "fullchain.pem") and inputs["new_key"] == str(renewal / "privkey.pem")
+        assert inputs["tls_service_reload_command"][:2] == ["kill", "-HUP"]
+        assert data["alert"]["resolved_at"] and data["alert"]["fingerprint"] == checked["alert"]["fingerprint"]
+
+    # before the approval the endpoint kept the fault's certificate; after it, the drill's new one is served
+    verdict = json.loads((real_run / "drill.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert verdict["passed"] and verdict["runbook_exit"] == 0, checks
+    fault = json.loads((lab_dir / "faults" / "gateway-cert-expiring.json").read_text())
+    assert checks["check_changed_nothing"]["ok"] and "serves %s, 5." % fault["serial"] in \
+        checks["check_changed_nothing"]["detail"]
+    assert checks["certificate_renewed"]["ok"] and fault["serial"] not in \
+        checks["certificate_renewed"]["detail"].split(",")[0]
+    assert checks["healthy"]["ok"] and checks["resolved"]["ok"] and checks["alert_named"]["ok"]
+    assert (lab_dir / "gateway-tls" / "server.crt").read_bytes() == (renewal / "fullchain.pem").read_bytes()
+    assert out.index("decision: pending approval") < out.index("the drill plays the CA: certificate") < out.index("mcpops approve")
+    assert out.index("mcpops approve") < out.index("Step 4: Put the new pair in place")
+    assert "via alert %s, approved): PASSED, recovered in" % alert in out
+
+    # the clock: each hand-over measured, and they add up to the fault-to-healthy time
+    timings = verdict["via_alert"]["timings"]
+    parts = ("detection", "dispatch", "check_run", "approval", "runbook", "verify")
+    assert all(timings[part] is not None and timings[part] >= 0 for part in parts + ("fault_to_healthy", "resolved"))
+    assert abs(sum(timings[part] for part in parts) - timings["fault_to_healthy"]) <= 0.5, timings
+
+    # no private key anywhere: neither the new one nor the one it replaced (kept in the backup beside server.crt)
+    keys = [renewal / "privkey.pem", *sorted((lab_dir / "gateway-tls").glob(".cert-backups/*/key.pem"))]
+    assert len(keys) == 2
+    bodies = [key.read_text().splitlines()[1] for key in keys]
+    assert files_containing(runs, bodies) == [] and not [body for body in bodies if body in out]
+
+    # everything started is gone: the chain's four processes and the lab's TLS endpoint, each by PID; the lab
+    started = [int(pid) for pid in re.findall(r"\((?:pid) (\d+)\)", out)]
+    assert len(started) == 5 and not [pid for pid in started if pids.pid_alive(pid)]
+    lab = LocalLab(lab_dir)
+    assert lab.supervisord_pid() is None
+    assert files_containing(runs, [lab.admin_token(), lab.mcp_token()]) == []

@@ -327,6 +327,12 @@ def test_loyalty_metrics_want_the_token(loyalty):
                    "loyalty_outbox_pending", "loyalty_outbox_dead_total", "process_cpu_usage", "process_memory_bytes"):
         assert "\n# TYPE %s " % family.replace("_bucket", "") in text, family
     assert 'http_requests_total{method="GET",path="/metrics",status="401"} 2' in text
+    # Prometheus' way (2.42 sends no custom header): the same token as a Bearer key; a wrong one, or a wrong header
+    # beside a right Bearer key, is refused as before
+    assert loyalty.get("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})[0] == 200
+    assert loyalty.get("/metrics", headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert loyalty.get("/metrics", headers={"X-Metrics-Token": "wrong",
+                                            "Authorization": "Bearer " + METRICS_TOKEN})[0] == 401
 
 
 def test_loyalty_business_api_writes_postgresql_and_redis(loyalty, pg, redis):

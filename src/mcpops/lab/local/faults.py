@@ -10,6 +10,7 @@ A fault is given the LocalLab and uses its public methods only; the lab's `break
 nothing here imports the lab module back.
 """
 
+import calendar
 import http.client
 import json
 import os
@@ -19,7 +20,7 @@ import socket
 import time
 from pathlib import Path
 
-from mcpops.lab.gateway.fsutil import atomic_write
+from mcpops.lab.gateway.fsutil import atomic_write, atomic_write_json
 from mcpops.lab.http_client import http_json
 from mcpops.lab.local import supervisor as sup
 from mcpops.lab.local.errors import LabError, UnknownFault
@@ -374,6 +375,31 @@ def cert_expiring(lab):
             f"valid {EXPIRING_DAYS} more days; recorded in {path}")
 
 
+def gateway_cert_expiring(lab):
+    """The gateway's TLS endpoint (mcpops.lab.fixtures.gateway_tls: started on first use) serves a certificate of the
+    lab's test CA with EXPIRING_DAYS left, under OnecGatewayCertificateExpiring's 14 days; cert-renewal renews it."""
+    from mcpops.lab.fixtures.ca import EXPIRING_DAYS
+    from mcpops.lab.fixtures.gateway_tls import GatewayTlsError, LabGatewayTls
+
+    tls = LabGatewayTls(lab.state_dir)
+    try:
+        serial = "%X" % tls.reissue(lab.listen, days=EXPIRING_DAYS)
+        server = tls.server()
+        deadline = time.monotonic() + WAIT
+        while (tls.served() or ("",))[0] != serial:  # the reload (SIGHUP) takes effect at the next handshake
+            if time.monotonic() > deadline:
+                raise LabError(f"gateway-cert-expiring: {tls.address(server)} still does not serve {serial} "
+                               f"{WAIT:.0f}s after its reload")
+            time.sleep(0.1)
+    except (GatewayTlsError, OSError) as exc:
+        raise LabError(f"gateway-cert-expiring: {exc}") from exc
+    path = _record(lab, "gateway-cert-expiring", serial=serial, days=EXPIRING_DAYS, pid=server.pid,
+                   endpoint=tls.address(server), cert_file=str(tls.cert_file), key_file=str(tls.key_file),
+                   ca_file=str(tls.ca_file))
+    return (f"gateway-cert-expiring: the lab gateway's TLS endpoint {tls.address(server)} (pid {server.pid}) now "
+            f"serves certificate {serial}, valid {EXPIRING_DAYS} more days; recorded in {path}")
+
+
 # -- service lifecycle faults (INC-001, rolling restart, the index-job guard) ----------------------
 
 INDEX_JOB_SECONDS = 30  # how long the index-job fault's discover runs; tests may lower it
@@ -465,6 +491,93 @@ def not_ready(lab):
     return f"not-ready: moved {index} to {aside}; /readyz now answers {status} {body}"
 
 
+# -- backup age (backup-scheduled, OnecGatewayBackupStale) -----------------------------------------------------------
+
+STALE_BACKUP_HOURS = 30  # past OnecGatewayBackupStale's 26 h (extensions/prometheus/rules/onec-gateway.rules.yml)
+
+
+def _backup_manifests(lab):
+    """{backup id: its manifest.json} of every backup under the data dir's backups/ (not .sealed or .tmp-)."""
+    root = lab.data_dir / "backups"
+    if not root.is_dir():
+        return {}
+    return {p.name: p / "manifest.json" for p in sorted(root.iterdir())
+            if not p.name.startswith(".") and (p / "manifest.json").is_file()}
+
+
+def _set_created_at(manifest_path, created_at):
+    """createdAt of one manifest (the gateway's onec_gateway_last_backup_timestamp_seconds reads it on every scrape),
+    and the backup dir's and manifest's mtimes with it; the file's mode is kept."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["createdAt"] = created_at
+    atomic_write_json(manifest_path, manifest, manifest_path.stat().st_mode & 0o777)  # the gateway's own format
+    epoch = _epoch(created_at)
+    for path in (manifest_path, manifest_path.parent):
+        os.utime(path, (epoch, epoch))
+
+
+def _epoch(stamp):
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def stale_backup(lab):
+    """Every backup dated STALE_BACKUP_HOURS earlier (its manifest's createdAt and its mtimes): the newest backup is
+    older than OnecGatewayBackupStale's 26 h, as when the nightly backup stopped running a day ago. The gateway's own
+    metric goes stale; nothing fakes it. The true dates are recorded (faults/stale-backup.json) for the repair, and a
+    second break keeps the first one's: the backups never move further back."""
+    _require_healthy(lab)
+    manifests = _backup_manifests(lab)
+    if not manifests:
+        raise LabError(f"stale-backup: no backup under {lab.data_dir / 'backups'} to age; take one first "
+                       f"(POST /api/system/backups)")
+    try:
+        true_dates = json.loads((lab.state_dir / "faults" / "stale-backup.json").read_text()).get("true_dates") or {}
+    except (OSError, ValueError):
+        true_dates = {}
+    aged = []
+    for backup_id, path in manifests.items():
+        try:
+            created = true_dates.get(backup_id) or json.loads(path.read_text(encoding="utf-8")).get("createdAt")
+            back = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_epoch(created) - STALE_BACKUP_HOURS * 3600))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue  # a manifest the gateway cannot date either: it is not in the metric
+        true_dates[backup_id] = created
+        _set_created_at(path, back)
+        aged.append(backup_id)
+    if not aged:
+        raise LabError(f"stale-backup: no backup under {lab.data_dir / 'backups'} has a createdAt to age")
+    newest = max(true_dates[b] for b in aged)
+    path = _record(lab, "stale-backup", true_dates=true_dates, hours=STALE_BACKUP_HOURS, backups=len(aged))
+    return (f"stale-backup: {len(aged)} backup(s) under {lab.data_dir / 'backups'} dated {STALE_BACKUP_HOURS} h "
+            f"back (newest was {newest}); recorded in {path}")
+
+
+def repair_stale_backup(lab):
+    """The backups' true dates back (what stale-backup recorded); a backup taken since is left as it is."""
+    record = lab.state_dir / "faults" / "stale-backup.json"
+    try:
+        true_dates = json.loads(record.read_text()).get("true_dates") or {}
+    except (OSError, ValueError):
+        return "stale-backup: nothing to repair (no record of the fault)"
+    manifests = _backup_manifests(lab)
+    back = sorted(b for b in true_dates if b in manifests)
+    for backup_id in back:
+        _set_created_at(manifests[backup_id], true_dates[backup_id])
+    record.unlink()
+    return f"stale-backup: {len(back)} backup(s) have their true dates again"
+
+
+_REPAIRS = {"stale-backup": repair_stale_backup}
+
+
+def repair(lab, fault):
+    """Undo a fault that a runbook does not (for a drill whose run was denied); LabError for one it cannot."""
+    fn = _REPAIRS.get(fault)
+    if fn is None:
+        raise LabError(f"the local lab has no repair for {fault!r} (repairs: {', '.join(_REPAIRS)})")
+    return fn(lab)
+
+
 _FAULTS = {
     "corrupt-store": corrupt_store,
     "corrupt-store-live": corrupt_store_live,
@@ -479,9 +592,11 @@ _FAULTS = {
     "upstream-web-down": upstream_web_down,
     "upstream-cluster-down": upstream_cluster_down,
     "cert-expiring": cert_expiring,
+    "gateway-cert-expiring": gateway_cert_expiring,
     "index-job": index_job,
     "fill-volume": fill_volume,
     "not-ready": not_ready,
+    "stale-backup": stale_backup,
 }
 FAULTS = tuple(_FAULTS)
 

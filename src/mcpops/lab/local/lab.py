@@ -471,6 +471,11 @@ class LocalLab:
         upstream_pid = LabUpstream(self.state_dir, self.data_dir).stop()
         if upstream_pid:
             stopped.append(upstream_pid)
+        from mcpops.lab.fixtures.gateway_tls import LabGatewayTls  # the gateway's TLS endpoint, when something started it
+
+        tls_pid = LabGatewayTls(self.state_dir).stop()
+        if tls_pid:
+            stopped.append(tls_pid)
         still = [p for p in [sup_pid, *gw_pids] if p and pids.pid_alive(p)]
         if self._popen is not None:
             with contextlib.suppress(Exception):

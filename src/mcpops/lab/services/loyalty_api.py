@@ -31,7 +31,9 @@ Endpoints:
 - GET /ready -> 200 {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}; 503 {"status": "error",
   "checks": {...}} where a failing check holds its error, e.g. "redis": "error: RedisUnavailable: ..." (and "fault"
   while faults.json says unhealthy).
-- GET /metrics (X-Metrics-Token, else 401 {"error": "unauthorized"}) -> Prometheus text: http_requests_total,
+- GET /metrics (X-Metrics-Token, or the same token as `Authorization: Bearer <token>`, which is how Prometheus 2.42
+  sends a scrape's credentials: it cannot send a custom header; else 401 {"error": "unauthorized"}) -> Prometheus
+  text: http_requests_total,
   http_slow_requests_total, http_request_duration_seconds, loyalty_outbox_pending, loyalty_outbox_dead_total,
   external_requests_total{provider, result, status} (the worker's calls to the merchant webhook and Telegram),
   process_cpu_usage, process_memory_bytes.
@@ -66,6 +68,16 @@ NAME = "loyalty-api"
 METRICS_TOKEN_HEADER = "X-Metrics-Token"
 EXEMPT = frozenset(("/health", "/live", "/ready", "/metrics"))
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
+def metrics_credential(req):
+    """The token GET /metrics was given: X-Metrics-Token when sent (then only that one counts), else the token of
+    `Authorization: Bearer <token>`; "" when neither. The caller compares it with the metrics token either way."""
+    token = req.header(METRICS_TOKEN_HEADER)
+    if token:
+        return token
+    scheme, _, bearer = (req.header("Authorization") or "").strip().partition(" ")
+    return bearer.strip() if scheme.lower() == "bearer" else ""
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_POINTS = 1_000_000
 CACHE_SECONDS = 300
@@ -231,7 +243,7 @@ class Loyalty(App):
         return (200 if ok else 503), {"status": "ok" if ok else "error", "checks": checks}
 
     def metrics_endpoint(self, req):
-        token = req.header(METRICS_TOKEN_HEADER) or ""
+        token = metrics_credential(req)
         if not token or not hmac.compare_digest(token.strip().encode("utf-8"), self.config.metrics_token.encode("utf-8")):
             return 401, {"error": "unauthorized"}
         return Response.text(200, self.metrics_text(), PROMETHEUS_TYPE)

@@ -1,14 +1,17 @@
 """The alert drills' table: every scenario an alert starts (Scenario.alert) names an alert the collection's rules
-define, labelled with that scenario's runbook, on the scrape job the lab's chain scrapes; and `mcpops drill
---via-alert` is refused before anything starts where no alert can start the runbook or the runbook needs a person."""
+define, labelled with that scenario's runbook, on a scrape job its lab's adapter offers the chain (ALERT_JOB); and
+`mcpops drill --via-alert` is refused before anything starts where no alert can start the runbook, the lab is not the
+service's, or the runbook needs a person."""
 
 import pytest
 import yaml
 
 from mcpops.drill import scenarios
-from mcpops.drill.alert_chain import alert_names
-from mcpops.drill.alert_drill import SCRAPE_JOB, approval_inputs, plan_alert_drill
-from mcpops.drill.scenarios import LOCAL, ONEC, DrillError
+from mcpops.drill.alert_chain import PROBE_JOBS, alert_names, rule_jobs
+from mcpops.drill.alert_drill import ALERT_LABS, approval_inputs, plan_alert_drill
+from mcpops.drill.compose_drill_lab import ComposeDrillLab
+from mcpops.drill.lab_adapters import ConnectorDrillLab, LocalDrillLab
+from mcpops.drill.scenarios import COMPOSE, CONNECTOR, LOCAL, LOYALTY, ONEC, DrillError
 from mcpops.lab.fixtures.alerting_config import RULES_DIR
 from mcpops.run.runbooks import discover
 
@@ -16,20 +19,33 @@ RUNBOOKS = {r.id: r for r in discover()}
 RULES = {rule["alert"]: rule for path in sorted(RULES_DIR.glob("*.rules.yml"))
          for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule}
 ALERT_SCENARIOS = [(runbook_id, s) for runbook_id, drills in scenarios.DRILLS.items() for s in drills if s.alert]
+# the jobs each service's lab offers its alert chain (its adapter's alert_targets); the 1C gateway's TLS probe is
+# the chain's own (PROBE_JOBS)
+ADAPTER = {ONEC: LocalDrillLab, CONNECTOR: ConnectorDrillLab, LOYALTY: ComposeDrillLab}
 
 
 def scenario(runbook_id, fault):
     return next(s for s in scenarios.DRILLS[runbook_id] if s.fault == fault)
 
 
-def test_the_alert_drills_are_inc_001_inc_003_and_inc_005():
+def test_the_alert_drills_are_the_1c_gateway_s_connector_mcp_s_and_the_loyalty_api_s():
     assert [(r, s.fault, s.alert) for r, s in ALERT_SCENARIOS] == [
         ("inc-001-gateway-down", "stop", "OnecGatewayDown"),
         ("inc-003-restore", "corrupt-store-live", "OnecGatewayStorageNotReady"),
-        ("inc-005-rate-limit", "rate-storm", "OnecGatewayRateLimited")]
-    assert scenarios.alert_drillable() == ["inc-001-gateway-down --fault stop",
+        ("inc-002-auth-failures", "auth-spike", "OnecGatewayAuthFailures"),
+        ("inc-005-rate-limit", "rate-storm", "OnecGatewayRateLimited"),
+        ("backup-scheduled", "stale-backup", "OnecGatewayBackupStale"),
+        ("cert-renewal", "gateway-cert-expiring", "OnecGatewayCertificateExpiring"),
+        ("connector-restart", "stop", "ConnectorMcpHealthFailing"),
+        ("loyalty-api-down", "api-stopped", "LoyaltyApiDown")]
+    assert scenarios.alert_drillable() == ["backup-scheduled --fault stale-backup",
+                                           "cert-renewal --fault gateway-cert-expiring",
+                                           "inc-001-gateway-down --fault stop",
+                                           "inc-002-auth-failures --fault auth-spike",
                                            "inc-003-restore --fault corrupt-store-live",
-                                           "inc-005-rate-limit --fault rate-storm"]
+                                           "inc-005-rate-limit --fault rate-storm",
+                                           "connector-restart --fault stop",
+                                           "loyalty-api-down --fault api-stopped"]
 
 
 @pytest.mark.parametrize("runbook_id, drill", ALERT_SCENARIOS, ids=[f"{r}-{s.fault}" for r, s in ALERT_SCENARIOS])
@@ -38,9 +54,12 @@ def test_the_alert_of_a_scenario_starts_that_scenario_s_runbook_on_the_lab(runbo
     assert rule is not None, f"{drill.alert} is in no rule file of {RULES_DIR}"
     assert rule["labels"]["runbook"] == runbook_id
     assert drill.alert in alert_names(sorted(RULES_DIR.glob("*.rules.yml")))
-    # the lab's chain scrapes the service under the job the rule selects on, on the local lab
-    assert LOCAL in drill.labs and ONEC in drill.services
-    assert 'job="%s"' % SCRAPE_JOB[ONEC] in rule["expr"]
+    # the service's lab offers its chain the jobs the rule selects on (its /metrics, or a blackbox probe)
+    [service] = drill.services
+    assert ALERT_LABS[service] in drill.labs
+    jobs = rule_jobs(sorted(RULES_DIR.glob("*.rules.yml")), drill.alert)
+    offered = {ADAPTER[service].ALERT_JOB, *(PROBE_JOBS if service == ONEC else ())}
+    assert jobs and set(jobs) <= offered, jobs
     runbook = RUNBOOKS[runbook_id]
     # auto_remediate on the rule only where the runbook's metadata allows it (else the label only asks)
     assert (rule["labels"].get("auto_remediate") == "true") == runbook.auto_remediate
@@ -69,12 +88,46 @@ def test_a_changing_runbook_without_auto_remediation_is_drilled_through_an_appro
     assert approval_inputs(scenario("inc-001-gateway-down", "stop")) == []
 
 
-@pytest.mark.parametrize("runbook_id, fault, lab, approval, reason", [
-    ("inc-003-restore", "corrupt-store", LOCAL, "approve", "has no alert that fires on the lab"),
-    ("inc-001-gateway-down", "stop", scenarios.FLEET, None, "on the local lab only"),
-    ("inc-001-gateway-down", "stop", LOCAL, "maybe", "approve or deny"),
-    ("inc-004-upstream-degraded", "upstream-down", LOCAL, "approve", "has no alert that fires on the lab"),
+def test_inc_002_waits_for_an_approval_that_needs_no_input_and_the_stale_backup_runs_at_once():
+    inc002, spike = RUNBOOKS["inc-002-auth-failures"], scenario("inc-002-auth-failures", "auth-spike")
+    with pytest.raises(DrillError, match="does not allow auto-remediation: drill it with --approval"):
+        plan_alert_drill(inc002, spike, LOCAL, ONEC)
+    plan_alert_drill(inc002, spike, LOCAL, ONEC, "approve")
+    # the runbook finds the failing token's prefix itself (the most auth.failed) and writes the new secret under the
+    # runs dir: the approver only approves; the drill expects the one token it issues
+    assert approval_inputs(spike) == [] and spike.issued_tokens == 1
+    backup, stale = RUNBOOKS["backup-scheduled"], scenario("backup-scheduled", "stale-backup")
+    assert backup.auto_remediate and backup.changes
+    plan_alert_drill(backup, stale, LOCAL, ONEC)
+    plan_alert_drill(backup, stale, LOCAL, ONEC, "deny")  # the same alert without its label: the drill repairs
+
+
+def test_connector_mcp_and_the_loyalty_api_are_drilled_through_an_approval_on_their_own_labs():
+    restart, stop = RUNBOOKS["connector-restart"], scenario("connector-restart", "stop")
+    with pytest.raises(DrillError, match="does not allow auto-remediation: drill it with --approval"):
+        plan_alert_drill(restart, stop, LOCAL, CONNECTOR)
+    plan_alert_drill(restart, stop, LOCAL, CONNECTOR, "approve")
+    assert approval_inputs(stop) == []
+    down, api_stopped = RUNBOOKS["loyalty-api-down"], scenario("loyalty-api-down", "api-stopped")
+    plan_alert_drill(down, api_stopped, COMPOSE, LOYALTY, "approve")
+    plan_alert_drill(down, api_stopped, COMPOSE, LOYALTY, "deny")
+    assert approval_inputs(api_stopped) == ["-e", "log_lines=20"]
+    with pytest.raises(DrillError, match=r"drills loyalty-api on the compose lab \(--lab compose\) only"):
+        plan_alert_drill(down, api_stopped, LOCAL, LOYALTY, "approve")
+
+
+@pytest.mark.parametrize("runbook_id, fault, lab, service, approval, reason", [
+    ("inc-003-restore", "corrupt-store", LOCAL, ONEC, "approve", "has no alert that fires on the lab"),
+    ("inc-001-gateway-down", "stop", scenarios.FLEET, ONEC, None, "on the local lab only"),
+    ("inc-001-gateway-down", "stop", LOCAL, ONEC, "maybe", "approve or deny"),
+    ("inc-004-upstream-degraded", "upstream-down", LOCAL, ONEC, "approve", "has no alert that fires on the lab"),
+    ("connector-db-connections", "mysql-max-connections", LOCAL, CONNECTOR, "approve",
+     "has no alert that fires on the lab"),
+    ("loyalty-db-unavailable", "postgres-down", COMPOSE, LOYALTY, "approve", "has no alert that fires on the lab"),
+    ("service-outage", "bridge-down", scenarios.FLEET, scenarios.CCTELEGRAM, "approve",
+     "has no alert that fires on the lab"),
 ])
-def test_a_drill_no_alert_can_start_is_refused_before_anything_starts(runbook_id, fault, lab, approval, reason):
+def test_a_drill_no_alert_can_start_is_refused_before_anything_starts(runbook_id, fault, lab, service, approval,
+                                                                       reason):
     with pytest.raises(DrillError, match=reason):
-        plan_alert_drill(RUNBOOKS[runbook_id], scenario(runbook_id, fault), lab, ONEC, approval)
+        plan_alert_drill(RUNBOOKS[runbook_id], scenario(runbook_id, fault), lab, service, approval)

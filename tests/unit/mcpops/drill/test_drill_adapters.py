@@ -36,8 +36,9 @@ def no_lab(monkeypatch):
 
 @pytest.mark.parametrize("argv, words", [
     (("service-outage", "--service", CCTELEGRAM), ["the local lab cannot run it", "(--fleet N)"]),
-    (("service-outage", "--fleet", "3", "--service", "lego-mcp"),
+    (("service-outage", "--fleet", "3", "--service", "no-such-mcp"),
      ["a drill runs one of onec-gateway, cctelegram-mcp, connector-mcp"]),
+    (("service-outage", "--fleet", "3", "--service", "lego-mcp"), ["the fleet lab cannot run it", "(--lab kubernetes)"]),
     (("connector-rollback",), ["connector-rollback cannot be drilled for onec-gateway", "(--service connector-mcp)"]),
     (("connector-rollback", "--fleet", "2", "--service", "connector-mcp"), ["the fleet lab cannot run it"]),
     (("connector-db-backup", "--service", "connector-mcp"), ["connector-db-backup cannot be drilled",

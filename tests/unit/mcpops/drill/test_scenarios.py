@@ -90,7 +90,8 @@ def test_choose_picks_the_services_scenario():
 
 
 @pytest.mark.parametrize("args, words", [
-    (("triage",), ["triage cannot be drilled", "diagnostics bundle", "drillable: inc-001-gateway-down"]),
+    (("triage",), ["triage cannot be drilled", "diagnostics bundle", "drillable: backup-scheduled, ",
+                   "inc-001-gateway-down, inc-002-auth-failures"]),
     (("no-such-runbook",), ["no-such-runbook cannot be drilled", "drillable:"]),
     (("inc-003-restore", "crash"), ["no drill with --fault crash", "corrupt-store, bad-migration"]),
     (("inc-004-upstream-degraded", None, scenarios.FLEET), ["cannot be drilled on the fleet lab", "local lab only"]),
@@ -107,15 +108,17 @@ def test_refusals_are_one_line_and_name_what_is_drillable(args, words):
 
 @pytest.mark.parametrize("args, words", [
     # A service no lab runs, and a service/lab pair the labs cannot run.
+    (("service-outage", None, FLEET, "no-such-mcp"),
+     ["--service no-such-mcp: a drill runs one of onec-gateway, cctelegram-mcp"]),
     (("service-outage", None, FLEET, "lego-mcp"),
-     ["--service lego-mcp: a drill runs one of onec-gateway, cctelegram-mcp"]),
+     ["--service lego-mcp: the fleet lab cannot run it", "drilled on the kubernetes lab (--lab kubernetes) only"]),
     (("service-outage", None, LOCAL, CCTELEGRAM),
      ["--service cctelegram-mcp: the local lab cannot run it", "drilled on the fleet lab (--fleet N) only"]),
     (("inc-003-restore", None, LOCAL, CCTELEGRAM), ["the local lab cannot run it"]),
     # service-outage for the 1C gateway: what still is not drillable, and how it is.
     (("service-outage",), ["service-outage cannot be drilled for onec-gateway", "rollback and scale",
-                           "docker compose or kubernetes", "--fleet 3 --service cctelegram-mcp",
-                           "inc-001-gateway-down"]),
+                           "loyalty-api-down on the compose lab", "lego-service-outage on the Kubernetes lab",
+                           "--fleet 3 --service cctelegram-mcp", "inc-001-gateway-down"]),
     (("service-outage", None, FLEET, ONEC), ["service-outage cannot be drilled for onec-gateway"]),
     # A 1C runbook has no CCTelegram drill; a CCTelegram drill's fault list is its own.
     (("inc-003-restore", None, FLEET, CCTELEGRAM),
@@ -237,11 +240,11 @@ def test_connector_choice_and_refusals():
 
 def test_the_1c_runbooks_are_listed_first():
     listed = scenarios.drillable()
-    assert listed[:11] == ["inc-001-gateway-down", "inc-003-restore", "inc-004-upstream-degraded",
-                           "inc-005-rate-limit", "rolling-restart", "cctelegram-auto-recovery",
-                           "cctelegram-bridge-recovery", "cctelegram-p0-response", "cctelegram-p1-response",
-                           "cctelegram-post-incident-validation", "service-outage"]
-    assert set(listed[11:]) == {r for r in scenarios.DRILLS if r.startswith(("connector-", "loyalty-"))}
+    assert listed[:14] == ["backup-scheduled", "cert-renewal", "inc-001-gateway-down", "inc-002-auth-failures",
+                           "inc-003-restore", "inc-004-upstream-degraded", "inc-005-rate-limit", "rolling-restart",
+                           "cctelegram-auto-recovery", "cctelegram-bridge-recovery", "cctelegram-p0-response",
+                           "cctelegram-p1-response", "cctelegram-post-incident-validation", "service-outage"]
+    assert set(listed[14:]) == {r for r in scenarios.DRILLS if r.startswith(("connector-", "loyalty-", "lego-"))}
 
 
 def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():

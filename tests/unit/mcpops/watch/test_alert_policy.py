@@ -34,8 +34,9 @@ def test_auto_remediation_is_refused_by_a_runbook_whose_metadata_does_not_allow_
     assert plan.path == policy.APPROVAL and "does not allow it" in plan.note
 
 
-def test_only_inc_001_allows_auto_remediation():
-    assert [r.id for r in RUNBOOKS.values() if r.auto_remediate] == ["inc-001-gateway-down"]
+def test_only_inc_001_and_the_scheduled_backup_allow_auto_remediation():
+    # INC-001 restarts and never touches the data; backup-scheduled only adds a backup and keeps the newest valid one
+    assert sorted(r.id for r in RUNBOOKS.values() if r.auto_remediate) == ["backup-scheduled", "inc-001-gateway-down"]
     assert all(r.changes for r in RUNBOOKS.values() if r.auto_remediate)
 
 
