@@ -42,6 +42,7 @@ import yaml
 
 from mcpops.drill.scenarios import DrillError
 from mcpops.lab import pids
+from mcpops.lab.loopback import free_port
 from mcpops.run.runbooks import REPO
 
 WATCH_STOP_SECONDS = 45  # `mcpops watch` gives ansible-rulebook 20 s after SIGTERM before it kills it
@@ -79,12 +80,6 @@ class AlertTarget:
     metrics_path: str = "/metrics"
     bearer_token_file: str = None
     probe: bool = False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening(port):

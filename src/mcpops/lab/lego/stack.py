@@ -21,10 +21,11 @@ from pathlib import Path
 
 from mcpops.lab.fixtures.pg_cluster import PgCluster
 from mcpops.lab.kube import node_identity
-from mcpops.lab.kube.control_plane import ControlPlane, free_port
+from mcpops.lab.kube.control_plane import ControlPlane
 from mcpops.lab.kube.node_process import NodeAgentProcess
 from mcpops.lab.lego import dashboard
 from mcpops.lab.lego.hsm_process import HsmProcess, LegoError
+from mcpops.lab.loopback import free_port
 
 NAMESPACE = dashboard.NAMESPACE
 NODE_NAME = "mcpops-lab-node-lego"
