@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Figure: scan a 1 GiB ConnectorMCP app.log, app_log_scan through ansible-playbook against the runbook's greps.
+"""Figure: scan a 1 GiB ConnectorMCP app.log, app_log_scan against the runbook's greps (issue 16, in issue 20's form).
 
 Generates (untimed, cached in the temp dir across runs) --size-mib MiB of JSON lines in connector-mcp's form
 (src/mcpops/lab/services/connector_mcp.py log_request/log_event: timestamp, level, logger, message, method, path,
@@ -12,23 +12,31 @@ failed" and "memory usage high" lines; one day of time, in order. Then, after on
             (errors by type, slow requests > 5 s, auth failures, rate-limit hits by ip) and the two greps of its
             connector-failure and high-memory steps (grep "MCP" app.log | tail -100, grep "memory" app.log);
             `bash -c` each, LC_ALL=C.UTF-8
+  in-process the module's work in this process: app_log_scan_run.run() with the task's options (one byte range
+            a CPU, log_ranges), no Ansible, no interpreter start-up
   module    ansible-playbook with one app_log_scan task (fields of profiles/connector-mcp.yml, last 400d so that
             every line is in the window, slow_ms 5000, message_contains [MCP, memory])
-  python    (information) the module's logic, app_log_scan_run.run(), in a fresh Python process: its peak RSS is
-            that process's ru_maxrss (RUSAGE_CHILDREN of a child that runs only it)
+  python    (to read, and for memory) the same run() in a fresh Python process, which prints its own peak
+            (VmHWM of /proc/self/status: the ranges' parent) and the largest peak of the range processes it forked
+            (their ru_maxrss, RUSAGE_CHILDREN of that process: only its own workers, which count the pages they
+            share with it)
 
-and prints the ratio of the medians (module / baseline; target: below 1, faster) and the peak RSS in MiB (target:
-under 200 MiB). The module's RSS is the largest ru_maxrss among ansible-playbook's children (the AnsiballZ module
-process, Ansible's own worker, ...): an upper bound of the module process's. A figure, not a test: exits 0.
+and prints the ratios of the medians to the baseline (targets: in process and through Ansible below 1x, faster) and
+the peak memory in MiB (target: under 200 MiB, the parent and its range processes together). Ansible's fixed cost is
+printed beside (`ansible localhost -m ping`, the module file's own imports above ansible.module_utils.basic), and
+the machine's load and CPUs before and after (bench/growth.py). --profile then runs the work once in one process
+(one range) under cProfile: where a range's time goes. A figure, not a test: exits 0.
 
     .venv/bin/python bench/app_log_scan.py [--size-mib 1024] [--rounds 3] [--json out.json] [--profile]
+    .venv/bin/python bench/app_log_scan.py --size-mib 64 --rounds 1          # a check of the script
 """
 
 import argparse
+import gc
 import json
 import os
-import platform
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -37,7 +45,11 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "collections"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 BIN = os.path.dirname(sys.executable)
+TARGET = 1.0  # faster than the greps, in process and through Ansible
+TARGET_MIB = 200
 FIELDS = {"time": "timestamp", "level": "level", "message": "message", "latency": "duration_ms",
           "client_ip": "client_ip", "error_type": "error_type", "status": "status", "path": "path"}
 PIPELINES = {
@@ -71,9 +83,14 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_sc
 started = time.perf_counter()
 result = run(dict(paths=[sys.argv[1]], fields=json.loads(sys.argv[2]), last="400d", slow_ms=5000,
                   message_contains=["MCP", "memory"], top=20))
-print(json.dumps({"seconds": time.perf_counter() - started, "lines": result["files"][0]["lines"],
+seconds = time.perf_counter() - started
+with open("/proc/self/status") as status:
+    hwm_kib = int([line for line in status if line.startswith("VmHWM:")][0].split()[1])
+print(json.dumps({"seconds": seconds, "lines": result["files"][0]["lines"],
                   "errors": result["errors"]["total"], "slow": result["slow"]["total"],
-                  "rate": result["rate_limited"]["total"], "auth": result["auth_failures"]["total"]}))
+                  "rate": result["rate_limited"]["total"], "auth": result["auth_failures"]["total"],
+                  "vmhwm_mib": hwm_kib / 1024.0,
+                  "workers_maxrss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}))
 """ % os.path.join(ROOT, "collections")
 
 
@@ -161,23 +178,34 @@ def module(play, log):
     seconds, proc, rss = child_run(cmd, cwd=ROOT, env=ansible_env())
     if proc.returncode != 0:
         raise RuntimeError("the playbook failed: %s" % proc.stdout[-3000:])
-    found = [line for line in proc.stdout.splitlines() if '"msg": "lines' in line]
-    return seconds, rss, found[0].strip() if found else "?"
+    found = re.search(r"lines \d+ errors \d+ slow \d+ auth \d+ rate \d+ mcp \d+ memory \d+", proc.stdout)
+    return seconds, rss, found.group(0) if found else "?"
 
 
 def direct(log):
-    """The logic in a fresh Python; its own peak RSS from /usr/bin/time -v when there, else RUSAGE_CHILDREN."""
-    cmd = [sys.executable, "-c", DIRECT, log, json.dumps(FIELDS)]
-    timer = "/usr/bin/time"
-    if os.path.exists(timer):
-        seconds, proc, _ = child_run([timer, "-v"] + cmd)
-        peak = [line for line in proc.stderr.splitlines() if "Maximum resident set size" in line]
-        rss = int(peak[0].split(":")[1]) / 1024.0 if peak else None
-    else:
-        seconds, proc, rss = child_run(cmd)
+    """The logic in a fresh Python: (seconds, its peak memory {parent VmHWM, largest range process}, what it found)."""
+    seconds, proc, _ = child_run([sys.executable, "-c", DIRECT, log, json.dumps(FIELDS)])
     if proc.returncode != 0:
         raise RuntimeError("the direct run failed: %s" % proc.stderr[-3000:])
-    return seconds, rss, json.loads(proc.stdout.strip().splitlines()[-1])
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    return seconds, {"parent": found.pop("vmhwm_mib"), "largest_range_process": found.pop("workers_maxrss_mib")}, found
+
+
+def params_for(log):
+    return dict(paths=[log], fields=FIELDS, last="400d", slow_ms=5000, message_contains=["MCP", "memory"], top=20)
+
+
+def in_process(log):
+    """The module's work in this process (the entry point the module calls), after collecting the harness's garbage."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run import run
+
+    gc.collect()
+    start = time.perf_counter()
+    result = run(params_for(log))
+    seconds = time.perf_counter() - start
+    return seconds, "lines %d errors %d slow %d auth %d rate %d" % (
+        result["files"][0]["lines"], result["errors"]["total"], result["slow"]["total"],
+        result["auth_failures"]["total"], result["rate_limited"]["total"])
 
 
 def main():
@@ -197,54 +225,95 @@ def main():
                                                                             time.perf_counter() - start))
     else:
         print("cached %s: %.0f MiB" % (log, os.path.getsize(log) / 1048576.0))
+    import growth
+    from backup_figures import own_imports
+    from pg_connections import ansible_ping
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog import log_ranges
+
     work = tempfile.mkdtemp(prefix="bench-applog-")
     play = os.path.join(work, "play.yml")
     with open(play, "w") as handle:
         handle.write(PLAY)
     try:
+        print(growth.machine_line("machine before"))
+        print("the scan splits over %d ranges (log_ranges: a range a CPU, at most %d, at least %d MiB each)" % (
+            max(1, min(log_ranges.processes(), log_ranges.MAX_RANGES, os.path.getsize(log) // log_ranges.MIN_RANGE)),
+            log_ranges.MAX_RANGES, log_ranges.MIN_RANGE // 1048576))
         print("warm-up (untimed): one run of each side", flush=True)
         baseline(log)
+        in_process(log)
         module(play, log)
-        runs = {"baseline": [], "module": [], "python": []}
+        sides = ("baseline", "in-process", "module", "python")
+        runs = {side: [] for side in sides}
         for index in range(args.rounds):
-            total, each = baseline(log)
-            runs["baseline"].append({"seconds": total, "pipelines": each})
-            seconds, rss, found = module(play, log)
-            runs["module"].append({"seconds": seconds, "rss_mib": rss, "found": found})
-            py_seconds, py_rss, py_found = direct(log)
-            runs["python"].append({"seconds": py_seconds, "rss_mib": py_rss, "found": py_found})
-            print("round %d: baseline %.2f s (%s); module %.2f s (%s); python %.2f s, peak RSS %s MiB" % (
-                index + 1, total, ", ".join("%s %.2f" % item for item in each.items()), seconds, found, py_seconds,
-                "%.0f" % py_rss if py_rss else "?"), flush=True)
-        base_s = statistics.median(r["seconds"] for r in runs["baseline"])
-        module_s = statistics.median(r["seconds"] for r in runs["module"])
-        python_s = statistics.median(r["seconds"] for r in runs["python"])
+            for side in sides[index % len(sides):] + sides[:index % len(sides)]:  # the sides take turns going first
+                if side == "baseline":
+                    total, each = baseline(log)
+                    runs[side].append({"seconds": total, "pipelines": each})
+                    note = ", ".join("%s %.2f" % item for item in each.items())
+                elif side == "in-process":
+                    total, note = in_process(log)
+                    runs[side].append({"seconds": total, "found": note})
+                elif side == "module":
+                    total, rss, note = module(play, log)
+                    runs[side].append({"seconds": total, "rss_mib": rss, "found": note})
+                else:
+                    total, peaks, found = direct(log)
+                    runs[side].append({"seconds": total, "peak_mib": peaks, "found": found})
+                    note = "peak: parent %.0f MiB, largest range process %.0f MiB" % (
+                        peaks["parent"], peaks["largest_range_process"])
+                print("round %d %-10s %.2f s (%s)" % (index + 1, side, total, note), flush=True)
+        ping = statistics.median(ansible_ping() for _ in range(3))
+        imports_ms, heaviest = own_imports("app_log_scan")
+        med = {side: statistics.median(r["seconds"] for r in runs[side]) for side in sides}
+        base_s = med["baseline"]
+        ratios = {side: med[side] / base_s for side in sides}
         module_rss = max((r["rss_mib"] for r in runs["module"] if r["rss_mib"]), default=None)
-        python_rss = max((r["rss_mib"] for r in runs["python"] if r["rss_mib"]), default=None)
-        ratio = module_s / base_s
-        print("baseline: the sum of the six pipelines (%s), median %.2f s" % (", ".join(PIPELINES), base_s))
-        print("app_log_scan through ansible-playbook: median %.2f s, ratio %.2fx the baseline (target < 1x)%s" % (
-            module_s, ratio, "" if ratio < 1 else "  ABOVE TARGET"))
-        print("the logic in a fresh python (no Ansible): median %.2f s, %.2fx the baseline, %.0f MB/s" % (
-            python_s, python_s / base_s, os.path.getsize(log) / python_s / 1e6))
-        print("peak RSS: logic process %s MiB (/usr/bin/time -v); largest child of ansible-playbook %s MiB "
-              "(target < 200 MiB)" % ("%.0f" % python_rss if python_rss else "?",
-                                      "%.0f" % module_rss if module_rss else "? (not above an earlier child's)"))
+        parent = max(r["peak_mib"]["parent"] for r in runs["python"])
+        worker = max(r["peak_mib"]["largest_range_process"] for r in runs["python"])
+        ranges = max(1, min(log_ranges.processes(), log_ranges.MAX_RANGES,
+                            os.path.getsize(log) // log_ranges.MIN_RANGE))
+        together = parent + (ranges - 1) * worker
+        print(growth.machine_line("machine after"))
+        print("Ansible's fixed cost: ansible localhost -m ping %.3f s; the module's own imports above "
+              "ansible.module_utils.basic %.1f ms (target <= 30 ms; heaviest: %s)" % (
+                  ping, imports_ms, ", ".join("%s %.1f ms" % (name, ms) for ms, name in heaviest[:3])))
+        print("scan %.0f MiB, medians of %d, against the six pipelines (%s) %.2f s:" % (
+            os.path.getsize(log) / 1048576.0, args.rounds, ", ".join(PIPELINES), base_s))
+        print("  in process (module_utils entry point)  %.2f s  %.2fx (target < %.1fx)%s  %.0f MB/s" % (
+            med["in-process"], ratios["in-process"], TARGET, "" if ratios["in-process"] < TARGET else "  ABOVE TARGET",
+            os.path.getsize(log) / med["in-process"] / 1e6))
+        print("  through Ansible (ansible-playbook)     %.2f s  %.2fx (target < %.1fx)%s" % (
+            med["module"], ratios["module"], TARGET, "" if ratios["module"] < TARGET else "  ABOVE TARGET"))
+        print("  through Ansible minus ansible -m ping  %.2f s  %.2fx (to read)" % (
+            med["module"] - ping, (med["module"] - ping) / base_s))
+        print("  fresh python, no Ansible (to read)     %.2f s  %.2fx" % (med["python"], ratios["python"]))
+        print("peak memory: the scan's parent %.0f MiB (VmHWM), its largest range process %.0f MiB (ru_maxrss, with "
+              "the pages shared with the parent), %d ranges: at most %.0f MiB together (target < %d MiB)%s; largest "
+              "child of ansible-playbook %s MiB" % (
+                  parent, worker, ranges, together, TARGET_MIB, "" if together < TARGET_MIB else "  ABOVE TARGET",
+                  "%.0f" % module_rss if module_rss else "? (not above an earlier child's)"))
         if args.json:
             with open(args.json, "w") as handle:
-                json.dump({"size_mib": args.size_mib, "runs": runs, "median_baseline_s": base_s,
-                           "median_module_s": module_s, "median_python_s": python_s, "ratio": ratio,
-                           "peak_rss_mib": {"python": python_rss, "ansible_children": module_rss},
-                           "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}, handle, indent=2)
+                json.dump({"figure": "app_log_scan", "size_mib": args.size_mib, "rounds": args.rounds, "runs": runs,
+                           "median_s": med, "ratio_to_baseline": ratios, "targets": {"ratio": TARGET, "mib": TARGET_MIB},
+                           "peak_mib": {"parent": parent, "largest_range_process": worker, "ranges": ranges,
+                                        "together_at_most": together, "ansible_children": module_rss},
+                           "ansible_ping_s": ping, "own_imports_ms": imports_ms, "machine": growth.machine()},
+                          handle, indent=2)
         if args.profile:
             import cProfile
             import pstats
-            sys.path.insert(0, os.path.join(ROOT, "collections"))
             from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run import run
-            profile = cProfile.Profile()
-            profile.runcall(run, dict(paths=[log], fields=FIELDS, last="400d", slow_ms=5000,
-                                      message_contains=["MCP", "memory"]))
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(20)
+            print("profile of the work in one process (one range; the ranges each do this over their share):")
+            one = log_ranges.processes
+            log_ranges.processes = lambda: 1
+            try:
+                profile = cProfile.Profile()
+                profile.runcall(run, params_for(log))
+            finally:
+                log_ranges.processes = one
+            pstats.Stats(profile).sort_stats("tottime").print_stats(15)
     finally:
         for name in os.listdir(work):
             os.unlink(os.path.join(work, name))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Figure: count the keys of a pattern among 1 million Redis keys, redis_keys through Ansible against redis-cli --scan.
+"""Figure: count the keys of a pattern among 1 million Redis keys, redis_keys against redis-cli --scan (issue 16, in issue 20's form).
 
 A private Redis (mcpops.lab.fixtures.redis_server: 127.0.0.1 on a free port, no persistence) with a password set
 (requirepass). Untimed, the script loads --keys keys through `redis-cli --pipe` (the RESP stream written to a file
@@ -10,11 +10,16 @@ first): half `ratelimit:10.<a>.<b>.<c>:<window>` counters with a 60 s TTL, half 
   module    ansible-playbook <one task: mcpops.runbooks.redis_keys_info pattern=ratelimit:* details=[] (names only),
             the password from a 0600 extra-vars file> and a debug task printing its count
 
-For information, `python` runs the module's logic (module_utils._redis.redis_keys_run) in a fresh Python process with
-no Ansible, and `python_details` does the same with the default details (TYPE, TTL, value of every matched key,
-top clients by segment 1): what the full report costs. An untimed warm-up of each side comes first. Both sides must
-count the same keys. It prints the ratio of the medians (target: module no slower than the baseline). A figure, not
-a test: it exits 0 whatever the numbers are.
+  in-process the module's work in this process: run() of module_utils/_redis/redis_keys_run.py with the same
+            options, no Ansible, no interpreter start-up
+
+For information, `python` runs the same entry point in a fresh Python process, and `python_details` does the same
+with the default details (TYPE, TTL, value of every matched key, top clients by segment 1): what the full report
+costs. An untimed warm-up of each side comes first; the sides take turns going first. Every side must count the same
+keys. Targets: in process and through Ansible no slower than redis-cli (<= 1.0x); Ansible's fixed cost is printed
+beside (`ansible localhost -m ping`, a one-debug playbook, the module file's own imports above
+ansible.module_utils.basic), and the machine's load and CPUs before and after (bench/growth.py). A figure, not a
+test: it exits 0 whatever the numbers are.
 
     .venv/bin/python bench/redis_keys.py [--keys 1000000] [--rounds 3] [--json out.json]
 """
@@ -22,7 +27,6 @@ a test: it exits 0 whatever the numbers are.
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -35,8 +39,11 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "collections"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 BIN = os.path.dirname(sys.executable)
-TARGET = 1.0
+TARGET = 1.0             # through Ansible, against redis-cli --scan | wc -l
+TARGET_IN_PROCESS = 1.0
 PATTERN = "ratelimit:*"
 
 PLAY = """- hosts: localhost
@@ -157,6 +164,18 @@ def direct_side(work, mode):
     return elapsed, int(match.group(1)), "%s s inside" % match.group(2)
 
 
+def in_process_side(work):
+    """The module's work in this process: the module_utils entry point, names only, as the module task asks."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._redis.redis_keys_run import run
+
+    with open(os.path.join(work, "direct.json")) as handle:
+        params = dict(json.load(handle), details=[])
+    start = time.perf_counter()
+    result = run(params, False)
+    elapsed = time.perf_counter() - start
+    return elapsed, result["matched"], "%s s inside" % result["elapsed_seconds"]
+
+
 def noop_playbook(work):
     start = time.perf_counter()
     subprocess.run([os.path.join(BIN, "ansible-playbook"), os.path.join(work, "noop.yml"), "-i", "localhost,", "-c",
@@ -181,8 +200,11 @@ def main():
         print("redis-cli not found (Debian package redis-tools): the baseline is unavailable")
         return
 
+    import growth
+    from backup_figures import own_imports
     from loopback import free_port
     from mcpops.lab.fixtures.redis_server import RedisServer
+    from pg_connections import ansible_ping
 
     work = tempfile.mkdtemp(prefix="bench-redis-")
     password = "bench-" + secrets.token_hex(12)
@@ -205,46 +227,60 @@ def main():
         expected = (args.keys + 1) // 2
         print("redis: %s on 127.0.0.1:%d, %d keys loaded in %.1f s (untimed), %d match %r" % (
             server.binary, server.port, size, time.perf_counter() - started, expected, PATTERN), flush=True)
+        print(growth.machine_line("machine before"), flush=True)
 
         sides = {
             "redis-cli": lambda: baseline_side(server, env),
+            "in-process": lambda: in_process_side(work),
             "module": lambda: module_side(server, work),
             "python": lambda: direct_side(work, "names"),
             "python_details": lambda: direct_side(work, "details"),
         }
         print("warm-up (untimed): one run of each side", flush=True)
-        for side in ("redis-cli", "module"):
+        for side in ("redis-cli", "in-process", "module"):
             sides[side]()
         runs = {side: [] for side in sides}
         counts_agree = True
+        names = list(sides)
         for i in range(args.rounds):
             refresh_ttls(server, env, stream)
-            for side, call in sides.items():
-                seconds, count, inside = call()
+            for side in names[i % len(names):] + names[:i % len(names)]:  # the sides take turns going first
+                seconds, count, inside = sides[side]()
                 runs[side].append({"seconds": seconds, "count": count, "inside": inside})
                 if count != expected:
                     counts_agree = False
                 print("round %d %-15s %.3f s, counted %d%s" % (i + 1, side, seconds, count,
                                                                "" if inside is None else " (%s)" % inside), flush=True)
         noop = statistics.median(noop_playbook(work) for _ in range(3))
+        ping = statistics.median(ansible_ping() for _ in range(3))
+        imports_ms, heaviest = own_imports("redis_keys_info")
         med = {side: statistics.median(r["seconds"] for r in rs) for side, rs in runs.items()}
-        ratio = med["module"] / med["redis-cli"]
-        print("ansible-playbook with one debug task (fixed cost): %.3f s" % noop)
-        print("count %s among %d keys: module %.3f s, baseline redis-cli --scan | wc -l %.3f s, ratio %.2fx "
-              "(target <= %.1fx)%s" % (PATTERN, size, med["module"], med["redis-cli"], ratio, TARGET,
-                                       "" if ratio <= TARGET else "  ABOVE TARGET"))
-        print("module minus ansible's fixed cost: %.3f s vs redis-cli %.3f s" % (med["module"] - noop, med["redis-cli"]))
-        print("the module's logic in a fresh python, names only: %.3f s, %.2fx redis-cli" % (
-            med["python"], med["python"] / med["redis-cli"]))
-        print("the same with every key's TYPE, TTL and value and top clients (the full report): %.3f s, %.2fx redis-cli" % (
-            med["python_details"], med["python_details"] / med["redis-cli"]))
+        base = med["redis-cli"]
+        ratio = med["module"] / base
+        in_ratio = med["in-process"] / base
+        print(growth.machine_line("machine after"))
+        print("Ansible's fixed cost: ansible localhost -m ping %.3f s; ansible-playbook with one debug task %.3f s; "
+              "the module's own imports above ansible.module_utils.basic %.1f ms (target <= 30 ms; heaviest: %s)" % (
+                  ping, noop, imports_ms, ", ".join("%s %.1f ms" % (name, ms) for ms, name in heaviest[:3])))
+        print("count %s among %d keys, medians of %d, against redis-cli --scan | wc -l %.3f s:" % (
+            PATTERN, size, args.rounds, base))
+        print("  in process (module_utils entry point)  %.3f s  %.2fx (target <= %.1fx)%s" % (
+            med["in-process"], in_ratio, TARGET_IN_PROCESS, "" if in_ratio <= TARGET_IN_PROCESS else "  ABOVE TARGET"))
+        print("  through Ansible (ansible-playbook)     %.3f s  %.2fx (target <= %.1fx)%s" % (
+            med["module"], ratio, TARGET, "" if ratio <= TARGET else "  ABOVE TARGET"))
+        print("  through Ansible minus ansible -m ping  %.3f s  %.2fx (to read)" % (med["module"] - ping,
+                                                                               (med["module"] - ping) / base))
+        print("  fresh python, no Ansible (to read)     %.3f s  %.2fx" % (med["python"], med["python"] / base))
+        print("  the full report in a fresh python: every key's TYPE, TTL, value, top clients (to read)  %.3f s  %.2fx" % (
+            med["python_details"], med["python_details"] / base))
         print("counts: every side counted %d on every round: %s" % (expected, "yes" if counts_agree else "NO, see above"))
         if args.json:
             with open(args.json, "w") as handle:
-                json.dump({"keys": size, "matching": expected, "runs": runs, "medians": med, "ratio": ratio,
-                           "target": TARGET, "counts_agree": counts_agree, "ansible_noop_s": noop,
-                           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                       "load": os.getloadavg()}}, handle, indent=2)
+                json.dump({"figure": "redis_keys", "keys": size, "matching": expected, "rounds": args.rounds,
+                           "runs": runs, "median_s": med, "ratio": ratio, "ratio_in_process": in_ratio,
+                           "targets": {"in-process": TARGET_IN_PROCESS, "module": TARGET},
+                           "counts_agree": counts_agree, "ansible_ping_s": ping, "ansible_noop_playbook_s": noop,
+                           "own_imports_ms": imports_ms, "machine": growth.machine()}, handle, indent=2)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -26,6 +26,10 @@ description:
     are JSON-parsed; any other block is cut down to its odd lines, which are parsed. The findings are those of
     parsing every line. The one difference, in RV(files) only (a line left unparsed that starts like JSON but is
     not, two writes run together, counts by its time, not under C(skipped_bad_json)) goes with O(parse_every_line)."
+  - A log of 64 MiB or more is read over the CPUs the task may use (at most 4), one process a byte range of whole
+    lines (cut at line starts), the counts merged in file order, so the result is that of one pass. The log is read
+    as large as it was when the scan began. When a counter of a range goes over its 10000 keys, the file is read
+    again in one pass.
   - A log path is opened without following a link (its last part) and only when it is a regular file; a FIFO,
     socket, device or directory is refused, and no open ever waits.
   - Lines that are not JSON objects, and lines over O(max_line_bytes), are counted per file and skipped; they never

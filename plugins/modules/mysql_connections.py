@@ -18,7 +18,9 @@ description:
   - O(state=killed) runs C(KILL CONNECTION), O(state=query_killed) C(KILL QUERY), on the client sessions matching
     every filter given (AND; a list matches any of its values, exactly). The sessions are chosen by one parameterised
     SELECT on C(information_schema.PROCESSLIST), longest idle first; no filter value is ever spliced into SQL, so
-    quotes, C(; DROP), comments or any unicode can only fail to match. Each KILL takes the session's integer id.
+    quotes, C(; DROP), comments or any unicode can only fail to match. Each KILL takes the session's integer id;
+    up to 1000 KILLs go in one round trip (multi-statements switched on for that text alone, which holds nothing but
+    C(KILL CONNECTION <id>) with the checked integer ids).
   - Never killed - this module's own connection; the server's own threads (user C(system user),
     C(event_scheduler), C(unauthenticated user); commands C(Daemon), C(Binlog Dump), C(Binlog Dump GTID),
     C(Slave_IO), C(Slave_SQL), C(Slave_worker), C(Connect), C(Killed)); the sessions of O(exclude_users).

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""app_log_scan's entry point run(): check the options, open every log first, scan them in one pass each, and say
-what was found in human lines (problems), every text scrubbed of the given secrets.
+"""app_log_scan's entry point run(): check the options, open every log first, scan them in one pass each (a large
+one over every CPU, in byte ranges: log_ranges), and say what was found in human lines (problems), every text
+scrubbed of the given secrets.
 
 No Ansible here: unit tests call run() directly.
 """
@@ -16,6 +17,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file i
     line_blocks,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings import CHECKS, MAX_KEYS, AppLogFindings
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_ranges import scan_in_ranges
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_messages import MAX_TEXT, MAX_TEXTS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import last_window
@@ -186,7 +188,7 @@ def run(params, check_mode=False, *, warn=None, now=None):
         try:
             if opts["parse_every_line"]:
                 findings.feed(path, line_batches(path, opts["max_line_bytes"]))
-            else:
+            elif not scan_in_ranges(findings, path, opts["max_line_bytes"]):
                 findings.feed_blocks(path, line_blocks(path, opts["max_line_bytes"]))
         except LogFileError as exc:
             raise TaskError(scrubber.values(exc.msg))

@@ -16,7 +16,9 @@ is no window) is judged:
   auth_statuses; by client ip and by what matched;
 - rate_limited: the same with rate_limit_events and rate_limit_statuses.
 
-Counters are _audit/findings.Counter, at most MAX_KEYS distinct keys each (the rest under "(other)"; truncated then
+A file read in byte ranges (log_ranges) is counted by a fresh() findings a range and merged back with absorb(),
+in file order, as if its lines had been fed here; slow's sum is exact (exact_sum) so that it does not depend on
+where the ranges were cut. Counters are _audit/findings.Counter, at most MAX_KEYS distinct keys each (the rest under "(other)"; truncated then
 says so), keys cut to 200 characters (scrubbed first, so no secret is cut in half). Samples keep the parsed line of
 the last `samples` findings of each kind (the slowest for slow), so at most that many lines a kind are held.
 No Ansible here.
@@ -29,6 +31,7 @@ import json
 import math
 from collections import deque
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.exact_sum import add_exact, exact_total
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fast_scan import (
     SMALLEST,
     SegmentHeads,
@@ -109,6 +112,12 @@ class AppLogFindings:
                  auth_events=(), rate_limit_events=(), auth_statuses=(), rate_limit_statuses=(), samples=3,
                  include_undated=False, max_line=1024 * 1024, max_keys=MAX_KEYS, scrubber=None, messages=(),
                  message_ignore_case=False):
+        # what fresh() builds another with (a range of a file scanned in another process: log_ranges)
+        self.config = dict(fields=fields, window=window, checks=checks, slow_ms=slow_ms, error_levels=error_levels,
+                           auth_events=auth_events, rate_limit_events=rate_limit_events, auth_statuses=auth_statuses,
+                           rate_limit_statuses=rate_limit_statuses, samples=samples, include_undated=include_undated,
+                           max_line=max_line, max_keys=max_keys, scrubber=scrubber, messages=messages,
+                           message_ignore_case=message_ignore_case)
         self.window = window
         self.checks = tuple(checks)
         self.slow_ms = slow_ms
@@ -126,7 +135,7 @@ class AppLogFindings:
             return Counter(cap=max_keys)
 
         self.errors = {"total": 0, "by_type": counter(), "samples": deque(maxlen=samples)}
-        self.slow = {"total": 0, "slowest_ms": None, "sum_ms": 0.0, "by_path": counter(), "by_message": counter(),
+        self.slow = {"total": 0, "slowest_ms": None, "sum_ms": [], "by_path": counter(), "by_message": counter(),
                      "samples": [], "seq": 0}
         self.auth_failures = {"total": 0, "by_client_ip": counter(), "by_event": counter(),
                               "samples": deque(maxlen=samples)}
@@ -151,11 +160,78 @@ class AppLogFindings:
         self.files.append(counts)
         return counts
 
+    def start_file(self, path):
+        """The FileCounts of one more file, in the order files are fed."""
+        counts = FileCounts(path)
+        self.files.append(counts)
+        return counts
+
+    # -- a file scanned in ranges (log_ranges): each range by a fresh() findings, merged back in file order -------
+    def fresh(self):
+        """A findings with the same options and nothing counted."""
+        return AppLogFindings(**self.config)
+
+    def tally(self):
+        """What this findings counted, as plain data (picklable: it comes back from a forked process); one file."""
+        messages = (self.messages.counts, self.messages.samples) if self.messages is not None else None
+        return {"file": self.files[-1], "errors": self.errors, "slow": self.slow, "auth_failures": self.auth_failures,
+                "rate_limited": self.rate_limited, "messages": messages}
+
+    @staticmethod
+    def over_cap(tally):
+        """Whether a counter of the tally went over its cap: merged, which keys fall under (other) would then depend on
+        where the ranges were cut, so the file is read in one pass instead."""
+        return any(counter.truncated for name in ("errors", "slow", "auth_failures", "rate_limited")
+                   for counter in tally[name].values() if isinstance(counter, Counter))
+
+    def absorb(self, counts, tally, lines_before):
+        """Add a range's tally (not over_cap) to what was counted, as if its lines had been fed here next: counters
+        keep their first-come order, samples their file order, line numbers move by lines_before (the lines of the
+        file before the range)."""
+        part = tally["file"]
+        for name in ("lines", "in_window", "out_of_window", "undated", "skipped_bad_json", "skipped_too_long"):
+            setattr(counts, name, getattr(counts, name) + getattr(part, name))
+
+        def moved(entries):
+            return ((path, lineno + lines_before, record) for path, lineno, record in entries)
+
+        def merge(into, other):
+            add = into.add
+            for key, amount in other.counts.items():
+                add(key, amount)
+
+        for name in ("errors", "auth_failures", "rate_limited"):
+            mine, theirs = getattr(self, name), tally[name]
+            mine["total"] += theirs["total"]
+            for key, value in theirs.items():
+                if isinstance(value, Counter):
+                    merge(mine[key], value)
+            mine["samples"].extend(moved(theirs["samples"]))
+        slow, theirs = self.slow, tally["slow"]
+        slow["total"] += theirs["total"]
+        slow["sum_ms"].extend(theirs["sum_ms"])
+        if theirs["slowest_ms"] is not None and (slow["slowest_ms"] is None or theirs["slowest_ms"] > slow["slowest_ms"]):
+            slow["slowest_ms"] = theirs["slowest_ms"]
+        merge(slow["by_path"], theirs["by_path"])
+        merge(slow["by_message"], theirs["by_message"])
+        heap = slow["samples"]
+        for latency, neg_seq, path, lineno, record in theirs["samples"]:
+            entry = (latency, neg_seq - slow["seq"], path, lineno + lines_before, record)  # numbered after ours
+            if len(heap) < self.samples:
+                heapq.heappush(heap, entry)
+            elif entry > heap[0]:
+                heapq.heapreplace(heap, entry)
+        slow["seq"] += theirs["seq"]
+        if tally["messages"] is not None:
+            their_counts, their_samples = tally["messages"]
+            for index, count in enumerate(their_counts):
+                self.messages.counts[index] += count
+                self.messages.samples[index].extend(moved(their_samples[index]))
+
     def feed(self, path, batches):
         """Count the lines of one file, parsing each (the reference path); batches: log_file.line_batches(path,
         ...)."""
-        counts = FileCounts(path)
-        self.files.append(counts)
+        counts = self.start_file(path)
         for first, batch in batches:
             self._lines(counts, path, enumerate(batch, first))
         return counts
@@ -163,8 +239,7 @@ class AppLogFindings:
     def feed_blocks(self, path, blocks):
         """Count the lines of one file as feed() does, parsing only the lines that may matter (log_fast_scan,
         log_prefilter); blocks: log_file.line_blocks(path, ...)."""
-        counts = FileCounts(path)
-        self.files.append(counts)
+        counts = self.start_file(path)
         for first, block, overlong in blocks:
             if block is not None:
                 self._segment(counts, path, first, block)
@@ -281,7 +356,7 @@ class AppLogFindings:
             if latency is not None and latency >= self.slow_ms:
                 slow = self.slow
                 slow["total"] += 1
-                slow["sum_ms"] += latency
+                add_exact(slow["sum_ms"], latency)
                 if slow["slowest_ms"] is None or latency > slow["slowest_ms"]:
                     slow["slowest_ms"] = latency
                 slow["by_path"].add(_key(get["path"](record)))
@@ -341,7 +416,7 @@ class AppLogFindings:
         if "slow" in self.checks:
             slowest = sorted(self.slow["samples"], reverse=True)
             # average_ms: with slow_ms 0, the seed's "Performance Analysis" (the average of every request's duration)
-            average = round(self.slow["sum_ms"] / self.slow["total"], 3) if self.slow["total"] else None
+            average = round(exact_total(self.slow["sum_ms"]) / self.slow["total"], 3) if self.slow["total"] else None
             out["slow"] = {"total": self.slow["total"], "threshold_ms": self.slow_ms, "slowest_ms": self.slow["slowest_ms"],
                            "average_ms": average,
                            "by_path": ranked(self.slow["by_path"]), "by_message": ranked(self.slow["by_message"]),

@@ -15,7 +15,7 @@ said, and what to check next - never the password. No Ansible here.
 from __future__ import annotations
 
 import socket
-import ssl
+import sys
 
 CONNECTION_ARGSPEC = dict(
     login_host=dict(type="str", default="127.0.0.1"),
@@ -141,10 +141,11 @@ def reply_hint(text, params):
 
 def socket_hint(exc, params):
     """What to do next, from a socket or TLS error."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    ssl = sys.modules.get("ssl")  # imported for TLS only (tls_context): without it no error is a TLS one
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return ("the server's certificate did not verify: set ca_certs to the CA that signed it, check that login_host is "
                 "a name or address the certificate holds, or (a lab only) validate_certs=false")
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return ("the TLS handshake failed: check that the server serves TLS on this port (tls-port), and ca_certs, "
                 "client_cert_file, client_key_file")
     if isinstance(exc, socket.timeout):
@@ -258,6 +259,8 @@ class RedisConnection(object):
         return RedisError("%s on %s failed: %s. Next: %s" % (what, self.where, scrub(said, self.params), hint))
 
     def tls_context(self):
+        import ssl  # here, not at the top: about 5 ms of import a run that uses no TLS need not pay
+
         params = self.params
         try:
             context = ssl.create_default_context(cafile=params.get("ca_certs") or None)
