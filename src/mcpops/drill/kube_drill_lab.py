@@ -14,6 +14,7 @@ from mcpops.drill.scenarios import KUBERNETES, LEGO, DrillError
 from mcpops.lab.http_client import http_json
 
 FALLBACK_WAIT = 240.0  # seconds for the dashboard's rollout into the software fallback on a loaded machine
+LOAD_SPREAD_WAIT = 60.0  # seconds, after the scale-up run, for the load to reach a pod Ready since its last listing
 
 
 @dataclass
@@ -39,11 +40,15 @@ class KubeDrillLab:
     """The LEGO lab. Its faults are mcpops.lab.lego.faults', and one of the drill's own: hsm-back-fallback-on (the
     HSM was down, the dashboard was put on the software fallback and signed a write with it, then the HSM came back:
     what lego-hsm-unavailable's after-recovery run ends). Before namespace-wiped the lab takes a pg_dump into the
-    inventory's lego_dump_dir, as the nightly backup would have; the runbook restores it."""
+    inventory's lego_dump_dir, as the nightly backup would have; the runbook restores it. high-load's traffic (the
+    recorded lab's load process) lasts while lego-scale-high-load scales up, and ends with its run (during_run): the
+    load is over, and the undo run scales down after it."""
 
     kind = KUBERNETES
     service = LEGO
     HOST = "lego-controller"  # the inventory's host (mcpops.lab.lego.inventory)
+    ALERT_JOB = "lego-mcp-health"  # the blackbox probe of the dashboard's /health, as the rules' job= names it
+    DB_ALERT_JOB = "lego-postgres"  # postgres_exporter of the lab's PostgreSQL (LegoPostgresConnectionsExhausted's)
     OWN_FAULTS = ("hsm-back-fallback-on",)
 
     def __init__(self, state_dir=None, inventory=None):
@@ -57,6 +62,8 @@ class KubeDrillLab:
         self.profile = load_profile(LEGO)
         self.started = False
         self.stack = None
+        self.service_address = None  # the dashboard Service's stand-in an alert drill probes (alert_targets)
+        self.db_exporter = None      # and the postgres_exporter it scrapes
         self.password_before = None
         self._facts = {}
 
@@ -94,6 +101,46 @@ class KubeDrillLab:
         return [DashboardTarget(self.HOST, urls[0] if urls else "", service=LEGO, profile=self.profile,
                                 unit="deployment/dashboard", stack=self.stack)]
 
+    def alert_targets(self, scenario):
+        """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): LEGO MCP has no /metrics, so
+        blackbox_exporter probes the dashboard's /health, job lego-mcp-health, `instance` the inventory host
+        (LegoMcpHealthFailing's). Not a pod IP (they change with every rollout): the Service's stable address, which
+        the lab has no kube-proxy for; the drill's stand-in answers it from the Ready pods of the moment
+        (mcpops.drill.kube_service_address). And a private postgres_exporter of the lab's PostgreSQL, job
+        lego-postgres, as the same host (LegoPostgresConnectionsExhausted's), connecting as the inventory's lego_mcp
+        role. Both run until stop_alert_targets()."""
+        from mcpops.drill.alert_chain import AlertTarget
+        from mcpops.drill.kube_service_address import ServiceAddress
+        from mcpops.lab.fixtures.loopback_daemon import DaemonError
+        from mcpops.lab.fixtures.postgres_exporter import PostgresExporter
+        from mcpops.lab.lego.stack import DB_NAME, DB_USER
+        from mcpops.lab.loopback import free_port
+
+        if self.service_address is None:
+            self.service_address = ServiceAddress(lambda: self.stack.dashboard_urls().values()).start()
+        if self.db_exporter is None:
+            try:
+                self.db_exporter = PostgresExporter(free_port(), "127.0.0.1", self.stack.pg.port, DB_NAME, DB_USER,
+                                                    self.stack.db_password).start()
+            except DaemonError as exc:
+                self.stop_alert_targets()
+                raise DrillError(str(exc)) from None
+        return [AlertTarget(self.ALERT_JOB, self.HOST, self.service_address.url("/health"), probe=True),
+                AlertTarget(self.DB_ALERT_JOB, self.HOST, self.db_exporter.address)]
+
+    def stop_alert_targets(self):
+        """postgres_exporter stopped by its PID and the Service's stand-in closed (the alert drill's finally); what
+        was stopped, in a line, or None when nothing ran."""
+        said = []
+        if self.db_exporter is not None:
+            pid, exporter, self.db_exporter = self.db_exporter.pid, self.db_exporter, None
+            exporter.stop()
+            said.append(f"postgres_exporter (pid {pid}) stopped by PID")
+        if self.service_address is not None:
+            url, self.service_address = self.service_address.url(), self.service_address.stop()
+            said.append(f"the dashboard Service's stand-in {url} closed (a thread of the drill)")
+        return "; ".join(said) or None
+
     # -- faults
 
     def inject(self, target, fault):
@@ -106,6 +153,10 @@ class KubeDrillLab:
             return self._hsm_back_fallback_on()
         if fault == "namespace-wiped":
             self._facts["audit_rows_at_dump"] = self._audit_rows()
+        if fault == "high-load":  # the size the undo run's scale down must come back to
+            from mcpops.drill.lego_checks import SCALED, workload_sizes
+
+            self._facts["workloads_before"] = {w: spec for w, (spec, _) in workload_sizes(self.stack, SCALED).items()}
         line = self.recorded.break_(fault)
         if fault == "compromised-pod":
             self._facts["pod"] = self.recorded.record()["compromised"]
@@ -161,6 +212,37 @@ class KubeDrillLab:
         if scenario.fault == "compromised-pod":
             return {"pod": self._facts.get("pod"), "inventory_secrets_file": str(self.recorded.secrets_file)}
         return {}
+
+    def during_run(self, scenario):
+        """high-load: the load goes on through the run; when the run ends, once every dashboard pod Ready then has
+        answered it (a pod the scale-up added gets its share within a second of being listed), the load stops and
+        its last tally goes into the facts. Other faults: nothing."""
+        import contextlib
+
+        if scenario.fault != "high-load":
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def load_until_the_run_ends():
+            from mcpops.lab.lego import dashboard_load
+            from mcpops.lab.lego.recorded_lab import LOAD_STATUS
+
+            try:
+                yield
+                with contextlib.suppress(LookupError):  # the check says which pod it did not reach
+                    dashboard_load.wait_spread(self.recorded.state_dir / LOAD_STATUS,
+                                               lambda: self.stack.dashboard_urls(), LOAD_SPREAD_WAIT)
+            finally:
+                self._facts["load"] = self.recorded.stop_load()
+
+        return load_until_the_run_ends()
+
+    def undone_check(self, symptom, facts):
+        """After the undo run: high-load's workloads back at their size before the load (mcpops.drill.lego_checks)."""
+        from mcpops.drill.lego_checks import lego_undone_check
+
+        self.stack = self.recorded.attach()
+        return lego_undone_check(self, symptom, facts)
 
     # -- what the checks read
 

@@ -2,8 +2,10 @@
 dashboard's image is the one before the bad one and its rollout is complete; the dashboard is scaled back; the
 compromised pod is gone with its quarantine, the DB password rotated (the old one refused, the inventory's new one
 accepted); the wiped namespace is back with the database as dumped; the software fallback is off again and the audit
-chain verified end to end. Each of them with the lab healthy: every dashboard pod of the current template Ready and
-answering /health healthy, signing with the HSM, and celery-worker available (LegoStack.healthy).
+chain verified end to end; under a high load the three workloads scaled up, Ready, the load reaching every dashboard
+pod and the run's assessment seeing it, then (after the undo run's scale down) back to the healthy size. Each of them
+with the lab healthy: every dashboard pod of the current template Ready and answering /health healthy, signing with
+the HSM, and celery-worker available (LegoStack.healthy).
 
 The check_* functions are pure (tests/unit/mcpops/drill/test_lego_drills.py); lego_symptom_check reads the lab
 through the adapter (kube_drill_lab.KubeDrillLab.symptom_check, which checks.symptom_check asks for the
@@ -19,6 +21,13 @@ from mcpops.drill.scenarios import DrillError
 # The after-recovery run's summary line of the audit chain (playbooks/lego-hsm-unavailable.yml, step 5)
 CHAIN_VERIFIED = re.compile(r"Audit chain: (\d+) records, verified end to end[^\n;]*; signed in software fallback: "
                             r"(\d+)(?: \(ids ([^;)]*))?")
+# The scale runbook's assessment of the load (playbooks/lego-scale-high-load.yml, step 1)
+LOAD_ASSESSED = re.compile(r"Load \(access logs of the dashboard pods, last (\d+) s\): (\d+) requests, "
+                           r"([0-9.]+)/s")
+LOADED_RATE = 1.0  # requests a second the assessment must count: the readiness probes alone are 0.1/s a pod
+# The workloads lego-scale-high-load scales, as the drill names them, and the extra vars of their size under load
+SCALED = {"deployment/dashboard": "dashboard_replicas", "deployment/celery-worker": "worker_replicas",
+          "statefulset/postgresql-replica": "replica_replicas"}
 
 
 def _healthy_detail(healthy):
@@ -85,6 +94,73 @@ def check_fallback_off(target, env, healthy, run_output, fallback_id=None):
                                                     f"{chain}", target)
 
 
+def _sizes(wanted, now):
+    """The workloads not at their wanted size, each "<workload> <spec>/<ready> Ready (want N)"."""
+    wrong = []
+    for workload, want in wanted.items():
+        spec, ready = now.get(workload) or (None, None)
+        if spec != want or ready != want:
+            wrong.append(f"{workload} {spec}/{ready} Ready (want {want})")
+    return wrong
+
+
+def check_scaled_for_load(target, wanted, now, healthy, load, run_output):
+    """wanted: {workload: replicas asked for}; now: {workload: (spec replicas, ready replicas)}; healthy:
+    LegoStack.healthy at the dashboard's wanted size; load: the load process's last status (its per_pod answers);
+    the run's assessment must have counted the load (LOADED_RATE)."""
+    problems = _sizes(wanted, now)
+    if healthy is not True:
+        problems.append(_healthy_detail(healthy))
+    pods = sorted((load or {}).get("pods") or [])
+    served = {name for name, count in ((load or {}).get("per_pod") or {}).items() if count > 0}
+    if not load or not pods:
+        problems.append("no load status")
+    elif set(pods) - served:
+        problems.append(f"the load reached no answer from {', '.join(sorted(set(pods) - served))}")
+    match = LOAD_ASSESSED.search(run_output or "")
+    if not match:
+        problems.append("no line of the run assesses the dashboard's load")
+    elif float(match.group(3)) < LOADED_RATE:
+        problems.append(f"the run's assessment counted {match.group(3)} requests/s, under {LOADED_RATE:g}")
+    sizes = ", ".join(f"{w} {now.get(w, (None,))[0]}" for w in wanted)
+    detail = (f"{sizes}, every pod Ready, the dashboard healthy; the load ({(load or {}).get('requests')} requests) "
+              f"answered by all {len(pods)} dashboard pods; the run assessed {match.group(2) if match else '?'} "
+              f"requests in {match.group(1) if match else '?'} s") if not problems else "; ".join(problems)
+    return Check("scaled_for_load", not problems and bool(wanted), detail, target)
+
+
+def check_back_to_size(target, wanted, now, healthy, load_running):
+    """After the undo run's scale down: each workload at its size before the load, Ready, healthy, the load gone."""
+    problems = _sizes(wanted, now)
+    if healthy is not True:
+        problems.append(_healthy_detail(healthy))
+    if load_running:
+        problems.append("the load process still runs")
+    sizes = ", ".join(f"{w} {n}" for w, n in wanted.items())
+    return Check("back_to_size", not problems and bool(wanted),
+                 f"after the scale down: {sizes} as before the load, every pod Ready, the dashboard healthy"
+                 if not problems else "; ".join(problems), target)
+
+
+def workload_sizes(stack, workloads):
+    """{workload: (spec replicas, ready replicas)} of "kind/name" workloads."""
+    sizes = {}
+    for workload in workloads:
+        obj = stack.get_json(*workload.split("/"))
+        sizes[workload] = (obj["spec"].get("replicas"), (obj.get("status") or {}).get("readyReplicas", 0))
+    return sizes
+
+
+def lego_undone_check(lab, symptom, facts):
+    """After the undo run (kube_drill_lab.KubeDrillLab.undone_check); None where the symptom has none."""
+    if symptom != "scaled_for_load":
+        return None
+    before = facts.get("workloads_before") or {}
+    now = workload_sizes(lab.stack, before)
+    return check_back_to_size(lab.HOST, before, now, lab.stack.healthy(before.get("deployment/dashboard")),
+                              lab.recorded.load_running())
+
+
 def lego_symptom_check(lab, target, symptom, facts, run_output=""):
     """One LEGO symptom on the Kubernetes lab; lab: a kube_drill_lab.KubeDrillLab, facts: its fault_facts and the
     scenario's extra vars."""
@@ -116,6 +192,11 @@ def lego_symptom_check(lab, target, symptom, facts, run_output=""):
         container = stack.get_json("deployment", "dashboard")["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in container.get("env") or [] if "name" in e}
         return check_fallback_off(name, env, stack.healthy(), run_output, facts.get("fallback_audit_id"))
+    if symptom == "scaled_for_load":
+        wanted = {workload: facts.get(var) for workload, var in SCALED.items()}
+        now = workload_sizes(stack, wanted)
+        return check_scaled_for_load(name, wanted, now, stack.healthy(wanted["deployment/dashboard"]),
+                                     facts.get("load"), run_output)
     raise DrillError(f"no check for symptom {symptom!r}")
 
 

@@ -5,9 +5,9 @@ and the dashboard healthy, and leaves the lab as it found it (it did not start i
 password and the API key, before and after a rotation) in the drill's output or any file of its run dir.
 
 Each drill is a rollout or two on a loaded machine (a minute or more): the service outage and the security incident
-always run; the full-recovery, morning-check and HSM drills are one parametrized test, in that order: the HSM drill
-leaves an audit record signed by the software fallback, which lego-full-recovery's chain check cannot verify until it
-is given the fallback's public key (reported to the lead). Root (kube_binaries)."""
+always run; the full-recovery, morning-check, HSM and scale drills are one parametrized test, in that order: the HSM
+drill leaves an audit record signed by the software fallback, which lego-full-recovery's chain check cannot verify
+until it is given the fallback's public key (reported to the lead). Root (kube_binaries)."""
 
 import json
 import os
@@ -149,6 +149,16 @@ def test_the_security_incident_drill_contains_the_pod_and_rotates_the_secrets_th
     ("lego-hsm-unavailable", "hsm-back-fallback-on",
      [r"PASS fallback_off_chain_verified \[lego-controller\]: HSM_FALLBACK_ENABLED=false; the dashboard is healthy; "
       r"the run says 'Audit chain: \d+ records, verified end to end"], None),
+    # the load on every pod while the run scales up (and counted by its assessment), then the undo run's scale down
+    ("lego-scale-high-load", "high-load",
+     [r"high-load: injected \(4 concurrent clients, pid \d+, on the dashboard's 2 Ready pods",
+      r"Load before the change \(access logs of the dashboard pods, last 10 s\): \d+ requests",
+      r"PASS scaled_for_load \[lego-controller\]: deployment/dashboard 3, deployment/celery-worker 3, "
+      r"statefulset/postgresql-replica 2, every pod Ready, the dashboard healthy; the load \(\d+ requests\) answered "
+      r"by all 3 dashboard pods",
+      r"PASS undo: -e scale_down=True .*: exit 0",
+      r"PASS back_to_size \[lego-controller\]: after the scale down: deployment/dashboard 2, deployment/celery-worker "
+      r"2, statefulset/postgresql-replica 1 as before the load"], "high-load"),
 ])
 def test_the_other_lego_drills_end_where_their_runbooks_say(kube_lab, tmp_path, runbook, fault, words, repair):
     try:
@@ -162,4 +172,5 @@ def test_the_other_lego_drills_end_where_their_runbooks_say(kube_lab, tmp_path, 
         if repair:  # a read-only runbook leaves the fault: the lab's repair undoes it
             repaired = mcpops("lab", "repair", repair, *kube_lab.flags)
             assert repaired.returncode == 0, repaired.stdout + repaired.stderr[-3000:]
-    assert kube_lab.status()["healthy"] is True
+    status = kube_lab.status()
+    assert status["healthy"] is True and "dashboard-load" not in status["pids"], status

@@ -16,6 +16,7 @@ the repair is what the lab does when no runbook did, and ends with the stack hea
 | pod-not-ready | one pod of the current ReplicaSet running but never Ready (the others keep serving) | delete that pod |
 | oom-new-revision | `set env LAB_FAULT=oom`: a new revision whose pod is OOMKilled in a loop, the old pods serving | unset it |
 | namespace-wiped | the namespace deleted (and waited for) | full recovery: stack.deploy() |
+| high-load | concurrent requests on every Ready dashboard pod, from a process (dashboard_load) | stop it; scale back |
 """
 
 import datetime
@@ -300,6 +301,60 @@ def namespace_wiped_repair(stack):
     stack.deploy()
 
 
+# -- a high-traffic period (nothing breaks: lego-scale-high-load scales up for it, and down after it)
+
+LOAD_SPREAD_WAIT = 120  # seconds for the load to reach every Ready dashboard pod on a loaded machine
+
+
+def high_load(stack, status_file=None):
+    """Concurrent requests on the dashboard from a process of its own (mcpops.lab.lego.dashboard_load), spread over
+    the Ready pods as a Service would; waits until every Ready pod answered it. Returns its PID (the Popen is kept on
+    the stack for the repair)."""
+    from mcpops.lab.lego import dashboard_load
+
+    status_file = status_file or Path(stack.dir) / "dashboard-load.json"
+    proc = dashboard_load.start(stack, status_file)
+    stack.load = proc
+    try:
+        dashboard_load.wait_spread(status_file, lambda: stack.dashboard_urls(), LOAD_SPREAD_WAIT, proc)
+    except LookupError as exc:
+        stop_load(proc)
+        raise LegoError(f"high-load: {exc}") from None
+    return proc.pid
+
+
+def stop_load(proc):
+    """The load process stopped (SIGTERM: it writes its last status) and reaped."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except Exception:  # subprocess.TimeoutExpired: it did not stop on SIGTERM
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def manifest_replicas(stack):
+    """{(kind, name): replicas} of the Deployments and StatefulSets of the shipped base manifests (the healthy size)."""
+    import yaml
+
+    found = {}
+    for path in sorted((Path(stack.manifests) / "base").glob("*.yml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") in ("Deployment", "StatefulSet"):
+                found[(doc["kind"], doc["metadata"]["name"])] = int(doc["spec"].get("replicas", 1))
+    return found
+
+
+def high_load_repair(stack):
+    """The load stopped (a load process this stack started; the recorded lab stops its own by PID first), each
+    workload back to the manifests' replicas (what the runbook's scale down does when it ran)."""
+    stop_load(getattr(stack, "load", None))
+    stack.load = None
+    for (kind, name), replicas in manifest_replicas(stack).items():
+        stack.kubectl("scale", f"{kind.lower()}/{name}", f"--replicas={replicas}")
+
+
 FAULTS = {
     "hsm-down": (hsm_down, hsm_down_repair),
     "hsm-slow": (hsm_slow, hsm_slow_repair),
@@ -313,6 +368,7 @@ FAULTS = {
     "pod-not-ready": (pod_not_ready, pod_not_ready_repair),
     "oom-new-revision": (oom_new_revision, oom_new_revision_repair),
     "namespace-wiped": (namespace_wiped, namespace_wiped_repair),
+    "high-load": (high_load, high_load_repair),
 }
 
 

@@ -12,7 +12,8 @@ PIDs and removes the dirs. The compose lab (mcpops.lab.compose.recorded_lab) is 
          "pg": {"dir", "port", "max_connections"},                  PostgreSQL (stopped by pg_ctl on its data dir)
          "hsm": {"dir", "port"},                                    the HSM service (its PID in <dir>/hsm.pid)
          "inventory": ".../inventory/hosts.yml",
-         "compromised": pod or null, "holder_pid": PID or null}     what a fault left for its repair
+         "compromised": pod or null, "holder_pid": PID or null,     what a fault left for its repair
+         "load_pid": PID or null}
     <state dir>/inventory/                      the LEGO playbooks' inventory (mcpops.lab.lego.inventory), and
         group_vars/gateways/lab.yml             lego_dump_dir, lego_hsm_fallback_key_dir (no secret)
         group_vars/gateways/secrets.yml (0600)  the DB password and the API key: the one place the lab keeps them (a
@@ -25,7 +26,8 @@ The state dir is --dir, else $MCPOPS_KUBE_LAB_DIR, else ./.lab-kubernetes. The s
 own under /tmp (PostgreSQL, run as the postgres user, could not reach into a 0700 state dir). A recorded PID is
 signalled only while its command line (the HSM: its environment) names our dir, so a PID the kernel has given to
 another process is never touched. The "DB connections exhausted" fault's sessions are held by a child process
-(mcpops.lab.lego.session_holder), recorded by its PID and stopped on repair and down.
+(mcpops.lab.lego.session_holder), recorded by its PID and stopped on repair and down; so is the "high load" fault's
+traffic (mcpops.lab.lego.dashboard_load, its status in <state dir>/dashboard-load.json).
 """
 
 import datetime
@@ -55,6 +57,8 @@ STATE_FILE = "kube-lab.json"
 SERVICE = "lego-mcp"
 HOLDER_FAULT = "db-connections-exhausted"
 HOLDER_WAIT = 120  # seconds for the session holder to fill PostgreSQL's slots on a loaded machine
+LOAD_FAULT = "high-load"
+LOAD_STATUS = "dashboard-load.json"
 PLANE_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager")
 
 
@@ -332,7 +336,8 @@ class RecordedLegoLab:
             (self.inventory_dir / "group_vars" / "gateways" / "lab.yml").write_text(
                 "---\n" + json.dumps(lab_vars, indent=2, sort_keys=True) + "\n")
             record = {"platform": "kubernetes", "service": SERVICE, "started_at": _now(), **stack_record(stack),
-                      "inventory": str(self.inventory_path), "compromised": None, "holder_pid": None}
+                      "inventory": str(self.inventory_path), "compromised": None, "holder_pid": None,
+                      "load_pid": None}
             self._save(record)
         except BaseException:
             stack.stop()
@@ -346,11 +351,13 @@ class RecordedLegoLab:
                 "postgres": f"127.0.0.1:{stack.pg.port}", "hsm": stack.hsm.url}
 
     @staticmethod
-    def _pids(stack, holder=None):
+    def _pids(stack, holder=None, load=None):
         found = dict(stack.plane.pids)
         found.update({"node-agent": stack.agent.pid, "postgres": stack.pg.pid, "hsm": stack.hsm.pid})
         if holder:
             found["session-holder"] = holder
+        if load:
+            found["dashboard-load"] = load
         return found
 
     def down(self):
@@ -362,11 +369,13 @@ class RecordedLegoLab:
             return {"stopped": [], "removed": []}
         stack = RecordedLegoStack(record, self.secrets())
         holder = self._holder_pid(record)
-        stopped = [pid for pid in self._pids(stack, holder).values() if pid]
+        load = self._load_pid(record)
+        stopped = [pid for pid in self._pids(stack, holder, load).values() if pid]
         stopped += [pid for pid in stack.agent.child_pids() if pids.pid_alive(pid) and _ours(pid)]
         errors = []
-        if holder:
-            pids.terminate([holder])
+        for pid in (holder, load):
+            if pid:
+                pids.terminate([pid])
         for part in (stack.agent, stack.hsm, stack.pg, stack.plane):
             try:
                 part.stop()
@@ -390,7 +399,8 @@ class RecordedLegoLab:
         stack = RecordedLegoStack(record, self.secrets())
         found = {"state_dir": str(self.state_dir), "recorded": True, "started_at": record.get("started_at"),
                  "inventory": record.get("inventory"), "apiserver": stack.plane.server,
-                 "pids": self._pids(stack, self._holder_pid(record)), "pods": {}, "deployments": {},
+                 "pids": self._pids(stack, self._holder_pid(record), self._load_pid(record)), "pods": {},
+                 "deployments": {},
                  "compromised": record.get("compromised"), "healthy": False, "problem": None}
         if "kube-apiserver" not in found["pids"]:
             found["problem"] = "the API server is not running"
@@ -422,6 +432,12 @@ class RecordedLegoLab:
         if fault == HOLDER_FAULT:
             return f"{fault}: injected ({self._hold_sessions(stack)} idle lego_mcp sessions held by the session " \
                    f"holder, pid {self.record()['holder_pid']})"
+        if fault == LOAD_FAULT:
+            from mcpops.lab.lego.dashboard_load import CLIENTS
+
+            status = self._start_load(stack)
+            return (f"{fault}: injected ({CLIENTS} concurrent clients, pid {status['pid']}, on the "
+                    f"dashboard's {len(status['pods'])} Ready pods: {status['requests']} requests so far)")
         if fault == "namespace-wiped":
             dump = self.take_dump(stack)
             faults.inject(stack, fault)
@@ -452,6 +468,8 @@ class RecordedLegoLab:
         stack = self.attach()
         if fault == HOLDER_FAULT:
             self.release_sessions()
+        if fault == LOAD_FAULT:
+            self.stop_load()
         faults.repair(stack, fault)
         if fault == "compromised-pod":
             self._update(compromised=None)
@@ -502,6 +520,47 @@ class RecordedLegoLab:
         if self.record() is not None:
             self._update(holder_pid=None)
         (self.state_dir / "session-holder.json").unlink(missing_ok=True)
+
+    def _load_pid(self, record=None):
+        record = record or self.record() or {}
+        return _ours_by_argv(int(record.get("load_pid") or 0), "mcpops.lab.lego.dashboard_load",
+                             str(self.state_dir / LOAD_STATUS))
+
+    def _start_load(self, stack):
+        """Start the load process (a session of its own, recorded by its PID) unless it runs; wait until every Ready
+        dashboard pod answered it; its status."""
+        from mcpops.lab.lego import dashboard_load
+
+        status_file = self.state_dir / LOAD_STATUS
+        if self._load_pid():
+            return dashboard_load.read_status(status_file)
+        proc = dashboard_load.start(stack, status_file)
+        self._update(load_pid=proc.pid)
+        try:
+            return dashboard_load.wait_spread(status_file, lambda: stack.dashboard_urls(), faults.LOAD_SPREAD_WAIT,
+                                              proc)
+        except LookupError as exc:
+            self.stop_load()
+            raise LegoError(f"{LOAD_FAULT}: {exc}") from None
+
+    def load_running(self):
+        return bool(self._load_pid())
+
+    def load_status(self):
+        """What the load process wrote last ({"requests", "errors", "per_pod", "pods", "stopped", ...}), or None."""
+        from mcpops.lab.lego import dashboard_load
+
+        return dashboard_load.read_status(self.state_dir / LOAD_STATUS)
+
+    def stop_load(self):
+        """Stop the load process by its PID (it writes its last status first); forget it; that last status."""
+        pid = self._load_pid()
+        if pid:
+            pids.terminate([pid], timeout=30)
+            pids.reap(pid)
+        if self.record() is not None:
+            self._update(load_pid=None)
+        return self.load_status()
 
     def take_dump(self, stack):
         """pg_dump -Fc of lego_mcp into the dump dir (as the nightly backup would be); returns its path."""

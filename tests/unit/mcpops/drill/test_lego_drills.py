@@ -4,6 +4,7 @@ pass what a repaired lab shows and fail what a broken one shows. The drills them
 tests/integration/lego/test_lego_drills.py."""
 
 import argparse
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,9 +12,11 @@ from mcpops.drill import checks, command, lego_checks, scenarios
 from mcpops.drill.kube_drill_lab import KubeDrillLab
 from mcpops.drill.scenarios import KUBERNETES, LEGO, LOCAL, DrillError, choose
 from mcpops.lab.lego.faults import FAULTS as LEGO_FAULTS
+from mcpops.lab.lego.faults import manifest_replicas
+from mcpops.lab.lego.stack import MANIFESTS
 
 LEGO_RUNBOOKS = ("lego-service-outage", "lego-hsm-unavailable", "lego-full-recovery", "lego-security-incident",
-                 "lego-morning-health-check")
+                 "lego-morning-health-check", "lego-scale-high-load")
 
 
 def test_every_lego_scenario_is_the_kubernetes_lab_s_with_a_real_fault_and_symptom():
@@ -28,8 +31,8 @@ def test_every_lego_scenario_is_the_kubernetes_lab_s_with_a_real_fault_and_sympt
             else:
                 assert s.symptom in checks.NAMED_PATTERNS and s.healthy_after is False, runbook_id
     assert scenarios.LAB_SERVICES[KUBERNETES] == (LEGO,)
-    # the two LEGO runbooks without a drill say why, and no longer that the lab is missing
-    for runbook_id in ("lego-scale-high-load", "lego-shift-handover"):
+    # the LEGO runbook without a drill says why, and no longer that the lab is missing
+    for runbook_id in ("lego-shift-handover",):
         assert "issue 18, next" not in scenarios.NOT_DRILLABLE[runbook_id]
         assert "tests/integration/lego/" in scenarios.NOT_DRILLABLE[runbook_id]
 
@@ -42,8 +45,18 @@ def test_a_lego_drill_needs_the_kubernetes_lab_and_says_so():
     with pytest.raises(DrillError, match=r"the local lab cannot run it; it is drilled on the kubernetes lab "
                                          r"\(--lab kubernetes\) only"):
         choose("lego-service-outage", None, LOCAL, LEGO)
-    with pytest.raises(DrillError, match="nothing breaks"):
-        choose("lego-scale-high-load", None, KUBERNETES, LEGO)
+    with pytest.raises(DrillError, match="read-only and ends green"):
+        choose("lego-shift-handover", None, KUBERNETES, LEGO)
+    # the scale drill's undo run scales down to the lab's healthy size (the shipped manifests'), a step at a time
+    scale = choose("lego-scale-high-load", None, KUBERNETES, LEGO)
+    assert scale.fault == "high-load" and scale.fault in LEGO_FAULTS
+    assert scale.undo_vars["scale_down"] is True
+    shipped = manifest_replicas(SimpleNamespace(manifests=MANIFESTS))
+    assert (scale.undo_vars["dashboard_floor"], scale.undo_vars["worker_floor"], scale.undo_vars["replica_floor"]) \
+        == (shipped[("Deployment", "dashboard")], shipped[("Deployment", "celery-worker")],
+            shipped[("StatefulSet", "postgresql-replica")]) == (2, 2, 1)
+    assert all(scale.extra_vars[var] > floor for var, floor in (("dashboard_replicas", 2), ("worker_replicas", 2),
+                                                                ("replica_replicas", 1)))
 
 
 def test_the_cli_plans_a_lego_drill_on_the_kubernetes_lab_before_any_lab_starts():
@@ -81,6 +94,49 @@ def test_the_lego_checks_pass_a_repaired_lab_and_fail_a_broken_one():
     assert not lego_checks.check_namespace_recovered("c", "Active", 8, 7, True).ok  # the writes after the dump stay
     assert not lego_checks.check_namespace_recovered("c", None, 7, 7, True).ok
     assert not lego_checks.check_namespace_recovered("c", "Active", 0, None, True).ok
+
+
+ASSESSED = ("Load (access logs of the dashboard pods, last 10 s): 412 requests, 41.2/s, p95 6.3 ms "
+            "(dashboard-a 208, dashboard-b 204)")
+SCALED = {"deployment/dashboard": 3, "deployment/celery-worker": 3, "statefulset/postgresql-replica": 2}
+
+
+def test_the_scale_check_wants_every_workload_at_its_size_ready_and_the_load_on_every_pod_and_assessed():
+    now = {workload: (n, n) for workload, n in SCALED.items()}
+    load = {"requests": 900, "errors": 0, "pods": ["dashboard-a", "dashboard-b", "dashboard-c"],
+            "per_pod": {"dashboard-a": 400, "dashboard-b": 398, "dashboard-c": 102}}
+    check = lego_checks.check_scaled_for_load("c", SCALED, now, True, load, ASSESSED)
+    assert check.ok, check.detail
+    assert "answered by all 3 dashboard pods; the run assessed 412 requests in 10 s" in check.detail
+    # a workload not scaled, or scaled but not Ready
+    for workload in SCALED:
+        spec = dict(now, **{workload: (SCALED[workload] - 1, SCALED[workload] - 1)})
+        assert not lego_checks.check_scaled_for_load("c", SCALED, spec, True, load, ASSESSED).ok, workload
+        ready = dict(now, **{workload: (SCALED[workload], SCALED[workload] - 1)})
+        assert not lego_checks.check_scaled_for_load("c", SCALED, ready, True, load, ASSESSED).ok, workload
+    assert not lego_checks.check_scaled_for_load("c", SCALED, now, "dashboard-c /health: 503", load, ASSESSED).ok
+    # the new pod never served the load; no load at all
+    unserved = dict(load, per_pod={"dashboard-a": 400, "dashboard-b": 398})
+    check = lego_checks.check_scaled_for_load("c", SCALED, now, True, unserved, ASSESSED)
+    assert not check.ok and "no answer from dashboard-c" in check.detail
+    assert not lego_checks.check_scaled_for_load("c", SCALED, now, True, None, ASSESSED).ok
+    # the run's assessment did not see the load, or saw only the readiness probes
+    assert not lego_checks.check_scaled_for_load("c", SCALED, now, True, load, "Metrics: not available").ok
+    idle = ASSESSED.replace("412 requests, 41.2/s", "3 requests, 0.3/s")
+    assert not lego_checks.check_scaled_for_load("c", SCALED, now, True, load, idle).ok
+    # no size asked for
+    assert not lego_checks.check_scaled_for_load("c", {}, now, True, load, ASSESSED).ok
+
+
+def test_after_the_undo_run_the_check_wants_the_size_before_the_load_and_the_load_gone():
+    before = {"deployment/dashboard": 2, "deployment/celery-worker": 2, "statefulset/postgresql-replica": 1}
+    now = {workload: (n, n) for workload, n in before.items()}
+    assert lego_checks.check_back_to_size("c", before, now, True, False).ok
+    assert not lego_checks.check_back_to_size("c", before, now, True, True).ok  # the load still runs
+    assert not lego_checks.check_back_to_size("c", before, dict(now, **{"deployment/dashboard": (3, 3)}), True,
+                                              False).ok
+    assert not lego_checks.check_back_to_size("c", before, now, "2 Ready dashboard pods, want 3", False).ok
+    assert not lego_checks.check_back_to_size("c", {}, {}, True, False).ok
 
 
 def test_the_fallback_check_wants_it_off_and_the_chain_verified_with_the_fallback_s_record():
