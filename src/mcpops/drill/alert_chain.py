@@ -150,7 +150,8 @@ def rule_jobs(rule_files, alertname):
 
 def scrape_configs(targets, exporter_address=None, scrape_interval=None):
     """The scrape jobs of the lab's targets ([AlertTarget]), in their order: a service's own /metrics relabelled to
-    the inventory host (mcpops.lab.fixtures.alerting_config), a probe through the blackbox exporter at
+    the inventory host (mcpops.lab.fixtures.alerting_config; targets of one job with keys of their own: a scrape
+    config a target, `<job>-<host>`, relabelled to the job), a probe through the blackbox exporter at
     exporter_address (HTTP_MODULE). ValueError for a probe without an exporter, or a job whose targets disagree."""
     from mcpops.lab.fixtures import alerting_config
     from mcpops.lab.fixtures.blackbox_exporter import probe_scrape_config
@@ -161,21 +162,30 @@ def scrape_configs(targets, exporter_address=None, scrape_interval=None):
         jobs.setdefault(target.job, []).append(target)
     configs = []
     for job, members in jobs.items():
-        if len({(t.probe, t.scheme, t.metrics_path, t.bearer_token_file) for t in members}) > 1:
-            raise ValueError("scrape job %s: every target of a job needs the same kind, scheme, path and key" % job)
+        if len({(t.probe, t.scheme, t.metrics_path) for t in members}) > 1:
+            raise ValueError("scrape job %s: every target of a job needs the same kind, scheme and path" % job)
         first = members[0]
+        keys = {t.bearer_token_file for t in members}
         if first.probe:
             if not exporter_address:
                 raise ValueError("scrape job %s probes through blackbox_exporter: no exporter address" % job)
+            if len(keys) > 1:
+                raise ValueError("scrape job %s: a probe sends no key" % job)
             configs.append(probe_scrape_config(job, [(t.host, t.address) for t in members], exporter_address,
                                                module=HTTP_MODULE, scrape_interval=interval))
             continue
-        config = alerting_config.scrape_config(job, [alerting_config.ScrapeTarget(
-            t.job, t.host, t.address, t.metrics_path, str(t.bearer_token_file) if t.bearer_token_file else None)
-            for t in members], interval)
-        if first.scheme != "http":
-            config["scheme"] = first.scheme
-        configs.append(config)
+        # A key for each host (a CCTelegram fleet's): a scrape config each, named after its host and relabelled to the
+        # job (a scrape config has one authorization), as the fleet's own Prometheus does
+        for group in ([members] if len(keys) == 1 else [[t] for t in members]):
+            config = alerting_config.scrape_config(job if len(keys) == 1 else "%s-%s" % (job, group[0].host), [
+                alerting_config.ScrapeTarget(t.job, t.host, t.address, t.metrics_path,
+                                             str(t.bearer_token_file) if t.bearer_token_file else None)
+                for t in group], interval)
+            if len(keys) > 1:
+                config["relabel_configs"].append({"target_label": "job", "replacement": job})
+            if first.scheme != "http":
+                config["scheme"] = first.scheme
+            configs.append(config)
     return configs
 
 

@@ -3,7 +3,8 @@ is seen by Prometheus, its rule fires, Alertmanager sends the webhook, `mcpops w
 names (issue 21's proof), and the drill times each hand-over.
 
     1. lab up        the service's lab (a running one is reused): the local lab's 1C gateway or ConnectorMCP, the
-                     Loyalty API's compose lab (ALERT_LABS)
+                     Loyalty API's compose lab, a CCTelegram fleet,
+                     LEGO MCP's Kubernetes lab (ALERT_LABS)
     2. chain up      Prometheus, Alertmanager and `mcpops watch` on loopback (mcpops.drill.alert_chain), scraping what
                      the lab's adapter offers (alert_targets); the approval variant's rule copy has no auto_remediate
                      label
@@ -34,7 +35,8 @@ from pathlib import Path
 from mcpops.drill import alert_timing, scenarios
 from mcpops.drill.alert_chain import POLL_SECONDS, AlertChain
 from mcpops.drill.cert_drill import approver_inputs
-from mcpops.drill.checks import Check, check_runbook_exit, check_tokens, common_checks, symptom_check
+from mcpops.drill.checks import (NEEDS_UNIT_BASELINE, Check, check_runbook_exit, check_tokens, common_checks,
+                                 symptom_check)
 from mcpops.drill.scenarios import DrillError
 from mcpops.drill.steps import last_words, probe_line, run_output, verify_targets
 from mcpops.drill.verdict import Verdict, write_verdict
@@ -43,7 +45,10 @@ from mcpops.run.runbooks import REPO
 APPROVE, DENY = "approve", "deny"
 # The services an alert drill runs, each on the lab whose adapter offers its chain what to scrape (alert_targets)
 ALERT_LABS = {scenarios.ONEC: scenarios.LOCAL, scenarios.CONNECTOR: scenarios.LOCAL,
-              scenarios.LOYALTY: scenarios.COMPOSE}
+              scenarios.LOYALTY: scenarios.COMPOSE, scenarios.CCTELEGRAM: scenarios.FLEET,
+              scenarios.LEGO: scenarios.KUBERNETES}
+LAB_FLAGS = {scenarios.COMPOSE: " (--lab compose)", scenarios.FLEET: " (--fleet N)",
+             scenarios.KUBERNETES: " (--lab kubernetes)"}
 DISPATCH_SECONDS = 180  # the fault -> the watcher's decision (a JVM that is slow to take the first event included)
 RUN_SECONDS = 900       # a runbook's run, once it started (INC-001 waits up to minutes for health)
 RESOLVE_SECONDS = 180   # the service healthy -> the resolution recorded in the report
@@ -52,7 +57,7 @@ RESOLVE_SECONDS = 180   # the service healthy -> the resolution recorded in the 
 def plan_alert_drill(runbook, scenario, lab_kind, service, approval=None):
     """DrillError unless an alert of the service's lab can start this scenario (before anything starts)."""
     if service in ALERT_LABS and lab_kind != ALERT_LABS[service]:
-        flag = " (--lab compose)" if ALERT_LABS[service] == scenarios.COMPOSE else ""
+        flag = LAB_FLAGS.get(ALERT_LABS[service], "")
         raise DrillError(f"--via-alert drills {service} on the {ALERT_LABS[service]} lab{flag} only (the chain's "
                          "Prometheus, Alertmanager and mcpops watch run on this machine's loopback beside it)")
     if not scenario.alert or service not in ALERT_LABS or lab_kind not in scenario.labs:
@@ -218,7 +223,8 @@ def alert_checks(report, alertname, fingerprint, check_mode, approval_status=Non
 
 
 def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, runs_dir=None):
-    """One alert drill on lab (LocalDrillLab, ConnectorDrillLab, ComposeDrillLab: an adapter with alert_targets);
+    """One alert drill on lab (LocalDrillLab, ConnectorDrillLab, ComposeDrillLab, a CCTelegram FleetDrillLab: an
+    adapter with alert_targets);
     returns the Verdict (written into the run dir of the run the alert started, with the watcher's log)."""
     from mcpops.drill.lab_adapters import read_tokens, take_backup
     from mcpops.run import runner
@@ -244,6 +250,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         if scenario.backup_first:
             out(f"{targets[0].name}: backup {take_backup(targets[0])} taken before the fault")
         before = read_baseline(targets)
+        # a fleet host's units right before the fault, where the symptom compares them (a restart: another main PID)
+        units_before = {targets[0].name: lab.unit_snapshot(targets[0])} \
+            if scenario.symptom in NEEDS_UNIT_BASELINE and scenario.targets != scenarios.LAB else {}
 
         out(f"== 3/7 Break: {scenario.fault} ({scenario.why})")
         verdict.injected.append(inject_fault(lab, scenario, targets))
@@ -256,6 +265,8 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         after_fault = read_baseline([t for t in targets if before[t.name] is not None])
         baseline = {name: before[name] if after_fault.get(name) is None else after_fault[name] for name in before}
         facts = dict(lab.fault_facts(scenario.fault), **scenario.extra_vars)
+        if units_before:
+            facts["units_before"] = units_before
 
         out(f"== 4/7 Alert: waiting for {scenario.alert} to fire and start {runbook.id}")
         seen = AlertWatch(chain, out)
@@ -375,6 +386,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
                 chain.purge()
             else:
                 out(f"the chain's logs are kept in {chain.dir}")
+        closed = lab.stop_alert_targets() if hasattr(lab, "stop_alert_targets") else None
+        if closed:  # what the lab ran for its chain only (the Kubernetes lab's Service stand-in, its exporter)
+            out(closed)
         if lab.started and not keep:
             out(f"== 7/7 Lab down ({lab.kind}: the drill started it)")
             lab.down()

@@ -99,6 +99,9 @@ SYMPTOMS = {
                                    "record the fallback signed among the fallback's",
     "named_lego_db_slots": "the morning check ends red with a finding that PostgreSQL has no session left for "
                            "lego_mcp (out of connection slots)",
+    "scaled_for_load": "the dashboard, the workers and the read replicas at the size asked for, every pod Ready and "
+                       "the dashboard healthy, the load answered by every dashboard pod and counted by the run's "
+                       "assessment; after the undo run, back at the size before the load",
 }
 # checked by mcpops.drill.fleet_checks (steps.symptom_check sends them there)
 FLEET_SYMPTOMS = ("bridge_restarted", "rerouted", "rolled_back", "standby_serving", "timer_restarted")
@@ -109,7 +112,7 @@ COMPOSE_SYMPTOMS = ("api_running", "postgres_running", "redis_running", "modes_o
                     "release_rolled_back_compose", "outbox_drained", "dead_resent")
 # checked by mcpops.drill.lego_checks, through the Kubernetes lab's adapter (kube_drill_lab.KubeDrillLab)
 LEGO_SYMPTOMS = ("image_rolled_back", "dashboard_scaled_back", "pod_contained_and_replaced", "namespace_recovered",
-                 "fallback_off_chain_verified")
+                 "fallback_off_chain_verified", "scaled_for_load")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
 NEEDS_UNIT_BASELINE = ("unit_restarted", "bridge_restarted", "timer_restarted")
 
@@ -461,6 +464,8 @@ def undone_check(lab, symptom, facts):
         status = lab.lb_status("/health", source, expect=200)
         return Check("undone", status == 200, f"after the undo run, GET /health through nginx from {source}: "
                                               f"{status} (expected 200)")
+    if symptom in LEGO_SYMPTOMS:  # the Kubernetes lab's adapter reads the cluster (mcpops.drill.lego_checks)
+        return lab.undone_check(symptom, facts)
     return None
 
 

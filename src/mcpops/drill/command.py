@@ -253,6 +253,8 @@ def cmd_drill(args):
         service = scenarios.LEGO
     try:
         runbook, scenario = plan(args.runbook, args.fault, lab_kind, service)
+        if (getattr(args, "via_alert", False) or getattr(args, "approval", None)) and args.fault is None:
+            scenario = scenarios.alerted_scenario(runbook.id, lab_kind, service) or scenario
         if args.fleet is not None and args.fleet < 1:
             raise DrillError(f"--fleet {args.fleet}: give a number of hosts, 1 or more")
         if args.fleet and (args.listen or args.upstream):

@@ -402,6 +402,9 @@ class FleetDrillLab:
     stand-in): a fault of the load balancer goes into the lab (inject with no target)."""
 
     kind = FLEET
+    ALERT_JOB = "cctelegram-mcp"  # a CCTelegram host's /metrics, as the rules' job= names it (alert_targets)
+    # The faults of a CCTelegram host an alert drill's denial undoes (repair): the unit each one stopped
+    REPAIR_UNITS = {"stop": "cctelegram-mcp", "bridge-down": "cctelegram-bridge"}
 
     def __init__(self, count, state_dir=None, inventory=None, service=DEFAULT_SERVICE, standby=0):
         from mcpops.lab.fleet.errors import FleetError
@@ -482,6 +485,39 @@ class FleetDrillLab:
 
     def standby_targets(self):
         return [self._service_target(h) for h in self.fleet.standby_hosts()]
+
+    def alert_targets(self, scenario):
+        """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): each serving CCTelegram host's metrics
+        listener (<address>:9090/metrics), job cctelegram-mcp, `instance` the inventory host, with the host's own API
+        key file as the Bearer key, as the fleet's Prometheus scrapes it (mcpops.lab.fleet.fleet_prometheus). The
+        chain's Prometheus is its own: the fleet's has no Alertmanager. A standby host is not scraped (its units are
+        stopped: CctelegramDown would fire for it)."""
+        from mcpops.drill.alert_chain import AlertTarget
+        from mcpops.lab.fleet import services
+
+        if self.service != CCTELEGRAM:
+            raise DrillError(f"a fleet of {self.service} offers an alert chain nothing to scrape (CCTelegram's only)")
+        return [AlertTarget(self.ALERT_JOB, host.name, f"{host.address}:{services.METRICS_PORT}",
+                            bearer_token_file=str(host.api_key_file)) for host in self.fleet.serving_hosts()]
+
+    def repair(self, target, fault):
+        """Undo a fault the runbook was not allowed to (an alert drill's denial): a CCTelegram host's `stop` or
+        `bridge-down`, the unit it stopped started again (REPAIR_UNITS); DrillError for the others."""
+        from mcpops.lab.fleet import services
+        from mcpops.lab.fleet.host import HostError
+
+        unit = self.REPAIR_UNITS.get(fault) if self.service == CCTELEGRAM else None
+        if unit is None:
+            raise DrillError(f"the drill cannot repair {fault} itself")
+        host = self.fleet.host(target.name)
+        pid = self.fleet.pid(host)
+        if not pid:
+            raise DrillError(f"{target.name} is powered off")
+        try:
+            host.run(pid, ["systemctl", "start", f"{unit}.service"])
+        except HostError as exc:
+            raise DrillError(f"{fault}: {exc}") from None
+        return f"systemctl start {unit} on {target.name}; /health {services.wait_health(host, (200,))}"
 
     def _service_target(self, host):
         return Target(host.name, host.api_url, service=self.service, profile=self.profile,

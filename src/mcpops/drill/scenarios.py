@@ -124,11 +124,16 @@ DRILLS = {
                  why="one CCTelegram host's bridge is down (its /health 503): the rollout restarts every host, the "
                      "restart brings the bridge back, and every host is healthy"),
     ),
+    # Through their alerts (--via-alert, issue 21) both run on the one host the alert names (outage_hosts)
     "service-outage": (
         Scenario("bridge-down", "unit_restarted", {"remedy": "restart"}, labs=(FLEET,), services=(CCTELEGRAM,),
-                 targets=FIRST,
+                 targets=FIRST, alert="CctelegramBridgeDown",
                  why="one of three CCTelegram hosts is broken (its bridge stopped, /health 503): the outage runbook "
                      "assesses every host, restarts them, and every host is healthy again"),
+        Scenario("stop", "unit_restarted", {"remedy": "restart"}, labs=(FLEET,), services=(CCTELEGRAM,),
+                 targets=FIRST, alert="CctelegramDown",
+                 why="one of three CCTelegram hosts is stopped (its /metrics does not answer): the outage runbook "
+                     "assesses, restarts it, and every host is healthy again"),
     ),
 }
 
@@ -244,9 +249,6 @@ NOT_DRILLABLE = {
     "inc-006-secret-leak": "it rotates the admin token and revokes a whole org; rehearse it on a lab you then drop",
     "db-connection-exhaustion": "the labs have no PostgreSQL behind the gateway",
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
-    "lego-scale-high-load": "nothing breaks: it scales up for a load the operator sees and down after it, and the "
-                            "Kubernetes lab has no load to cause (no metrics server, no HPA metrics); rehearsed by "
-                            "tests/integration/lego/test_lego_scale.py",
     "health-check": "it is the morning check itself; it has no incident to recover from",
     "lego-shift-handover": "it is read-only and ends green whatever the shift's runs and findings say (a failed run "
                            "is a line of the handover, not a failure); rehearsed by "
@@ -379,7 +381,7 @@ DRILLS.update({
         Scenario("bad-image", "image_rolled_back", **_LEGO,
                  why="a new dashboard image crash-loops and its rollout never completes: the P1 runbook finds the "
                      "crash loop after a recent change, rolls the deployment back and the smoke test passes"),
-        Scenario("scaled-to-zero", "dashboard_scaled_back", {"replicas": 2}, **_LEGO,
+        Scenario("scaled-to-zero", "dashboard_scaled_back", {"replicas": 2}, **_LEGO, alert="LegoMcpHealthFailing",
                  why="the dashboard was scaled to 0 and nothing answers: the P1 runbook finds no pod to serve and "
                      "scales it back to 2"),
     ),
@@ -400,12 +402,29 @@ DRILLS.update({
                      "keeps the evidence, rotates the DB password, the API key and the Secret, rolls out clean pods "
                      "and lifts the quarantine"),
     ),
+    "lego-scale-high-load": (
+        Scenario("high-load", "scaled_for_load",
+                 {"dashboard_replicas": 3, "worker_replicas": 3, "replica_replicas": 2, "load_window": 10,
+                  "ready_timeout": 300}, **_LEGO,
+                 undo_vars={"scale_down": True, "dashboard_floor": 2, "worker_floor": 2, "replica_floor": 1,
+                            "scale_down_step": 1, "scale_down_pause": 1, "ready_timeout": 300},
+                 why="concurrent clients load every dashboard pod (the lab's load process, as a Service spreads "
+                     "them): the runbook's assessment counts the requests in the pods' access logs, it scales the "
+                     "dashboard, the workers and the read replicas up and waits until every pod is Ready and serving; "
+                     "the load ends with the run, and the undo run scales down a step at a time to the healthy size"),
+    ),
     "lego-morning-health-check": (
         Scenario("db-connections-exhausted", "named_lego_db_slots", **_LEGO, expect_exit=2, healthy_after=False,
                  why="idle lego_mcp sessions hold every PostgreSQL slot (the dashboard answers 503): the read-only "
                      "morning check must end red naming the database out of connection slots"),
     ),
 })
+
+
+def alerted_scenario(runbook_id, lab=LOCAL, service=DEFAULT_SERVICE):
+    """The runbook's first scenario an alert can start on this lab for this service (what `--via-alert` without
+    `--fault` drills: the default fault may fire no alert), or None."""
+    return next((s for s in DRILLS.get(runbook_id, ()) if s.alert and lab in s.labs and service in s.services), None)
 
 
 def alert_drillable():

@@ -10,8 +10,9 @@ from mcpops.drill import scenarios
 from mcpops.drill.alert_chain import PROBE_JOBS, alert_names, rule_jobs
 from mcpops.drill.alert_drill import ALERT_LABS, approval_inputs, plan_alert_drill
 from mcpops.drill.compose_drill_lab import ComposeDrillLab
-from mcpops.drill.lab_adapters import ConnectorDrillLab, LocalDrillLab
-from mcpops.drill.scenarios import COMPOSE, CONNECTOR, LOCAL, LOYALTY, ONEC, DrillError
+from mcpops.drill.kube_drill_lab import KubeDrillLab
+from mcpops.drill.lab_adapters import ConnectorDrillLab, FleetDrillLab, LocalDrillLab
+from mcpops.drill.scenarios import CCTELEGRAM, COMPOSE, CONNECTOR, FLEET, LEGO, LOCAL, LOYALTY, ONEC, DrillError
 from mcpops.lab.fixtures.alerting_config import RULES_DIR
 from mcpops.run.runbooks import discover
 
@@ -21,7 +22,8 @@ RULES = {rule["alert"]: rule for path in sorted(RULES_DIR.glob("*.rules.yml"))
 ALERT_SCENARIOS = [(runbook_id, s) for runbook_id, drills in scenarios.DRILLS.items() for s in drills if s.alert]
 # the jobs each service's lab offers its alert chain (its adapter's alert_targets); the 1C gateway's TLS probe is
 # the chain's own (PROBE_JOBS)
-ADAPTER = {ONEC: LocalDrillLab, CONNECTOR: ConnectorDrillLab, LOYALTY: ComposeDrillLab}
+ADAPTER = {ONEC: LocalDrillLab, CONNECTOR: ConnectorDrillLab, LOYALTY: ComposeDrillLab, CCTELEGRAM: FleetDrillLab,
+           LEGO: KubeDrillLab}
 
 
 def scenario(runbook_id, fault):
@@ -36,16 +38,22 @@ def test_the_alert_drills_are_the_1c_gateway_s_connector_mcp_s_and_the_loyalty_a
         ("inc-005-rate-limit", "rate-storm", "OnecGatewayRateLimited"),
         ("backup-scheduled", "stale-backup", "OnecGatewayBackupStale"),
         ("cert-renewal", "gateway-cert-expiring", "OnecGatewayCertificateExpiring"),
+        ("service-outage", "bridge-down", "CctelegramBridgeDown"),
+        ("service-outage", "stop", "CctelegramDown"),
         ("connector-restart", "stop", "ConnectorMcpHealthFailing"),
-        ("loyalty-api-down", "api-stopped", "LoyaltyApiDown")]
+        ("loyalty-api-down", "api-stopped", "LoyaltyApiDown"),
+        ("lego-service-outage", "scaled-to-zero", "LegoMcpHealthFailing")]
     assert scenarios.alert_drillable() == ["backup-scheduled --fault stale-backup",
                                            "cert-renewal --fault gateway-cert-expiring",
                                            "inc-001-gateway-down --fault stop",
                                            "inc-002-auth-failures --fault auth-spike",
                                            "inc-003-restore --fault corrupt-store-live",
                                            "inc-005-rate-limit --fault rate-storm",
+                                           "service-outage --fault bridge-down",
+                                           "service-outage --fault stop",
                                            "connector-restart --fault stop",
-                                           "loyalty-api-down --fault api-stopped"]
+                                           "loyalty-api-down --fault api-stopped",
+                                           "lego-service-outage --fault scaled-to-zero"]
 
 
 @pytest.mark.parametrize("runbook_id, drill", ALERT_SCENARIOS, ids=[f"{r}-{s.fault}" for r, s in ALERT_SCENARIOS])
@@ -116,6 +124,20 @@ def test_connector_mcp_and_the_loyalty_api_are_drilled_through_an_approval_on_th
         plan_alert_drill(down, api_stopped, LOCAL, LOYALTY, "approve")
 
 
+def test_cctelegram_s_outage_alerts_start_service_outage_on_the_fleet_through_an_approval():
+    outage = RUNBOOKS["service-outage"]
+    for fault in ("stop", "bridge-down"):
+        drill = scenario("service-outage", fault)
+        assert ALERT_LABS[CCTELEGRAM] == FLEET and drill.labs == (FLEET,) and drill.services == (CCTELEGRAM,)
+        with pytest.raises(DrillError, match="does not allow auto-remediation: drill it with --approval"):
+            plan_alert_drill(outage, drill, FLEET, CCTELEGRAM)
+        plan_alert_drill(outage, drill, FLEET, CCTELEGRAM, "approve")
+        plan_alert_drill(outage, drill, FLEET, CCTELEGRAM, "deny")
+        # the remedy is the approver's (an alert cannot choose restart, rollback or scale); the watcher sets the host
+        assert approval_inputs(drill) == ["-e", "remedy=restart"]
+    assert outage.changes and not outage.auto_remediate
+
+
 @pytest.mark.parametrize("runbook_id, fault, lab, service, approval, reason", [
     ("inc-003-restore", "corrupt-store", LOCAL, ONEC, "approve", "has no alert that fires on the lab"),
     ("inc-001-gateway-down", "stop", scenarios.FLEET, ONEC, None, "on the local lab only"),
@@ -124,10 +146,19 @@ def test_connector_mcp_and_the_loyalty_api_are_drilled_through_an_approval_on_th
     ("connector-db-connections", "mysql-max-connections", LOCAL, CONNECTOR, "approve",
      "has no alert that fires on the lab"),
     ("loyalty-db-unavailable", "postgres-down", COMPOSE, LOYALTY, "approve", "has no alert that fires on the lab"),
-    ("service-outage", "bridge-down", scenarios.FLEET, scenarios.CCTELEGRAM, "approve",
-     "has no alert that fires on the lab"),
+    ("cctelegram-bridge-recovery", "bridge-down", FLEET, CCTELEGRAM, "approve", "has no alert that fires on the lab"),
+    ("service-outage", "stop", LOCAL, CCTELEGRAM, "approve",
+     r"drills cctelegram-mcp on the fleet lab \(--fleet N\) only"),
 ])
 def test_a_drill_no_alert_can_start_is_refused_before_anything_starts(runbook_id, fault, lab, service, approval,
                                                                        reason):
     with pytest.raises(DrillError, match=reason):
         plan_alert_drill(RUNBOOKS[runbook_id], scenario(runbook_id, fault), lab, service, approval)
+
+
+def test_via_alert_without_a_fault_drills_the_first_scenario_an_alert_starts():
+    # the default faults of these fire no alert (corrupt-store: a crash loop; bad-image: the old pods keep serving)
+    assert scenarios.alerted_scenario("inc-003-restore").fault == "corrupt-store-live"
+    assert scenarios.alerted_scenario("lego-service-outage", scenarios.KUBERNETES, LEGO).fault == "scaled-to-zero"
+    assert scenarios.alerted_scenario("inc-004-upstream-degraded") is None
+    assert scenarios.alerted_scenario("lego-service-outage") is None  # not on the local lab

@@ -124,7 +124,7 @@ def test_refusals_are_one_line_and_name_what_is_drillable(args, words):
     (("inc-003-restore", None, FLEET, CCTELEGRAM),
      ["inc-003-restore cannot be drilled for cctelegram-mcp", "drilled for onec-gateway only"]),
     (("service-outage", "crash-loop", FLEET, CCTELEGRAM),
-     ["service-outage has no drill for cctelegram-mcp with --fault crash-loop", "(its faults: bridge-down)"]),
+     ["service-outage has no drill for cctelegram-mcp with --fault crash-loop", "(its faults: bridge-down, stop)"]),
     (("rolling-restart", "not-ready", FLEET, CCTELEGRAM), ["no drill for cctelegram-mcp with --fault not-ready"]),
     (("rolling-restart", "bridge-down", FLEET, ONEC), ["rolling-restart has no drill with --fault bridge-down",
                                                        "(its faults: not-ready)"]),
@@ -201,8 +201,10 @@ def test_connector_scenarios_are_the_playbook_tests_faults_and_extra_vars():
     timer = choose("cctelegram-auto-recovery", lab=FLEET, service=CCTELEGRAM)  # its timer removed again
     p1 = choose("cctelegram-p1-response", lab=FLEET, service=CCTELEGRAM)  # its connection limit put back
     assert p1.undo_vars == {"contain_connections": 8, "contain_revert": True}
+    scale = choose("lego-scale-high-load", lab=scenarios.KUBERNETES, service=scenarios.LEGO)  # scaled down after
+    assert scale.undo_vars["scale_down"] is True
     assert all(s.undo_vars is None for r in scenarios.DRILLS for s in scenarios.DRILLS[r]
-               if s not in (storm, timer, p1))
+               if s not in (storm, timer, p1, scale))
 
 
 def test_the_memory_limit_puts_only_the_leaking_instance_over_the_threshold():
