@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import LogFileError, open_log
-from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE, blocks_of
 
 MIN_RANGE = 32 * 1024 * 1024  # a range smaller than this costs about as much to fork and merge as it saves
 MAX_RANGES = 4  # a range process holds about 30 MiB of its own (8 MiB reads, their lowered copy): 4 stay under 200 MiB
@@ -70,37 +70,17 @@ class RangeBlocks:
         self.newlines = 0
 
     def __iter__(self):
-        lineno, carry, skipping = 1, b"", False
-        pos, end, max_line = self.start, self.end, self.max_line
+        return blocks_of(self._chunks(), self.max_line)
+
+    def _chunks(self):
+        pos, end = self.start, self.end
         while pos < end:
             chunk = os.pread(self.fd, min(self.chunk_size, end - pos), pos)
             if not chunk:
                 break
             pos += len(chunk)
             self.newlines += chunk.count(b"\n")
-            if skipping:
-                cut = chunk.find(b"\n")
-                if cut < 0:
-                    continue
-                chunk = chunk[cut + 1:]
-                skipping = False
-                lineno += 1
-            if carry:
-                chunk = carry + chunk
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                carry, block = chunk, None
-            else:
-                carry, block = chunk[cut + 1:], chunk[:cut]
-            if len(carry) > max_line:
-                carry = b""
-                skipping = True
-            if block is not None or skipping:
-                yield lineno, block, skipping
-                if block is not None:
-                    lineno += block.count(b"\n") + 1
-        if carry:
-            yield lineno, carry, False
+            yield chunk
 
 
 def _scan_range(findings, path, fd, start, end, max_line):

@@ -39,36 +39,39 @@ def iter_blocks(path, chunk_size=CHUNK_SIZE, max_line=MAX_LINE):
     """Yield (first_line_number, block, overlong): block is whole lines of the file (bytes, joined by
     newlines, no final newline; None when no line ended in this read), overlong says an overlong line (number first + lines in
     block) follows them and was skipped. A last line without a newline counts."""
+    with open(path, "rb", buffering=0) as handle:
+        yield from blocks_of(iter(lambda: handle.read(chunk_size), b""), max_line)
+
+
+def blocks_of(chunks, max_line=MAX_LINE):
+    """iter_blocks over any run of byte chunks (a file's reads, or a byte range's preads: _applog/log_ranges), line
+    numbers from 1 at the first chunk."""
     lineno = 1
     carry = b""
     skipping = False  # inside an overlong line: drop bytes until the next newline
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            chunk = handle.read(chunk_size)
-            if not chunk:
-                break
-            if skipping:
-                cut = chunk.find(b"\n")
-                if cut < 0:
-                    continue
-                chunk = chunk[cut + 1:]
-                skipping = False
-                lineno += 1
-            if carry:
-                chunk = carry + chunk
-            cut = chunk.rfind(b"\n")
+    for chunk in chunks:
+        if skipping:
+            cut = chunk.find(b"\n")
             if cut < 0:
-                carry, block = chunk, None
-            else:
-                carry, block = chunk[cut + 1:], chunk[:cut]
-            if len(carry) > max_line:
-                # the unfinished line is already too long: report it now, skip the rest of it
-                carry = b""
-                skipping = True
-            if block is not None or skipping:
-                yield lineno, block, skipping
-                if block is not None:
-                    lineno += block.count(b"\n") + 1
+                continue
+            chunk = chunk[cut + 1:]
+            skipping = False
+            lineno += 1
+        if carry:
+            chunk = carry + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry, block = chunk, None
+        else:
+            carry, block = chunk[cut + 1:], chunk[:cut]
+        if len(carry) > max_line:
+            # the unfinished line is already too long: report it now, skip the rest of it
+            carry = b""
+            skipping = True
+        if block is not None or skipping:
+            yield lineno, block, skipping
+            if block is not None:
+                lineno += block.count(b"\n") + 1
     if carry:
         yield lineno, carry, False
 
