@@ -344,8 +344,9 @@ def add_parser(subparsers):
     p.add_argument("--keep", action="store_true", help="leave the lab running at the end (with what it broke)")
     p.add_argument("--via-alert", action="store_true",
                    help="let the alert start the runbook: private Prometheus and Alertmanager on loopback, mcpops "
-                        "watch as the webhook; prints detection, dispatch and runbook times (the 1C gateway and ConnectorMCP on "
-                        "the local lab, the Loyalty API with --lab compose; drillable: "
+                        "watch as the webhook; prints detection, dispatch and runbook times (each service on its lab: the 1C "
+                        "gateway and ConnectorMCP local, the Loyalty API --lab compose, CCTelegram --fleet N, LEGO MCP "
+                        "--lab kubernetes; drillable: "
                         f"{', '.join(scenarios.alert_drillable())})")
     p.add_argument("--approval", choices=("approve", "deny"),
                    help="with --via-alert: the same alert without auto_remediate, so the runbook runs in check mode "
