@@ -13,11 +13,13 @@ names (issue 21's proof), and the drill times each hand-over.
                      (auto-remediate), or a check run and a pending approval, then `mcpops approve` (with the
                      scenario's extra vars as the approver's `-e` inputs: what an alert cannot know) or `mcpops deny`
     5. verify        as every drill (healthy, tokens, the symptom gone on the host the alert named; every other
-                     target healthy) and the alert's own checks (the report names
+                     target healthy; a read-only runbook's: its exit and its output naming the fault, as its plain
+                     drill checks) and the alert's own checks (the report names
                      it; no check run and no approval before an auto-remediation; nothing changed before the
                      approval, and after a denial: the symptom's check still fails and a gateway that answers has
-                     its tokens as the fault left them); a denied drill then repairs its own fault where the lab can
-                     (a stop, a stale backup, a stopped api container)
+                     its tokens as the fault left them); a denied drill, and the drill of a read-only runbook (it
+                     names the fault and leaves it), then repairs its own fault where the lab can (a stop, a stale
+                     backup, a stopped api container) so that the alert resolves
     6. resolved      wait: the alert resolved and recorded in the report of the run it started
     7. down          the chain by PID; the lab when the drill started it (unless --keep)
 
@@ -231,18 +233,20 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
 
     runs_root = Path(runs_dir).resolve() if runs_dir else runner.runs_root().resolve()
     # a denied drill runs nothing for real: it has no runbook exit to expect
+    read_only = not runbook.changes  # it starts at once, names the fault and leaves it: the drill repairs it
     verdict = Verdict(runbook=runbook.id, fault=scenario.fault, lab=lab.kind, targets=[],
-                      expected_exit=None if approval == DENY else 0,
+                      expected_exit=None if approval == DENY else scenario.expect_exit if read_only else 0,
                       started_at=_stamp(_now()), why=scenario.why, service=lab.service,
-                      via_alert={"alert": scenario.alert, "approval": approval})
+                      via_alert={"alert": scenario.alert, "approval": approval}, read_only=read_only)
     chain = None
     out(f"== 1/7 Lab up ({lab.kind})")
     lab.up()
     try:
         targets = lab.targets()
         verdict.targets = [t.name for t in targets]
-        out(f"== 2/7 Alert chain up: Prometheus -> Alertmanager -> mcpops watch ({runbook.id}: "
-            + ("auto-remediate" if approval is None else f"check, then {approval}") + ")")
+        path = "read-only, at once" if read_only else "auto-remediate" if approval is None \
+            else f"check, then {approval}"
+        out(f"== 2/7 Alert chain up: Prometheus -> Alertmanager -> mcpops watch ({runbook.id}: {path})")
         chain = AlertChain(lab.alert_targets(scenario), lab.inventory, runs_root, lab.env(), scenario.alert,
                            auto_remediate=approval is None)
         chain.start(out)
@@ -315,8 +319,9 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
             verdict.runbook_exit = status
             verdict.runbook_seconds = report.get("duration_seconds")
             verdict.runbook_said = last_words(run_dir)
-            checks.append(check_runbook_exit(status, 0))
-            # the symptom on the host the alert named (the run's only host); every other target healthy as it was
+            checks.append(check_runbook_exit(status, scenario.expect_exit if read_only else 0))
+            # the symptom on the host the alert named (the run's only host: gone, or named by a read-only runbook);
+            # every other target healthy as it was
             checks += verify_targets(lab, scenario, [target], baseline, facts, run_output(run_dir))
             for other in (t for t in targets if t is not target):
                 checks += common_checks(other, True)
@@ -343,10 +348,11 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         verdict.checks = checks
         for check in checks:
             out(check.line())
+        # a read-only runbook's verified diagnosis stands where a repaired service does in the clock
         healthy_at = _now() if run_dir is not None and all(c.ok for c in checks) else None
         if run_dir is not None and healthy_at is not None:
             verdict.recover_seconds = alert_timing.seconds(fault_at, healthy_at)
-        if approval == DENY:
+        if approval == DENY or read_only:
             try:
                 if not hasattr(lab, "repair"):
                     raise DrillError(f"the {lab.kind} lab of {lab.service} cannot repair {scenario.fault} itself")
@@ -370,7 +376,7 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
         parts = alert_timing.split(fault_at, seen.pending_at, firing_at, first,
                                    healthy_at, alert_timing.parse_time(resolved_at),
                                    approved_run=approved_run if approval == APPROVE else None,
-                                   denied=approval == DENY)
+                                   denied=approval == DENY, read_only=read_only)
         verdict.via_alert.update(timings=parts, timing_lines=alert_timing.lines(parts),
                                  firing_at=_stamp(firing_at), pending_at=_stamp(seen.pending_at))
         out("== Timings")

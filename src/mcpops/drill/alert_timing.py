@@ -9,6 +9,10 @@
     verify      the run's end -> the drill's checks passed
     resolved    the fault -> the alert resolved (Alertmanager's endsAt, as the report records it)
 
+A read-only runbook (triage, a health check, INC-004's diagnosis) repairs nothing: its clock ends at its verified
+diagnosis (fault_to_named, the run's output naming the fault) instead of a healthy service, and the alert resolves
+after the drill repaired its own fault.
+
 Plain functions on the timestamps the drill collected (tests/unit/mcpops/drill/test_alert_timing.py).
 """
 
@@ -47,12 +51,14 @@ def _end(started_at, took):
     return started_at + datetime.timedelta(seconds=took)
 
 
-def split(fault_at, pending_at, firing_at, run, healthy_at, resolved_at, approved_run=None, denied=False):
+def split(fault_at, pending_at, firing_at, run, healthy_at, resolved_at, approved_run=None, denied=False,
+          read_only=False):
     """{part: seconds or None} of the drill's clock: the parts of the module's docstring, detection also split into
     pending (fault -> activeAt) and for (activeAt -> firing). run: (started_at, seconds) of the run the alert
     started. When that was a check run waiting for approval: approved_run, the same of the real run `mcpops approve`
     started (then check_run and approval, the check run's end -> the real run's start, are parts too), or denied
-    (check_run is a part; nothing ran for real, so there is no runbook, verify or fault-to-healthy part)."""
+    (check_run is a part; nothing ran for real, so there is no runbook, verify or fault-to-healthy part). A read-only
+    run (read_only): healthy_at is when its diagnosis was verified, the part fault_to_named."""
     first_started, first_seconds = run
     real_started, real_seconds = approved_run or run
     parts = {
@@ -72,6 +78,8 @@ def split(fault_at, pending_at, firing_at, run, healthy_at, resolved_at, approve
     if denied:
         for part in ("runbook", "verify", "fault_to_healthy"):
             del parts[part]
+    if read_only:
+        parts["fault_to_named"] = parts.pop("fault_to_healthy")
     return parts
 
 
@@ -82,8 +90,11 @@ def _shown(value):
 def lines(parts):
     """The split as the drill prints it and drill.md shows it: one line a part it has."""
     checked = "check_run" in parts
+    named = "fault_to_named" in parts
     shown = [
         "fault to verified healthy %s" % _shown(parts.get("fault_to_healthy")),
+        "fault to the read-only runbook's verified diagnosis %s (it names the fault; the drill repairs it)"
+        % _shown(parts.get("fault_to_named")),
         "  detection %s: fault -> alert pending %s (scrape + evaluation), -> firing %s (the rule's for:)"
         % (_shown(parts.get("detection")), _shown(parts.get("pending")), _shown(parts.get("for"))),
         "  dispatch  %s: firing -> the %s started (Alertmanager group_wait, webhook, rulebook, mcpops alert)"
@@ -92,9 +103,10 @@ def lines(parts):
         "  approval  %s: the check run's end -> the approved run started (mcpops approve)"
         % _shown(parts.get("approval")),
         "  runbook   %s: the run's duration (report.json)" % _shown(parts.get("runbook")),
-        "  verify    %s: the run's end -> the drill's checks passed" % _shown(parts.get("verify")),
+        "  verify    %s: the run's end -> the drill's checks passed%s"
+        % (_shown(parts.get("verify")), " (the fault named)" if named else ""),
         "resolution %s after the fault: the alert resolved (Alertmanager's endsAt, recorded in the report)"
         % _shown(parts.get("resolved")),
     ]
-    keys = ["fault_to_healthy", "detection", "dispatch", "check_run", "approval", "runbook", "verify", "resolved"]
+    keys = ["fault_to_healthy", "fault_to_named", "detection", "dispatch", "check_run", "approval", "runbook", "verify", "resolved"]
     return [line for key, line in zip(keys, shown) if key in parts]

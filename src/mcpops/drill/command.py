@@ -151,7 +151,7 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         raise DrillError(f"the {lab.kind} lab has no fault {scenario.fault!r}")
     verdict = Verdict(runbook=runbook.id, fault=scenario.fault, lab=lab.kind, targets=[],
                       expected_exit=scenario.expect_exit, started_at=_now(), why=scenario.why,
-                      service=getattr(lab, "service", DEFAULT_SERVICE))
+                      service=getattr(lab, "service", DEFAULT_SERVICE), read_only=not runbook.changes)
     out(f"== 1/6 Lab up ({lab.kind})")
     lab.up()
     try:

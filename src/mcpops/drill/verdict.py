@@ -30,11 +30,12 @@ class Verdict:
     service: str = DEFAULT_SERVICE  # the service the lab ran (its profile's name)
     via_alert: dict = None          # an alert drill (mcpops.drill.alert_drill): {alert, approval, fingerprint, path,
                                     # check_run, timings, timing_lines}; None when the drill ran the runbook itself
+    read_only: bool = False         # the runbook changes nothing (triage ends green, INC-004 red): it names the fault
 
     @property
     def repairs(self):
         """A repairing drill (the symptom must go) or a diagnosing one (a read-only runbook names it)."""
-        return self.expected_exit == 0
+        return self.expected_exit == 0 and not self.read_only
 
     @property
     def denied(self):

@@ -97,3 +97,26 @@ def test_the_verdict_of_an_alert_drill_says_so():
     assert "| runbook exit | - (denied: nothing ran for real) |" in md
     denied.checks.append(Check("check_run_denied", False, "approval pending"))
     assert not denied.passed and "FAILED (check_run_denied)" in denied.summary()
+
+
+def test_a_read_only_runbook_s_clock_ends_at_its_verified_diagnosis_not_a_healthy_service():
+    parts = alert_timing.split(at(0), at(1.2), at(3.2), (at(6.0), 4.0), at(10.5), at(31.0), read_only=True)
+    assert "fault_to_healthy" not in parts and parts["fault_to_named"] == 10.5
+    assert parts["runbook"] == 4.0 and parts["verify"] == 0.5 and parts["resolved"] == 31.0
+    lines = alert_timing.lines(parts)
+    assert lines[0].startswith("fault to the read-only runbook's verified diagnosis 10.5s")
+    assert not [line for line in lines if "verified healthy" in line]
+    assert [line for line in lines if "verify    0.5s" in line and "(the fault named)" in line]
+
+
+def test_a_read_only_runbook_that_ends_green_names_the_fault_it_does_not_recover_from_it():
+    checks = [Check("named_errors", True, "the bundle counts 40 errors")]
+    named = Verdict(runbook="triage", fault="server-errors", lab="local", targets=["lab-gateway"],
+                    runbook_exit=0, expected_exit=0, checks=checks, recover_seconds=12.0, read_only=True,
+                    via_alert={"alert": "OnecGatewayServerErrors", "approval": None})
+    assert named.passed and not named.repairs
+    assert named.summary().endswith("PASSED, the runbook named the fault in 12.0s")
+    assert "| time to diagnose | 12.0s |" in named.markdown()
+    changed = Verdict(runbook="inc-001-gateway-down", fault="stop", lab="local", targets=["lab-gateway"],
+                      runbook_exit=0, expected_exit=0, checks=checks, recover_seconds=12.0)
+    assert changed.repairs and "recovered in 12.0s" in changed.summary()
