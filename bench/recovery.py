@@ -102,7 +102,9 @@ def _parse_time(text):
 
 def step_seconds(run_dir):
     """{step: seconds} of the runbook's run: the steps of report.json's timeline (a step is one or more tasks),
-    each from its first task's start to its last task's end, taken from ansible-runner's job events."""
+    each the time its own tasks cover (the union of their start-end spans, from ansible-runner's job events). Not
+    first start to last end: a step name that comes back later in the run (INC-001 escalating to INC-003, whose
+    play states the operator's identity again) would otherwise be charged with every step in between."""
     reports = glob.glob(os.path.join(run_dir, "**", "report.json"), recursive=True)
     if not reports:
         return {}, 0.0
@@ -130,16 +132,13 @@ def step_seconds(run_dir):
         if entry is None:
             continue
         unmatched.remove(entry)
-        start, end = _parse_time(data["start"]), _parse_time(data["end"])
-        low, high = spans.get(entry["step"], (start, end))
-        spans[entry["step"]] = (min(low, start), max(high, end))
+        spans.setdefault(entry["step"], []).append((_parse_time(data["start"]), _parse_time(data["end"])))
     if not spans:  # no job events: report.json's whole seconds
         for entry in timeline:
             if entry.get("start") and entry.get("end"):
-                start, end = _parse_time(entry["start"]), _parse_time(entry["end"])
-                low, high = spans.get(entry["step"], (start, end))
-                spans[entry["step"]] = (min(low, start), max(high, end))
-    return {step: high - low for step, (low, high) in spans.items()}, covered(list(spans.values()))
+                spans.setdefault(entry["step"], []).append((_parse_time(entry["start"]), _parse_time(entry["end"])))
+    return ({step: covered(own) for step, own in spans.items()},
+            covered([span for own in spans.values() for span in own]))
 
 
 def covered(spans):
