@@ -28,11 +28,14 @@ MARKERS = ("o", "s", "^", "D", "v", "x")
 
 def _caption(data):
     parts = []
+    # a script that wrote platform.machine() ("x86_64") as its machine has no load to show
+    machines = {key: data.get(key) if isinstance(data.get(key), dict) else {}
+                for key in ("machine", "machine_before", "machine_after")}
     for key, when in (("machine", "at start"), ("machine_before", "before"), ("machine_after", "after")):
-        machine = data.get(key) or {}
+        machine = machines[key]
         if machine.get("loadavg"):
             parts.append("load %s %s" % (when, " ".join("%.2f" % v for v in machine["loadavg"])))
-    cpus = (data.get("machine") or data.get("machine_before") or data.get("machine_after") or {}).get("cpus")
+    cpus = (machines["machine"] or machines["machine_before"] or machines["machine_after"]).get("cpus")
     if cpus:
         parts.insert(0, "%d CPUs" % cpus)
     if data.get("repeat"):
