@@ -21,13 +21,17 @@ failed" and "memory usage high" lines; one day of time, in order. Then, after on
             (their ru_maxrss, RUSAGE_CHILDREN of that process: only its own workers, which count the pages they
             share with it)
 
-and prints the ratios of the medians to the baseline (targets: in process and through Ansible below 1x, faster) and
-the peak memory in MiB (target: under 200 MiB, the parent and its range processes together). Ansible's fixed cost is
-printed beside (`ansible localhost -m ping`, the module file's own imports above ansible.module_utils.basic), and
-the machine's load and CPUs before and after (bench/growth.py). --profile then runs the work once in one process
-(one range) under cProfile: where a range's time goes. A figure, not a test: exits 0.
+and prints the ratios of the medians to the baseline (targets: in process and through Ansible below 1x, faster), the
+CPU time of the greps and of the in-process scan (user + system, child processes included: what a wall time on a
+loaded machine is a share of), and the peak memory in MiB (target: under 200 MiB, the parent and its range processes
+together). Ansible's fixed cost is printed beside (`ansible localhost -m ping`, the module file's own imports above
+ansible.module_utils.basic), and the machine's load and CPUs before and after (bench/growth.py). --profile then runs the work
+once in one process
+(one range) under cProfile: where a range's time goes. --check first scans the log once more parsing every line
+(parse_every_line, the reference path: slow) and says whether the result is the same, key for key. A figure, not a
+test: exits 0 (1 when --check finds a difference).
 
-    .venv/bin/python bench/app_log_scan.py [--size-mib 1024] [--rounds 3] [--json out.json] [--profile]
+    .venv/bin/python bench/app_log_scan.py [--size-mib 1024] [--rounds 3] [--json out.json] [--profile] [--check]
     .venv/bin/python bench/app_log_scan.py --size-mib 64 --rounds 1          # a check of the script
 """
 
@@ -162,14 +166,22 @@ def child_run(cmd, **kwargs):
     return seconds, proc, (after / 1024.0 if after > before else None)
 
 
+def cpu_seconds(who):
+    """User + system CPU seconds of this process (RUSAGE_SELF) or of its waited-for children (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def baseline(log):
+    """(seconds, {pipeline: seconds}, CPU seconds of every process of the six pipelines)."""
     total = 0.0
     each = {}
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
     for name, pipeline in PIPELINES.items():
         seconds, proc, _ = child_run(["bash", "-c", pipeline.format(log=log)], env=dict(os.environ, LC_ALL="C.UTF-8"))
         each[name] = seconds
         total += seconds
-    return total, each
+    return total, each, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def module(play, log):
@@ -200,12 +212,35 @@ def in_process(log):
     from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run import run
 
     gc.collect()
+    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = run(params_for(log))
     seconds = time.perf_counter() - start
-    return seconds, "lines %d errors %d slow %d auth %d rate %d" % (
+    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu  # the range processes too
+    return seconds, cpu, "lines %d errors %d slow %d auth %d rate %d" % (
         result["files"][0]["lines"], result["errors"]["total"], result["slow"]["total"],
         result["auth_failures"]["total"], result["rate_limited"]["total"])
+
+
+def same_as_reference(log):
+    """Whether the scan (its bytes path, in ranges) and the reference path (parse_every_line, one pass) find the
+    same, for the same now; prints the verdict and the first difference."""
+    import datetime
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run import run
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start = time.perf_counter()
+    fast = run(params_for(log), now=now)
+    middle = time.perf_counter()
+    reference = run(dict(params_for(log), parse_every_line=True), now=now)
+    end = time.perf_counter()
+    differ = sorted(key for key in set(fast) | set(reference) if fast.get(key) != reference.get(key))
+    print("check: the scan %.2f s, the reference path (every line parsed) %.2f s: %s" % (
+        middle - start, end - middle, "the same result" if not differ else "DIFFERENT in %s" % ", ".join(differ)))
+    for key in differ[:1]:
+        print("  scan:      %s\n  reference: %s" % (json.dumps(fast.get(key))[:2000],
+                                                  json.dumps(reference.get(key))[:2000]))
+    return not differ
 
 
 def main():
@@ -214,6 +249,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--profile", action="store_true", help="then run the logic once under cProfile")
+    parser.add_argument("--check", action="store_true",
+                        help="first compare the result with the reference path's (every line parsed)")
     args = parser.parse_args()
     cache = os.path.join(tempfile.gettempdir(), "mcpops-bench-app-log-scan")
     os.makedirs(cache, exist_ok=True)
@@ -230,6 +267,8 @@ def main():
     from pg_connections import ansible_ping
     from ansible_collections.mcpops.runbooks.plugins.module_utils._applog import log_ranges
 
+    if args.check and not same_as_reference(log):
+        return 1
     work = tempfile.mkdtemp(prefix="bench-applog-")
     play = os.path.join(work, "play.yml")
     with open(play, "w") as handle:
@@ -248,12 +287,13 @@ def main():
         for index in range(args.rounds):
             for side in sides[index % len(sides):] + sides[:index % len(sides)]:  # the sides take turns going first
                 if side == "baseline":
-                    total, each = baseline(log)
-                    runs[side].append({"seconds": total, "pipelines": each})
-                    note = ", ".join("%s %.2f" % item for item in each.items())
+                    total, each, cpu = baseline(log)
+                    runs[side].append({"seconds": total, "pipelines": each, "cpu_seconds": cpu})
+                    note = ", ".join("%s %.2f" % item for item in each.items()) + "; CPU %.2f s" % cpu
                 elif side == "in-process":
-                    total, note = in_process(log)
-                    runs[side].append({"seconds": total, "found": note})
+                    total, cpu, note = in_process(log)
+                    runs[side].append({"seconds": total, "found": note, "cpu_seconds": cpu})
+                    note += "; CPU %.2f s" % cpu
                 elif side == "module":
                     total, rss, note = module(play, log)
                     runs[side].append({"seconds": total, "rss_mib": rss, "found": note})
@@ -266,6 +306,7 @@ def main():
         ping = statistics.median(ansible_ping() for _ in range(3))
         imports_ms, heaviest = own_imports("app_log_scan")
         med = {side: statistics.median(r["seconds"] for r in runs[side]) for side in sides}
+        cpu = {side: statistics.median(r["cpu_seconds"] for r in runs[side]) for side in ("baseline", "in-process")}
         base_s = med["baseline"]
         ratios = {side: med[side] / base_s for side in sides}
         module_rss = max((r["rss_mib"] for r in runs["module"] if r["rss_mib"]), default=None)
@@ -288,6 +329,10 @@ def main():
         print("  through Ansible minus ansible -m ping  %.2f s  %.2fx (to read)" % (
             med["module"] - ping, (med["module"] - ping) / base_s))
         print("  fresh python, no Ansible (to read)     %.2f s  %.2fx" % (med["python"], ratios["python"]))
+        # on a loaded machine a wall time is a share of the CPU: the CPU each side used (its child processes too)
+        print("  CPU time (user + system), to read:     greps %.2f s, in process %.2f s (%.2fx; %d ranges)" % (
+            cpu["baseline"], cpu["in-process"], cpu["in-process"] / cpu["baseline"],
+            max(1, min(log_ranges.processes(), log_ranges.MAX_RANGES, os.path.getsize(log) // log_ranges.MIN_RANGE))))
         print("peak memory: the scan's parent %.0f MiB (VmHWM), its largest range process %.0f MiB (ru_maxrss, with "
               "the pages shared with the parent), %d ranges: at most %.0f MiB together (target < %d MiB)%s; largest "
               "child of ansible-playbook %s MiB" % (
@@ -296,7 +341,8 @@ def main():
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump({"figure": "app_log_scan", "size_mib": args.size_mib, "rounds": args.rounds, "runs": runs,
-                           "median_s": med, "ratio_to_baseline": ratios, "targets": {"ratio": TARGET, "mib": TARGET_MIB},
+                           "median_s": med, "ratio_to_baseline": ratios, "median_cpu_s": cpu,
+                           "targets": {"ratio": TARGET, "mib": TARGET_MIB},
                            "peak_mib": {"parent": parent, "largest_range_process": worker, "ranges": ranges,
                                         "together_at_most": together, "ansible_children": module_rss},
                            "ansible_ping_s": ping, "own_imports_ms": imports_ms, "machine": growth.machine()},

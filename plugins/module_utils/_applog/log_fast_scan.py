@@ -20,20 +20,27 @@ because no search named it (log_prefilter), is taken as a JSON object. A line th
 after all (two writes run together, a raw control character in a string) is then counted by its time instead of
 under skipped_bad_json, and a line that repeats its time key later (JSON where the last of two equal names wins) is
 placed by the first. No finding differs: every line a search names is parsed as the reference path parses it.
-No Ansible here.
+
+The lines a search names are parsed by scan_once, the scanner json.loads itself ends in, at their start in the
+segment decoded once (log_findings checks that the value ends where the line ends, and hands any other line to
+json.loads): json.loads' values and errors at half its cost a line. No Ansible here.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 
 SMALLEST = 64 * 1024
+MANY_BACKSLASHES = 4096
 _TS = rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"'
 
 
 class SegmentHeads:
-    """timestamps(segment) -> the time (24 bytes) of every line, in order, when the segment can be read by bytes,
-    else None. time_paths: the time field's names, in the order the getter tries them."""
+    """timestamps(segment, lines) -> the time (24 bytes) of every line when the segment can be read by bytes, else
+    None: the lines after the first in order, then the first's. time_paths: the time field's names, in the order
+    the getter tries them."""
 
     def __init__(self, time_paths, max_line):
         self.max_line = max_line
@@ -44,7 +51,8 @@ class SegmentHeads:
         found = self.compiled.get(name)
         if found is None:
             key = re.escape(b'"' + name.encode("ascii") + b'":')
-            found = (re.compile(rb"\{" + key + rb' ?"' + _TS), re.compile(rb"\n\{" + key + rb' ?"' + _TS))
+            space = rb" ?+" if sys.version_info >= (3, 11) else rb" ?"  # possessive: a tenth sooner, same matches
+            found = (re.compile(rb"\{" + key + space + rb'"' + _TS), re.compile(rb"\n\{" + key + space + rb'"' + _TS))
             self.compiled[name] = found
         return found
 
@@ -75,7 +83,7 @@ class SegmentHeads:
     def timestamps(self, segment, lines):
         if not segment.isascii() or not segment.rstrip(b" \t\r").endswith(b"}"):
             return None
-        if b"\\" in segment and b"\\u" in segment:
+        if has_unicode_escape(segment):
             return None
         if len(segment) > self.max_line and self._long_line(segment):
             return None
@@ -90,12 +98,32 @@ class SegmentHeads:
         if len(stamps) + 1 != lines:
             return None
         stamps.append(head.group(1))
-        self.first = first
         return stamps
 
-    def stamp(self, line):
-        """The time (24 bytes) of a line of the segment timestamps() last read."""
-        return self.first.match(line).group(1)
+
+def has_unicode_escape(segment):
+    """Whether segment holds a backslash followed by u (a \\u escape, or a literal backslash before a u: either way
+    the bytes path is not taken). Found backslash by backslash (memchr; a log has few: the bench's errors, two a
+    line), past MANY_BACKSLASHES by one search for the pair: that search alone reads an 8 MiB block in 8 ms, a
+    two-byte needle barely skips ahead."""
+    find = segment.find
+    at = find(b"\\")
+    left = MANY_BACKSLASHES
+    while at >= 0:
+        if segment[at + 1:at + 2] == b"u":
+            return True
+        left -= 1
+        if not left:
+            return find(b"\\u", at) >= 0
+        at = find(b"\\", at + 1)
+    return False
+
+
+# json.loads(line) ends in this scanner (the default decoder's, with the same settings); the lines of a segment read
+# by bytes are parsed by it directly, at their start in the segment decoded once: no slice, no guess of the
+# encoding, no wrappers (half the cost of json.loads a line). log_findings checks that the value ends where the line
+# does, and gives any other line (an error, trailing bytes, a CR) to json.loads itself.
+scan_once = json.JSONDecoder().scan_once
 
 
 def line_starts(segment):

@@ -11,7 +11,7 @@ feed_blocks() would, over at most MAX_RANGES processes (memory stays bounded wha
 it returns False, having counted nothing, when splitting does not pay (one CPU, a file under two ranges of MIN_RANGE
 bytes, no os.fork) or when a range's counter went over its cap (which keys fall under "(other)" depends on the order
 the whole file is read in): the caller then reads the file in one pass. Each range is read as log_file.line_blocks
-reads a whole file (RangeBlocks below: the same 8 MiB reads, the same overlong-line rule), its line numbers counted
+reads a whole file (RangeBlocks below: the same reads, the same overlong-line rule), its line numbers counted
 from the range's start and moved by the lines before it when merged. The ranges are fixed at the size the file had
 when the scan began: lines appended during the scan are not read (one pass reads up to where the end is when it
 gets there). No Ansible here.
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import LogFileError, open_log
-from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE, blocks_of
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import BLOCK_SIZE, LogFileError, open_log
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import blocks_of
 
 MIN_RANGE = 32 * 1024 * 1024  # a range smaller than this costs about as much to fork and merge as it saves
-MAX_RANGES = 4  # a range process holds about 30 MiB of its own (8 MiB reads, their lowered copy): 4 stay under 200 MiB
+MAX_RANGES = 4  # a range process holds a few MiB of its own (1 MiB reads, their copies) and its counters: 4 stay under 200 MiB
 _SEEK_STEP = 64 * 1024
 
 
@@ -61,16 +61,21 @@ def byte_ranges(fd, size, parts):
 
 
 class RangeBlocks:
-    """(first_line_number, block, overlong) of bytes [start, end) of fd, as _audit/stream.iter_blocks gives them for a
-    whole file (line numbers from 1 at start); .newlines is the count of newlines read, once iterated."""
+    """(first_line_number, block, overlong, lines) of bytes [start, end) of fd, as log_file.line_blocks gives them
+    for a whole file (line numbers from 1 at start); .newlines is the count of newlines read, once iterated (exact
+    for a range that ends with a newline, as every range but a file's last does: the last one's is never used)."""
 
-    def __init__(self, fd, start, end, max_line, chunk_size=CHUNK_SIZE):
+    def __init__(self, fd, start, end, max_line, chunk_size=BLOCK_SIZE):
         self.fd, self.start, self.end = fd, start, end
         self.max_line, self.chunk_size = max_line, chunk_size
         self.newlines = 0
 
     def __iter__(self):
-        return blocks_of(self._chunks(), self.max_line)
+        # the newlines from the line numbers blocks_of counts anyway (a count of each read would be one more pass):
+        # after the last block, the next line's number is its first + its lines, + 1 past a skipped overlong line
+        for first, block, overlong, lines in blocks_of(self._chunks(), self.max_line, counted=True):
+            self.newlines = first + lines + (1 if overlong else 0) - 1
+            yield first, block, overlong, lines
 
     def _chunks(self):
         pos, end = self.start, self.end
@@ -79,7 +84,6 @@ class RangeBlocks:
             if not chunk:
                 break
             pos += len(chunk)
-            self.newlines += chunk.count(b"\n")
             yield chunk
 
 

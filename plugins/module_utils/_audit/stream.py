@@ -43,9 +43,10 @@ def iter_blocks(path, chunk_size=CHUNK_SIZE, max_line=MAX_LINE):
         yield from blocks_of(iter(lambda: handle.read(chunk_size), b""), max_line)
 
 
-def blocks_of(chunks, max_line=MAX_LINE):
+def blocks_of(chunks, max_line=MAX_LINE, counted=False):
     """iter_blocks over any run of byte chunks (a file's reads, or a byte range's preads: _applog/log_ranges), line
-    numbers from 1 at the first chunk."""
+    numbers from 1 at the first chunk. counted: yield (first, block, overlong, lines), lines the block's line count
+    (0 for None), the count this function makes anyway to number the lines (_applog would count them again)."""
     lineno = 1
     carry = b""
     skipping = False  # inside an overlong line: drop bytes until the next newline
@@ -69,11 +70,11 @@ def blocks_of(chunks, max_line=MAX_LINE):
             carry = b""
             skipping = True
         if block is not None or skipping:
-            yield lineno, block, skipping
-            if block is not None:
-                lineno += block.count(b"\n") + 1
+            lines = block.count(b"\n") + 1 if block is not None else 0
+            yield (lineno, block, skipping, lines) if counted else (lineno, block, skipping)
+            lineno += lines
     if carry:
-        yield lineno, carry, False
+        yield (lineno, carry, False, 1) if counted else (lineno, carry, False)  # a carry holds no newline
 
 
 def iter_line_batches(path, chunk_size=CHUNK_SIZE, max_line=MAX_LINE):

@@ -9,6 +9,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file i
     LogFileError,
     check_log,
     line_batches,
+    line_blocks,
 )
 
 
@@ -24,6 +25,20 @@ def test_lines_in_batches(tmp_path):
     log.write_bytes(b'{"a":1}\n\n{"b":2}\r\n' + b"x" * 100 + b"\nlast")
     assert lines_of(log, max_line=10, chunk_size=16) == [(1, b'{"a":1}'), (2, b""), (3, b'{"b":2}'), (4, None),
                                                          (5, b"last")]
+
+
+def test_blocks_with_their_line_counts(tmp_path):
+    """line_blocks gives each block's line count with it (the count _audit/stream.blocks_of makes to number lines),
+    0 for an overlong line's None, 1 for a last line without a newline: every count is the block's own."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b'{"a":1}\n\n{"b":2}\r\n' + b"x" * 100 + b"\nc\nd\ne\nlast")
+    for chunk in (1, 5, 16, 64, 1 << 20):
+        blocks = list(line_blocks(str(log), 10, chunk_size=chunk))
+        for first, block, overlong, lines in blocks:
+            assert lines == (block.count(b"\n") + 1 if block is not None else 0)
+        numbered = [(first + index, line) for first, block, overlong, lines in blocks if block is not None
+                    for index, line in enumerate(block.split(b"\n"))]
+        assert numbered[-1] == (8, b"last") and (5, b"c") in numbered, chunk
 
 
 def test_missing_file(tmp_path):
