@@ -105,6 +105,7 @@ class Runbook:
     manual_steps: tuple = ()
     hosts: str = "all"
     auto_remediate: bool = False  # metadata `auto_remediate: allowed`: an alert may run it without approval
+    play_hosts: tuple = ()  # every play's hosts pattern, in order (the first is `hosts`)
 
     def secret_names(self):
         return sorted(name for name, var in self.extra_vars.items() if var.secret)
@@ -201,6 +202,7 @@ def load_runbook(path):
         manual_steps=tuple(str(step) for step in steps),
         hosts=str(source[0].get("hosts", "all")),
         auto_remediate=meta.get("auto_remediate") == "allowed",
+        play_hosts=tuple(str(play["hosts"]) for play in source if isinstance(play, dict) and "hosts" in play),
     )
 
 

@@ -19,6 +19,9 @@ AUTO = "auto-remediate"          # a real run at once: label auto_remediate="tru
 FINGERPRINT = re.compile(r"[A-Za-z0-9]{1,64}")
 # `hosts: "{{ inc001_hosts | default('gateways') }}"`: the extra var a runbook takes its hosts from.
 HOSTS_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|")
+# A play on the controller (CCTelegram P1's summary of every instance and its containment at nginx, a check of the
+# extra vars before anything): the run's --limit names it beside the alert's host, which alone would skip that play.
+CONTROLLER = ("localhost", "127.0.0.1")
 SHOWN = 80  # how much of a label's text a refusal quotes
 
 
@@ -34,6 +37,7 @@ class Plan:
     fingerprint: str
     extra_vars: dict  # the runbook's hosts var (when it has one) and mcpops_alert
     note: str = ""    # why a path was not the one the alert asked for
+    limit: str = ""   # the run's --limit (run_limit): the host, and the controller where a play runs there
 
 
 def shown(value):
@@ -55,6 +59,17 @@ def hosts_var(runbook):
     """The extra var the runbook's first play takes its hosts from, when it declares one; else None."""
     match = HOSTS_VAR.match(runbook.hosts.strip())
     return match.group(1) if match and match.group(1) in runbook.extra_vars else None
+
+
+def run_limit(runbook, host, inventory_hosts=()):
+    """The --limit of a run an alert starts: its host, and `localhost` where a play of the runbook runs on the
+    controller (implicit localhost is in no inventory group: a play of the inventory's hosts stays on host). An
+    inventory that lists localhost itself may have it in a group, where it would widen the run past the alert's
+    host: there the host alone (the controller's plays are skipped, as before)."""
+    plays = getattr(runbook, "play_hosts", ()) or (runbook.hosts,)
+    if "localhost" in inventory_hosts or not any(p.strip() in CONTROLLER for p in plays):
+        return host
+    return "%s,localhost" % host
 
 
 def plan(alert, host, runbooks, inventory_hosts):
@@ -89,4 +104,4 @@ def plan(alert, host, runbooks, inventory_hosts):
     name = hosts_var(runbook)
     if name:
         extra_vars[name] = host
-    return Plan(path, runbook, host, fingerprint_of(alert), extra_vars, note)
+    return Plan(path, runbook, host, fingerprint_of(alert), extra_vars, note, run_limit(runbook, host, inventory_hosts))

@@ -146,8 +146,8 @@ class Dispatcher:
         check = plan.path == alert_policy.APPROVAL
         try:
             status, run_dir = self.run(runner.RunRequest(runbook=plan.runbook, inventory=self.inventory,
-                                                         limit=plan.host, check=check, extra_vars=plan.extra_vars,
-                                                         yes=True), QuietProgress())
+                                                         limit=plan.limit or plan.host, check=check,
+                                                         extra_vars=plan.extra_vars, yes=True), QuietProgress())
         except Exception as exc:
             # no run started: the claim would hold back the next firing for a whole window, for nothing
             self.ledger.release(fingerprint)
@@ -197,7 +197,9 @@ class Dispatcher:
         if OPERATOR_VAR in runbook.extra_vars:
             extra_vars[OPERATOR_VAR] = by
         status, run_dir = self.run(runner.RunRequest(runbook=runbook, inventory=Path(record["inventory"]),
-                                                     limit=record["host"], extra_vars=extra_vars, yes=True), progress)
+                                                     limit=alert_policy.run_limit(runbook, record["host"],
+                                                                                  inventory_hosts(Path(record["inventory"]))),
+                                                     extra_vars=extra_vars, yes=True), progress)
         record = self.approvals.finish(approval_id, run_dir, status, inputs=shown_inputs(runbook, added))
         mark_approval(run_dir, record)
         mark_approval(record["check_run"], record)

@@ -21,6 +21,20 @@ def test_a_read_only_runbook_starts_at_once_on_its_host():
     assert plan.extra_vars["health_hosts"] == "gw1" and plan.extra_vars["mcpops_alert"]["fingerprint"]
 
 
+def test_a_runbook_with_plays_on_the_controller_runs_them_beside_the_alert_s_host():
+    # CCTelegram P1: its first play checks its inputs on the controller, its summary, suspects and containment at
+    # nginx are the controller's too; a --limit of the host alone would skip every one of them
+    p1 = policy.plan(firing(runbook="cctelegram-p1-response"), "gw1", RUNBOOKS, INVENTORY)
+    assert p1.limit == "gw1,localhost" and "p1_hosts" not in p1.extra_vars  # a group (groups[p1_hosts]), not a host
+    assert RUNBOOKS["cctelegram-p1-response"].play_hosts[:2] == ("localhost", "{{ p1_hosts | default('gateways') }}")
+    # a runbook of the inventory's hosts only keeps the host alone
+    assert policy.plan(firing(runbook="triage"), "gw1", RUNBOOKS, INVENTORY).limit == "gw1"
+    assert policy.plan(firing(), "gw1", RUNBOOKS, INVENTORY).limit == "gw1"
+    # an inventory that lists localhost itself may have it in the runbook's group: the host alone, never wider
+    assert policy.plan(firing(runbook="cctelegram-p1-response"), "gw1", RUNBOOKS,
+                       set(INVENTORY) | {"localhost"}).limit == "gw1"
+
+
 def test_a_changing_runbook_waits_for_approval_unless_auto_remediation_is_asked_and_allowed():
     assert policy.plan(firing(), "gw1", RUNBOOKS, INVENTORY).path == policy.APPROVAL
     auto = policy.plan(firing(auto_remediate="true"), "gw1", RUNBOOKS, INVENTORY)
