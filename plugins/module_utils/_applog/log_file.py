@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import CHUNK_SIZE, blocks_of, iter_line_batches
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import UnsafeFileError, open_regular
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_open import UnsafeFileError, open_regular
 
 
 # the bytes path's reads (line_blocks, log_ranges): a dozen byte searches go over each block, and a block this

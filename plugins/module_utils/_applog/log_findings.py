@@ -53,7 +53,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_prefil
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber, sample
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import INSIDE
-from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.findings import Counter
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.counter import Counter
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import block_lines
 
 CHECKS = ("errors", "slow", "auth_failures", "rate_limited")

@@ -37,6 +37,8 @@ import json
 import re
 from collections import Counter as NameCounter
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.counter import MAX_KEYS, OTHER, Counter
+from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.counter import key_text as _text
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import (
     MalformedLines,
     block_lines,
@@ -46,25 +48,14 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream impo
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.window import ts_key
 
 CHECKS = ("auth_failed", "rate_limited", "exfiltration", "usage")
-MAX_KEYS = 100000
 MAX_EVENT_NAMES = 1000
 MAX_PAIRS = 200000
-OTHER = "(other)"
 USE_EVENTS = frozenset([b"auth.ok", b"tool.called", b"rate_limit.exceeded"])
 _GATEWAY_HEAD = b'{"ts":"'
 _EVENT_KEY = b'","event":"'
 # the head of a line in the gateway's form (after a newline): ts (24 chars, ms, Z) and event
 _GATEWAY_HEADS = re.compile(br'\n\{"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)","event":"([^"\n]*)"')
 _EVENT_LINE = {}
-
-
-def _text(value):
-    """A key as the result shows it: str, or None."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _b(value):
@@ -100,32 +91,6 @@ def _find_int(line, key):
         return int(line[start:end])
     except ValueError:
         return None
-
-
-class Counter:
-    """key -> count with at most cap distinct keys (the rest under OTHER)."""
-
-    def __init__(self, cap=MAX_KEYS):
-        self.counts = {}
-        self.cap = cap
-        self.truncated = False
-
-    def add(self, key, amount=1):
-        counts = self.counts
-        if key in counts:
-            counts[key] += amount
-        elif len(counts) < self.cap:
-            counts[key] = amount
-        else:
-            self.truncated = True
-            counts[OTHER] = counts.get(OTHER, 0) + amount
-
-    def total(self):
-        return sum(self.counts.values())
-
-    def top(self, limit):
-        items = sorted(self.counts.items(), key=lambda item: (-item[1], repr(item[0])))
-        return [{"key": key if isinstance(key, tuple) else _text(key), "count": count} for key, count in items[:limit]]
 
 
 class AuditFindings:

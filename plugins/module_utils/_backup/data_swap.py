@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 
@@ -47,6 +46,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.bounded_js
     loads,
     shown,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.errors import SwapError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.file_copy import copy_file
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,
@@ -55,66 +56,28 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest i
     is_data_name,
     is_file_item,
 )
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.restore_journal import JOURNAL_NAME
+# interrupted_restore was defined here before restore_journal.py: callers still import it from data_swap
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.restore_journal import (  # pylint: disable=unused-import
+    interrupted_restore,
+)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
-    MODE_BITS,
     Dir,
     FileTooLargeError,
     UnsafeFileError,
-    has_more,
     opened,
-    read_chunks,
-    write_all,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import content_problems, needs_parse
 
-JOURNAL_NAME = ".restore-journal.json"
 RESTORE_PREFIX = ".restore-"
 SAFETY_TMP_PREFIX = ".tmp-"
-COPY_CHUNK = 256 * 1024
 # The journal holds the backup's files[] (from a manifest of at most MAX_CONTROL_BYTES), compactly: twice
 # that is room enough for any journal this module writes, and still a bound.
 MAX_JOURNAL_BYTES = 2 * MAX_CONTROL_BYTES
 
 
-class SwapError(Exception):
-    """A restore step failed, or was refused; the message names the file and what to do."""
-
-
 def _noop_step(name, **info):
     return None
-
-
-def copy_file(src_dir, src_rel, dst_dir, dst_rel, expect=None):
-    """Copy src_dir/src_rel to a NEW file dst_dir/dst_rel (safe_fs.Dir both; missing directories on the
-    way are made), in one read (read -> sha256 -> write), no fsync; (size, sha256 hex).
-
-    The source must be a regular file (a link or a special file is refused, never opened); only the
-    bytes it had when it was opened are copied, with its permission bits (never setuid, setgid or
-    sticky) and times. The destination is created O_EXCL | O_NOFOLLOW. expect=(size, sha256): a
-    source of another size is not read at all, and one that grew while it was read is not finished;
-    both return (size, None).
-    """
-    fd, st = src_dir.open_file(src_rel)
-    try:
-        if expect is not None and st.st_size != expect[0]:
-            return st.st_size, None
-        out = dst_dir.create_file(dst_rel, 0o600, create_dirs=True)
-        try:
-            digest = hashlib.sha256()
-            size = 0
-            for view in read_chunks(fd, st.st_size, COPY_CHUNK):
-                write_all(out, view)
-                digest.update(view)
-                size += len(view)
-            if expect is not None and size == st.st_size and has_more(fd):
-                return os.fstat(fd).st_size, None
-            os.fchmod(out, st.st_mode & MODE_BITS)
-            os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
-        finally:
-            os.close(out)
-    finally:
-        os.close(fd)
-    return size, digest.hexdigest()
 
 
 def write_json_durably(directory, name, obj, indent=2):
@@ -122,10 +85,6 @@ def write_json_durably(directory, name, obj, indent=2):
     rename. The caller fsyncs the directory."""
     text = json.dumps(obj, indent=indent, sort_keys=True) + ("\n" if indent else "")
     directory.replace_file(name, text.encode("utf-8"), 0o644)
-
-
-def journal_path(data_dir):
-    return os.path.join(data_dir, JOURNAL_NAME)
 
 
 def write_journal(data_dir, journal):
@@ -534,9 +493,3 @@ class DataSwap:
                     root.remove(name)
                 except (OSError, UnsafeFileError):
                     pass
-
-
-def interrupted_restore(data_dir):
-    """True when a restore journal is waiting for recovery (read-only check; a journal that is a link
-    counts, so that the next gateway_backup run refuses it loudly)."""
-    return os.path.lexists(journal_path(data_dir))

@@ -3,6 +3,7 @@
 """gateway_backup_info's entry point run(): the backups of a data dir (over the API or the files), each optionally verified.
 
 run() returns the module's result dict or raises TaskError. No Ansible here: unit tests call it directly.
+The gateway client is imported only with api_url (the AnsiballZ payload compiles every file a run imports).
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id 
     BackupIdError,
     is_safety_backup_id,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import SwapError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.errors import SwapError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
     FileTooLargeError,
     UnsafeFileError,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import BackupError, BackupStore
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
-    GatewayClient,
-    GatewayError,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.errors import GatewayError
 
 FIELDS = ("id", "createdAt", "schemaVersion", "sizeBytes", "files")
 
@@ -63,6 +61,7 @@ def run(params, check_mode=False, *, warn=None, client=None):
     store = BackupStore(params["data_dir"])
     transport = params["transport"]
     if client is None and params.get("api_url"):
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient
         client = GatewayClient.from_params(params)
     if transport == "api" and client is None:
         raise TaskError("transport: api needs api_url (and api_token)")

@@ -3,7 +3,9 @@
 """gateway_backup's entry point run(): the states present, restored and absent over a BackupStore and a GatewayClient.
 
 run() returns the module's result dict or raises TaskError carrying msg and the result as far as it got.
-No Ansible here: unit tests call it directly.
+No Ansible here: unit tests call it directly. The gateway client (only with api_url) and the forensic key (only
+for a restore with forensic_key_file) are imported where they are used, and the errors it catches come from the
+small errors files: the AnsiballZ payload compiles every file a run imports.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id 
     validate_backup_id,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import LockHeldError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import SwapError
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.errors import SealedBackupError, SwapError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import ManifestError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
     FileTooLargeError,
     UnsafeFileError,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import SealedBackupError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import (
     LATEST_VALID,
     BackupError,
@@ -28,12 +29,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store impo
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.errors import ForensicError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import LIBRARY, has_cryptography
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
-    GatewayClient,
-    GatewayError,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.errors import GatewayError
 
 TASK_ERRORS = (
     BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError, UnsafeFileError, FileTooLargeError,
@@ -59,6 +55,7 @@ def gateway_client(params):
     """The GatewayClient for params' api_url, or None without one."""
     if not params.get("api_url"):
         return None
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import GatewayClient
     return GatewayClient.from_params(params)
 
 
@@ -238,6 +235,8 @@ def run(params, check_mode=False, *, diff=False, warn=None, client=None):
             raise TaskError(str(exc), dict(changed=False, recovered=None))
     key = None
     if params.get("forensic_key_file") and params.get("state") == "restored":
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import LIBRARY, has_cryptography
         if not has_cryptography():
             raise TaskError("the python library cryptography is needed on this host", dict(changed=False, recovered=None),
                             library=LIBRARY, reason="to seal the safety backup (Debian/Ubuntu: python3-cryptography)")

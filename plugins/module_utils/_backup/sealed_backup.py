@@ -9,6 +9,9 @@ sealed by _forensic.sealed_stream. A dot name under backups/ is never listed by 
 gateway_backup_info as a backup, so the gateway's own API never sees one. A sealed backup is built under
 ``.sealed/.tmp-<id>/`` and renamed into place; it is opened (for a restore) under ``.sealed/.open-<id>/`` (0700),
 each file checked against the manifest, and that dir is removed when the restore ends, whatever happens.
+
+The cipher (_forensic.sealed_stream) is imported where a file is sealed or opened: listing the sealed backups
+(every gateway_backup_info run) needs only their manifests.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.bounded_json import MAX_CONTROL_BYTES, JsonError, loads
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.errors import SealedBackupError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
     MANIFEST_NAME,
     ManifestError,
@@ -25,17 +29,12 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest i
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import read_chunks, write_all
 from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.errors import ForensicError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import FORMAT_NAME, seal, unseal
 
 SEALED_DIR = ".sealed"
 SEAL_INFO_NAME = "sealed.json"
 TMP_PREFIX = ".tmp-"
 OPEN_PREFIX = ".open-"
 CHUNK = 1024 * 1024
-
-
-class SealedBackupError(Exception):
-    """A sealed backup that cannot be made, read or opened; the message says what to do (never a key byte)."""
 
 
 def _write_json(directory, name, obj):
@@ -78,6 +77,7 @@ def seal_data(root, backups, key, manifest):
     """Seal the current data files manifest["files"] names (root: the data dir's safe_fs.Dir) into
     backups/.sealed/<manifest id>/; each file's plaintext is hashed as it is sealed and must match the manifest.
     Built under .sealed/.tmp-<id> and renamed into place; a failure removes the tmp dir (SealedBackupError)."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import FORMAT_NAME
     backup_id = manifest["id"]
     tmp_name = TMP_PREFIX + backup_id
     with backups.subdir(SEALED_DIR, create=True, mode=0o700) as sealed:
@@ -105,6 +105,7 @@ def seal_data(root, backups, key, manifest):
 
 
 def _seal_one(root, data, key, item):
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import seal
     rel = item["path"]
     fd, st = root.open_file(rel)
     try:
@@ -205,6 +206,7 @@ def open_sealed(backups, backup_id, key, manifest):
 
 
 def _open_one(source, target, key, item):
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import unseal
     rel = item["path"]
     fd, st = source.open_file(rel)
     try:

@@ -1,6 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""BackupStore: list, verify, create, restore and prune the backups of one gateway data dir, on the files."""
+"""BackupStore: list, verify, create, restore and prune the backups of one gateway data dir, on the files.
+
+The swap (data_swap), the verification (verify) and the sealed safety backups (sealed_backup) are imported by
+the methods that use them: on a host every file a module imports is compiled from source (the AnsiballZ zip
+keeps no .pyc), and a create uses none of them (verify only when the newest backup may already hold the data).
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_l
     LockHeldError,
     lock_is_held,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import (
-    DataSwap,
-    copy_file,
-    interrupted_restore,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.file_copy import copy_file
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,
@@ -38,25 +39,12 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest i
     read_manifest,
     read_schema_version,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import (
-    SEALED_DIR,
-    check_key,
-    has_sealed,
-    list_sealed,
-    open_sealed,
-    remove_opened,
-    seal_data,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.restore_journal import interrupted_restore
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
     Dir,
     UnsafeFileError,
     kind_of,
     write_all,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import (
-    check_backup_dir,
-    read_parse_cache,
-    write_parse_cache,
 )
 
 DEFAULT_MAX_SCHEMA_VERSION = 3
@@ -235,6 +223,7 @@ class BackupStore:
                 cached = self._checked.get(backup_id)
                 if cached is not None and cached[0] == self._fingerprint(backup, cached[1]):
                     return cached[1:]
+                from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import check_backup_dir
                 manifest, problems, vouched = check_backup_dir(backup, record=False)
                 self._checked[backup_id] = (self._fingerprint(backup, manifest), manifest, problems, vouched)
         return manifest, problems, vouched
@@ -251,6 +240,10 @@ class BackupStore:
             for backup_id, (fingerprint, manifest, problems, vouched) in sorted(self._checked.items()):
                 if problems or manifest is None or backups.kind(backup_id) != "a directory":
                     continue
+                from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.verify import (
+                    read_parse_cache,
+                    write_parse_cache,
+                )
                 try:
                     backup = backups.subdir(backup_id)
                 except (OSError, UnsafeFileError):
@@ -435,16 +428,19 @@ class BackupStore:
         validate_backup_id(backup_id)
         if self.has_backup(backup_id):
             return False
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import has_sealed
         with self._backups() as backups:
             return has_sealed(backups, backup_id)
 
     def sealed_backups(self):
         """The sealed safety backups, newest first (never candidates for latest_valid)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import list_sealed
         with self._backups() as backups:
             return list_sealed(backups)
 
     def check_sealed(self, backup_id, key, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
         """The sealed backup's manifest when key opens it (by its key id) and it is not too new; else an error."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import check_key
         with self._backups() as backups:
             manifest = check_key(backups, backup_id, key)
         version = manifest.get("schemaVersion")
@@ -456,6 +452,7 @@ class BackupStore:
 
     def remove_sealed_strays(self):
         """.sealed/.tmp-* and .sealed/.open-* (a half-made or an opened copy left by a kill) are removed."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import SEALED_DIR
         with self._backups() as backups:
             if backups is None or backups.kind(SEALED_DIR) != "a directory":
                 return
@@ -488,9 +485,14 @@ class BackupStore:
         if not os.path.isdir(self.data_dir):
             return None
         if _locked:
-            return DataSwap(self.data_dir, on_step=self.on_step).recover()
+            return self._swap().recover()
         with self._lock():
-            return DataSwap(self.data_dir, on_step=self.on_step).recover()
+            return self._swap().recover()
+
+    def _swap(self):
+        """The DataSwap of this data dir (its code loaded by the runs that restore or recover)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import DataSwap
+        return DataSwap(self.data_dir, on_step=self.on_step)
 
     def _lock(self):
         """The data dir lock (not taken yet); a lock file that is a link or special file is refused."""
@@ -525,7 +527,7 @@ class BackupStore:
         if require_lock:
             lock.acquire()  # raises LockHeldError
         try:
-            recovered = DataSwap(self.data_dir, on_step=self.on_step).recover()
+            recovered = self._swap().recover()
             if recovered and backup_id == LATEST_VALID:
                 concrete = self.resolve(backup_id, max_schema_version)  # a recovery may add a safety backup
             self.remove_sealed_strays()
@@ -570,7 +572,7 @@ class BackupStore:
                 except UnsafeFileError as exc:
                     raise refused(exc, "restore of %s" % concrete)
                 with source:
-                    DataSwap(self.data_dir, on_step=self.on_step).run(
+                    self._swap().run(
                         concrete, source, manifest["files"], safety_manifest=swap_safety, vouched=vouched
                     )
             return result
@@ -579,6 +581,7 @@ class BackupStore:
 
     def _seal_safety(self, safety, key):
         """The current data sealed as the safety backup (before the swap, which then keeps no clear copy)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import seal_data
         with self._backups(create=True) as backups, Dir.open(self.data_dir) as root:
             try:
                 seal_data(root, backups, key, safety)
@@ -587,13 +590,14 @@ class BackupStore:
 
     def _restore_sealed(self, backup_id, manifest, safety, key, result):
         """Open the sealed backup (each file checked against its manifest), seal the current data, swap."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import open_sealed, remove_opened
         with self._backups() as backups:
             opened_rel = open_sealed(backups, backup_id, key, manifest)
             try:
                 self._seal_safety(safety, key)
                 result["safety_backup_sealed"] = True
                 with backups.subdir(opened_rel) as source:
-                    DataSwap(self.data_dir, on_step=self.on_step).run(
+                    self._swap().run(
                         backup_id, source, manifest["files"], safety_manifest=None, vouched={}
                     )
             finally:

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import DEFAULT_API_URL
+# The gateway's own default address, the client's default too. Defined here, not in client.py, so that a module's
+# argument spec does not load the client and its HTTP transport (the AnsiballZ payload compiles what it imports).
+DEFAULT_API_URL = "http://127.0.0.1:3000"
 
 
 def gateway_api_argument_spec(api_url_default=DEFAULT_API_URL, token_required=True):

@@ -14,31 +14,17 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_trans
     UrllibTransport,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact_text
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import DEFAULT_API_URL
+from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.errors import GatewayError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.operator_identity import (
     OperatorIdentity,
     OperatorIdentityError,
 )
 
-DEFAULT_API_URL = "http://127.0.0.1:3000"
 # A token or backup id goes into a URL path: one segment of these characters, never only dots (`..`).
 PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")  # \Z: a trailing newline is not accepted
 # The calls that change the gateway: each carries the operator identity headers (contract-operator-identity.md).
 CHANGING_METHODS = ("POST", "PATCH", "PUT", "DELETE")
-
-
-class GatewayError(Exception):
-    """A call that did not succeed: method, endpoint, HTTP status and the contract's error code/message."""
-
-    def __init__(self, method, endpoint, status=None, code=None, message=None, text=None):
-        self.method = method
-        self.endpoint = endpoint
-        self.status = status
-        self.code = code
-        self.message = message
-        if text is None:  # a subclass may say it its own way (IdentityRefused: not sent at all)
-            text = "%s %s: no answer (%s)" % (method, endpoint, message) if status is None else \
-                "%s %s -> HTTP %s%s%s" % (method, endpoint, status, " %s" % code if code else "", ": %s" % message if message else "")
-        super().__init__(text)
 
 
 class IdentityRefused(GatewayError):
