@@ -13,6 +13,7 @@ the password. No Ansible here.
 
 from __future__ import annotations
 
+import time
 import traceback
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
@@ -28,6 +29,9 @@ DRIVER_PACKAGE = "PyMySQL"  # what missing_required_lib names
 ACCESS_DENIED = 1045
 BAD_DB = 1049
 TOO_MANY_CONNECTIONS = 1040
+# A full server's one reserved admin slot may be another admin's or a monitor's (mysqld_exporter) for a moment:
+# "Too many connections" is tried again for this long before it is the answer.
+TOO_MANY_RETRY_SECONDS = 3.0
 UNKNOWN_THREAD = 1094
 NOT_OWNER_OF_THREAD = 1095
 SPECIFIC_ACCESS_DENIED = 1227
@@ -273,11 +277,17 @@ def connect(params, driver=None):
 
     Raises DriverMissing when PyMySQL does not import; driver= a module with connect() and MySQLError (tests)."""
     module = driver or load_driver()
-    try:
-        conn = open_connection(module, driver_params(params))
-    except Exception as exc:  # PyMySQL's errors, and OSError/ValueError from a bad socket path or certificate
-        errno = error_number(exc)
-        text = error_text(exc, params)
-        raise mysql_error("could not connect as %s: %s. Next: %s" % (where(params), text, connect_hint(errno, text, params)),
-                          errno, "connect")
+    deadline = time.monotonic() + TOO_MANY_RETRY_SECONDS
+    while True:
+        try:
+            conn = open_connection(module, driver_params(params))
+            break
+        except Exception as exc:  # PyMySQL's errors, and OSError/ValueError from a bad socket path or certificate
+            errno = error_number(exc)
+            if errno == TOO_MANY_CONNECTIONS and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            text = error_text(exc, params)
+            raise mysql_error("could not connect as %s: %s. Next: %s"
+                              % (where(params), text, connect_hint(errno, text, params)), errno, "connect")
     return MysqlSession(conn, params, module)

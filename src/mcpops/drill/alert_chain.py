@@ -16,8 +16,9 @@ What to scrape is the lab's to say: its drill adapter's `alert_targets(scenario)
 (AlertTarget: the rules' job name, the inventory host, the address, scheme, metrics path and a bearer key file), each
 a service's own /metrics (the 1C gateway's, the Loyalty API's with its metrics token as a Bearer key: Prometheus 2.42
 sends no custom header) or a blackbox probe of an endpoint (ConnectorMCP's /api/health: `probe=True`, the address is
-the URL). The chain reads which jobs the drilled alert's rule selects on (rule_jobs) and refuses an alert whose job the
-lab does not offer. Every offered target is scraped, and the chain is ready when each answers (up == 1, a probe's
+the URL; over TLS verified against a CA of its own with `ca_file`: the 1C upstream's $metadata, OnecUpstreamDown's).
+The chain reads which jobs the drilled alert's rule selects on (rule_jobs) and refuses an alert whose job the lab
+does not offer. Every offered target is scraped, and the chain is ready when each answers (up == 1, a probe's
 probe_success == 1). A probe target, and the 1C gateway's TLS probe (PROBE_JOBS: `onec-gateway-tls`,
 OnecGatewayCertificateExpiring's, with the lab's TLS endpoint of the gateway it probes: mcpops.lab.fixtures.gateway_tls,
 the lab's, started on first use, stopped by `mcpops lab down`), bring up one private blackbox_exporter
@@ -71,7 +72,9 @@ class AlertTarget:
     """One scrape job a lab offers its alert chain (a drill adapter's alert_targets): job, the rules' `job=` label;
     host, the inventory host (`instance` after relabelling); address, the host:port scraped, or for a probe the URL
     blackbox_exporter GETs; scheme and metrics_path of a scrape; bearer_token_file, a file whose content Prometheus
-    sends as `Authorization: Bearer` (2.42 sends no other header)."""
+    sends as `Authorization: Bearer` (2.42 sends no other header); ca_file, for a probe over TLS, the CA the endpoint's
+    certificate must chain to (probe_module: another CA's fails the probe); scrape_interval, a scrape's own instead of
+    the lab's 1 s (an exporter whose every scrape is a login into the slot a full server keeps for its DBA)."""
 
     job: str
     host: str
@@ -80,6 +83,14 @@ class AlertTarget:
     metrics_path: str = "/metrics"
     bearer_token_file: str = None
     probe: bool = False
+    ca_file: str = None
+    scrape_interval: str = None
+
+
+def probe_module(target):
+    """The blackbox module of a probe target: HTTP_MODULE, or for one with a ca_file a module of its job's that must
+    see TLS verified against that CA only (blackbox_exporter's TLS module with that ca_file)."""
+    return "https_2xx_%s" % target.job if target.ca_file else HTTP_MODULE
 
 
 def listening(port):
@@ -162,8 +173,8 @@ def scrape_configs(targets, exporter_address=None, scrape_interval=None):
         jobs.setdefault(target.job, []).append(target)
     configs = []
     for job, members in jobs.items():
-        if len({(t.probe, t.scheme, t.metrics_path) for t in members}) > 1:
-            raise ValueError("scrape job %s: every target of a job needs the same kind, scheme and path" % job)
+        if len({(t.probe, t.scheme, t.metrics_path, t.ca_file) for t in members}) > 1:
+            raise ValueError("scrape job %s: every target of a job needs the same kind, scheme and path (and CA)" % job)
         first = members[0]
         keys = {t.bearer_token_file for t in members}
         if first.probe:
@@ -172,7 +183,7 @@ def scrape_configs(targets, exporter_address=None, scrape_interval=None):
             if len(keys) > 1:
                 raise ValueError("scrape job %s: a probe sends no key" % job)
             configs.append(probe_scrape_config(job, [(t.host, t.address) for t in members], exporter_address,
-                                               module=HTTP_MODULE, scrape_interval=interval))
+                                               module=probe_module(first), scrape_interval=interval))
             continue
         # A key for each host (a CCTelegram fleet's): a scrape config each, named after its host and relabelled to the
         # job (a scrape config has one authorization), as the fleet's own Prometheus does
@@ -180,7 +191,7 @@ def scrape_configs(targets, exporter_address=None, scrape_interval=None):
             config = alerting_config.scrape_config(job if len(keys) == 1 else "%s-%s" % (job, group[0].host), [
                 alerting_config.ScrapeTarget(t.job, t.host, t.address, t.metrics_path,
                                              str(t.bearer_token_file) if t.bearer_token_file else None)
-                for t in group], interval)
+                for t in group], first.scrape_interval or interval)
             if len(keys) > 1:
                 config["relabel_configs"].append({"target_label": "job", "replacement": job})
             if first.scheme != "http":
@@ -315,9 +326,11 @@ class AlertChain:
     @staticmethod
     def _describe(target):
         if target.probe:
-            return f"blackbox_exporter GETs {target.address} ({HTTP_MODULE}: 2xx)"
+            tls = f", TLS verified against {target.ca_file}" if target.ca_file else ""
+            return f"blackbox_exporter GETs {target.address} ({probe_module(target)}: 2xx{tls})"
         key = f", Bearer key from {target.bearer_token_file}" if target.bearer_token_file else ""
-        return f"{target.scheme}://{target.address}{target.metrics_path}{key}"
+        every = f" every {target.scrape_interval}" if target.scrape_interval else ""
+        return f"{target.scheme}://{target.address}{target.metrics_path}{key}{every}"
 
     def _gateway_tls(self, out):
         """(inventory host, host:port) of the lab gateway's TLS endpoint, started when it does not run; the CA the
@@ -343,12 +356,15 @@ class AlertChain:
         return gateway.host, endpoint
 
     def _start_blackbox(self, tls, out):
-        """One blackbox exporter for every probe: HTTP_MODULE, and the TLS module trusting the lab's test CA when the
-        gateway's TLS endpoint is probed."""
-        from mcpops.lab.fixtures.blackbox_exporter import BlackboxExporter, blackbox_config
+        """One blackbox exporter for every probe: HTTP_MODULE, the TLS module trusting the lab's test CA when the
+        gateway's TLS endpoint is probed, and a TLS module for each probe job with a CA of its own (probe_module)."""
+        from mcpops.lab.fixtures.blackbox_exporter import TLS_MODULE, BlackboxExporter, blackbox_config
 
         config = blackbox_config(self._tls_ca) if tls is not None else {"modules": {}}
         config["modules"][HTTP_MODULE] = HTTP_PROBE
+        for target in self.targets:
+            if target.probe and target.ca_file:
+                config["modules"][probe_module(target)] = blackbox_config(target.ca_file)["modules"][TLS_MODULE]
         self.blackbox = BlackboxExporter(free_port(), config, base=str(self.dir)).start()
         probes = [f"job {t.job} probes {t.address} as {t.host}" for t in self.targets if t.probe]
         if tls is not None:

@@ -43,6 +43,9 @@ SYMPTOMS = {
     "named_upstream": "the run names the upstream as the failed check",
     "named_certificate": "the run names the certificate as the failed check",
     "named_gate": "the rollout stopped at the host that failed its health gate",
+    "bundle_names_index": "the triage bundle the run names (opened with the lab's forensic key) has the host's /readyz "
+                          "failing with its index check failing",
+    "named_server_errors": "the health check ends red naming the MCP call the gateway answered with a 5xx",
     "certificate_renewed": "the gateway's TLS endpoint serves another certificate than the fault's, with over 14 days "
                            "left (mcpops.drill.cert_drill)",
     "unit_restarted": "the broken host's main unit was restarted (a new main PID or invocation), is active, and "
@@ -72,6 +75,10 @@ SYMPTOMS = {
                        "nginx's upstream (not down), and GET /health through the load balancer answers 200",
     "timer_restarted": "the broken host's main unit was restarted and is active, and the auto-recovery timer's "
                        "metrics count the restart (mcpops_auto_recovery_restarts_total 1 or more)",
+    "bundle_cctelegram_5xx": "triage's bundle of the broken host (the run names it) counts ERROR lines of the fault's "
+                             "error type (the tool calls it answered 500) in its application log",
+    "bundle_cctelegram_auth_failures": "triage's bundle of the broken host (the run names it) counts auth failures "
+                                       "(SECURITY lines) of the stale-key client's address",
     # The Loyalty API on the compose lab (mcpops.drill.compose_checks)
     "api_running": "the api container runs again (compose ps) and the API is ready",
     "postgres_running": "the postgres container runs again (compose ps) and the API is ready (/ready checks the DB)",
@@ -87,6 +94,8 @@ SYMPTOMS = {
     "dead_resent": "no dead event is left in the outbox, nothing is pending and delivery is not paused",
     "named_telegram_token": "the run names the token the Bot API refuses (the Bot API refuses the worker's token)",
     "named_webhook_errors": "the run names the merchant webhook's errors by provider and result",
+    "bundle_api_5xx": "the triage bundle the run names lists the API's business requests answered 5xx among its last "
+                      "errors",
     # LEGO MCP on the Kubernetes lab (mcpops.drill.lego_checks); each with the dashboard healthy (every pod of the
     # current template Ready, /health healthy signing with the HSM, celery-worker available)
     "image_rolled_back": "the dashboard's image is the one before the bad image and its rollout is complete",
@@ -97,6 +106,8 @@ SYMPTOMS = {
     "namespace_recovered": "the namespace is back and the database is the dump's (audit_log as many rows as then)",
     "fallback_off_chain_verified": "HSM_FALLBACK_ENABLED=false and the run verified the audit chain end to end, the "
                                    "record the fallback signed among the fallback's",
+    "leaked_sessions_terminated": "no session of the leaking application (celery-worker) is left in PostgreSQL and "
+                                  "the dashboard is healthy again (it gets its connections)",
     "named_lego_db_slots": "the morning check ends red with a finding that PostgreSQL has no session left for "
                            "lego_mcp (out of connection slots)",
     "scaled_for_load": "the dashboard, the workers and the read replicas at the size asked for, every pod Ready and "
@@ -105,14 +116,16 @@ SYMPTOMS = {
 }
 # checked by mcpops.drill.fleet_checks (steps.symptom_check sends them there)
 FLEET_SYMPTOMS = ("bridge_restarted", "rerouted", "rolled_back", "standby_serving", "timer_restarted")
+# read from triage's bundle of a CCTelegram host, the run's output naming it (cctelegram_bundle_check)
+CCTELEGRAM_BUNDLE_SYMPTOMS = ("bundle_cctelegram_5xx", "bundle_cctelegram_auth_failures")
 # The symptoms of the whole lab, checked once (not once a target).
 LAB_WIDE = ("idle_sessions_killed", "storm_blocked", "expired_states_gone", "named_skew", "standby_serving")
 # checked by mcpops.drill.compose_checks, through the compose lab's adapter (compose_drill_lab.ComposeDrillLab)
 COMPOSE_SYMPTOMS = ("api_running", "postgres_running", "redis_running", "modes_off", "migrations_applied",
-                    "release_rolled_back_compose", "outbox_drained", "dead_resent")
+                    "release_rolled_back_compose", "outbox_drained", "dead_resent", "bundle_api_5xx")
 # checked by mcpops.drill.lego_checks, through the Kubernetes lab's adapter (kube_drill_lab.KubeDrillLab)
 LEGO_SYMPTOMS = ("image_rolled_back", "dashboard_scaled_back", "pod_contained_and_replaced", "namespace_recovered",
-                 "fallback_off_chain_verified", "scaled_for_load")
+                 "fallback_off_chain_verified", "scaled_for_load", "leaked_sessions_terminated")
 # The symptoms whose check compares a target's units with what they were before the fault (lab.unit_snapshot).
 NEEDS_UNIT_BASELINE = ("unit_restarted", "bridge_restarted", "timer_restarted")
 
@@ -122,6 +135,8 @@ NAMED_PATTERNS = {
     "named_upstream": r"FAILED: [a-z, ]*upstream",
     "named_certificate": r"FAILED: [a-z, ]*certificate",
     "named_gate": r"Rolling restart stopped at \S+",
+    # the health check's findings (its last step's fail_msg) name the MCP request the gateway answered 5xx
+    "named_server_errors": r"(?s)Health check of \S+ found:.{0,4000}?MCP \S+ at \S+ -> HTTP 5\d\d",
     "named_skew": r"Clock sync: (\S+) is more than \d+ s off",
     "named_unhealthy_instance": r"Verdict: FAIL: [^\n]*?instance (\S+) not healthy",
     "named_api_5xx": r"The API answers but fails: check balance",
@@ -375,9 +390,14 @@ def symptom_check(lab, target, symptom, facts, run_output):
     if symptom in CONNECTOR_SYMPTOMS:
         return connector_symptom_check(lab, target, symptom, facts, run_output)
     if symptom in COMPOSE_SYMPTOMS:  # the compose lab's adapter reads the project (mcpops.drill.compose_checks)
-        return lab.symptom_check(target, symptom, facts)
+        return lab.symptom_check(target, symptom, facts, run_output)
     if symptom in LEGO_SYMPTOMS:  # the Kubernetes lab's adapter reads the cluster (mcpops.drill.lego_checks)
         return lab.symptom_check(target, symptom, facts, run_output)
+    if symptom == "bundle_names_index":  # triage ends green: what it found is in its bundle
+        path, bundle = read_triage_bundle(lab, target, run_output)
+        return check_bundle_names_index(target.name, path, bundle)
+    if symptom in CCTELEGRAM_BUNDLE_SYMPTOMS:  # triage's bundle of a CCTelegram host: what its fault did, counted
+        return cctelegram_bundle_check(lab, target, symptom, run_output)
     if symptom == "named_unhealthy_instance":  # the verdict must name this very host, not just any
         check = check_named_instances(symptom, run_output, [target.name])
         check.target = target.name
@@ -430,6 +450,93 @@ def symptom_check(lab, target, symptom, facts, run_output):
         before = (facts.get("units_before") or {}).get(target.name) or {}
         depends_on = tuple((target.profile or {}).get("runtime", {}).get("depends_on") or ())
         return check_unit_restarted(target.name, target.unit, before, lab.unit_snapshot(target), depends_on)
+    raise DrillError(f"no check for symptom {symptom!r}")
+
+
+def triage_bundle_path(run_output, host):
+    """The path of host's triage bundle as the run's summary names it (`bundle <dir>/<host>.json[.sealed]`), or None."""
+    found = re.findall(r"bundle (/\S*?/%s\.json(?:\.sealed)?)(?![\w.])" % re.escape(host), run_output or "")
+    return found[-1] if found else None
+
+
+def read_triage_bundle(lab, target, run_output):
+    """(path, the JSON of target's triage bundle) the run named; a sealed one opened with the lab's forensic key
+    (lab.open_sealed); the bundle None when it cannot be read."""
+    path = triage_bundle_path(run_output, target.name)
+    if path is None:
+        return None, None
+    try:
+        if path.endswith(".sealed"):
+            data = lab.open_sealed(path) if hasattr(lab, "open_sealed") else None
+        else:
+            data = Path(path).read_bytes()
+        return path, json.loads(data) if data is not None else None
+    except Exception:  # noqa: BLE001 (a missing, changed or unreadable bundle: the check says it could not read it)
+        return path, None
+
+
+def check_bundle_names_index(target, path, bundle):
+    """path: the bundle the run named (None: none); bundle: its JSON (None: unreadable). Its health must have the
+    readyz check failing, with the gateway's answer naming the index check failing (checks.index)."""
+    if path is None:
+        return Check("bundle_names_index", False, "the run's output names no triage bundle of this host", target)
+    if not isinstance(bundle, dict):
+        return Check("bundle_names_index", False, f"the bundle {path} could not be read", target)
+    checks = (bundle.get("health") or {}).get("checks") or []
+    readyz = next((c for c in checks if isinstance(c, dict) and c.get("name") == "readyz"), None) or {}
+    body = readyz.get("body") if isinstance(readyz.get("body"), dict) else {}
+    index = (body.get("checks") or {}).get("index") if isinstance(body.get("checks"), dict) else None
+    ok = readyz.get("ok") is False and isinstance(index, str) and index.startswith("failing")
+    return Check("bundle_names_index", ok, f"the bundle {path}: readyz {readyz.get('status')} "
+                                           f"({'failing' if readyz.get('ok') is False else 'passing'}), its index "
+                                           f"check {index!r}", target)
+
+
+def _bundle_counts(entries):
+    """{key: count} of app_log_scan's ranked list ([{"key", "count"}])."""
+    return {e.get("key"): e.get("count") or 0 for e in entries or () if isinstance(e, dict)}
+
+
+def check_cctelegram_bundle_5xx(target, path, bundle, error_type):
+    """path: triage's bundle of the host the run named (None: none); bundle: its JSON (None: unreadable). Its
+    application log scan must count ERROR lines of error_type (the fault's 500s), by type."""
+    name = "bundle_cctelegram_5xx"
+    if path is None:
+        return Check(name, False, "the run's output names no triage bundle of this host", target)
+    if not isinstance(bundle, dict):
+        return Check(name, False, f"the bundle {path} could not be read", target)
+    errors = (bundle.get("app_log") or {}).get("errors") or {}
+    by_type = _bundle_counts(errors.get("by_type"))
+    counted = by_type.get(error_type, 0)
+    return Check(name, counted > 0, f"the bundle {path}: {errors.get('total', 0)} errors in the application log, "
+                                    f"{counted} {error_type} (by type: {by_type or 'none'})", target)
+
+
+def check_cctelegram_bundle_auth_failures(target, path, bundle, source):
+    """As check_cctelegram_bundle_5xx: the bundle's log scan must count auth failures (SECURITY lines) of the client
+    at source."""
+    name = "bundle_cctelegram_auth_failures"
+    if path is None:
+        return Check(name, False, "the run's output names no triage bundle of this host", target)
+    if not isinstance(bundle, dict):
+        return Check(name, False, f"the bundle {path} could not be read", target)
+    failures = (bundle.get("app_log") or {}).get("auth_failures") or {}
+    by_ip = _bundle_counts(failures.get("by_client_ip"))
+    counted = by_ip.get(source, 0)
+    return Check(name, counted > 0, f"the bundle {path}: {failures.get('total', 0)} auth failures, {counted} from "
+                                    f"{source} (by client: {by_ip or 'none'})", target)
+
+
+def cctelegram_bundle_check(lab, target, symptom, run_output):
+    """A symptom read from triage's bundle of a CCTelegram host, the one the run's output names (read_triage_bundle):
+    what the fault of mcpops.lab.fleet.services did (its error type, its client's address), counted there."""
+    from mcpops.lab.fleet import services
+
+    path, bundle = read_triage_bundle(lab, target, run_output)
+    if symptom == "bundle_cctelegram_5xx":
+        return check_cctelegram_bundle_5xx(target.name, path, bundle, services.SERVER_ERROR_TYPE)
+    if symptom == "bundle_cctelegram_auth_failures":
+        return check_cctelegram_bundle_auth_failures(target.name, path, bundle, services.OFFENDER_SOURCE)
     raise DrillError(f"no check for symptom {symptom!r}")
 
 

@@ -1,12 +1,16 @@
 """What proves a Loyalty API fault gone on the compose lab (`mcpops drill <loyalty runbook> --lab compose`): the
 container the fault stopped runs again, the mode left on is off (by the API's own /health), the pending migration is
 applied (`migrate status` in the api container), the release before the bad one serves again, the outbox drained
-(nothing pending, delivery not paused; the worker on again, or no dead event left).
+(nothing pending, delivery not paused; the worker on again, or no dead event left). And what a read-only runbook must
+name: triage's bundle (the file its summary names) showing the API's business requests answered 5xx.
 
 The check_* functions are pure (tests/unit/mcpops/drill/test_compose_drills.py); compose_symptom_check reads the lab
 through the adapter (compose_drill_lab.ComposeDrillLab.symptom_check, which checks.symptom_check asks for the
 COMPOSE_SYMPTOMS: so checks never imports this module back). The read-only runbooks' named symptoms are checks.NAMED_PATTERNS'.
 """
+
+import json
+import re
 
 from mcpops.drill.checks import COMPOSE_SYMPTOMS, Check
 from mcpops.drill.scenarios import DrillError
@@ -14,6 +18,8 @@ from mcpops.lab.http_client import http_json
 
 # symptom -> the compose service that must be running again
 RUNNING = {"api_running": "api", "postgres_running": "postgres", "redis_running": "redis"}
+# A log line of the API (pino JSON) answering one of its business routes with a 5xx
+BUSINESS_5XX = re.compile(r'"url":\s*"(/api/[^"]*)"[^\n]*"statusCode":\s*(5\d\d)')
 
 
 def check_service_running(symptom, target, service, states):
@@ -66,9 +72,45 @@ def check_outbox(symptom, target, outbox, worker_state=None, workers_enabled=Non
     return Check(symptom, ok, detail, target)
 
 
-def compose_symptom_check(lab, target, symptom, facts):
-    """One Loyalty symptom on the compose lab; lab: a compose_drill_lab.ComposeDrillLab, facts: its fault_facts."""
+def bundle_named(run_output, host):
+    """The path of host's triage bundle as the run's summary names it (`bundle <dir>/<host>.json[.sealed]`), or
+    None."""
+    match = re.search(r"bundle (/[^\s\"',]+/%s\.json(?:\.sealed)?)" % re.escape(host), run_output or "")
+    return match.group(1) if match else None
+
+
+def check_bundle_5xx(target, path, bundle):
+    """path: the bundle the run named (None: it named none); bundle: its JSON (None: unreadable, or sealed). Its
+    last_errors must show a business request of the API answered 5xx (the service's own log lines)."""
+    if path is None:
+        return Check("bundle_api_5xx", False, "the run's output names no triage bundle of this host", target)
+    if not isinstance(bundle, dict):
+        return Check("bundle_api_5xx", False, f"the bundle {path} could not be read as JSON (sealed, or missing)",
+                     target)
+    errors = [line for line in bundle.get("last_errors") or [] if isinstance(line, str)]
+    shown = [match.groups() for match in map(BUSINESS_5XX.search, errors) if match]
+    detail = f"the bundle {path}: {len(shown)} of its {len(errors)} last errors are business requests answered 5xx"
+    if shown:
+        detail += f", e.g. {shown[-1][0]} {shown[-1][1]}"
+    return Check("bundle_api_5xx", bool(shown), detail, target)
+
+
+def read_bundle(path):
+    """The bundle's JSON, None when it cannot be read (a sealed bundle is not JSON)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def compose_symptom_check(lab, target, symptom, facts, run_output=""):
+    """One Loyalty symptom on the compose lab; lab: a compose_drill_lab.ComposeDrillLab, facts: its fault_facts,
+    run_output: what the run printed (a read-only runbook's symptom reads the bundle it names)."""
     loyalty = lab.lab
+    if symptom == "bundle_api_5xx":
+        path = bundle_named(run_output, target.name)
+        return check_bundle_5xx(target.name, path, read_bundle(path) if path else None)
     if symptom in RUNNING:
         return check_service_running(symptom, target.name, RUNNING[symptom], loyalty.states())
     if symptom == "modes_off":

@@ -12,21 +12,30 @@ from mcpops.drill.scenarios import COMPOSE, LOYALTY, DrillError
 
 
 class ComposeDrillLab:
-    """The Loyalty API's compose lab. Its faults are mcpops.lab.compose.loyalty_faults', and two of the drill's own:
-    api-stopped (`compose stop api`: what loyalty-api-down repairs) and dead-events (the merchant answered 429 until
-    events died in the outbox, then accepts again: what loyalty-outbox-dead resends). With the worker disabled, events
-    are made to wait (earn calls). Where a runbook judges traffic, the drill sends requests while the runbook runs
-    (during_run): balance reads for slow statements, earn calls for webhook deliveries."""
+    """The Loyalty API's compose lab. Its faults are mcpops.lab.compose.loyalty_faults', and four of the drill's own:
+    api-stopped (`compose stop api`: what loyalty-api-down repairs), dead-events (the merchant answered 429 until
+    events died in the outbox, then accepts again: what loyalty-outbox-dead resends), server-errors (5xx-storm while the
+    drill's users keep calling the API, from the fault to its repair: what LoyaltyApiServerErrors measures and triage
+    names) and outbox-backlog (the worker disabled while users earn: over LoyaltyOutboxBacklog's 1000 events wait, what
+    loyalty-workers-outbox drains). With the worker disabled, events are made to wait (earn calls). Where a runbook
+    judges traffic, the drill sends requests while the runbook runs (during_run): balance reads for slow statements,
+    earn calls for webhook deliveries."""
 
     kind = COMPOSE
     service = LOYALTY
     HOST = "loyalty-compose"  # the inventory's host (LoyaltyLab.inventory_text)
     ALERT_JOB = "loyalty-api"  # its /metrics, as the rules' job= names it (alert_targets)
-    OWN_FAULTS = ("api-stopped", "dead-events")
+    OWN_FAULTS = ("api-stopped", "dead-events", "server-errors", "outbox-backlog")
     TRAFFIC = {"slow-queries": ("GET", "/api/v1/loyalty/balance/drill-traffic"),  # statements in flight to sample
                "webhook-500": ("POST", "/api/v1/loyalty/earn")}                   # deliveries that fail
     EVENTS = 3          # earn calls made while the worker is off or the merchant refuses: events in the outbox
     OUTBOX_WAIT = 90.0  # seconds for the worker to act on them (retries, dead) on a loaded machine
+    # outbox-backlog: earn calls while the worker is off, over LoyaltyOutboxBacklog's threshold (pending > 1000), made
+    # by a few users at once; the repair waits until the worker delivered them all (the next drill starts clean)
+    BACKLOG_THRESHOLD, BACKLOG, BACKLOG_USERS, BACKLOG_WAIT = 1000, 1010, 4, 240.0
+    # server-errors: the users' balance reads while the API answers 500 (one every USERS_PAUSE s): the rate of 5xx
+    # LoyaltyApiServerErrors measures needs requests, and a 500 of a burst long gone is not a storm
+    USERS_PATH, USERS_PAUSE = "/api/v1/loyalty/balance/drill-users", 0.2
 
     def __init__(self, state_dir=None, inventory=None, lab=None):
         """lab: a LoyaltyLab already up (used as it is, never downed by the drill); else the state dir's lab."""
@@ -48,6 +57,7 @@ class ComposeDrillLab:
         self.profile = load_profile(LOYALTY)
         self.started = False
         self._facts = {}
+        self._users = None  # server-errors' traffic (a _traffic block entered at the fault, left at its repair)
 
     @property
     def inventory(self):
@@ -74,10 +84,15 @@ class ComposeDrillLab:
         return {"started": self.started}
 
     def down(self):
+        self._stop_users()
         return self.recorded.down() if self.recorded is not None else None
 
     def env(self):
-        return {}
+        """The environment of every run against the lab (and of an alert drill's watcher): DOCKER_CONFIG, the lab's
+        private docker config dir holding the compose v2 plugin, for the runbooks whose play does not set it from the
+        inventory's gateway_compose_docker_config (triage's gateway_service status runs `docker compose`). Not a
+        secret."""
+        return {"DOCKER_CONFIG": str(self.lab.docker.config_dir)} if self.lab is not None else {}
 
     def targets(self):
         return [Target(self.HOST, self.lab.url, service=LOYALTY, profile=self.profile,
@@ -102,6 +117,13 @@ class ComposeDrillLab:
             return "api-stopped: injected (compose stop api)"
         if fault == "dead-events":
             return self._dead_events()
+        if fault == "server-errors":
+            line = self.lab.break_("5xx-storm")
+            self._start_users()
+            return (f"server-errors: {line}; the drill's users read a balance every {self.USERS_PAUSE:g}s until the "
+                    "repair (500 each)")
+        if fault == "outbox-backlog":
+            return self._outbox_backlog()
         line = self.lab.break_(fault)
         if fault == "worker-disabled":
             self._earn("drill-waiting")
@@ -109,21 +131,39 @@ class ComposeDrillLab:
             line += f"; {self.EVENTS} earn calls: {state['pending']} events waiting in the outbox"
         return line
 
-    def _earn(self, prefix):
-        for n in range(self.EVENTS):
-            status, body = self.lab.call("POST", "/api/v1/loyalty/earn", {"customerId": f"{prefix}-{n}", "points": 1})
-            if status != 200:
-                raise DrillError(f"POST /api/v1/loyalty/earn answered {status}: {body}")
+    def _earn(self, prefix, count=None, users=1):
+        """count (default EVENTS) earn calls of 1 point, by `users` callers at once; DrillError at the first that
+        does not answer 200."""
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _wait_outbox(self, condition, what):
-        deadline = time.monotonic() + self.OUTBOX_WAIT
+        def one(n):
+            status, body = self.lab.call("POST", "/api/v1/loyalty/earn", {"customerId": f"{prefix}-{n % 50}",
+                                                                          "points": 1})
+            return None if status == 200 else f"POST /api/v1/loyalty/earn answered {status}: {body}"
+
+        with ThreadPoolExecutor(max_workers=users) as pool:
+            failed = [why for why in pool.map(one, range(self.EVENTS if count is None else count)) if why]
+        if failed:
+            raise DrillError(f"{failed[0]} ({len(failed)} calls failed)")
+
+    def _outbox_now(self):
+        """The outbox's counts (loyalty_outbox's, read from the lab's database: a poll takes milliseconds where
+        `compose exec ... loyalty_outbox status` takes a second, so the drill sees a change when Prometheus does)."""
+        from mcpops.lab.services.loyalty_outbox import counts
+
+        with self.lab.db() as conn:
+            return counts(conn)
+
+    def _wait_outbox(self, condition, what, timeout=None):
+        timeout = self.OUTBOX_WAIT if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while True:
-            state = self.lab.outbox()
+            state = self._outbox_now()
             if condition(state):
                 return state
             if time.monotonic() >= deadline:
-                raise DrillError(f"{what}: the outbox still says {state} after {self.OUTBOX_WAIT:g}s")
-            time.sleep(0.5)
+                raise DrillError(f"{what}: the outbox still says {state} after {timeout:g}s")
+            time.sleep(0.2)
 
     def _dead_events(self):
         from mcpops.lab.compose.loyalty_faults import heal_merchant
@@ -135,22 +175,56 @@ class ComposeDrillLab:
         return (f"dead-events: injected (the merchant answered 429 until {state['dead']} events died; it accepts "
                 "again, nothing requeued)")
 
+    def _outbox_backlog(self):
+        """The worker disabled, then users' earn calls up to LoyaltyOutboxBacklog's 1000 waiting events, and the last
+        few past it: the backlog crosses the threshold as the fault ends (its time is the alert's detection's start)."""
+        self.lab.break_("worker-disabled")
+        started = time.monotonic()
+        waiting = self._outbox_now()["pending"]
+        below = max(0, self.BACKLOG_THRESHOLD - waiting)
+        self._earn("drill-backlog", below, self.BACKLOG_USERS)
+        self._earn("drill-backlog-last", self.BACKLOG - below if waiting < self.BACKLOG_THRESHOLD else 1)
+        state = self._outbox_now()
+        return (f"outbox-backlog: injected (WORKERS_ENABLED=0, up -d worker; {self.BACKLOG} earn calls by "
+                f"{self.BACKLOG_USERS} users in {time.monotonic() - started:.1f}s: {state['pending']} events waiting "
+                "in the outbox)")
+
+    def _start_users(self):
+        if self._users is None:
+            self._users = _traffic(self.lab.url + self.USERS_PATH, "GET", workers=1, pause=self.USERS_PAUSE)
+            self._users.__enter__()
+
+    def _stop_users(self):
+        users, self._users = self._users, None
+        if users is not None:
+            users.__exit__(None, None, None)
+
     def repair(self, target, fault):
-        """Undo a fault the runbook did not (a read-only runbook's): loyalty_faults' repair, or `compose start api`."""
+        """Undo a fault the runbook did not (a read-only runbook's, or after a denial): loyalty_faults' repair, or
+        `compose start api`; server-errors' users stop first; outbox-backlog's events are delivered before it returns
+        (a drill leaves the lab as it found it: nothing pending for the next one)."""
         if fault == "api-stopped":
             self.lab.compose("up", "-d", "--pull", "never", "api")
             self.lab.wait_ready()
             return "api-stopped: repaired (compose up -d api)"
+        if fault == "server-errors":
+            self._stop_users()
+            return f"server-errors: the drill's users stopped; {self.lab.repair('5xx-storm')}"
+        if fault == "outbox-backlog":
+            line = self.lab.repair("worker-disabled")
+            state = self._wait_outbox(lambda s: s["pending"] == 0, "the backlog delivered", self.BACKLOG_WAIT)
+            return f"outbox-backlog: {line}; the worker delivered the backlog (outbox pending {state['pending']})"
         return self.lab.repair("webhook-429" if fault == "dead-events" else fault)
 
     def fault_facts(self, fault):
         return dict(self._facts)
 
-    def symptom_check(self, target, symptom, facts):
-        """One of checks.COMPOSE_SYMPTOMS on this lab (mcpops.drill.compose_checks)."""
+    def symptom_check(self, target, symptom, facts, run_output=""):
+        """One of checks.COMPOSE_SYMPTOMS on this lab (mcpops.drill.compose_checks); run_output: what the run printed
+        (a read-only runbook's symptom reads the bundle it names)."""
         from mcpops.drill.compose_checks import compose_symptom_check
 
-        return compose_symptom_check(self, target, symptom, facts)
+        return compose_symptom_check(self, target, symptom, facts, run_output)
 
     def service_state(self, target):
         state, code = self.lab.states().get(target.unit) or (None, None)
@@ -167,9 +241,10 @@ class ComposeDrillLab:
         return _traffic(self.lab.url + path, method)
 
 
-def _traffic(url, method="GET", workers=2):
+def _traffic(url, method="GET", workers=2, pause=None):
     """Requests to url in a loop from `workers` threads until the block ends (answers and errors ignored: it is
-    load); a POST is an earn call of 1 point for one of five drill customers."""
+    load), each thread waiting `pause` seconds between them (default 0.05 s a GET, 0.3 s a POST); a POST is an earn
+    call of 1 point for one of five drill customers."""
     import contextlib
     import itertools
     import threading
@@ -190,7 +265,7 @@ def _traffic(url, method="GET", workers=2):
                                                  headers={"Content-Type": "application/json"})
                 with contextlib.suppress(OSError):
                     opener.open(request, timeout=5).read()
-                stop.wait(0.05 if method == "GET" else 0.3)
+                stop.wait(pause if pause is not None else 0.05 if method == "GET" else 0.3)
 
         threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
         for thread in threads:

@@ -31,6 +31,8 @@ TOKEN_PAGE = 100
 LB_WAIT = 15.0  # seconds a check waits for nginx's answer to change after a reload
 MEMORY_SEEN_WAIT = 90.0  # seconds for Prometheus (2 s scrapes) to see a memory-leak fault's growth
 MEMORY_SEEN_BYTES = 40 * 2 ** 20  # over the P1 drill's memory_growth_mb (32)
+TOO_MANY_CONNECTIONS = 1040  # MariaDB's "Too many connections"
+TOO_MANY_WAIT = 5.0  # seconds a check's root login is tried again while the reserved slot is taken (sql_count)
 # What the auto-recovery runbook installs on a host (roles/auto_recovery)
 AUTO_RECOVERY_TIMER = "mcpops-auto-recovery.timer"
 AUTO_RECOVERY_METRICS = "/var/lib/node_exporter/textfile/mcpops_auto_recovery.prom"
@@ -123,6 +125,7 @@ class LocalDrillLab:
     kind = LOCAL
     service = ONEC  # the local lab's drills are the 1C gateway's (scenarios.LAB_SERVICES)
     ALERT_JOB = "onec-gateway"  # its /metrics, as the rules' job= names it (alert_targets)
+    UPSTREAM_ALERT_JOB = "onec-upstream"  # the blackbox probe of its 1C upstream, for the alerts that select on it
 
     def __init__(self, state_dir=None, listen=None, inventory=None, upstream=None):
         from mcpops.lab.local.lab import LocalLab
@@ -161,14 +164,16 @@ class LocalDrillLab:
         return self.lab.listen
 
     def repair(self, target, fault):
-        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop`, and gateway-cert-expiring
-        (the TLS endpoint back on a long certificate)."""
+        """Undo a fault the runbook was not allowed to (an alert drill's denial) or does not (a read-only runbook's
+        alert drill): `stop`, gateway-cert-expiring (the TLS endpoint back on a long certificate), and the lab's own
+        repairs (mcpops.lab.local.faults.repair: the backups' dates or the backups themselves back, index/ back, the
+        usage log a file again, the 1C upstream serving again)."""
         if fault == "gateway-cert-expiring":
             from mcpops.lab.fixtures.gateway_tls import LONG_DAYS, LabGatewayTls
 
             serial = LabGatewayTls(self.lab.state_dir).reissue(self.lab.listen, days=LONG_DAYS)
             return f"the gateway's TLS endpoint reloaded with certificate {serial:X} ({LONG_DAYS} days)"
-        if fault != "stop":  # the faults the local lab can undo itself (mcpops.lab.local.faults.repair: stale-backup)
+        if fault != "stop":  # the faults the local lab can undo itself (mcpops.lab.local.faults.repair)
             from mcpops.lab.local import faults
             from mcpops.lab.local.errors import LabError
 
@@ -184,10 +189,47 @@ class LocalDrillLab:
 
     def alert_targets(self, scenario):
         """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): the gateway's own /metrics, job
-        onec-gateway (the chain adds its TLS probe where the alert needs it)."""
-        from mcpops.drill.alert_chain import AlertTarget
+        onec-gateway (the chain adds its TLS probe where the alert needs it); and for an alert whose rule selects on
+        onec-upstream (OnecUpstreamDown), blackbox_exporter's probe of the lab's 1C upstream (upstream_probe)."""
+        from mcpops.drill.alert_chain import AlertTarget, rule_jobs
+        from mcpops.lab.fixtures.alerting_config import RULES_DIR
 
-        return [AlertTarget(self.ALERT_JOB, "lab-gateway", self.listen)]
+        targets = [AlertTarget(self.ALERT_JOB, "lab-gateway", self.listen)]
+        alert = getattr(scenario, "alert", None)
+        if alert and self.UPSTREAM_ALERT_JOB in rule_jobs(sorted(RULES_DIR.glob("*.rules.yml")), alert):
+            targets.append(self.upstream_probe())
+        return targets
+
+    def upstream_probe(self):
+        """The probe a site runs of the 1C publication its gateway uses: GET <odataUrl>/$metadata of the first
+        production profile (the data dir's profiles.json), over TLS verified against the lab upstream's own test CA,
+        `instance` the gateway host that uses it. The upstream is started when it does not run (the lab's, stopped by
+        `mcpops lab down`); a publication with a password (credentials.json) would answer the probe 401."""
+        from mcpops.drill.alert_chain import AlertTarget
+        from mcpops.lab.fixtures.odata_upstream import LabUpstream, UpstreamError
+
+        upstream = LabUpstream(self.lab.state_dir, self.lab.data_dir)
+        try:
+            upstream.ensure()
+        except UpstreamError as exc:
+            raise DrillError(str(exc)) from None
+        url = _production_odata_url(self.lab.data_dir) + "/$metadata"
+        return AlertTarget(self.UPSTREAM_ALERT_JOB, "lab-gateway", url, probe=True, ca_file=str(upstream.ca_file))
+
+    def open_sealed(self, path):
+        """The clear bytes of a file the lab's runbooks sealed with its forensic key (a triage bundle)."""
+        import io
+
+        from mcpops.drill.profiles import _collection_importable
+
+        _collection_importable()
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import unseal
+
+        clear = io.BytesIO()
+        with open(path, "rb") as handle:
+            unseal(read_key_file(str(self.lab.forensic_key_file)), handle.read, clear.write, label=str(path))
+        return clear.getvalue()
 
     def run_vars(self, scenario):
         """What only the lab knows for the runbook's run (cert-renewal: the new pair the drill issues as the CA)."""
@@ -209,6 +251,19 @@ class LocalDrillLab:
         return self.lab.program_state()
 
 
+def _production_odata_url(data_dir):
+    """odataUrl of the first production profile in the data dir's profiles.json (https); DrillError when none."""
+    try:
+        profiles = json.loads((Path(data_dir) / "profiles.json").read_text())["profiles"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DrillError(f"{data_dir}/profiles.json: {exc}") from None
+    for profile in profiles:
+        url = str(profile.get("odataUrl") or "")
+        if profile.get("environment") == "production" and url.lower().startswith("https://"):
+            return url.rstrip("/")
+    raise DrillError(f"{data_dir}/profiles.json has no production profile with an https odataUrl to probe")
+
+
 def _check_recorded_service(state_dir, service):
     """DrillError when the state dir holds a lab of another service (before anything starts)."""
     from mcpops.lab.local.service_lab import recorded_service
@@ -225,6 +280,13 @@ class ConnectorDrillLab:
     kind = LOCAL
     service = CONNECTOR
     ALERT_JOB = "connector-mcp-health"  # the blackbox probe of each instance's /api/health (alert_targets)
+    DB_ALERT_JOB = "connector-mysql"  # mysqld_exporter of the lab's MariaDB (ConnectorMysqlConnectionsHigh's)
+    # Each of its scrapes logs in through the one slot a full MariaDB keeps beyond max_connections, the runbook's admin
+    # login's too: every 5 s, not the lab's 1 s, the runbook's login finds it taken five times less often (measured
+    # here: 2.5 % of root logins refused at 1 s, 0.6 % at 5 s); the rule's last_over_time bridges a refused scrape
+    DB_SCRAPE_INTERVAL = "5s"
+    EXPORTER_USER = "mcpops_exporter"  # its account on the MariaDB (mcpops.lab.fixtures.mysqld_exporter.create_login)
+    EXPORTER_SECRET = "mysql_exporter_password"  # the account's password, a 0600 file in the lab's secrets dir
     INVENTORY_NAME = "drill/connector-inventory.json"  # under the lab's state dir
 
     def __init__(self, state_dir=None, listen=None, inventory=None):
@@ -243,6 +305,7 @@ class ConnectorDrillLab:
         self.profile = load_profile(CONNECTOR)
         self.started = False
         self._facts = {}
+        self.db_exporter = None  # the mysqld_exporter an alert drill's chain scrapes (alert_targets)
 
     @property
     def topology(self):
@@ -278,10 +341,68 @@ class ConnectorDrillLab:
         """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): ConnectorMCP has no /metrics, so
         blackbox_exporter probes each instance's /api/health (its profile's deep check), job connector-mcp-health,
         `instance` the inventory host (ConnectorMcpHealthFailing's)."""
-        from mcpops.drill.alert_chain import AlertTarget
+        from mcpops.drill.alert_chain import AlertTarget, rule_jobs
+        from mcpops.lab.fixtures.alerting_config import RULES_DIR
 
+        alert = getattr(scenario, "alert", None)
+        if alert and self.DB_ALERT_JOB in rule_jobs(sorted(RULES_DIR.glob("*.rules.yml")), alert):
+            return [AlertTarget(self.DB_ALERT_JOB, self.targets()[0].name, self.mysql_exporter().address,
+                                scrape_interval=self.DB_SCRAPE_INTERVAL)]
         return [AlertTarget(self.ALERT_JOB, target.name, target.api_url + "/api/health", probe=True)
                 for target in self.targets()]
+
+    def mysql_exporter(self):
+        """The private mysqld_exporter of the lab's MariaDB an alert on it needs (ConnectorMysqlConnectionsHigh: job
+        connector-mysql), started once, logged in (mysql_up 1) before the chain scrapes it, until stop_alert_targets().
+        Its account is its own (EXPORTER_USER, CONNECTION ADMIN only: the slot MariaDB keeps beyond max_connections,
+        which the fault's filler takes every other of), its password in the lab's secrets dir and the exporter's 0600
+        my.cnf. Scraped as backend-1, the first instance: the one MariaDB is every instance's, and
+        connector-db-connections (run_once against it) runs on the host the alert names."""
+        import pymysql
+
+        from mcpops.lab.fixtures.loopback_daemon import DaemonError
+        from mcpops.lab.fixtures.mysqld_exporter import MysqldExporter, create_login
+        from mcpops.lab.gateway.fsutil import atomic_write
+        from mcpops.lab.loopback import free_port
+
+        if self.db_exporter is not None:
+            return self.db_exporter
+        secret = self.lab.secret_file(self.EXPORTER_SECRET)
+        if not secret.exists():
+            import secrets
+
+            atomic_write(secret, secrets.token_hex(16) + "\n", 0o600)
+        password = secret.read_text().strip()
+        try:
+            conn = self.topology.mysql_root()
+            try:
+                create_login(conn, self.EXPORTER_USER, password)
+            finally:
+                conn.close()
+        except pymysql.MySQLError as exc:
+            raise DrillError(f"the exporter's account on the lab's MariaDB: {exc.args[-1] if exc.args else exc}") \
+                from None
+        exporter = None
+        try:
+            exporter = MysqldExporter(free_port(), "127.0.0.1", self.topology.mysql_record()["port"],
+                                      self.EXPORTER_USER, password)
+            exporter.start()
+            exporter.wait_logged_in()
+        except DaemonError as exc:  # the binary missing (its Debian package named), or it cannot log in
+            if exporter is not None:
+                exporter.stop()
+            raise DrillError(str(exc)) from None
+        self.db_exporter = exporter
+        return exporter
+
+    def stop_alert_targets(self):
+        """The mysqld_exporter stopped by its PID (the alert drill's finally); what was stopped, or None."""
+        exporter, self.db_exporter = getattr(self, "db_exporter", None), None
+        if exporter is None:
+            return None
+        pid = exporter.pid
+        exporter.stop()
+        return f"mysqld_exporter (pid {pid}) stopped by PID"
 
     def inject(self, target, fault):
         """The lab's fault (target is not used: the fault chooses its instances); records the release links before
@@ -313,11 +434,17 @@ class ConnectorDrillLab:
         return dict(self._facts)
 
     def repair(self, target, fault):
-        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop` only (the main instance
-        started again); DrillError for the others."""
+        """Undo a fault the runbook was not allowed to (an alert drill's denial): `stop` (the main instance started
+        again), and mysql-max-connections (the lab's `healthy`: the filler's sessions closed, max_connections back);
+        DrillError for the others."""
         from mcpops.lab.local import supervisor as sup
         from mcpops.lab.local.errors import LabError
 
+        if fault == "mysql-max-connections":
+            try:
+                return self.lab.break_("healthy")
+            except LabError as exc:
+                raise DrillError(f"{fault}: {exc}") from None
         if fault != "stop":
             raise DrillError(f"the drill cannot repair {fault} itself")
         try:
@@ -379,13 +506,20 @@ class ConnectorDrillLab:
 
     def sql_count(self, statement, args=None):
         """The first column of the first row of a COUNT query as root on the lab's MariaDB (args bound); None when
-        the database does not answer."""
+        the database does not answer. Root's login takes the one slot beyond max_connections when every other is
+        taken (mysql-max-connections), which an alert drill's mysqld_exporter takes for a moment at each scrape: a
+        login refused with "Too many connections" is tried again, for TOO_MANY_WAIT seconds."""
         import pymysql
 
-        try:
-            conn = self.topology.mysql_root(database=self.lab.spec.datastore("mysql").database)
-        except pymysql.MySQLError:
-            return None
+        deadline = time.monotonic() + TOO_MANY_WAIT
+        while True:
+            try:
+                conn = self.topology.mysql_root(database=self.lab.spec.datastore("mysql").database)
+                break
+            except pymysql.MySQLError as exc:
+                if not exc.args or exc.args[0] != TOO_MANY_CONNECTIONS or time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.1)
         try:
             with conn.cursor() as cur:
                 cur.execute(statement, args)
@@ -501,21 +635,28 @@ class FleetDrillLab:
                             bearer_token_file=str(host.api_key_file)) for host in self.fleet.serving_hosts()]
 
     def repair(self, target, fault):
-        """Undo a fault the runbook was not allowed to (an alert drill's denial): a CCTelegram host's `stop` or
-        `bridge-down`, the unit it stopped started again (REPAIR_UNITS); DrillError for the others."""
+        """Undo a fault the runbook was not allowed to (an alert drill's denial) or does not (a read-only runbook's
+        alert drill): a CCTelegram host's `stop` or `bridge-down`, the unit it stopped started again (REPAIR_UNITS);
+        server-errors, wedged, auth-failures and memory-leak as mcpops.lab.fleet.services.REPAIRS undoes them (the
+        steady client stopped, the storm out of faults.json, the leaking process restarted); DrillError for the
+        others."""
         from mcpops.lab.fleet import services
+        from mcpops.lab.fleet.errors import FleetError
         from mcpops.lab.fleet.host import HostError
 
         unit = self.REPAIR_UNITS.get(fault) if self.service == CCTELEGRAM else None
-        if unit is None:
+        undo = services.REPAIRS.get(fault) if self.service == CCTELEGRAM else None
+        if unit is None and undo is None:
             raise DrillError(f"the drill cannot repair {fault} itself")
         host = self.fleet.host(target.name)
         pid = self.fleet.pid(host)
         if not pid:
             raise DrillError(f"{target.name} is powered off")
         try:
+            if undo is not None:
+                return undo(self.fleet, host)
             host.run(pid, ["systemctl", "start", f"{unit}.service"])
-        except HostError as exc:
+        except (HostError, FleetError) as exc:
             raise DrillError(f"{fault}: {exc}") from None
         return f"systemctl start {unit} on {target.name}; /health {services.wait_health(host, (200,))}"
 

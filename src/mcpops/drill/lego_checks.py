@@ -3,7 +3,8 @@ dashboard's image is the one before the bad one and its rollout is complete; the
 compromised pod is gone with its quarantine, the DB password rotated (the old one refused, the inventory's new one
 accepted); the wiped namespace is back with the database as dumped; the software fallback is off again and the audit
 chain verified end to end; under a high load the three workloads scaled up, Ready, the load reaching every dashboard
-pod and the run's assessment seeing it, then (after the undo run's scale down) back to the healthy size. Each of them
+pod and the run's assessment seeing it, then (after the undo run's scale down) back to the healthy size; the leaking
+application's sessions gone from PostgreSQL (counted as the superuser, whose slots a full server keeps). Each of them
 with the lab healthy: every dashboard pod of the current template Ready and answering /health healthy, signing with
 the HSM, and celery-worker available (LegoStack.healthy).
 
@@ -25,6 +26,9 @@ CHAIN_VERIFIED = re.compile(r"Audit chain: (\d+) records, verified end to end[^\
 LOAD_ASSESSED = re.compile(r"Load \(access logs of the dashboard pods, last (\d+) s\): (\d+) requests, "
                            r"([0-9.]+)/s")
 LOADED_RATE = 1.0  # requests a second the assessment must count: the readiness probes alone are 0.1/s a pod
+# seconds for the dashboard to be healthy again once the leaked sessions are gone: a readiness probe every 10 s, and
+# a pod whose liveness failed through the exhaustion (6 x 20 s) restarted by the node agent
+HEALTHY_AGAIN_WAIT = 120.0
 # The workloads lego-scale-high-load scales, as the drill names them, and the extra vars of their size under load
 SCALED = {"deployment/dashboard": "dashboard_replicas", "deployment/celery-worker": "worker_replicas",
           "statefulset/postgresql-replica": "replica_replicas"}
@@ -129,6 +133,16 @@ def check_scaled_for_load(target, wanted, now, healthy, load, run_output):
     return Check("scaled_for_load", not problems and bool(wanted), detail, target)
 
 
+def check_leaked_sessions_terminated(target, application, left, healthy):
+    """left: sessions of the leaking application in pg_stat_activity now (None: PostgreSQL did not answer the
+    superuser); healthy: LegoStack.healthy once none is left (the dashboard's new connections get through again)."""
+    if left is None:
+        return Check("leaked_sessions_terminated", False, "PostgreSQL did not answer the superuser's count", target)
+    ok = left == 0 and healthy is True
+    return Check("leaked_sessions_terminated", ok, f"{left} sessions of {application} left in pg_stat_activity; "
+                                                   f"{_healthy_detail(healthy)}", target)
+
+
 def check_back_to_size(target, wanted, now, healthy, load_running):
     """After the undo run's scale down: each workload at its size before the load, Ready, healthy, the load gone."""
     problems = _sizes(wanted, now)
@@ -197,7 +211,39 @@ def lego_symptom_check(lab, target, symptom, facts, run_output=""):
         now = workload_sizes(stack, wanted)
         return check_scaled_for_load(name, wanted, now, stack.healthy(wanted["deployment/dashboard"]),
                                      facts.get("load"), run_output)
+    if symptom == "leaked_sessions_terminated":
+        from mcpops.lab.lego.faults import LEAK_APPLICATION
+
+        left = _sessions_of(stack, LEAK_APPLICATION)
+        # the dashboard's pods come back Ready on their readiness probe's schedule: waited for only once none is left
+        healthy = _healthy_within(stack, HEALTHY_AGAIN_WAIT) if left == 0 else stack.healthy()
+        return check_leaked_sessions_terminated(name, LEAK_APPLICATION, left, healthy)
     raise DrillError(f"no check for symptom {symptom!r}")
+
+
+def _sessions_of(stack, application):
+    """Client sessions of application_name in pg_stat_activity, asked as the superuser over the cluster's socket (a
+    slot PostgreSQL keeps for it when lego_mcp holds every other); None when PostgreSQL does not answer."""
+    import psycopg
+
+    try:
+        with psycopg.connect(autocommit=True, connect_timeout=5, **stack.pg.dsn()) as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                                "AND application_name = %s", (application,)).fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def _healthy_within(stack, seconds):
+    """LegoStack.healthy, asked until it is True or seconds passed; its last answer."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        healthy = stack.healthy()
+        if healthy is True or time.monotonic() >= deadline:
+            return healthy
+        time.sleep(1)
 
 
 def _accepts(lab, password):

@@ -96,7 +96,7 @@ DRILLS = {
                      "the failing token and issues its client a new one, the secret in a 0600 file under the runs dir"),
     ),
     "inc-004-upstream-degraded": (
-        Scenario("upstream-down", "named_upstream", labs=(LOCAL,), expect_exit=2,
+        Scenario("upstream-down", "named_upstream", labs=(LOCAL,), expect_exit=2, alert="OnecUpstreamDown",
                  why="the 1C OData upstream answers 500: the read-only runbook must say it is the upstream"),
         Scenario("cert-expiring", "named_certificate", labs=(LOCAL,), expect_exit=2,
                  why="the upstream's certificate has 5 days left: the runbook must say it is the certificate"),
@@ -110,12 +110,42 @@ DRILLS = {
         Scenario("stale-backup", "backup_fresh", labs=(LOCAL,), alert="OnecGatewayBackupStale",
                  why="the newest backup is 30 h old (the nightly backup stopped): backup-scheduled takes one and the "
                      "gateway's onec_gateway_last_backup_timestamp_seconds is fresh again"),
+        Scenario("no-backup", "backup_fresh", labs=(LOCAL,), alert="OnecGatewayNoBackup",
+                 why="the gateway lists no backup at all (its backups moved away: onec_gateway_backups 0): "
+                     "backup-scheduled takes one, a restore point for INC-003 again"),
+    ),
+    # Read-only, it ends red when it finds something: started by the 5xx alert at once
+    "health-check": (
+        Scenario("usage-log-unwritable", "named_server_errors", labs=(LOCAL,), expect_exit=2,
+                 alert="OnecGatewayServerErrors",
+                 why="the gateway cannot append its usage log (a link to a log volume that is not there) and answers "
+                     "a client's tool calls 500 while /healthz and /readyz pass: the health check must end red "
+                     "naming the MCP call answered 5xx"),
     ),
     "cert-renewal": (
         Scenario("gateway-cert-expiring", "certificate_renewed", labs=(LOCAL,), alert="OnecGatewayCertificateExpiring",
                  why="the gateway's TLS endpoint serves a certificate with 5 days left: the drill plays the CA (a new "
                      "90-day pair from the lab's test CA, mcpops.drill.cert_drill) and cert-renewal installs it, "
                      "reloads the endpoint and verifies the new one is served"),
+    ),
+    # Read-only: the alert starts it at once; it ends green whatever it finds, its bundle must name the fault
+    "triage": (
+        Scenario("not-ready", "bundle_names_index", labs=(LOCAL,), healthy_after=False,
+                 alert="OnecGatewayIndexNotReady",
+                 why="index/ is missing (moved aside): /readyz fails its index check; triage's bundle must show it"),
+        Scenario("server-errors", "bundle_api_5xx", {"triage_hosts": "loyalty_api"}, labs=(COMPOSE,),
+                 services=(LOYALTY,), alert="LoyaltyApiServerErrors",
+                 why="every business request of the Loyalty API answers 500 while its users keep calling (the drill's "
+                     "balance reads until the repair): triage's bundle must list those 5xx among the last errors"),
+        # CCTelegram on the fleet: the bundle of the host the alert named names the fault (mcpops.drill.fleet_checks)
+        Scenario("server-errors", "bundle_cctelegram_5xx", labs=(FLEET,), services=(CCTELEGRAM,), targets=FIRST,
+                 alert="CctelegramServerErrors",
+                 why="every tool call of one CCTelegram host answers 500 (TelegramConnectionError) under its clients' "
+                     "steady calls: triage's bundle of that host must count those errors by their type"),
+        Scenario("auth-failures", "bundle_cctelegram_auth_failures", labs=(FLEET,), services=(CCTELEGRAM,),
+                 targets=FIRST, alert="CctelegramSecurityEvents",
+                 why="a client with a stale API key calls one CCTelegram host twice a second (401, a SECURITY line "
+                     "each): triage's bundle of that host must count the auth failures of that client's address"),
     ),
     "rolling-restart": (
         Scenario("not-ready", "named_gate", {"health_retries": 5}, labs=(LOCAL,), expect_exit=2, healthy_after=False,
@@ -178,9 +208,15 @@ DRILLS.update({
         Scenario("memory-leak", "unit_restarted", {"resolve": "restart", "memory_growth_mb": 32,
                                                    "error_threshold": 1000000, "contain_connections": 8},
                  **_CCT, undo_vars={"contain_connections": 8, "contain_revert": True},
+                 alert="MemoryLeakDetection",
                  why="one host's memory leaks: P1 investigates, names it from Prometheus' memory growth, lowers the "
                      "concurrent connections a client may hold at nginx (limit_conn 8), restarts that host behind the "
                      "health gate (the memory comes back); after the checks the containment is reverted"),
+        # the memory criterion out of the way (999999 MB): the host is named by its ERROR lines alone
+        Scenario("wedged", "unit_restarted", {"resolve": "restart", "memory_growth_mb": 999999, "error_threshold": 20},
+                 **_CCT, alert="ConsecutiveErrors",
+                 why="one host's process is wedged: every tool call answers 500 under its clients' steady calls until "
+                     "it restarts; P1 names it by its ERROR lines and restarts it behind the health gate"),
     ),
     "cctelegram-post-incident-validation": (
         Scenario("stop", "named_unhealthy_instance", {"timed_requests": 20, "load_requests": 20}, **_CCT,
@@ -204,9 +240,10 @@ DRILLS.update({
                  why="backend-1 leaks pool connections until its pool is exhausted (503, PoolExhausted): the runbook "
                      "restarts that instance only"),
         Scenario("mysql-max-connections", "idle_sessions_killed", {"kill_idle_for": "1s", "kill_users": ["filler"]},
-                 **_CONNECTOR,
+                 **_CONNECTOR, alert="ConnectorMysqlConnectionsHigh",
                  why="MariaDB's max_connections taken by idle sessions of a `filler` user: the runbook kills that "
-                     "user's idle sessions"),
+                     "user's idle sessions; started by its alert (mysqld_exporter sees every connection taken), on "
+                     "backend-1"),
     ),
     "connector-connector-failures": (
         Scenario("datasource-failing", "breakers_closed", {"breaker_wait": 0}, **_CONNECTOR,
@@ -247,13 +284,13 @@ DRILLS.update({
 # in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
     "inc-006-secret-leak": "it rotates the admin token and revokes a whole org; rehearse it on a lab you then drop",
-    "db-connection-exhaustion": "the labs have no PostgreSQL behind the gateway",
+    "db-connection-exhaustion": "it is drilled on LEGO MCP's PostgreSQL only (--lab kubernetes); the 1C gateway's labs "
+                                "have no PostgreSQL behind the gateway, and the Loyalty API's compose lab names no "
+                                "login for its PostgreSQL (pg_login_*) nor has a fault that holds its connections",
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
-    "health-check": "it is the morning check itself; it has no incident to recover from",
     "lego-shift-handover": "it is read-only and ends green whatever the shift's runs and findings say (a failed run "
                            "is a line of the handover, not a failure); rehearsed by "
                            "tests/integration/lego/test_lego_daily_operations.py",
-    "triage": "it only collects a diagnostics bundle; there is nothing to recover",
     "service-outage": "only its restart remedy is drilled, on a fleet of cctelegram-mcp hosts (--fleet 3 --service "
                       "cctelegram-mcp); its rollback and scale remedies are drilled where they belong, by "
                       "loyalty-api-down on the compose lab and lego-service-outage on the Kubernetes lab, and the 1C "
@@ -344,10 +381,15 @@ DRILLS.update({
                  **_LOYALTY,
                  why="the worker was started with WORKERS_ENABLED=0 and events wait in the outbox: the runbook sets "
                      "it to 1, starts the worker and waits for the outbox to drain"),
+        Scenario("outbox-backlog", "outbox_drained", {"metrics_window": 2, "log_lines": 20, "drain_seconds": 120},
+                 **_LOYALTY, alert="LoyaltyOutboxBacklog",
+                 why="the worker is off while users keep earning: over 1000 events wait in the outbox "
+                     "(LoyaltyOutboxBacklog); the runbook sets WORKERS_ENABLED=1, starts the worker and waits until "
+                     "the backlog is delivered"),
     ),
     "loyalty-outbox-dead": (
         Scenario("dead-events", "dead_resent", {"metrics_window": 1, "log_lines": 5, "deliver_seconds": 90},
-                 **_LOYALTY,
+                 **_LOYALTY, alert="LoyaltyOutboxDeadEvents",
                  why="the merchant answered 429 until events died in the outbox and now accepts again: the runbook "
                      "sees the endpoint accept, requeues the dead events and waits until they are delivered"),
     ),
@@ -412,6 +454,17 @@ DRILLS.update({
                      "them): the runbook's assessment counts the requests in the pods' access logs, it scales the "
                      "dashboard, the workers and the read replicas up and waits until every pod is Ready and serving; "
                      "the load ends with the run, and the undo run scales down a step at a time to the healthy size"),
+    ),
+    # The seed's "Database Connection Exhaustion" (docs/lego-mcp.md): the collection's runbook of it, on the lab's
+    # PostgreSQL; its DBA login is the superuser over the cluster's socket (KubeDrillLab.up). healthy_after=False: the
+    # dashboard's pods come back Ready on their readiness probe's schedule after the run, which the symptom waits for.
+    "db-connection-exhaustion": (
+        Scenario("db-connections-exhausted", "leaked_sessions_terminated",
+                 {"idle_for": "1s", "only_applications": ["celery-worker"]}, **_LEGO, healthy_after=False,
+                 alert="LegoPostgresConnectionsExhausted",
+                 why="idle sessions of a leaking celery-worker hold every PostgreSQL slot lego_mcp can get (the "
+                     "dashboard answers 503): the runbook terminates that application's idle sessions and the "
+                     "dashboard is healthy again"),
     ),
     "lego-morning-health-check": (
         Scenario("db-connections-exhausted", "named_lego_db_slots", **_LEGO, expect_exit=2, healthy_after=False,

@@ -8,8 +8,11 @@ fault), as the inventory host lego-controller; the drill scales the dashboard to
 watcher runs lego-service-outage in check mode and waits (nothing scaled). Approved (with the scenario's
 `-e replicas=2`), the real run scales it back and its smoke test passes, and the alert resolves into both reports.
 Denied, nothing runs but the check run, the dashboard stays at 0 until the drill repairs its own fault, and the
-resolution goes into the check run's report. Every process of the chain is stopped by PID, the stand-in's port is
-closed, and no secret of the lab is in the output or any file of the runs dir. Root (kube_binaries)."""
+resolution goes into the check run's report. And `mcpops drill db-connection-exhaustion --lab kubernetes --via-alert
+--approval approve` on the same lab: the session holder takes every slot lego_mcp can get,
+LegoPostgresConnectionsExhausted fires through the lab's postgres_exporter (the chain's only target), and the approved
+run ends the leaking application's sessions. Every process of the chain is stopped by PID, the stand-in's port is closed, and no secret of the lab is in
+the output or any file of the runs dir. Root (kube_binaries)."""
 
 import json
 import os
@@ -53,8 +56,8 @@ class Lab:
     def status(self):
         return json.loads(mcpops("lab", "status", "--json", *self.flags).stdout)
 
-    def alert_drill(self, runs, approval):
-        return mcpops("drill", RUNBOOK, "--lab", "kubernetes", "--dir", str(self.state), "--fault", FAULT,
+    def alert_drill(self, runs, approval, runbook=RUNBOOK, fault=FAULT):
+        return mcpops("drill", runbook, "--lab", "kubernetes", "--dir", str(self.state), "--fault", fault,
                       "--via-alert", "--approval", approval, env={"MCPOPS_RUNS_DIR": str(runs)})
 
 
@@ -79,18 +82,22 @@ def kube_lab(kube_binaries, tmp_path_factory):
     assert not pids.pid_alive(record["agent"]["pid"])
 
 
-def chain_gone(out):
+def chain_gone(out, probe=True):
     """The four processes of the chain and the lab's postgres_exporter, each named with its PID in the output, are
-    gone; the Service's stand-in (a thread of the drill) closed its port."""
+    gone; the Service's stand-in (a thread of the drill) closed its port. probe=False: a drill of the database's alert,
+    whose chain has no blackbox_exporter and no stand-in."""
     started = {name: int(pid) for name, pid in re.findall(r"^(mcpops watch|alertmanager|blackbox_exporter|prometheus) "
                                                          r"\(pid (\d+)\)", out, re.M)}
-    assert set(started) == set(CHAIN), out[:3000]
+    assert set(started) == set(CHAIN if probe else [name for name in CHAIN if name != "blackbox_exporter"]), \
+        out[:3000]
     [started["postgres_exporter"]] = [int(pid) for pid in re.findall(r"postgres_exporter \(pid (\d+)\) stopped by "
                                                                      r"PID", out)]
     assert not [name for name, pid in started.items() if pids.pid_alive(pid)]
-    [port] = re.findall(r"the dashboard Service's stand-in http://127\.0\.0\.1:(\d+)/ closed", out)
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", int(port))) != 0
+    ports = re.findall(r"the dashboard Service's stand-in http://127\.0\.0\.1:(\d+)/ closed", out)
+    assert len(ports) == (1 if probe else 0), out[-3000:]
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", int(port))) != 0
     assert "the chain's logs are kept in" not in out  # its temp dir removed, the watcher's log kept in the run dir
 
 
@@ -183,4 +190,59 @@ def test_a_denied_scale_changes_nothing_and_the_drill_repairs_its_own_fault(kube
     chain_gone(out)
     status = kube_lab.status()
     assert status["healthy"] is True, status
+    no_secret(canaries, proc, runs)
+
+
+def test_idle_sessions_holding_every_slot_fire_the_db_alert_and_the_approved_runbook_ends_them(kube_lab, tmp_path):
+    """LegoPostgresConnectionsExhausted -> db-connection-exhaustion (the seed's "Database Connection Exhaustion"): the
+    lab's session holder takes every slot lego_mcp can get (idle sessions of application celery-worker), the chain
+    scrapes the database's exporter alone, the check run terminates nothing, the approved run (the approver's
+    idle_for and only_applications) ends those sessions as the superuser over the cluster's socket, and the dashboard
+    is healthy again."""
+    runbook, fault, alert = "db-connection-exhaustion", "db-connections-exhausted", "LegoPostgresConnectionsExhausted"
+    runs, canaries = tmp_path / "runs", kube_lab.secrets()
+    proc = kube_lab.alert_drill(runs, "approve", runbook, fault)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-8000:]
+    assert re.search(r"drill %s \(%s, lego-mcp on the kubernetes lab, via alert %s, approved\): PASSED" % (
+        runbook, fault, alert), proc.stdout), out[-4000:]
+    # the database's exporter, as the inventory host; no probe of the dashboard (its alert would start another run)
+    assert re.search(r"job lego-postgres: http://127\.0\.0\.1:\d+/metrics as lego-controller", out), out[:3000]
+    assert "job lego-mcp-health" not in out and "blackbox_exporter (pid" not in out
+    assert "prometheus: %s pending since" % alert in out and "(instance lego-controller)" in out
+    assert '-e idle_for=1s -e only_applications=["celery-worker"]' in out
+
+    check_run, approved_run = sorted(runs.glob("*-%s*" % runbook))
+    check = json.loads((check_run / "report.json").read_text())
+    report = json.loads((approved_run / "report.json").read_text())
+    assert check["check_mode"] is True and report["check_mode"] is False and report["status"] == "ok"
+    assert report["approval"]["status"] == "approved"
+    assert set(check["hosts"]) == set(report["hosts"]) == {"lego-controller"}
+    assert report["alert"]["name"] == alert and report["alert"]["instance"] == "lego-controller"
+    assert report["alert"]["labels"]["runbook"] == runbook and report["alert"]["labels"]["job"] == "lego-postgres"
+    assert report["alert"]["resolved_at"] and check["alert"]["resolved_at"] == report["alert"]["resolved_at"]
+    said = decisions(runs)
+    assert said[0]["decision"] == "pending approval" and sorted(d["decision"] for d in said[1:]) == [
+        "approved", "resolved"], said
+
+    checks = checks_of(approved_run)
+    # before the approval the leaked sessions were all there; after the run none, and the dashboard healthy again
+    before = checks["check_changed_nothing"]
+    assert before["ok"] and re.search(r"; leaked_sessions_terminated: [1-9]\d* sessions of celery-worker left",
+                                      before["detail"]), before
+    after = checks["leaked_sessions_terminated"]
+    assert after["ok"] and after["detail"] == "0 sessions of celery-worker left in pg_stat_activity; the dashboard " \
+                                              "is healthy", after
+    assert checks["resolved"]["ok"]
+    timings = json.loads((approved_run / "drill.json").read_text())["via_alert"]["timings"]
+    parts = sum(timings[name] for name in ("detection", "dispatch", "check_run", "approval", "runbook", "verify"))
+    assert abs(parts - timings["fault_to_healthy"]) <= 0.5, timings
+
+    chain_gone(out, probe=False)
+    assert "== 7/7 Lab left running (it was running before the drill)" in out
+    # healthy for the next drill: the lab's repair stops the fault's holder process, whose sessions the run ended
+    repair = mcpops("lab", "repair", fault, *kube_lab.flags)
+    assert repair.returncode == 0, repair.stdout[-2000:] + repair.stderr[-2000:]
+    status = kube_lab.status()
+    assert status["healthy"] is True and "session-holder" not in status["pids"], status
     no_secret(canaries, proc, runs)

@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 
-from mcpops.lab.fleet import cctelegram_releases as releases, image, reference_services as reference
+from mcpops.lab.fleet import cctelegram_releases as releases, client_traffic, image, reference_services as reference
 from mcpops.lab.fleet.errors import FleetError
 from mcpops.lab.gateway.fsutil import atomic_write
 
@@ -51,6 +51,9 @@ LOG_DIR = "/var/log/cctelegram"              # application.log, security.log (JS
 UNITS_DIR = image.FLEET_ETC + "/units"
 DROPIN_DIR = f"/run/systemd/system/{MCP_UNIT}.service.d"  # runtime: gone at the next boot
 CRASH_LOOP_DROPIN = DROPIN_DIR + "/50-mcpops-crash-loop.conf"
+# wedged and memory-leak: what the fault put in faults.json goes at the next start (a restart clears the process's
+# state, as a real one does)
+RESTART_CLEARS_DROPIN = DROPIN_DIR + "/60-mcpops-restart-clears.conf"
 MISSING_KEY_FILE = ETC + "/api_key.missing"  # the crash-loop fault points the unit here
 BOT_TOKEN_FILE = ETC + "/bot_token"
 STANDBY_MARKER = "cctelegram.standby"       # in host.fleet_etc: prepare(standby=True) writes it
@@ -258,7 +261,9 @@ def activate(host, pid, restart=False):
     leaked = "leak_mb" in host.run(pid, ["cat", f"{STATE_DIR}/faults.json"], check=False).stdout
     moved = releases.clear_bad(releases_dir(host))
     host.run(pid, ["systemctl", "disable", "--now", "--no-block", f"{image.SERVICE_NAME}.service"], check=False)
-    host.run(pid, ["rm", "-f", CRASH_LOOP_DROPIN, f"{STATE_DIR}/faults.json", f"{BRIDGE_STATE_DIR}/faults.json"])
+    _stop_client(host, pid)  # the steady client of server-errors, wedged, auth-failures
+    host.run(pid, ["rm", "-f", CRASH_LOOP_DROPIN, RESTART_CLEARS_DROPIN, f"{STATE_DIR}/faults.json",
+                   f"{BRIDGE_STATE_DIR}/faults.json"])
     host.run(pid, ["systemctl", "kill", "--signal=SIGCONT", bridge], check=False)  # bridge-hung; harmless else
     host.run(pid, ["systemctl", "daemon-reload"])  # a removed drop-in, a rewritten unit file
     if is_standby(host):
@@ -386,15 +391,29 @@ def bridge_hung(fleet, host):
             f"systemd); {host.api_url}/health answers {status} (`mcpops fleet up` sends SIGCONT)")
 
 
-LEAK_MB_PER_SECOND = 4
+# 8 MB/s: MemoryLeakDetection's growth of over 100 MiB within the lab's 30 s window (mcpops.drill.alert_chain's
+# LAB_RANGE), with room for a loaded machine's slower ticks
+LEAK_MB_PER_SECOND = 8
 LEAK_MAX_MB = 192
 LEAK_SEEN_MB = 16  # the growth the fault waits to see before it says so
 
 
+def _cleared_by_restart(host, pid, fault):
+    """A runtime drop-in whose ExecStartPre removes faults.json at cctelegram-mcp's next start: the fault lives in the
+    process, and a restart starts a clean one."""
+    dropin = (f"# mcpops fleet break {host.name} {fault}: a restart clears it; `mcpops fleet up` removes this\n"
+              f"[Service]\nExecStartPre=/bin/rm -f {STATE_DIR}/faults.json\n")
+    host.run(pid, ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$3"', "sh", DROPIN_DIR, dropin,
+                   RESTART_CLEARS_DROPIN])
+    host.run(pid, ["systemctl", "daemon-reload"])
+
+
 def memory_leak(fleet, host):
-    """cctelegram-mcp's RSS grows LEAK_MB_PER_SECOND a second up to LEAK_MAX_MB more, kept until a restart."""
+    """cctelegram-mcp's RSS grows LEAK_MB_PER_SECOND a second up to LEAK_MAX_MB more, kept until a restart (which
+    starts a process that does not leak: _cleared_by_restart)."""
     pid = _running_pid(fleet, host)
     before = metric(host, "process_memory_bytes") or 0.0
+    _cleared_by_restart(host, pid, "memory-leak")
     path = _merge_faults(host, pid, {"leak_mb_per_second": LEAK_MB_PER_SECOND, "leak_max_mb": LEAK_MAX_MB})
     deadline = time.monotonic() + 30
     rss = before
@@ -423,6 +442,122 @@ def error_storm(fleet, host):
             f"{failed} of {ERROR_PROBES} requests to {host.api_url}/tools/get_bridge_status answered 500")
 
 
+# Faults whose symptom shows only under traffic (the alerts of issue 21 count 5xx and refused requests): the host's own
+# steady client (client_traffic.UNIT, a transient unit inside the host, RuntimeMaxSec-bounded) calls it.
+SERVER_ERROR_TYPE = "TelegramConnectionError"
+SERVER_ERRORS_RATE = 1    # 5xx a second: CctelegramServerErrors' share (over 5 %), and under ConsecutiveErrors' 50 in
+                          # the lab's 30 s window (docs/alerting.md)
+WEDGED_RATE = 3           # 5xx a second: over ConsecutiveErrors' 50 in the lab's window
+WEDGED_PROBES = 20        # the wedged fault's own calls at once, as P1's default error threshold (20)
+AUTH_FAILURES_RATE = 2    # refused requests a second: over CctelegramSecurityEvents' 20 in the lab's window
+OFFENDER_SOURCE = "127.0.0.66"  # the auth-failures client's own address: the client_ip of its SECURITY lines
+
+_DROP_FAULTS = """
+import json, os, sys
+path = sys.argv[1] + "/faults.json"
+try:
+    faults = json.load(open(path))
+except (OSError, ValueError):
+    faults = {}
+faults = {k: v for k, v in (faults if isinstance(faults, dict) else {}).items() if k not in sys.argv[2:]}
+with open(path + ".tmp", "w") as fh:
+    json.dump(faults, fh)
+os.replace(path + ".tmp", path)
+"""
+
+
+def _stop_client(host, pid):
+    host.run(pid, ["systemctl", "stop", f"{client_traffic.UNIT}.service"], check=False)
+
+
+def _start_client(host, pid, rate, path, method="GET", wrong_key=False, source=None):
+    """The host's steady client started anew (client_traffic); the words that say what it does."""
+    _stop_client(host, pid)
+    argv = client_traffic.argv(f"http://{host.address}:{API_PORT}{path}", rate, method,
+                               key_file=None if wrong_key else f"{ETC}/api_key", wrong_key=wrong_key, source=source)
+    host.run(pid, client_traffic.systemd_run(argv, image.MCPOPS_SRC))
+    host.wait_unit(pid, ("active",), timeout=15, unit=client_traffic.UNIT)
+    who = f"a client with a wrong key from {source}" if wrong_key else "a client with the host's key"
+    return (f"{who} calls {method} {path} {rate:g} times a second ({client_traffic.UNIT} on {host.name}, "
+            f"{client_traffic.LIFETIME_SECONDS}s at most)")
+
+
+def _drop_faults(host, pid, keys):
+    host.run(pid, ["python3", "-c", _DROP_FAULTS, STATE_DIR, *keys])
+
+
+def server_errors(fleet, host):
+    """Every /tools/* request answers 500 (an ERROR line with SERVER_ERROR_TYPE) while the host's client calls one a
+    second; /health and /metrics answer as before."""
+    pid = _running_pid(fleet, host)
+    path = _merge_faults(host, pid, {"error_rate": 1, "error_type": SERVER_ERROR_TYPE})
+    client = _start_client(host, pid, SERVER_ERRORS_RATE, "/tools/get_bridge_status", "POST")
+    status = request(host, "/tools/get_bridge_status", method="POST")[0]
+    return (f"server-errors: {{\"error_rate\": 1, \"error_type\": \"{SERVER_ERROR_TYPE}\"}} in {host.name}:{path}; "
+            f"{client}; POST /tools/get_bridge_status answers {status}")
+
+
+def wedged(fleet, host):
+    """The process is wedged: every /tools/* request answers 500 (TelegramAPIError) while the host's client calls three
+    a second, until the process restarts. The lab's stand-in for a state only a restart clears (a stuck connection
+    pool): _cleared_by_restart."""
+    pid = _running_pid(fleet, host)
+    _cleared_by_restart(host, pid, "wedged")
+    path = _merge_faults(host, pid, {"error_rate": 1, "error_type": ERROR_TYPE})
+    client = _start_client(host, pid, WEDGED_RATE, "/tools/get_bridge_status", "POST")
+    # as many at once as P1's default error threshold: its investigation right after the fault names the host
+    failed = [request(host, "/tools/get_bridge_status", method="POST")[0] for _ in range(WEDGED_PROBES)].count(500)
+    return (f"wedged: {{\"error_rate\": 1, \"error_type\": \"{ERROR_TYPE}\"}} in {host.name}:{path} until "
+            f"{MCP_UNIT} restarts ({RESTART_CLEARS_DROPIN}); {client}; {failed} of {WEDGED_PROBES} probes answered "
+            "500")
+
+
+def auth_failures(fleet, host):
+    """A client with a stale API key calls /health twice a second from OFFENDER_SOURCE: each request 401 and a SECURITY
+    line in security.log (cctelegram_security_events_total{event="SECURITY"})."""
+    pid = _running_pid(fleet, host)
+    client = _start_client(host, pid, AUTH_FAILURES_RATE, "/health", wrong_key=True, source=OFFENDER_SOURCE)
+    return f"auth-failures: {client}; each answered 401 (a SECURITY line in {LOG_DIR}/security.log)"
+
+
+# What undoes a fault without `mcpops fleet up` (a drill that repairs its own fault: an alert drill of a read-only
+# runbook, or after a denial); each returns one line.
+
+def _undo_storm(fleet, host, fault, dropin=None):
+    pid = _running_pid(fleet, host)
+    _stop_client(host, pid)
+    _drop_faults(host, pid, ("error_rate", "error_type"))
+    if dropin:
+        host.run(pid, ["rm", "-f", dropin])
+        host.run(pid, ["systemctl", "daemon-reload"])
+    status = request(host, "/tools/get_bridge_status", method="POST")[0]
+    return (f"{fault} undone on {host.name}: {client_traffic.UNIT} stopped, the error storm out of faults.json; "
+            f"POST /tools/get_bridge_status answers {status}")
+
+
+def repair_auth_failures(fleet, host):
+    _stop_client(host, _running_pid(fleet, host))
+    return f"auth-failures undone on {host.name}: {client_traffic.UNIT} (the client with the wrong key) stopped"
+
+
+def repair_memory_leak(fleet, host):
+    """The leak out of faults.json, then a restart: only a restart gives the memory back."""
+    pid = _running_pid(fleet, host)
+    _drop_faults(host, pid, ("leak_mb_per_second", "leak_max_mb"))
+    host.run(pid, ["rm", "-f", RESTART_CLEARS_DROPIN])
+    host.run(pid, ["systemctl", "daemon-reload"])
+    host.run(pid, ["systemctl", "restart", f"{MCP_UNIT}.service"], timeout=WAIT)
+    return f"memory-leak undone on {host.name}: {MCP_UNIT} restarted; /health {wait_health(host, (200,))}"
+
+
+REPAIRS = {
+    "server-errors": lambda fleet, host: _undo_storm(fleet, host, "server-errors"),
+    "wedged": lambda fleet, host: _undo_storm(fleet, host, "wedged", RESTART_CLEARS_DROPIN),
+    "auth-failures": repair_auth_failures,
+    "memory-leak": repair_memory_leak,
+}
+
+
 FAULTS = {
     "unhealthy": unhealthy,
     "healthy": healthy,
@@ -433,4 +568,7 @@ FAULTS = {
     "bridge-hung": bridge_hung,
     "memory-leak": memory_leak,
     "error-storm": error_storm,
+    "server-errors": server_errors,
+    "wedged": wedged,
+    "auth-failures": auth_failures,
 }

@@ -491,6 +491,80 @@ def not_ready(lab):
     return f"not-ready: moved {index} to {aside}; /readyz now answers {status} {body}"
 
 
+def repair_not_ready(lab):
+    """index/ back from <state dir>/index.moved (what not-ready moved aside); one that exists again is left alone."""
+    index, aside = lab.data_dir / "index", lab.state_dir / "index.moved"
+    if not aside.is_dir():
+        return f"not-ready: nothing to repair (no {aside})"
+    if index.exists():
+        return f"not-ready: {index} exists again; {aside} left for a person to compare and remove"
+    os.rename(aside, index)
+    status, _ = http_json(lab.api_url + "/readyz", timeout=3)
+    return f"not-ready: moved {aside} back to {index}; /readyz now answers {status}"
+
+
+# -- 5xx (OnecGatewayServerErrors, health-check) --------------------------------------------------------------------
+# usage.jsonl made a link to a log volume that is not there: the gateway cannot append a tool call's usage line and
+# answers every tools/call 500 (its internal error) while /healthz and /readyz stay 200. Then a client calls.
+
+USAGE_LOG_CALLS = 40        # tools/call list_profiles of one client, each answered 500
+USAGE_LOG_FIRST = 4         # of them the first few, USAGE_LOG_PAUSE s apart: a series the gateway starts at its first
+USAGE_LOG_PAUSE = 0.5       # 500 must be scraped before Prometheus can count an increase (a burst between two scrapes
+                            # would never show), and a few stay under OnecGatewayServerErrors' 10; then the rest at once
+
+
+def _usage_paths(lab):
+    """(usage.jsonl, where the fault keeps the file, the log volume the link points into: never there)."""
+    return lab.data_dir / "usage.jsonl", lab.state_dir / "usage.jsonl.aside", lab.state_dir / "log-volume"
+
+
+def usage_log_unwritable(lab):
+    """usage.jsonl becomes a link to <state dir>/log-volume/usage.jsonl, a volume that is not mounted (the dir does
+    not exist), as when a gateway's usage log lives on a log volume of its own that did not come back; the file is
+    kept aside (a hard link first, then the link put in its place at once: no line is lost). A client then calls
+    tools/call USAGE_LOG_CALLS times, the first USAGE_LOG_FIRST a moment apart: every call fails with 500."""
+    _require_healthy(lab)
+    usage, aside, volume = _usage_paths(lab)
+    if usage.is_symlink() or aside.exists():
+        raise LabError(f"usage-log-unwritable: already in place ({usage} is a link, or {aside} exists); "
+                       "repair it first")
+    if volume.exists():
+        raise LabError(f"usage-log-unwritable: {volume} exists; the fault needs a log volume that is not there")
+    if not usage.exists():
+        atomic_write(usage, "", 0o640)
+    os.link(usage, aside)
+    link = lab.data_dir / ".usage.jsonl.fault-link"
+    link.unlink(missing_ok=True)
+    os.symlink(volume / "usage.jsonl", link)
+    os.replace(link, usage)
+    token, secret = _issue(lab, "n8n-automation", _FAULT_ORG, 10000)
+    caller = _McpCaller(lab, secret)
+    try:
+        for number in range(USAGE_LOG_CALLS):
+            caller.call("tools/call", {"name": "list_profiles", "arguments": {}})
+            if number < USAGE_LOG_FIRST:
+                time.sleep(USAGE_LOG_PAUSE)
+    finally:
+        caller.close()
+    del secret
+    path = _record(lab, "usage-log-unwritable", **_token_facts(token), calls=caller.statuses, link=str(usage),
+                   points_to=str(volume / "usage.jsonl"), aside=str(aside))
+    if not any(500 <= status < 600 for status in caller.statuses):
+        raise LabError(f"usage-log-unwritable: tools/call answered {caller.statuses}, no 5xx; recorded in {path}")
+    return (f"usage-log-unwritable: {usage} links to {volume / 'usage.jsonl'} (no such volume; the file kept as "
+            f"{aside}); client {token['clientId']} called tools/call list_profiles {USAGE_LOG_CALLS} times, the first "
+            f"{USAGE_LOG_FIRST} {USAGE_LOG_PAUSE:g}s apart (HTTP {caller.statuses}); recorded in {path}")
+
+
+def repair_usage_log(lab):
+    """usage.jsonl a file again: the one kept aside put back in place of the link, at once."""
+    usage, aside, _ = _usage_paths(lab)
+    if not aside.exists():
+        return f"usage-log-unwritable: nothing to repair (no {aside})"
+    os.replace(aside, usage)
+    return f"usage-log-unwritable: {usage} is the file again (the link to the missing log volume replaced)"
+
+
 # -- backup age (backup-scheduled, OnecGatewayBackupStale) -----------------------------------------------------------
 
 STALE_BACKUP_HOURS = 30  # past OnecGatewayBackupStale's 26 h (extensions/prometheus/rules/onec-gateway.rules.yml)
@@ -567,7 +641,60 @@ def repair_stale_backup(lab):
     return f"stale-backup: {len(back)} backup(s) have their true dates again"
 
 
-_REPAIRS = {"stale-backup": repair_stale_backup}
+def _backups_aside(lab):
+    return lab.state_dir / "backups.moved"
+
+
+def no_backup(lab):
+    """Every backup under backups/ (each dir the gateway lists) moved into <state dir>/backups.moved: the gateway's
+    onec_gateway_backups is 0, as on a gateway that never took one (OnecGatewayNoBackup); the ids are recorded for
+    the repair. backups/ itself and its dot entries stay."""
+    _require_healthy(lab)
+    root, aside = lab.data_dir / "backups", _backups_aside(lab)
+    if aside.exists():
+        raise LabError(f"no-backup: {aside} already exists; repair the fault first")
+    moved = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if root.is_dir() else []
+    aside.mkdir(mode=0o700)
+    for backup_id in moved:
+        os.rename(root / backup_id, aside / backup_id)
+    path = _record(lab, "no-backup", moved=moved, aside=str(aside))
+    status, body = http_json(lab.api_url + "/api/system/backups", token=lab.admin_token(), timeout=10)
+    left = len((body or {}).get("backups") or []) if status == 200 else None
+    return (f"no-backup: moved {len(moved)} backup(s) from {root} to {aside}; the gateway lists {left}; "
+            f"recorded in {path}")
+
+
+def repair_no_backup(lab):
+    """The backups no-backup moved aside back under backups/ (beside any taken since); the aside dir removed."""
+    root, aside = lab.data_dir / "backups", _backups_aside(lab)
+    if not aside.is_dir():
+        return f"no-backup: nothing to repair (no {aside})"
+    root.mkdir(mode=0o700, exist_ok=True)
+    back, kept = [], []
+    for entry in sorted(aside.iterdir()):
+        if (root / entry.name).exists():
+            kept.append(entry.name)
+            continue
+        os.rename(entry, root / entry.name)
+        back.append(entry.name)
+    if kept:
+        return f"no-backup: {len(back)} backup(s) back under {root}; {', '.join(kept)} already there, left in {aside}"
+    aside.rmdir()
+    return f"no-backup: {len(back)} backup(s) back under {root}"
+
+
+def repair_upstream(lab):
+    """The lab's 1C upstream serving again: its web server started when it is stopped, its cluster healthy."""
+    upstream, server = _upstream(lab)
+    upstream.set_mode("healthy")
+    return f"the lab OData upstream (pid {server.pid}, port {server.ports.get('odata')}) answers $metadata again"
+
+
+_REPAIRS = {"stale-backup": repair_stale_backup, "no-backup": repair_no_backup, "not-ready": repair_not_ready,
+            "usage-log-unwritable": repair_usage_log, "upstream-down": repair_upstream,
+            "upstream-slow": repair_upstream, "upstream-cluster-down": repair_upstream,
+            "upstream-web-down": repair_upstream}
 
 
 def repair(lab, fault):
@@ -597,6 +724,8 @@ _FAULTS = {
     "fill-volume": fill_volume,
     "not-ready": not_ready,
     "stale-backup": stale_backup,
+    "no-backup": no_backup,
+    "usage-log-unwritable": usage_log_unwritable,
 }
 FAULTS = tuple(_FAULTS)
 

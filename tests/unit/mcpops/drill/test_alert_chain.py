@@ -164,6 +164,18 @@ def test_each_lab_offers_the_job_its_service_s_rules_select_on(tmp_path):
         ("connector-mcp-health", "backend-1", "http://127.0.0.1:8001/api/health", True),
         ("connector-mcp-health", "backend-2", "http://127.0.0.1:8002/api/health", True)]
     assert alert_chain.rule_jobs(rules, "ConnectorMcpHealthFailing") == ["connector-mcp-health"]
+    # an alert on its MariaDB: the lab's mysqld_exporter alone (its start: test_mysqld_exporter.py), as backend-1
+    from mcpops.drill.scenarios import CONNECTOR, choose
+
+    connector.mysql_exporter = lambda: SimpleNamespace(address="127.0.0.1:9104")
+    mysql = choose("connector-db-connections", "mysql-max-connections", service=CONNECTOR)
+    [db] = connector.alert_targets(mysql)
+    assert db == alert_chain.AlertTarget("connector-mysql", "backend-1", "127.0.0.1:9104", scrape_interval="5s")
+    assert alert_chain.rule_jobs(rules, mysql.alert) == [ConnectorDrillLab.DB_ALERT_JOB]
+    # every 5 s (each scrape a login into the slot a full server keeps), the other jobs at the lab's 1 s
+    configs = alert_chain.scrape_configs([db, alert_chain.AlertTarget("onec-gateway", "lab-gateway", "127.0.0.1:1")])
+    assert [(c["job_name"], c["scrape_interval"], c["scrape_timeout"]) for c in configs] == [
+        ("connector-mysql", "5s", "5s"), ("onec-gateway", "1s", "1s")]
 
     compose = ComposeDrillLab.__new__(ComposeDrillLab)
     compose.lab = SimpleNamespace(url="http://127.0.0.1:36193", metrics_token_file=tmp_path / "metrics_token")

@@ -158,3 +158,50 @@ def test_lego_mcp_health_failing_starts_lego_service_outage_through_an_approval_
     # a bad image leaves the old pods serving (maxUnavailable 0): /health never fails, no alert starts it
     with pytest.raises(DrillError, match="has no alert that fires on the lab"):
         plan_alert_drill(OUTAGE, scenario("bad-image"), KUBERNETES, LEGO, "approve")
+
+
+def test_lego_postgres_connections_exhausted_starts_db_connection_exhaustion_through_an_approval():
+    """The seed's "Database Connection Exhaustion" is db-connection-exhaustion's (docs/lego-mcp.md): its alert starts
+    it on the Kubernetes lab, the chain scraping the database's exporter alone (the dashboard's probe would fire
+    LegoMcpHealthFailing as well, whose minutes-long check run the watcher would run first)."""
+    from mcpops.drill import lego_checks
+
+    exhaustion = next(r for r in discover() if r.id == "db-connection-exhaustion")
+    [drill] = [s for s in scenarios.DRILLS["db-connection-exhaustion"] if s.alert]
+    assert (drill.fault, drill.alert, drill.labs, drill.services) == (
+        "db-connections-exhausted", "LegoPostgresConnectionsExhausted", (KUBERNETES,), (LEGO,))
+    assert scenarios.alerted_scenario("db-connection-exhaustion", KUBERNETES, LEGO) is drill
+    plan_alert_drill(exhaustion, drill, KUBERNETES, LEGO, "approve")
+    with pytest.raises(DrillError, match="does not allow auto-remediation: drill it with --approval"):
+        plan_alert_drill(exhaustion, drill, KUBERNETES, LEGO)
+    # which sessions to end is the approver's: the leaking application's, idle for a second already
+    assert approval_inputs(drill) == ["-e", "idle_for=1s", "-e", 'only_applications=["celery-worker"]']
+    assert "db-connection-exhaustion --fault db-connections-exhausted" in scenarios.alert_drillable()
+    # the 1C gateway's labs have no PostgreSQL: the refusal says where it is drilled
+    with pytest.raises(DrillError, match=r"db-connection-exhaustion cannot be drilled for onec-gateway: .*"
+                                         r"--lab kubernetes"):
+        scenarios.choose("db-connection-exhaustion")
+
+    lab = KubeDrillLab.__new__(KubeDrillLab)
+    lab.service_address = None
+    lab.db_exporter = SimpleNamespace(address="127.0.0.1:9187", pid=4242, stop=lambda: None)
+    assert lab.alert_targets(drill) == [alert_chain.AlertTarget("lego-postgres", "lego-controller", "127.0.0.1:9187")]
+    assert lab.service_address is None  # no probe, no stand-in
+    assert alert_chain.rule_jobs(RULES, drill.alert) == [KubeDrillLab.DB_ALERT_JOB]
+
+    # gone, and the dashboard healthy again; a session left, the dashboard not healthy, or no answer: not repaired
+    assert lego_checks.check_leaked_sessions_terminated("c", "celery-worker", 0, True).ok
+    assert not lego_checks.check_leaked_sessions_terminated("c", "celery-worker", 3, True).ok
+    assert not lego_checks.check_leaked_sessions_terminated("c", "celery-worker", 0, "0 Ready dashboard pods").ok
+    said = lego_checks.check_leaked_sessions_terminated("c", "celery-worker", None, True)
+    assert not said.ok and "did not answer" in said.detail
+
+
+def test_the_dba_login_goes_beside_the_lab_s_inventory_and_holds_no_password(tmp_path):
+    lab = KubeDrillLab.__new__(KubeDrillLab)
+    lab.recorded = SimpleNamespace(inventory_path=tmp_path / "inventory" / "hosts.yml")
+    lab.stack = SimpleNamespace(pg=SimpleNamespace(dir="/tmp/mcpops-pg-x", port=54321))
+    path = lab.write_dba_login()
+    assert path == tmp_path / "inventory" / "group_vars" / "gateways" / "dba.yml"
+    assert yaml.safe_load(path.read_text()) == {"pg_login_unix_socket": "/tmp/mcpops-pg-x", "pg_login_port": 54321,
+                                                "pg_login_user": "postgres", "pg_login_db": "postgres"}

@@ -25,8 +25,9 @@ def test_the_table_names_real_runbooks_real_faults_and_declared_extra_vars():
             assert not s.symptom.startswith("named_") or s.symptom in checks.NAMED_PATTERNS
             assert set(s.extra_vars) <= set(runbook.extra_vars), (runbook_id, s.extra_vars)
             assert s.expect_exit in (0, 2)
-            # A repairing drill needs a runbook that changes things; a read-only one can only name the fault.
-            assert s.expect_exit == 2 or runbook.changes, runbook_id
+            # A repairing drill needs a runbook that changes things; a read-only one can only name the fault (it ends
+            # red, or green like triage with the fault named in its bundle: a bundle_* symptom).
+            assert s.expect_exit == 2 or runbook.changes or s.symptom.startswith("bundle_"), runbook_id
             assert s.services and set(s.services) <= set(scenarios.SERVICES), (runbook_id, s.services)
             assert s.targets in (scenarios.ALL, scenarios.FIRST, scenarios.LAB)
             assert s.undo_vars is None or set(s.undo_vars) <= set(runbook.extra_vars), (runbook_id, s.undo_vars)
@@ -52,7 +53,7 @@ def test_every_runbook_is_either_drillable_or_has_a_reason():
     for runbook_id in set(scenarios.DRILLS) & set(scenarios.NOT_DRILLABLE):
         drilled = {service for s in scenarios.DRILLS[runbook_id] for service in s.services}
         assert drilled < set(scenarios.SERVICES), runbook_id
-    assert set(scenarios.DRILLS) & set(scenarios.NOT_DRILLABLE) == {"service-outage"}
+    assert set(scenarios.DRILLS) & set(scenarios.NOT_DRILLABLE) == {"service-outage", "db-connection-exhaustion"}
 
 
 def test_choose_defaults_to_the_first_scenario_the_lab_has():
@@ -90,8 +91,8 @@ def test_choose_picks_the_services_scenario():
 
 
 @pytest.mark.parametrize("args, words", [
-    (("triage",), ["triage cannot be drilled", "diagnostics bundle", "drillable: backup-scheduled, ",
-                   "inc-001-gateway-down, inc-002-auth-failures"]),
+    (("inc-006-secret-leak",), ["inc-006-secret-leak cannot be drilled", "rotates the admin token",
+                                "drillable: backup-scheduled, ", "inc-001-gateway-down, inc-002-auth-failures"]),
     (("no-such-runbook",), ["no-such-runbook cannot be drilled", "drillable:"]),
     (("inc-003-restore", "crash"), ["no drill with --fault crash", "corrupt-store, bad-migration"]),
     (("inc-004-upstream-degraded", None, scenarios.FLEET), ["cannot be drilled on the fleet lab", "local lab only"]),
@@ -242,11 +243,13 @@ def test_connector_choice_and_refusals():
 
 def test_the_1c_runbooks_are_listed_first():
     listed = scenarios.drillable()
-    assert listed[:14] == ["backup-scheduled", "cert-renewal", "inc-001-gateway-down", "inc-002-auth-failures",
-                           "inc-003-restore", "inc-004-upstream-degraded", "inc-005-rate-limit", "rolling-restart",
+    assert listed[:16] == ["backup-scheduled", "cert-renewal", "health-check", "inc-001-gateway-down",
+                           "inc-002-auth-failures", "inc-003-restore", "inc-004-upstream-degraded",
+                           "inc-005-rate-limit", "rolling-restart", "triage",
                            "cctelegram-auto-recovery", "cctelegram-bridge-recovery", "cctelegram-p0-response",
                            "cctelegram-p1-response", "cctelegram-post-incident-validation", "service-outage"]
-    assert set(listed[14:]) == {r for r in scenarios.DRILLS if r.startswith(("connector-", "loyalty-", "lego-"))}
+    assert set(listed[16:]) == {r for r in scenarios.DRILLS if r.startswith(("connector-", "loyalty-", "lego-"))} | {
+        "db-connection-exhaustion"}  # LEGO MCP's PostgreSQL
 
 
 def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():

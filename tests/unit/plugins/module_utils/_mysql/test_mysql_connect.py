@@ -59,6 +59,37 @@ def test_connect_errors_name_where_what_and_next(exc, hint):
     assert err.value.errno == (exc.args[0] if isinstance(exc.args[0], int) else None)
 
 
+class BusyThenFreeDriver:
+    """A full server whose reserved slot is taken twice ("Too many connections"), then free."""
+    MySQLError = FakeError
+
+    def __init__(self, busy):
+        self.busy, self.calls = busy, 0
+
+    def connect(self, **kw):
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise FakeError(1040, "Too many connections")
+        return "a connection"
+
+
+def test_too_many_connections_is_tried_again_for_a_moment_before_it_is_the_answer(monkeypatch):
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._mysql import connect as connect_module
+
+    monkeypatch.setattr(connect_module.time, "sleep", lambda seconds: None)
+    driver = BusyThenFreeDriver(busy=2)
+    assert connect(PARAMS, driver=driver).conn == "a connection" and driver.calls == 3
+    # other errors are the answer at once: a wrong password is not tried again
+    denied = FakeDriver(FakeError(1045, "Access denied"))
+    with pytest.raises(MysqlError):
+        connect(PARAMS, driver=denied)
+    # past the deadline the refusal is the answer, with its hint
+    monkeypatch.setattr(connect_module, "TOO_MANY_RETRY_SECONDS", 0.0)
+    with pytest.raises(MysqlError) as err:
+        connect(PARAMS, driver=BusyThenFreeDriver(busy=5))
+    assert "out of connections" in err.value.msg
+
+
 def test_missing_driver(monkeypatch):
     monkeypatch.setitem(sys.modules, "pymysql", None)  # import raises ImportError
     with pytest.raises(DriverMissing) as err:
