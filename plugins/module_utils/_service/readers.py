@@ -4,7 +4,8 @@
 
 ``read_status(params, run, which, clock)`` runs them through ``run(argv) -> (rc, stdout, stderr)``
 (AnsibleModule.run_command in the module, a fake in unit tests) and hands the output to the parsers
-in status.py; crash_loop adds the verdict. Nothing here changes anything."""
+in status.py; crash_loop adds the verdict. supervisor's three reads go over supervisord's XML-RPC socket
+in this process when they can (supervisor_rpc.py), else through supervisorctl. Nothing here changes anything."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8s_rollback
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import k8s_rollout
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import status as service_status
+from ansible_collections.mcpops.runbooks.plugins.module_utils._service import supervisor_rpc
 
 SUPERVISOR_MAINTAIL_BYTES = 65536
 # How far back in the journal the last exit of a unit that runs again is looked for.
@@ -86,19 +88,48 @@ def _read_systemd(params, run, clock):
     return status
 
 
+class _Supervisorctl:
+    """The three reads by starting supervisorctl (the path that always works), answering with its stdout."""
+
+    def __init__(self, params, run):
+        self.ctl, self.run = supervisorctl_argv(params), run
+
+    def status(self, name):
+        # supervisorctl status exits 3 for a program that is not running: an answer, not a failure.
+        return _checked(self.run, self.ctl + ["status", name], ok=(0, 3))
+
+    def maintail(self, size):
+        rc, out, dummy = self.run(self.ctl + ["maintail", "-%d" % size])
+        return out if rc == 0 else None
+
+    def tail(self, name, size):
+        rc, out, dummy = self.run(self.ctl + ["tail", "-%d" % size, name, "stderr"])
+        return out if rc == 0 else None
+
+
 def _read_supervisor(params, run, clock):
+    # supervisord's own XML-RPC socket in this process when it can stand for supervisorctl (3 Python
+    # start-ups a read); anything it cannot answer is asked of supervisorctl, as before.
+    rpc = supervisor_rpc.reader(params.get("supervisor_config"))
+    if rpc is not None:
+        try:
+            return _supervisor_status(params, rpc)
+        except supervisor_rpc.Unusable:
+            pass
+    return _supervisor_status(params, _Supervisorctl(params, run))
+
+
+def _supervisor_status(params, ask):
     name, count = params["name"], params["log_lines"]
-    ctl = supervisorctl_argv(params)
-    # supervisorctl status exits 3 for a program that is not running: an answer, not a failure.
-    line = _checked(run, ctl + ["status", name], ok=(0, 3)).strip()
+    line = ask.status(name).strip()
     if not line:
-        raise ReadError("`%s status %s` printed nothing: is supervisord running?" % (" ".join(ctl), name))
-    rc, maintail, dummy = run(ctl + ["maintail", "-%d" % SUPERVISOR_MAINTAIL_BYTES])
-    status = service_status.supervisor_status(name, line.splitlines()[-1], maintail if rc == 0 else "")
+        raise ReadError("`%s status %s` printed nothing: is supervisord running?"
+                        % (" ".join(supervisorctl_argv(params)), name))
+    maintail = ask.maintail(SUPERVISOR_MAINTAIL_BYTES)
+    status = service_status.supervisor_status(name, line.splitlines()[-1], maintail or "")
     if status["available"]:
-        size = max(8192, count * SUPERVISOR_BYTES_PER_LINE)
-        rc, out, dummy = run(ctl + ["tail", "-%d" % size, name, "stderr"])
-        status["log_lines"] = _tail(out.splitlines(), count) if rc == 0 else []
+        out = ask.tail(name, max(8192, count * SUPERVISOR_BYTES_PER_LINE))
+        status["log_lines"] = _tail(out.splitlines(), count) if out is not None else []
         status["log_source"] = "supervisorctl tail %s stderr" % name
     return status
 
