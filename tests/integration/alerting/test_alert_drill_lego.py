@@ -139,7 +139,8 @@ def test_a_dashboard_scaled_to_zero_fires_the_alert_and_the_approved_runbook_sca
     report = json.loads((approved_run / "report.json").read_text())
     assert check["check_mode"] is True and report["check_mode"] is False and report["status"] == "ok"
     assert report["approval"]["status"] == "approved"
-    assert set(check["hosts"]) == set(report["hosts"]) == {"lego-controller"}
+    # the alert's host, and the controller where the runbook's first play checks its inputs (run_limit): no other
+    assert set(check["hosts"]) == set(report["hosts"]) == {"lego-controller", "localhost"}
     alert = report["alert"]
     assert alert["name"] == ALERT and alert["instance"] == "lego-controller"
     assert alert["labels"]["runbook"] == RUNBOOK and alert["labels"]["job"] == "lego-mcp-health"
