@@ -19,13 +19,21 @@ class ComposeDrillLab:
     names) and outbox-backlog (the worker disabled while users earn: over LoyaltyOutboxBacklog's 1000 events wait, what
     loyalty-workers-outbox drains). With the worker disabled, events are made to wait (earn calls). Where a runbook
     judges traffic, the drill sends requests while the runbook runs (during_run): balance reads for slow statements,
-    earn calls for webhook deliveries."""
+    earn calls for webhook deliveries. And db-connections-exhausted: a leaking client (application drill-leaked-pool)
+    holds idle sessions to the Loyalty database, over LoyaltyPostgresConnectionsExhausted's threshold (what
+    db-connection-exhaustion terminates, as the inventory's pg_login_* superuser)."""
 
     kind = COMPOSE
     service = LOYALTY
     HOST = "loyalty-compose"  # the inventory's host (LoyaltyLab.inventory_text)
     ALERT_JOB = "loyalty-api"  # its /metrics, as the rules' job= names it (alert_targets)
-    OWN_FAULTS = ("api-stopped", "dead-events", "server-errors", "outbox-backlog")
+    DB_ALERT_JOB = "loyalty-postgres"  # postgres_exporter of the lab's PostgreSQL (LoyaltyPostgresConnectionsExhausted's)
+    DB_ALERT = "LoyaltyPostgresConnectionsExhausted"
+    OWN_FAULTS = ("api-stopped", "dead-events", "server-errors", "outbox-backlog", "db-connections-exhausted")
+    # db-connections-exhausted: a leaking client's idle sessions as the loyalty role, held by a process of their own
+    # (mcpops.lab.compose.pg_session_holder) until the repair stops it by its PID: 92 of max_connections' 100, over
+    # LoyaltyPostgresConnectionsExhausted's 90% of the 97 a non-superuser can get with the API's pool and the exporter
+    LEAK_APPLICATION, LEAKED, HOLDER_WAIT = "drill-leaked-pool", 92, 120.0
     TRAFFIC = {"slow-queries": ("GET", "/api/v1/loyalty/balance/drill-traffic"),  # statements in flight to sample
                "webhook-500": ("POST", "/api/v1/loyalty/earn")}                   # deliveries that fail
     EVENTS = 3          # earn calls made while the worker is off or the merchant refuses: events in the outbox
@@ -58,6 +66,8 @@ class ComposeDrillLab:
         self.started = False
         self._facts = {}
         self._users = None  # server-errors' traffic (a _traffic block entered at the fault, left at its repair)
+        self.db_exporter = None  # LoyaltyPostgresConnectionsExhausted's postgres_exporter (alert_targets)
+        self.holder = None  # db-connections-exhausted's session holder (a Popen, stopped by its PID at the repair)
 
     @property
     def inventory(self):
@@ -85,6 +95,8 @@ class ComposeDrillLab:
 
     def down(self):
         self._stop_users()
+        self._release_sessions()
+        self.stop_alert_targets()
         return self.recorded.down() if self.recorded is not None else None
 
     def env(self):
@@ -94,6 +106,12 @@ class ComposeDrillLab:
         secret."""
         return {"DOCKER_CONFIG": str(self.lab.docker.config_dir)} if self.lab is not None else {}
 
+    def run_vars(self, scenario):
+        """What only the lab knows, for a drill without the alert (mcpops.drill.command): db-connection-exhaustion's
+        hosts, the lab's host (its play's default group, gateways, is not in the lab's inventory), as the watcher sets
+        them to the alert's host (an approver may not)."""
+        return {"db_exhaustion_hosts": self.HOST} if scenario.fault == "db-connections-exhausted" else {}
+
     def targets(self):
         return [Target(self.HOST, self.lab.url, service=LOYALTY, profile=self.profile,
                        api_key_file=self.lab.metrics_token_file, unit="api")]
@@ -101,13 +119,37 @@ class ComposeDrillLab:
     def alert_targets(self, scenario):
         """What an alert drill's Prometheus scrapes (mcpops.drill.alert_chain): the API's /metrics, job loyalty-api,
         its metrics token sent as a Bearer key from the lab's token file (Prometheus 2.42 sends no X-Metrics-Token;
-        the reference service takes either)."""
+        the reference service takes either). For LoyaltyPostgresConnectionsExhausted instead a private
+        postgres_exporter of the lab's PostgreSQL, job loyalty-postgres, as the same host, connecting as the superuser
+        (a reserved slot: the exhaustion never refuses it), until stop_alert_targets()."""
         from urllib.parse import urlsplit
 
         from mcpops.drill.alert_chain import AlertTarget
 
+        if scenario is not None and scenario.alert == self.DB_ALERT:
+            from mcpops.lab.fixtures.loopback_daemon import DaemonError
+            from mcpops.lab.fixtures.postgres_exporter import PostgresExporter
+            from mcpops.lab.loopback import free_port
+
+            if self.db_exporter is None:
+                try:
+                    self.db_exporter = PostgresExporter(free_port(), "127.0.0.1", self.lab.ports["postgres"],
+                                                        "loyalty", "postgres",
+                                                        self.lab.secret("pg_superuser_password")).start()
+                except DaemonError as exc:
+                    self.stop_alert_targets()
+                    raise DrillError(str(exc)) from None
+            return [AlertTarget(self.DB_ALERT_JOB, self.HOST, self.db_exporter.address)]
         return [AlertTarget(self.ALERT_JOB, self.HOST, urlsplit(self.lab.url).netloc,
                             bearer_token_file=str(self.lab.metrics_token_file))]
+
+    def stop_alert_targets(self):
+        """postgres_exporter stopped by its PID (the alert drill's finally); what was stopped, or None."""
+        if self.db_exporter is None:
+            return None
+        pid, exporter, self.db_exporter = self.db_exporter.pid, self.db_exporter, None
+        exporter.stop()
+        return f"postgres_exporter (pid {pid}) stopped by PID"
 
     def inject(self, target, fault):
         """The fault into the lab (one project, one target); the release serving before it recorded (fault_facts)."""
@@ -124,6 +166,8 @@ class ComposeDrillLab:
                     "repair (500 each)")
         if fault == "outbox-backlog":
             return self._outbox_backlog()
+        if fault == "db-connections-exhausted":
+            return self._hold_sessions()
         line = self.lab.break_(fault)
         if fault == "worker-disabled":
             self._earn("drill-waiting")
@@ -189,6 +233,62 @@ class ComposeDrillLab:
                 f"{self.BACKLOG_USERS} users in {time.monotonic() - started:.1f}s: {state['pending']} events waiting "
                 "in the outbox)")
 
+    def _hold_sessions(self):
+        """The session holder started (a session of its own, our child), waited for until it holds LEAKED sessions."""
+        import subprocess
+        import sys
+        import tempfile
+
+        if self.holder is not None and self.holder.poll() is None:
+            raise DrillError(f"a session holder (pid {self.holder.pid}) runs already")
+        status_file = Path(tempfile.mkdtemp(prefix="mcpops-pg-holder-")) / "status.json"
+        params = {"host": "127.0.0.1", "port": self.lab.ports["postgres"], "user": "loyalty", "dbname": "loyalty",
+                  "password": self.lab.secret("db_password"), "count": self.LEAKED,
+                  "application": self.LEAK_APPLICATION}
+        self.holder = subprocess.Popen([sys.executable, "-m", "mcpops.lab.compose.pg_session_holder", "--status-file",
+                                        str(status_file)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        self.holder.stdin.write(json.dumps(params).encode())
+        self.holder.stdin.close()
+        deadline = time.monotonic() + self.HOLDER_WAIT
+        try:
+            while not status_file.exists():
+                if self.holder.poll() is not None or time.monotonic() >= deadline:
+                    raise DrillError(f"the session holder (pid {self.holder.pid}) held no sessions "
+                                     f"(exit {self.holder.poll()})")
+                time.sleep(0.2)
+            status = json.loads(status_file.read_text())
+        finally:
+            import shutil
+
+            shutil.rmtree(status_file.parent, ignore_errors=True)
+        if status.get("error"):
+            self._release_sessions()
+            raise DrillError(f"the session holder held {status.get('held')} sessions: {status['error']}")
+        return (f"db-connections-exhausted: injected ({status['held']} idle sessions of {self.LEAK_APPLICATION} as "
+                f"loyalty, held by pid {self.holder.pid})")
+
+    def _release_sessions(self):
+        """The session holder stopped by its PID (it closes what it still holds); the PID, or None."""
+        from mcpops.lab.pids import stop_child
+
+        holder, self.holder = self.holder, None
+        if holder is None:
+            return None
+        stop_child(holder, 15)
+        return holder.pid
+
+    def leaked_sessions(self):
+        """Client sessions of LEAK_APPLICATION in pg_stat_activity, asked as the superuser (None: no answer)."""
+        import psycopg
+
+        try:
+            with self.lab.db(superuser=True) as conn:
+                return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                    (self.LEAK_APPLICATION,)).fetchone()[0]
+        except psycopg.Error:
+            return None
+
     def _start_users(self):
         if self._users is None:
             self._users = _traffic(self.lab.url + self.USERS_PATH, "GET", workers=1, pause=self.USERS_PAUSE)
@@ -210,6 +310,10 @@ class ComposeDrillLab:
         if fault == "server-errors":
             self._stop_users()
             return f"server-errors: the drill's users stopped; {self.lab.repair('5xx-storm')}"
+        if fault == "db-connections-exhausted":
+            pid = self._release_sessions()
+            return (f"db-connections-exhausted: the session holder (pid {pid}) stopped by PID; "
+                    f"{self.leaked_sessions()} sessions of {self.LEAK_APPLICATION} left")
         if fault == "outbox-backlog":
             line = self.lab.repair("worker-disabled")
             state = self._wait_outbox(lambda s: s["pending"] == 0, "the backlog delivered", self.BACKLOG_WAIT)
@@ -224,6 +328,12 @@ class ComposeDrillLab:
         (a read-only runbook's symptom reads the bundle it names)."""
         from mcpops.drill.compose_checks import compose_symptom_check
 
+        if symptom == "leaked_sessions_terminated":  # one of checks.LEGO_SYMPTOMS, here on the Loyalty database
+            from mcpops.drill.check import Check
+
+            left, ready = self.leaked_sessions(), self.lab.get("/ready")[0]
+            return Check(symptom, left == 0 and ready == 200, f"{left} sessions of {self.LEAK_APPLICATION} left in "
+                                                              f"pg_stat_activity; the API's /ready {ready}", target.name)
         return compose_symptom_check(self, target, symptom, facts, run_output)
 
     def service_state(self, target):

@@ -284,9 +284,8 @@ DRILLS.update({
 # in DRILLS too is drillable in part only: its line says what still is not, for the service or lab that has no drill.
 NOT_DRILLABLE = {
     "inc-006-secret-leak": "it rotates the admin token and revokes a whole org; rehearse it on a lab you then drop",
-    "db-connection-exhaustion": "it is drilled on LEGO MCP's PostgreSQL only (--lab kubernetes); the 1C gateway's labs "
-                                "have no PostgreSQL behind the gateway, and the Loyalty API's compose lab names no "
-                                "login for its PostgreSQL (pg_login_*) nor has a fault that holds its connections",
+    "db-connection-exhaustion": "it is drilled on LEGO MCP's PostgreSQL (--lab kubernetes) and the Loyalty API's "
+                                "(--lab compose) only; the 1C gateway's labs have no PostgreSQL behind the gateway",
     "pg-backup-verify": "the labs have no PostgreSQL dumps to verify",
     "lego-shift-handover": "it is read-only and ends green whatever the shift's runs and findings say (a failed run "
                            "is a line of the handover, not a failure); rehearsed by "
@@ -465,6 +464,14 @@ DRILLS.update({
                  why="idle sessions of a leaking celery-worker hold every PostgreSQL slot lego_mcp can get (the "
                      "dashboard answers 503): the runbook terminates that application's idle sessions and the "
                      "dashboard is healthy again"),
+        # The Loyalty API's compose lab: its DBA login is the inventory's pg_login_* superuser over TCP
+        # (LoyaltyLab.inventory_text); the leaking client is a process of the drill's own (ComposeDrillLab).
+        Scenario("db-connections-exhausted", "leaked_sessions_terminated",
+                 {"idle_for": "1s", "only_applications": ["drill-leaked-pool"]}, **_LOYALTY,
+                 alert="LoyaltyPostgresConnectionsExhausted",
+                 why="a leaking client (drill-leaked-pool) holds 92 idle sessions of the Loyalty database as the "
+                     "loyalty role, over 90% of what the role can get: the runbook terminates that application's "
+                     "idle sessions as the superuser and the API stays ready"),
     ),
     "lego-morning-health-check": (
         Scenario("db-connections-exhausted", "named_lego_db_slots", **_LEGO, expect_exit=2, healthy_after=False,

@@ -12,7 +12,12 @@ runbook its `runbook` label names on loyalty-compose, the drill verifies and the
 - LoyaltyOutboxBacklog (outbox-backlog: the worker off while users earn, over 1000 events waiting):
   loyalty-workers-outbox in check mode (the worker still off), approved, the backlog delivered;
 - LoyaltyOutboxDeadEvents (dead-events: the merchant refused until events died, then accepts): loyalty-outbox-dead in
-  check mode (nothing requeued), approved, the dead events delivered.
+  check mode (nothing requeued), approved, the dead events delivered;
+- LoyaltyPostgresConnectionsExhausted (db-connections-exhausted: a leaking client's 92 idle sessions as loyalty, held
+  by a process of the drill's, scraped by a private postgres_exporter): db-connection-exhaustion in check mode
+  (nothing terminated), approved with `-e idle_for=1s -e only_applications=["drill-leaked-pool"]` as the
+  inventory's pg_login_* superuser, the sessions gone; the holder ended (it held nothing any more) and the connections
+  back as before.
 
 After each: the chain's processes stopped by PID, no secret of the lab in any file of the runs dir nor in the output,
 the session's lab left running and as the drill found it (every container running, /ready 200, no fault file, the
@@ -95,10 +100,11 @@ def decisions(runs):
     return [json.loads(line) for line in (runs / ".alerts" / "decisions.log").read_text().splitlines()]
 
 
-def assert_left_clean(loyalty_lab, runs, out):
-    """The chain's three processes gone, the lab left running and as found, no secret of the lab written or said."""
+def assert_left_clean(loyalty_lab, runs, out, processes=3):
+    """The chain's three processes gone (and the lab's exporter when it ran one), the lab left running and as found,
+    no secret of the lab written or said."""
     started = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", out)]
-    assert len(started) == 3 and not [pid for pid in started if pids.pid_alive(pid)]
+    assert len(started) == processes and not [pid for pid in started if pids.pid_alive(pid)]
     assert "== 7/7 Lab left running (it was running before the drill)" in out
     ok, seen = as_found(loyalty_lab)
     assert ok, seen  # the next drill starts from here
@@ -109,12 +115,13 @@ def assert_left_clean(loyalty_lab, runs, out):
     assert not [name for name in SECRETS if loyalty_lab.secret(name) in out]
 
 
-def assert_approved(verdict, out, runs, runbook_id, alert, severity):
+def assert_approved(verdict, out, runs, runbook_id, alert, severity,
+                    scrape=r"job loyalty-api: http://127\.0\.0\.1:\d+/metrics, Bearer key from \S+/metrics_token as "
+                           r"loyalty-compose"):
     """What an approved alert drill proves: a check run, then the approved run, both naming the alert and its
     resolution; the watcher's decisions; the clock's parts adding up."""
     assert verdict.passed, out[-6000:]
-    assert re.search(r"job loyalty-api: http://127\.0\.0\.1:\d+/metrics, Bearer key from \S+/metrics_token as "
-                     r"loyalty-compose", out), out[:3000]
+    assert re.search(scrape, out), out[:3000]
     assert "prometheus: %s pending since" % alert in out
     check_run, approved_run = sorted(runs.glob("*-%s*" % runbook_id))
     check = json.loads((check_run / "report.json").read_text())
@@ -216,3 +223,42 @@ def test_dead_outbox_events_fire_and_the_approved_loyalty_outbox_dead_resends_th
     assert int(re.search(r"dead (\d+)", checks["check_changed_nothing"].detail).group(1)) >= 3
     assert checks["dead_resent"].ok
     assert_left_clean(loyalty_lab, runs, out)
+
+
+def client_sessions(loyalty_lab):
+    """{application_name: count} of the client sessions to the lab's PostgreSQL, asked as the superuser."""
+    with loyalty_lab.db(superuser=True) as conn:
+        rows = conn.execute("SELECT application_name, count(*) FROM pg_stat_activity WHERE backend_type = "
+                            "'client backend' AND pid <> pg_backend_pid() GROUP BY 1").fetchall()
+    return dict(rows)
+
+
+def test_leaked_sessions_fire_loyalty_postgres_exhausted_and_the_approved_runbook_terminates_them(loyalty_lab, tmp_path,
+                                                                                                 chain_binaries):
+    try:
+        find_binary("prometheus-postgres-exporter", "prometheus-postgres-exporter")
+    except DaemonError as exc:
+        pytest.skip(str(exc))
+    runs = tmp_path / "runs"
+    before = client_sessions(loyalty_lab)
+    leak = ComposeDrillLab.LEAK_APPLICATION
+    assert not before.get(leak), before
+    verdict, out = drill(loyalty_lab, runs, "db-connection-exhaustion", "LoyaltyPostgresConnectionsExhausted",
+                         approval="approve")
+    checks = assert_approved(verdict, out, runs, "db-connection-exhaustion", "LoyaltyPostgresConnectionsExhausted",
+                             "critical", scrape=r"job loyalty-postgres: http://127\.0\.0\.1:\d+/metrics as "
+                                                r"loyalty-compose")
+    holder = re.search(r"db-connections-exhausted: injected \(92 idle sessions of drill-leaked-pool as loyalty, held "
+                       r"by pid (\d+)\)", out)
+    assert holder, out[:3000]
+    # the check run terminated nothing: the leaked sessions were all there before the approval
+    assert re.search(r"92 sessions of drill-leaked-pool left in pg_stat_activity", checks["check_changed_nothing"].detail)
+    assert checks["leaked_sessions_terminated"].ok, checks["leaked_sessions_terminated"].detail
+    assert re.search(r"postgres_exporter \(pid \d+\) stopped by PID", out), out[-3000:]
+    # the lab as found: the holder gone (it ends once the runbook terminated every session it held: the drill repaired
+    # nothing), none of its sessions left, the others' connections as before
+    assert "the drill repairs its own fault" not in out
+    assert not pids.pid_alive(int(holder.group(1)))
+    after = client_sessions(loyalty_lab)
+    assert not after.get(leak) and sum(after.values()) <= sum(before.values()) + 2, (before, after)
+    assert_left_clean(loyalty_lab, runs, out, processes=4)  # the chain's three and the postgres_exporter

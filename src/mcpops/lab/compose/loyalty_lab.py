@@ -221,6 +221,12 @@ class LoyaltyLab:
             # secrets by lookup, so the inventory file never holds one
             "loyalty_metrics_token": "{{ lookup('ansible.builtin.file', '%s') }}" % self.metrics_token_file,
             "loyalty_db_password": "{{ lookup('ansible.builtin.file', '%s') }}" % (self.secrets_dir / "db_password"),
+            # db-connection-exhaustion's DBA login (pg_login_*): the superuser, whose reserved slots PostgreSQL keeps
+            # when the application's role holds every other
+            "pg_login_host": "127.0.0.1", "pg_login_port": self.ports["postgres"], "pg_login_user": "postgres",
+            "pg_login_db": "loyalty",
+            "pg_login_password": "{{ lookup('ansible.builtin.file', '%s') }}" % (self.secrets_dir
+                                                                                / "pg_superuser_password"),
             "loyalty_metrics_token_file": str(self.metrics_token_file),
             # the gateway_service role's docker_compose names (roles/gateway_service/defaults/main.yml)
             "gateway_platform": "docker_compose",

@@ -55,7 +55,8 @@ def test_the_alert_drills_are_every_service_s_on_its_own_lab():
         ("loyalty-workers-outbox", "outbox-backlog", "LoyaltyOutboxBacklog"),
         ("loyalty-outbox-dead", "dead-events", "LoyaltyOutboxDeadEvents"),
         ("lego-service-outage", "scaled-to-zero", "LegoMcpHealthFailing"),
-        ("db-connection-exhaustion", "db-connections-exhausted", "LegoPostgresConnectionsExhausted")]
+        ("db-connection-exhaustion", "db-connections-exhausted", "LegoPostgresConnectionsExhausted"),
+        ("db-connection-exhaustion", "db-connections-exhausted", "LoyaltyPostgresConnectionsExhausted")]
     assert scenarios.alert_drillable() == [
         "backup-scheduled --fault stale-backup", "backup-scheduled --fault no-backup",
         "cert-renewal --fault gateway-cert-expiring", "health-check --fault usage-log-unwritable",
@@ -66,16 +67,15 @@ def test_the_alert_drills_are_every_service_s_on_its_own_lab():
         "cctelegram-p1-response --fault memory-leak", "cctelegram-p1-response --fault wedged",
         "service-outage --fault bridge-down", "service-outage --fault stop",
         "connector-db-connections --fault mysql-max-connections", "connector-restart --fault stop",
+        # db-connection-exhaustion among the Loyalty API's runbooks now (its first service's, then by id)
+        "db-connection-exhaustion --fault db-connections-exhausted",
+        "db-connection-exhaustion --fault db-connections-exhausted",
         "loyalty-api-down --fault api-stopped", "loyalty-outbox-dead --fault dead-events",
-        "loyalty-workers-outbox --fault outbox-backlog",
-        "db-connection-exhaustion --fault db-connections-exhausted", "lego-service-outage --fault scaled-to-zero"]
+        "loyalty-workers-outbox --fault outbox-backlog", "lego-service-outage --fault scaled-to-zero"]
 
 
 # Alerts no drill starts yet, each with the reason; every other rule of extensions/prometheus/rules is drilled.
-NOT_DRILLED = {
-    "LoyaltyPostgresConnectionsExhausted": "the compose lab's inventory has no PostgreSQL login for "
-                                           "db-connection-exhaustion and no fault holds Loyalty's connections",
-}
+NOT_DRILLED = {}
 
 
 def test_every_rule_is_drilled_through_its_alert_or_says_why_not():
@@ -194,3 +194,36 @@ def test_via_alert_without_a_fault_drills_the_first_scenario_an_alert_starts():
     assert scenarios.alerted_scenario("backup-scheduled").fault == "stale-backup"  # no-backup: --fault no-backup
     assert scenarios.alerted_scenario("triage").fault == "not-ready"  # the 1C gateway's, on the local lab
     assert scenarios.alerted_scenario("lego-service-outage") is None  # not on the local lab
+
+
+def test_loyalty_postgres_connections_exhausted_starts_db_connection_exhaustion_on_the_compose_lab():
+    """Issue 21's last alert: a leaking client's sessions to the Loyalty database start db-connection-exhaustion through
+    an approval, the chain scraping a private postgres_exporter alone (job loyalty-postgres, as loyalty-compose)."""
+    from types import SimpleNamespace
+
+    from mcpops.drill import alert_chain
+
+    drill = scenarios.alerted_scenario("db-connection-exhaustion", COMPOSE, LOYALTY)
+    assert (drill.fault, drill.alert, drill.labs) == ("db-connections-exhausted",
+                                                      "LoyaltyPostgresConnectionsExhausted", (COMPOSE,))
+    assert drill.fault in ComposeDrillLab.OWN_FAULTS
+    plan_alert_drill(RUNBOOKS["db-connection-exhaustion"], drill, COMPOSE, LOYALTY, "approve")
+    with pytest.raises(DrillError, match="does not allow auto-remediation: drill it with --approval"):
+        plan_alert_drill(RUNBOOKS["db-connection-exhaustion"], drill, COMPOSE, LOYALTY)
+    # the approver ends the leaking application's sessions only, idle for a second already (the host is the alert's:
+    # the watcher sets db_exhaustion_hosts, which the approver may not; the drill without the alert sets it itself)
+    assert approval_inputs(drill) == ["-e", "idle_for=1s", "-e", 'only_applications=["drill-leaked-pool"]']
+    assert lab_without_init().run_vars(drill) == {"db_exhaustion_hosts": "loyalty-compose"}
+    lab = lab_without_init()
+    lab.db_exporter = SimpleNamespace(address="127.0.0.1:9187", pid=4242, stop=lambda: None)
+    assert lab.alert_targets(drill) == [alert_chain.AlertTarget("loyalty-postgres", "loyalty-compose",
+                                                                "127.0.0.1:9187")]
+    assert rule_jobs(sorted(RULES_DIR.glob("*.rules.yml")), drill.alert) == [ComposeDrillLab.DB_ALERT_JOB]
+    assert lab.stop_alert_targets() == "postgres_exporter (pid 4242) stopped by PID" and lab.db_exporter is None
+    # the 1C gateway's labs still have no PostgreSQL: the refusal says where it is drilled
+    with pytest.raises(DrillError, match=r"cannot be drilled for onec-gateway: .*--lab kubernetes.*--lab compose"):
+        scenarios.choose("db-connection-exhaustion")
+
+
+def lab_without_init():
+    return ComposeDrillLab.__new__(ComposeDrillLab)

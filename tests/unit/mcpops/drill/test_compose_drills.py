@@ -38,8 +38,9 @@ def test_every_loyalty_scenario_is_a_compose_fault_on_the_compose_lab_only():
             assert s.fault in COMPOSE_FAULTS or s.fault in ComposeDrillLab.OWN_FAULTS, (runbook_id, s.fault)
             assert s.symptom in SYMPTOMS, (runbook_id, s.symptom)
             # a repairing drill proves its fault gone by reading the lab; a read-only one by the run's own words
-            if s.expect_exit == 0:
-                assert s.symptom in compose_checks.COMPOSE_SYMPTOMS, (runbook_id, s.symptom)
+            if s.expect_exit == 0:  # db-connection-exhaustion's is LEGO's symptom, read by the adapter itself
+                assert s.symptom in compose_checks.COMPOSE_SYMPTOMS or (runbook_id, s.symptom) == (
+                    "db-connection-exhaustion", "leaked_sessions_terminated"), (runbook_id, s.symptom)
             else:
                 assert s.symptom in NAMED_PATTERNS, (runbook_id, s.symptom)
     assert scenarios.LAB_SERVICES[COMPOSE] == (LOYALTY,)

@@ -167,7 +167,7 @@ def test_lego_postgres_connections_exhausted_starts_db_connection_exhaustion_thr
     from mcpops.drill import lego_checks
 
     exhaustion = next(r for r in discover() if r.id == "db-connection-exhaustion")
-    [drill] = [s for s in scenarios.DRILLS["db-connection-exhaustion"] if s.alert]
+    [drill] = [s for s in scenarios.DRILLS["db-connection-exhaustion"] if s.alert and LEGO in s.services]
     assert (drill.fault, drill.alert, drill.labs, drill.services) == (
         "db-connections-exhausted", "LegoPostgresConnectionsExhausted", (KUBERNETES,), (LEGO,))
     assert scenarios.alerted_scenario("db-connection-exhaustion", KUBERNETES, LEGO) is drill
