@@ -497,14 +497,22 @@ def _bundle_counts(entries):
     return {e.get("key"): e.get("count") or 0 for e in entries or () if isinstance(e, dict)}
 
 
-def check_cctelegram_bundle_5xx(target, path, bundle, error_type):
-    """path: triage's bundle of the host the run named (None: none); bundle: its JSON (None: unreadable). Its
-    application log scan must count ERROR lines of error_type (the fault's 500s), by type."""
-    name = "bundle_cctelegram_5xx"
+def _no_bundle(name, target, path, bundle):
+    """The failed check when the run named no triage bundle of this host, or it could not be read; else None."""
     if path is None:
         return Check(name, False, "the run's output names no triage bundle of this host", target)
     if not isinstance(bundle, dict):
         return Check(name, False, f"the bundle {path} could not be read", target)
+    return None
+
+
+def check_cctelegram_bundle_5xx(target, path, bundle, error_type):
+    """path: triage's bundle of the host the run named (None: none); bundle: its JSON (None: unreadable). Its
+    application log scan must count ERROR lines of error_type (the fault's 500s), by type."""
+    name = "bundle_cctelegram_5xx"
+    missing = _no_bundle(name, target, path, bundle)
+    if missing is not None:
+        return missing
     errors = (bundle.get("app_log") or {}).get("errors") or {}
     by_type = _bundle_counts(errors.get("by_type"))
     counted = by_type.get(error_type, 0)
@@ -516,10 +524,9 @@ def check_cctelegram_bundle_auth_failures(target, path, bundle, source):
     """As check_cctelegram_bundle_5xx: the bundle's log scan must count auth failures (SECURITY lines) of the client
     at source."""
     name = "bundle_cctelegram_auth_failures"
-    if path is None:
-        return Check(name, False, "the run's output names no triage bundle of this host", target)
-    if not isinstance(bundle, dict):
-        return Check(name, False, f"the bundle {path} could not be read", target)
+    missing = _no_bundle(name, target, path, bundle)
+    if missing is not None:
+        return missing
     failures = (bundle.get("app_log") or {}).get("auth_failures") or {}
     by_ip = _bundle_counts(failures.get("by_client_ip"))
     counted = by_ip.get(source, 0)
