@@ -14,18 +14,11 @@ one of them (the leak is over, nothing is left to hold): then it exits 0 by itse
 
 import argparse
 import json
-import os
 import select
 import signal
 import sys
 
-
-def _write_status(path, **fields):
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(dict(fields, pid=os.getpid()), handle)
-    os.replace(tmp, path)
+from mcpops.lab.holder_status import write_status
 
 
 def terminated(held, timeout):
@@ -58,9 +51,9 @@ def main(argv=None):
                 conn.execute("SELECT 1")
                 held.append(conn)
         except psycopg.Error as exc:  # said in the status file (psycopg's message names no password)
-            _write_status(args.status_file, held=len(held), error=str(exc).strip())
+            write_status(args.status_file, held=len(held), error=str(exc).strip())
             return 1
-        _write_status(args.status_file, held=len(held))
+        write_status(args.status_file, held=len(held))
         alive = list(held)
         while not stopping and alive:
             try:

@@ -13,19 +13,12 @@ only holds them, until SIGTERM or SIGINT: then it closes them and exits 0. A ses
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
 from types import SimpleNamespace
 
-
-def _write_status(path, **fields):
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(dict(fields, pid=os.getpid()), handle)
-    os.replace(tmp, path)
+from mcpops.lab.holder_status import write_status
 
 
 def postgres_only(params):
@@ -56,9 +49,9 @@ def main(argv=None):
         try:
             held = faults.db_connections_exhausted(stack)
         except Exception as exc:  # LegoError, a psycopg error: said in the status file, never with the password
-            _write_status(args.status_file, held=len(stack.held_connections), error=str(exc))
+            write_status(args.status_file, held=len(stack.held_connections), error=str(exc))
             return 1
-        _write_status(args.status_file, held=held)
+        write_status(args.status_file, held=held)
         while not stopping:
             time.sleep(0.2)
     finally:

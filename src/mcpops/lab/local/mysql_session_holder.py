@@ -10,21 +10,14 @@ killed by the operator stays gone, its slot free), until SIGTERM or SIGINT: then
 """
 
 import argparse
-import json
-import os
 import signal
 import sys
 import time
 
+from mcpops.lab.holder_status import write_status
+
 TOO_MANY_CONNECTIONS = 1040
 RETRY_SECONDS = 1.0
-
-
-def _write_status(path, **fields):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(dict(fields, pid=os.getpid()), fh)
-    os.replace(tmp, path)
 
 
 def _connect(args, password):
@@ -66,7 +59,7 @@ def main(argv=None):
                     refused = code == TOO_MANY_CONNECTIONS
                     error = f"({code}, {exc.args[-1]!r})" if exc.args else type(exc).__name__
             filled = True
-            _write_status(args.status_file, held=len(held), refused=refused, error=error)
+            write_status(args.status_file, held=len(held), refused=refused, error=error)
             deadline = time.monotonic() + RETRY_SECONDS
             while not stopping and time.monotonic() < deadline:
                 time.sleep(0.1)
