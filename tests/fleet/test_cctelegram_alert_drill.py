@@ -77,6 +77,20 @@ def decisions(runs):
     return [json.loads(line) for line in (runs / ".alerts" / "decisions.log").read_text().splitlines()]
 
 
+def of_alert(runs, alertname):
+    """The watcher's decisions on one alert (another alert of the same fault has its own)."""
+    return [d for d in decisions(runs) if d.get("alertname") == alertname]
+
+
+def assert_others_only_read(runs, alertname):
+    """A slow drill (a loaded machine, a denial) lets its fault fire another rule too: the bridge's 503s on /health
+    are 5xx to CctelegramServerErrors. That alert may start triage, read-only, at once, and nothing else."""
+    others = [d for d in decisions(runs) if d.get("alertname") != alertname]
+    assert {d.get("alertname") for d in others} <= {"CctelegramServerErrors"}, others
+    assert {d["decision"] for d in others} <= {"ran", "resolved"}, others
+    assert {d.get("runbook") for d in others if d["decision"] == "ran"} <= {"triage"}, others
+
+
 def main_pids(stack):
     return {h.name: service_unit_show(stack, h, services.MCP_UNIT)["MainPID"] for h in stack.serving_hosts()}
 
@@ -124,9 +138,10 @@ def test_a_stopped_host_fires_cctelegram_down_and_the_approved_outage_runbook_re
     assert alert["labels"]["runbook"] == RUNBOOK and alert["labels"]["severity"] == "critical"
     assert alert["labels"]["job"] == "cctelegram-mcp" and "auto_remediate" not in alert["labels"]
     assert alert["resolved_at"] and check["alert"]["resolved_at"] == alert["resolved_at"]
-    said = decisions(runs)
+    said = of_alert(runs, "CctelegramDown")
     assert said[0]["decision"] == "pending approval" and said[0]["host"] == "fleet1", said
     assert sorted(d["decision"] for d in said[1:]) == ["approved", "resolved"], said
+    assert_others_only_read(runs, "CctelegramDown")
 
     verdict = json.loads((approved_run / "drill.json").read_text())
     assert verdict["passed"] is True and verdict["service"] == "cctelegram-mcp" and verdict["lab"] == "fleet"
@@ -165,8 +180,9 @@ def test_a_denied_bridge_down_alert_changes_nothing_and_the_drill_starts_the_bri
     assert set(check["hosts"]) == {"fleet1"}
     assert check["alert"]["name"] == "CctelegramBridgeDown" and check["alert"]["instance"] == "fleet1"
     assert check["alert"]["resolved_at"]
-    said = decisions(runs)
+    said = of_alert(runs, "CctelegramBridgeDown")
     assert [d["decision"] for d in said] == ["pending approval", "denied", "resolved"], said
+    assert_others_only_read(runs, "CctelegramBridgeDown")
 
     verdict = json.loads((check_run / "drill.json").read_text())
     assert verdict["passed"] is True and verdict["via_alert"]["approval"] == "deny", verdict["checks"]
@@ -191,11 +207,6 @@ def test_a_denied_bridge_down_alert_changes_nothing_and_the_drill_starts_the_bri
 
 def run_stdout(run_dir):
     return "\n".join(p.read_text(errors="replace") for p in sorted(Path(run_dir).glob("artifacts/*/stdout")))
-
-
-def of_alert(runs, alertname):
-    """The watcher's decisions on one alert (another alert of the same fault has its own)."""
-    return [d for d in decisions(runs) if d.get("alertname") == alertname]
 
 
 def assert_timings_add_up(timings, total):

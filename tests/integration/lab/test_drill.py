@@ -119,8 +119,8 @@ def test_a_drill_whose_verification_fails_exits_1_and_names_the_check(tmp_path, 
 
 @pytest.mark.parametrize("args, words", [
     (["drill", "no-such-runbook"], ["unknown runbook 'no-such-runbook'", "inc-003-restore"]),
-    (["drill", "triage"], ["triage cannot be drilled", "drillable: backup-scheduled, ", "inc-001-gateway-down",
-                           "inc-003-restore"]),
+    (["drill", "pg-backup-verify"], ["pg-backup-verify cannot be drilled", "no PostgreSQL dumps",
+                                     "drillable: backup-scheduled, ", "inc-001-gateway-down", "inc-003-restore"]),
     (["drill", "inc-003-restore", "--fault", "leak"], ["no drill with --fault leak", "corrupt-store, bad-migration"]),
     (["drill", "inc-003-restore", "-i", "inventories/production.example"],
      ["is not the local lab's", "its own lab only"]),
