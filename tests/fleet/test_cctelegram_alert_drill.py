@@ -82,10 +82,19 @@ def of_alert(runs, alertname):
     return [d for d in decisions(runs) if d.get("alertname") == alertname]
 
 
+def with_its_approvals(runs, alertname):
+    """The decisions on one alert and the operator's on its approvals (those name the approval, not the alert)."""
+    said = decisions(runs)
+    asked = {d["approval"] for d in said if d.get("alertname") == alertname and d.get("approval")}
+    return [d for d in said
+            if d.get("alertname") == alertname or (not d.get("alertname") and d.get("approval") in asked)]
+
+
 def assert_others_only_read(runs, alertname):
     """A slow drill (a loaded machine, a denial) lets its fault fire another rule too: the bridge's 503s on /health
     are 5xx to CctelegramServerErrors. That alert may start triage, read-only, at once, and nothing else."""
-    others = [d for d in decisions(runs) if d.get("alertname") != alertname]
+    mine = with_its_approvals(runs, alertname)
+    others = [d for d in decisions(runs) if d not in mine]
     assert {d.get("alertname") for d in others} <= {"CctelegramServerErrors"}, others
     assert {d["decision"] for d in others} <= {"ran", "resolved"}, others
     assert {d.get("runbook") for d in others if d["decision"] == "ran"} <= {"triage"}, others
@@ -138,7 +147,7 @@ def test_a_stopped_host_fires_cctelegram_down_and_the_approved_outage_runbook_re
     assert alert["labels"]["runbook"] == RUNBOOK and alert["labels"]["severity"] == "critical"
     assert alert["labels"]["job"] == "cctelegram-mcp" and "auto_remediate" not in alert["labels"]
     assert alert["resolved_at"] and check["alert"]["resolved_at"] == alert["resolved_at"]
-    said = of_alert(runs, "CctelegramDown")
+    said = with_its_approvals(runs, "CctelegramDown")
     assert said[0]["decision"] == "pending approval" and said[0]["host"] == "fleet1", said
     assert sorted(d["decision"] for d in said[1:]) == ["approved", "resolved"], said
     assert_others_only_read(runs, "CctelegramDown")
@@ -180,7 +189,7 @@ def test_a_denied_bridge_down_alert_changes_nothing_and_the_drill_starts_the_bri
     assert set(check["hosts"]) == {"fleet1"}
     assert check["alert"]["name"] == "CctelegramBridgeDown" and check["alert"]["instance"] == "fleet1"
     assert check["alert"]["resolved_at"]
-    said = of_alert(runs, "CctelegramBridgeDown")
+    said = with_its_approvals(runs, "CctelegramBridgeDown")
     assert [d["decision"] for d in said] == ["pending approval", "denied", "resolved"], said
     assert_others_only_read(runs, "CctelegramBridgeDown")
 
