@@ -12,7 +12,7 @@ COMPOSE_SYMPTOMS: so checks never imports this module back). The read-only runbo
 import json
 import re
 
-from mcpops.drill.checks import COMPOSE_SYMPTOMS, Check
+from mcpops.drill.checks import COMPOSE_SYMPTOMS, Check, triage_bundle_path
 from mcpops.drill.scenarios import DrillError
 from mcpops.lab.http_client import http_json
 
@@ -72,13 +72,6 @@ def check_outbox(symptom, target, outbox, worker_state=None, workers_enabled=Non
     return Check(symptom, ok, detail, target)
 
 
-def bundle_named(run_output, host):
-    """The path of host's triage bundle as the run's summary names it (`bundle <dir>/<host>.json[.sealed]`), or
-    None."""
-    match = re.search(r"bundle (/[^\s\"',]+/%s\.json(?:\.sealed)?)" % re.escape(host), run_output or "")
-    return match.group(1) if match else None
-
-
 def check_bundle_5xx(target, path, bundle):
     """path: the bundle the run named (None: it named none); bundle: its JSON (None: unreadable, or sealed). Its
     last_errors must show a business request of the API answered 5xx (the service's own log lines)."""
@@ -109,7 +102,7 @@ def compose_symptom_check(lab, target, symptom, facts, run_output=""):
     run_output: what the run printed (a read-only runbook's symptom reads the bundle it names)."""
     loyalty = lab.lab
     if symptom == "bundle_api_5xx":
-        path = bundle_named(run_output, target.name)
+        path = triage_bundle_path(run_output, target.name)
         return check_bundle_5xx(target.name, path, read_bundle(path) if path else None)
     if symptom in RUNNING:
         return check_service_running(symptom, target.name, RUNNING[symptom], loyalty.states())
