@@ -206,15 +206,28 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         elif lab.started:
             out(f"== 6/6 Lab kept running (--keep); `{_down_command(lab)}` when done")
         else:
-            undo = {scenarios.LOCAL: "`mcpops lab break healthy`", scenarios.FLEET: "`mcpops fleet up`",
-                    scenarios.COMPOSE: f"`mcpops lab repair {scenario.fault} --platform compose`",
-                    scenarios.KUBERNETES: f"`mcpops lab repair {scenario.fault} --platform kubernetes`"}[lab.kind]
+            undo = _undo_command(lab, scenario.fault)
             out("== 6/6 Lab left running (it was running before the drill)"
                 + ("" if scenario.expect_exit == 0 and scenario.targets != scenarios.LAB
                    and scenario.healthy_after is True
                    else f"; it still has the fault {scenario.fault} ({undo} undoes it)"))
     write_verdict(verdict)
     return verdict
+
+
+def _undo_command(lab, fault):
+    """What undoes the fault a drill left in a lab that was running before it (the operator's, so left as it is)."""
+    if lab.kind == scenarios.LOCAL:
+        from mcpops.lab.local.faults import REPAIRS
+
+        if getattr(lab, "service", DEFAULT_SERVICE) != DEFAULT_SERVICE:
+            return "`mcpops lab break healthy`"
+        if fault in REPAIRS:
+            return f"`mcpops lab repair {fault}`"
+        return "its runbook, or `mcpops lab down` and `mcpops lab up`,"
+    return {scenarios.FLEET: "`mcpops fleet up`",
+            scenarios.COMPOSE: f"`mcpops lab repair {fault} --platform compose`",
+            scenarios.KUBERNETES: f"`mcpops lab repair {fault} --platform kubernetes`"}[lab.kind]
 
 
 def _down_command(lab):

@@ -165,24 +165,16 @@ class LocalDrillLab:
 
     def repair(self, target, fault):
         """Undo a fault the runbook was not allowed to (an alert drill's denial) or does not (a read-only runbook's
-        alert drill): `stop`, gateway-cert-expiring (the TLS endpoint back on a long certificate), and the lab's own
-        repairs (mcpops.lab.local.faults.repair: the backups' dates or the backups themselves back, index/ back, the
-        usage log a file again, the 1C upstream serving again)."""
-        if fault == "gateway-cert-expiring":
-            from mcpops.lab.fixtures.gateway_tls import LONG_DAYS, LabGatewayTls
+        alert drill), as mcpops.lab.local.faults.repair does (`mcpops lab repair`): the gateway started after
+        `stop`, the TLS endpoint back on a long certificate, the backups' dates or the backups themselves back,
+        index/ back, the usage log a file again, the 1C upstream serving again."""
+        from mcpops.lab.local import faults
+        from mcpops.lab.local.errors import LabError
 
-            serial = LabGatewayTls(self.lab.state_dir).reissue(self.lab.listen, days=LONG_DAYS)
-            return f"the gateway's TLS endpoint reloaded with certificate {serial:X} ({LONG_DAYS} days)"
-        if fault != "stop":  # the faults the local lab can undo itself (mcpops.lab.local.faults.repair)
-            from mcpops.lab.local import faults
-            from mcpops.lab.local.errors import LabError
-
-            try:
-                return faults.repair(self.lab, fault)
-            except LabError:
-                raise DrillError(f"the drill cannot repair {fault} itself") from None
-        self.lab.client().start(self.lab.service_name, True)
-        return f"supervisorctl start {self.lab.service_name}; now {self.lab.program_state()}"
+        try:
+            return faults.repair(self.lab, fault)
+        except LabError:
+            raise DrillError(f"the drill cannot repair {fault} itself") from None
 
     def targets(self):
         return [Target("lab-gateway", self.lab.api_url, self.lab.admin_token_file, self.lab.data_dir)]

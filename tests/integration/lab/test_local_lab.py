@@ -231,6 +231,21 @@ def test_cli_status_break_unknown_fault(lab):
     assert r.returncode == 1 and "STOPPED" in r.stdout
 
 
+def test_cli_repair_undoes_what_the_lab_can_and_names_the_way_for_the_rest(lab):
+    d = str(lab.state_dir)
+    assert _cli("break", "stop", "--dir", d).returncode == 0
+    r = _cli("repair", "stop", "--dir", d)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("lab repair: supervisorctl start ") and "RUNNING" in r.stdout
+    lab.recorder.note()
+    assert lab.status()["healthy"] and lab.status()["gateway_pid"]
+    r = _cli("repair", "corrupt-store", "--dir", d)  # a runbook's to repair (INC-003): refused, nothing touched
+    assert r.returncode == 1 and "cannot undo corrupt-store itself" in r.stderr and "repairs: stop," in r.stderr
+    r = _cli("repair", "no-such-fault", "--dir", d)
+    assert r.returncode == 4 and "unknown fault 'no-such-fault'" in r.stderr
+    assert lab.status()["healthy"]
+
+
 def test_up_refuses_a_port_taken_by_someone_else(tmp_path):
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))

@@ -167,17 +167,24 @@ def _on_platform(local, name):
     return dispatch
 
 
+@_run
 def cmd_repair_local(args):
-    print(f"mcpops lab: error: `repair` is the compose lab's (--platform {COMPOSE}) and the kubernetes lab's "
-          f"(--platform {KUBERNETES}); the local lab's faults are undone by `mcpops lab break healthy`",
-          file=sys.stderr)
-    return EXIT_UNKNOWN_FAULT
+    from mcpops.lab.local import faults
+
+    lab = _lab(args)
+    if _is_service_lab(lab):
+        print(f"mcpops lab: error: the {lab.service} lab's faults are undone by `mcpops lab break healthy`; "
+              f"`repair` is the 1C gateway's, the compose lab's (--platform {COMPOSE}) and the kubernetes lab's "
+              f"(--platform {KUBERNETES})", file=sys.stderr)
+        return EXIT_UNKNOWN_FAULT
+    print(f"lab repair: {faults.repair(lab, args.fault)}")
+    return 0
 
 
 def add_parser(subparsers):
     from mcpops.lab.compose.loyalty_faults import FAULTS as COMPOSE_FAULTS
     from mcpops.lab.lego.faults import FAULTS as KUBE_FAULTS
-    from mcpops.lab.local.faults import FAULTS
+    from mcpops.lab.local.faults import FAULTS, REPAIRS as LOCAL_REPAIRS
     from mcpops.lab.local.lab import DEFAULT_LISTEN, DEFAULT_UPSTREAM
     from mcpops.lab.local.service_catalog import ONEC_GATEWAY, SERVICE_NAMES, SERVICES
 
@@ -224,9 +231,10 @@ def add_parser(subparsers):
     p.set_defaults(func=_on_platform(cmd_break, "cmd_break"))
 
     p = sub.add_parser("repair", parents=[common, platform],
-                       help="--platform compose or kubernetes: undo a fault the way an operator would (waits for "
-                            "/ready, on kubernetes until the dashboard is healthy)")
-    p.add_argument("fault", metavar="fault", help=f"compose: {', '.join(COMPOSE_FAULTS)}; kubernetes: "
+                       help="undo a fault the way an operator would (on compose it waits for /ready, on kubernetes "
+                            "until the dashboard is healthy); a service lab's faults are undone by `break healthy`")
+    p.add_argument("fault", metavar="fault", help=f"{ONEC_GATEWAY}: {', '.join(LOCAL_REPAIRS)} (its runbooks repair "
+                                                  f"the others); compose: {', '.join(COMPOSE_FAULTS)}; kubernetes: "
                                                   f"{', '.join(KUBE_FAULTS)}")
     p.set_defaults(func=_on_platform(cmd_repair_local, "cmd_repair"))
 

@@ -691,17 +691,39 @@ def repair_upstream(lab):
     return f"the lab OData upstream (pid {server.pid}, port {server.ports.get('odata')}) answers $metadata again"
 
 
-_REPAIRS = {"stale-backup": repair_stale_backup, "no-backup": repair_no_backup, "not-ready": repair_not_ready,
+def repair_stop(lab):
+    """The stopped gateway started again by its supervisor, as INC-001's restart does."""
+    _require_up(lab)
+    lab.client().start(lab.service_name, True)
+    lab.record_gateway_pid(lab.gateway_pid())
+    return f"supervisorctl start {lab.service_name}; now {lab.program_state()}"
+
+
+def repair_gateway_cert(lab):
+    """The gateway's TLS endpoint back on a long certificate (what cert-renewal's reissue does)."""
+    from mcpops.lab.fixtures.gateway_tls import LONG_DAYS, LabGatewayTls
+
+    serial = LabGatewayTls(lab.state_dir).reissue(lab.listen, days=LONG_DAYS)
+    return f"the gateway's TLS endpoint reloaded with certificate {serial:X} ({LONG_DAYS} days)"
+
+
+_REPAIRS = {"stop": repair_stop, "gateway-cert-expiring": repair_gateway_cert,
+            "stale-backup": repair_stale_backup, "no-backup": repair_no_backup, "not-ready": repair_not_ready,
             "usage-log-unwritable": repair_usage_log, "upstream-down": repair_upstream,
             "upstream-slow": repair_upstream, "upstream-cluster-down": repair_upstream,
             "upstream-web-down": repair_upstream}
+REPAIRS = tuple(_REPAIRS)
 
 
 def repair(lab, fault):
-    """Undo a fault that a runbook does not (for a drill whose run was denied); LabError for one it cannot."""
+    """Undo a fault as an operator would, where the lab can (for a drill whose run was denied, a read-only runbook's
+    drill, `mcpops lab repair`); UnknownFault for a name that is no fault, LabError for a fault it cannot undo."""
     fn = _REPAIRS.get(fault)
     if fn is None:
-        raise LabError(f"the local lab has no repair for {fault!r} (repairs: {', '.join(_REPAIRS)})")
+        if fault not in _FAULTS:
+            raise UnknownFault(f"unknown fault {fault!r}; faults: {', '.join(_FAULTS)}")
+        raise LabError(f"the local lab cannot undo {fault} itself: its runbook does (`mcpops drill` names it); "
+                       f"`mcpops lab down` and `mcpops lab up` start over (repairs: {', '.join(_REPAIRS)})")
     return fn(lab)
 
 

@@ -257,3 +257,21 @@ def test_a_lab_fault_goes_in_once_and_every_instance_is_checked():
 
     hosts = ["backend-1", "backend-2"]
     assert broken_targets(choose("connector-rollback", service=CONNECTOR), hosts) == hosts
+
+
+@pytest.mark.parametrize("kind, service, fault, undo", [
+    (LOCAL, ONEC, "stop", "`mcpops lab repair stop`"),
+    (LOCAL, ONEC, "upstream-down", "`mcpops lab repair upstream-down`"),
+    (LOCAL, ONEC, "corrupt-store", "its runbook, or `mcpops lab down` and `mcpops lab up`,"),
+    (LOCAL, CONNECTOR, "mysql-down", "`mcpops lab break healthy`"),
+    (FLEET, CCTELEGRAM, "stop", "`mcpops fleet up`"),
+    (scenarios.COMPOSE, scenarios.LOYALTY, "postgres-down", "`mcpops lab repair postgres-down --platform compose`"),
+])
+def test_a_drill_that_leaves_its_fault_names_what_undoes_it_on_that_lab(kind, service, fault, undo):
+    """The operator's lab keeps the fault; the line says what undoes it there (the 1C gateway's local lab has no
+    `break healthy`: its repairs are `mcpops lab repair`'s, and its runbooks repair the rest)."""
+    from types import SimpleNamespace
+
+    from mcpops.drill.command import _undo_command
+
+    assert _undo_command(SimpleNamespace(kind=kind, service=service), fault) == undo
