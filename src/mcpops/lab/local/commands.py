@@ -169,8 +169,17 @@ def _on_platform(local, name):
 
 @_run
 def cmd_repair_local(args):
+    from mcpops.lab.compose.loyalty_faults import FAULTS as COMPOSE_FAULTS
+    from mcpops.lab.lego.faults import FAULTS as KUBE_FAULTS
     from mcpops.lab.local import faults
 
+    if args.fault not in faults.FAULTS:  # another lab's fault: name that lab's flag, before any lab is looked at
+        where = [flag for flag, names in ((COMPOSE, COMPOSE_FAULTS), (KUBERNETES, KUBE_FAULTS)) if args.fault in names]
+        if where:
+            print(f"mcpops lab: {args.fault} is a fault of the {' and '.join(where)} lab: `mcpops lab repair "
+                  f"{args.fault} --platform {where[0]}` (a local service lab's faults are undone by "
+                  f"`mcpops lab break healthy`)", file=sys.stderr)
+            return EXIT_UNKNOWN_FAULT
     lab = _lab(args)
     if _is_service_lab(lab):
         print(f"mcpops lab: error: the {lab.service} lab's faults are undone by `mcpops lab break healthy`; "

@@ -229,11 +229,13 @@ def test_down_is_idempotent_and_cleans_a_stale_record(tmp_path):
     assert lab.down() == {"stopped": [], "removed": []}
 
 
-def test_the_lab_cli_repair_is_the_compose_labs(capsys):
+def test_the_lab_cli_repair_of_a_compose_fault_names_the_compose_lab(tmp_path, capsys):
     from mcpops.cli import main
 
-    assert main(["lab", "repair", "redis-down"]) == 4
-    assert "`repair` is the compose lab's (--platform compose)" in capsys.readouterr().err
+    assert main(["lab", "repair", "worker-disabled", "--dir", str(tmp_path / "none")]) == 4
+    assert "worker-disabled is a fault of the compose lab: `mcpops lab repair worker-disabled --platform compose`" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()  # no lab was looked for, none made
 
 
 def test_compose_up_refuses_the_local_labs_options_before_anything_starts(tmp_path, capsys):
