@@ -356,6 +356,8 @@ def test_a_wedged_host_fires_consecutive_errors_and_the_approved_p1_restarts_it(
 def test_a_memory_leak_fires_memory_leak_detection_and_the_approved_p1_restarts_that_host(stack, tmp_path):
     runs = tmp_path / "runs"
     before = main_pids(stack)
+    site = stack.state_dir / "lb" / "conf" / "cctelegram.conf"
+    site_before = site.read_bytes()
     proc, out = alert_drill_on_stack(stack, runs, "memory-leak", "approve", runbook=P1)
     assert proc.returncode == 0, out[-8000:]
     leaked = re.search(r"fleet1: memory-leak: .*process_memory_bytes (\d+) -> (\d+) MB", out)
@@ -369,8 +371,12 @@ def test_a_memory_leak_fires_memory_leak_detection_and_the_approved_p1_restarts_
     time.sleep(3)
     heap = services.metric(stack.serving_hosts()[0], "process_memory_heap_used_bytes")
     assert heap is not None and heap < (int(leaked.group(1)) + 64) * 2 ** 20, (heap, leaked.group(0))
-    # P1's containment at nginx (limit_conn 8, the approver's input) stays until the stack fixture's `up`, as it would
-    # until an operator reverts it: the hosts themselves are healthy
-    assert "limit_conn cctelegram_conn 8;" in (stack.state_dir / "lb" / "conf" / "cctelegram.conf").read_text()
+    # P1 contained at nginx (limit_conn 8, the approver's input); the drill's undo run (the scenario's undo_vars,
+    # contain_revert) put the site conf back byte for byte, as the direct drill does
+    assert "Containment: concurrent connections a client at nginx 64 -> 8" in said
+    verdict = json.loads((approved_run / "drill.json").read_text())
+    assert [c["ok"] for c in verdict["checks"] if c["name"] == "undo"] == [True], verdict["checks"]
+    assert "== Undo: mcpops run cctelegram-p1-response" in out and (approved_run / "undo" / "report.json").is_file()
+    assert site.read_bytes() == site_before
     assert_left_healthy_for_the_next_drill(stack)
     assert_chain_stopped_and_nothing_leaked(stack, runs, out)

@@ -40,7 +40,7 @@ from mcpops.drill.cert_drill import approver_inputs
 from mcpops.drill.checks import (NEEDS_UNIT_BASELINE, Check, check_runbook_exit, check_tokens, common_checks,
                                  symptom_check)
 from mcpops.drill.scenarios import DrillError
-from mcpops.drill.steps import last_words, probe_line, run_output, verify_targets
+from mcpops.drill.steps import last_words, probe_line, run_output, undo_run, verify_targets
 from mcpops.drill.verdict import Verdict, write_verdict
 from mcpops.run.runbooks import REPO
 
@@ -359,6 +359,11 @@ def alert_drill(lab, runbook, scenario, approval=None, keep=False, out=print, ru
                 out(f"{target.name}: the drill repairs its own fault: {lab.repair(target, scenario.fault)}")
             except DrillError as exc:  # a fault the lab cannot undo alone stays until the lab goes down
                 out(f"{target.name}: {exc}: it stays until the lab goes down")
+        elif run_dir is not None and scenario.undo_vars:  # what the approved run changed beyond the repair, undone
+            undo = undo_run(lab, runbook, scenario, run_dir, facts, out)
+            checks += undo
+            for check in undo:
+                out(check.line())
 
         out(f"== 6/7 Resolved: waiting for {scenario.alert} to resolve into {verdict.run_dir}/report.md")
         resolved_at = None

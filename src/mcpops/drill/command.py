@@ -33,8 +33,8 @@ from pathlib import Path
 from mcpops.drill import scenarios
 from mcpops.drill.checks import NEEDS_UNIT_BASELINE, Check, check_runbook_exit
 from mcpops.drill.scenarios import DEFAULT_SERVICE, DrillError
-from mcpops.drill.steps import (broken_targets, last_words, probe_line, run_output, undone_check,
-                                verify_targets, wait_for_repair)
+from mcpops.drill.steps import (broken_targets, last_words, probe_line, run_output, undo_run, verify_targets,
+                                wait_for_repair)
 from mcpops.drill.verdict import Verdict, write_verdict
 
 EXIT_PASSED = 0
@@ -66,24 +66,6 @@ def _extra_vars(runbook, scenario, run_dir):
     if "output_dir" in runbook.extra_vars:  # INC-001's captured logs go into the drill's run dir, not beside it
         extra["output_dir"] = str(Path(run_dir) / "captured")
     return extra
-
-
-def _undo(lab, runbook, scenario, run_dir, facts, out):
-    """The runbook once more with the scenario's undo_vars (e.g. unblock the address the drill had it block), in
-    <run dir>/undo; the Checks of its exit and, where the symptom has one, of what it undid."""
-    from mcpops.run import runner
-    from mcpops.run.progress import Progress
-
-    undo_dir = Path(run_dir) / "undo"
-    undo_dir.mkdir(mode=0o700)
-    words = " ".join(f"-e {k}={v}" for k, v in scenario.undo_vars.items())
-    out(f"== Undo: mcpops run {runbook.id} -i {lab.inventory} --yes {words}")
-    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
-                                extra_vars=dict(scenario.undo_vars))
-    status, _ = runner.run(request, Progress(), run_dir=undo_dir, env=lab.env())
-    checks = [Check("undo", status == 0, f"{words}: exit {status} (expected 0); its run is in {undo_dir}")]
-    undone = undone_check(lab, scenario.symptom, facts) if status == 0 else None
-    return checks + ([undone] if undone else [])
 
 
 def _break(lab, scenario, targets, before, verdict, facts_before, step, out):
@@ -185,7 +167,7 @@ def drill(lab, runbook, scenario, keep=False, out=print, runs_dir=None):
         for check in verdict.checks:
             out(check.line())
         if scenario.undo_vars:
-            undo = _undo(lab, runbook, scenario, run_dir, facts, out)
+            undo = undo_run(lab, runbook, scenario, run_dir, facts, out)
             verdict.checks += undo
             for check in undo:
                 out(check.line())

@@ -59,6 +59,25 @@ def undone_check(lab, symptom, facts):
     return drill_checks.undone_check(lab, symptom, facts)
 
 
+def undo_run(lab, runbook, scenario, run_dir, facts, out):
+    """The runbook once more with the scenario's undo_vars (e.g. unblock the address the drill had it block), in
+    <run dir>/undo; the Checks of its exit and, where the symptom has one, of what it undid."""
+    from mcpops.run import runner
+    from mcpops.run.progress import Progress
+
+    undo_dir = Path(run_dir) / "undo"
+    undo_dir.mkdir(mode=0o700)
+    words = " ".join(f"-e {k}={v}" for k, v in scenario.undo_vars.items())
+    out(f"== Undo: mcpops run {runbook.id} -i {lab.inventory} --yes {words}")
+    request = runner.RunRequest(runbook=runbook, inventory=lab.inventory, yes=True,
+                                extra_vars=dict(scenario.undo_vars))
+    status, _ = runner.run(request, Progress(), run_dir=undo_dir, env=lab.env())
+    checks = [drill_checks.Check("undo", status == 0,
+                                 f"{words}: exit {status} (expected 0); its run is in {undo_dir}")]
+    undone = undone_check(lab, scenario.symptom, facts) if status == 0 else None
+    return checks + ([undone] if undone else [])
+
+
 def broken_targets(scenario, targets):
     """The targets the fault goes into (and whose symptom is checked): every one, or the first only (one host of the
     fleet broken); a fault into the lab (LAB) may break any of them: every one is checked."""

@@ -259,7 +259,7 @@ def test_a_guard_scenario_runs_the_runbook_before_the_fault(tmp_path, monkeypatc
     monkeypatch.setattr(steps, "common_checks", lambda target, healthy: [Check("healthy", True, "", target.name)])
     monkeypatch.setattr(steps, "symptom_check", lambda lab, target, symptom, facts, output:
                         Check(symptom, "units_before" in facts, "", target.name))
-    monkeypatch.setattr(command, "undone_check", lambda lab, symptom, facts: None)
+    monkeypatch.setattr(steps, "undone_check", lambda lab, symptom, facts: None)
     runbook, scenario = plan(runbook_id, "stop", FLEET, CCTELEGRAM)
     verdict = command.drill(_FakeLab(events), runbook, scenario, out=lambda line: None)
     assert events == order  # the auto-recovery drill's second run is its undo
