@@ -322,6 +322,11 @@ def assert_p1_approved_on_fleet1(stack, runs, out, alert, before):
     assert [d for d in decisions(runs) if d["decision"] == "approved" and d.get("runbook") == P1]
     # nothing of P1 ran in the check run (it says so); the approved run investigated and restarted fleet1 alone
     assert "Check mode: nothing was changed" in run_stdout(check_run)
+    # the hosts outside the alert's --limit are said to be outside it, not unreachable
+    approved_said = run_stdout(approved_run)
+    assert re.search(r"Outside this run \(--limit [^)]*fleet1[^)]*\): fleet2, fleet3", approved_said), \
+        approved_said[-3000:]
+    assert "UNREACHABLE" not in approved_said and "Not investigated" not in approved_said
     verdict = json.loads((approved_run / "drill.json").read_text())
     assert verdict["passed"] is True and verdict["via_alert"]["alert"] == alert, verdict["checks"]
     checks = {(c["name"], c["target"]): c for c in verdict["checks"]}
