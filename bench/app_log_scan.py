@@ -13,7 +13,10 @@ failed" and "memory usage high" lines; one day of time, in order. Then, after on
             connector-failure and high-memory steps (grep "MCP" app.log | tail -100, grep "memory" app.log);
             `bash -c` each, LC_ALL=C.UTF-8
   in-process the module's work in this process: app_log_scan_run.run() with the task's options (one byte range
-            a CPU, log_ranges), no Ansible, no interpreter start-up
+            a CPU, log_ranges; the host's grep naming each range's candidate lines, log_grep), no Ansible, no
+            interpreter start-up
+  no-grep   (with --no-grep-side, to read) the same without grep (log_grep.GREP_PROGRAMS emptied): the scan's own
+            Python searches, as before grep named the lines; the same load, so the two CPU times compare
   module    ansible-playbook with one app_log_scan task (fields of profiles/connector-mcp.yml, last 400d so that
             every line is in the window, slow_ms 5000, message_contains [MCP, memory])
   python    (to read, and for memory) the same run() in a fresh Python process, which prints its own peak
@@ -26,12 +29,13 @@ CPU time of the greps and of the in-process scan (user + system, child processes
 loaded machine is a share of), and the peak memory in MiB (target: under 200 MiB, the parent and its range processes
 together). Ansible's fixed cost is printed beside (`ansible localhost -m ping`, the module file's own imports above
 ansible.module_utils.basic), and the machine's load and CPUs before and after (bench/growth.py). --profile then runs the work
-once in one process
-(one range) under cProfile: where a range's time goes. --check first scans the log once more parsing every line
-(parse_every_line, the reference path: slow) and says whether the result is the same, key for key. A figure, not a
-test: exits 0 (1 when --check finds a difference).
+once in one process (one range) under cProfile: where a range's time goes (grep's time is its own process's, not in
+the profile). --check first scans the log once more parsing every line (parse_every_line, the reference path:
+slow) and says whether the result is the same, key for key. A figure, not a test: exits 0 (1 when --check finds a
+difference).
 
     .venv/bin/python bench/app_log_scan.py [--size-mib 1024] [--rounds 3] [--json out.json] [--profile] [--check]
+                                           [--no-grep-side]
     .venv/bin/python bench/app_log_scan.py --size-mib 64 --rounds 1          # a check of the script
 """
 
@@ -207,10 +211,22 @@ def params_for(log):
     return dict(paths=[log], fields=FIELDS, last="400d", slow_ms=5000, message_contains=["MCP", "memory"], top=20)
 
 
-def in_process(log):
-    """The module's work in this process (the entry point the module calls), after collecting the harness's garbage."""
+def in_process(log, grep=True):
+    """The module's work in this process (the entry point the module calls), after collecting the harness's garbage;
+    grep=False: without the host's grep (log_grep finds none)."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog import log_grep
     from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run import run
 
+    programs = log_grep.GREP_PROGRAMS
+    if not grep:
+        log_grep.GREP_PROGRAMS = ()
+    try:
+        return _in_process(log, run)
+    finally:
+        log_grep.GREP_PROGRAMS = programs
+
+
+def _in_process(log, run):
     gc.collect()
     cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -249,6 +265,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--profile", action="store_true", help="then run the logic once under cProfile")
+    parser.add_argument("--no-grep-side", action="store_true",
+                        help="one more side: in process without grep (the scan's own searches), to compare CPU")
     parser.add_argument("--check", action="store_true",
                         help="first compare the result with the reference path's (every line parsed)")
     args = parser.parse_args()
@@ -278,11 +296,14 @@ def main():
         print("the scan splits over %d ranges (log_ranges: a range a CPU, at most %d, at least %d MiB each)" % (
             max(1, min(log_ranges.processes(), log_ranges.MAX_RANGES, os.path.getsize(log) // log_ranges.MIN_RANGE)),
             log_ranges.MAX_RANGES, log_ranges.MIN_RANGE // 1048576))
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._applog import log_grep
+        print("candidate lines named by %s (log_grep; ranges of %d MiB or more), else by the scan's own searches" % (
+            log_grep.grep_program() or "no grep: the scan's own searches", log_grep.MIN_BYTES // 1048576))
         print("warm-up (untimed): one run of each side", flush=True)
         baseline(log)
         in_process(log)
         module(play, log)
-        sides = ("baseline", "in-process", "module", "python")
+        sides = ("baseline", "in-process", "module", "python") + (("no-grep",) if args.no_grep_side else ())
         runs = {side: [] for side in sides}
         for index in range(args.rounds):
             for side in sides[index % len(sides):] + sides[:index % len(sides)]:  # the sides take turns going first
@@ -290,8 +311,8 @@ def main():
                     total, each, cpu = baseline(log)
                     runs[side].append({"seconds": total, "pipelines": each, "cpu_seconds": cpu})
                     note = ", ".join("%s %.2f" % item for item in each.items()) + "; CPU %.2f s" % cpu
-                elif side == "in-process":
-                    total, cpu, note = in_process(log)
+                elif side in ("in-process", "no-grep"):
+                    total, cpu, note = in_process(log, grep=side == "in-process")
                     runs[side].append({"seconds": total, "found": note, "cpu_seconds": cpu})
                     note += "; CPU %.2f s" % cpu
                 elif side == "module":
@@ -306,7 +327,8 @@ def main():
         ping = statistics.median(ansible_ping() for _ in range(3))
         imports_ms, heaviest = own_imports("app_log_scan")
         med = {side: statistics.median(r["seconds"] for r in runs[side]) for side in sides}
-        cpu = {side: statistics.median(r["cpu_seconds"] for r in runs[side]) for side in ("baseline", "in-process")}
+        cpu = {side: statistics.median(r["cpu_seconds"] for r in runs[side])
+               for side in ("baseline", "in-process", "no-grep") if runs.get(side)}
         base_s = med["baseline"]
         ratios = {side: med[side] / base_s for side in sides}
         module_rss = max((r["rss_mib"] for r in runs["module"] if r["rss_mib"]), default=None)
@@ -333,6 +355,10 @@ def main():
         print("  CPU time (user + system), to read:     greps %.2f s, in process %.2f s (%.2fx; %d ranges)" % (
             cpu["baseline"], cpu["in-process"], cpu["in-process"] / cpu["baseline"],
             max(1, min(log_ranges.processes(), log_ranges.MAX_RANGES, os.path.getsize(log) // log_ranges.MIN_RANGE))))
+        if "no-grep" in cpu:
+            print("  without grep (to read):                %.2f s, CPU %.2f s (%.2fx the greps'; with grep %.2fx less)"
+                  % (med["no-grep"], cpu["no-grep"], cpu["no-grep"] / cpu["baseline"],
+                     cpu["no-grep"] / cpu["in-process"]))
         print("peak memory: the scan's parent %.0f MiB (VmHWM), its largest range process %.0f MiB (ru_maxrss, with "
               "the pages shared with the parent), %d ranges: at most %.0f MiB together (target < %d MiB)%s; largest "
               "child of ansible-playbook %s MiB" % (

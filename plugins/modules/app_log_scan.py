@@ -30,6 +30,11 @@ description:
     lines (cut at line starts), the counts merged in file order, so the result is that of one pass. The log is read
     as large as it was when the scan began. When a counter of a range goes over its 10000 keys, the file is read
     again in one pass.
+  - "Where the managed host has grep (C(/usr/bin/grep) or C(/bin/grep): GNU grep, Essential on Debian), a range of
+    8 MiB or more has its lines that may matter, and those that do not start with the time as above, named by one
+    C(grep -a -n -b -E) beside the scan (an argument list, never a shell; the log's bytes come to it through a pipe,
+    it does not open the log; C(LC_ALL=C); its memory capped). Without grep, or when grep fails or says something
+    that does not line up with the bytes read, the scan's own searches take over; the result is the same."
   - A log path is opened without following a link (its last part) and only when it is a regular file; a FIFO,
     socket, device or directory is refused, and no open ever waits.
   - Lines that are not JSON objects, and lines over O(max_line_bytes), are counted per file and skipped; they never
@@ -383,7 +388,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_sc
     DEFAULT_RATE_LIMIT_EVENTS,
     run,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings import CHECKS
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_checks import CHECKS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 
 

@@ -4,26 +4,16 @@
 one over every CPU, in byte ranges: log_ranges), and say what was found in human lines (problems), every text
 scrubbed of the given secrets.
 
-No Ansible here: unit tests call run() directly.
+No Ansible here: unit tests call run() directly. What only a scan uses (the findings, the reads, the ranges, the
+window) is imported by run(): the module's start compiles none of it (bench/module_imports.py).
 """
 
 from __future__ import annotations
 
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_checks import CHECKS, MAX_KEYS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fields import FieldsError, check_fields
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import (
-    LogFileError,
-    check_log,
-    line_batches,
-    line_blocks,
-)
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings import CHECKS, MAX_KEYS, AppLogFindings
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_ranges import scan_in_ranges
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_messages import MAX_TEXT, MAX_TEXTS
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber
-from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import last_window
-from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.window import AuditWindowError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact
 
 FORMATS = ("json", "text")
 DEFAULT_ERROR_LEVELS = ("error", "critical", "fatal")
@@ -159,6 +149,14 @@ def problems(result, opts):
 def run(params, check_mode=False, *, warn=None, now=None):
     """app_log_scan's whole run for params (the module's options); read-only, the same in check mode. now: the time
     the window counts back from (tests pin it). Raises TaskError."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog import log_file, log_ranges
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file import LogFileError
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings import AppLogFindings
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_samples import Scrubber
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import last_window
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.window import AuditWindowError
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact
+
     warn = warn or (lambda message: None)
     opts = check_params(params)
     scrubber = Scrubber(opts["secrets"])
@@ -169,7 +167,7 @@ def run(params, check_mode=False, *, warn=None, now=None):
     missing = set()
     for path in opts["paths"]:
         try:
-            check_log(path)
+            log_file.check_log(path)
         except LogFileError as exc:
             if exc.missing and opts["missing_ok"]:
                 missing.add(path)
@@ -187,9 +185,9 @@ def run(params, check_mode=False, *, warn=None, now=None):
             continue
         try:
             if opts["parse_every_line"]:
-                findings.feed(path, line_batches(path, opts["max_line_bytes"]))
-            elif not scan_in_ranges(findings, path, opts["max_line_bytes"]):
-                findings.feed_blocks(path, line_blocks(path, opts["max_line_bytes"]))
+                findings.feed(path, log_file.line_batches(path, opts["max_line_bytes"]))
+            elif not log_ranges.scan_in_ranges(findings, path, opts["max_line_bytes"]):
+                findings.feed_blocks(path, log_file.line_blocks(path, opts["max_line_bytes"]))
         except LogFileError as exc:
             raise TaskError(scrubber.values(exc.msg))
         except OSError as exc:

@@ -56,7 +56,9 @@ class SegmentHeads:
             self.compiled[name] = found
         return found
 
-    def _time_key(self, segment):
+    def time_key(self, segment):
+        """The time key segment's lines start with (the first of names it holds), or None: a name with a character
+        JSON may escape or a dot, or none the segment starts with."""
         for index, name in enumerate(self.names):
             if not name.isascii() or "." in name or '"' in name or "\\" in name:
                 return None
@@ -68,7 +70,7 @@ class SegmentHeads:
                 return name
         return None
 
-    def _long_line(self, segment):
+    def long_line(self, segment):
         """Whether a line of segment is over max_line bytes (a jump of max_line bytes at a time)."""
         max_line = self.max_line
         size = len(segment)
@@ -85,9 +87,9 @@ class SegmentHeads:
             return None
         if has_unicode_escape(segment):
             return None
-        if len(segment) > self.max_line and self._long_line(segment):
+        if len(segment) > self.max_line and self.long_line(segment):
             return None
-        name = self._time_key(segment)
+        name = self.time_key(segment)
         if name is None:
             return None
         first, rest = self._heads(name)
@@ -99,6 +101,36 @@ class SegmentHeads:
             return None
         stamps.append(head.group(1))
         return stamps
+
+    def inside_by_prefix(self, segment, lines, name, since, until):
+        """How many of segment's lines are in [since, until] (bytes; None for an open end) when grep checked every
+        line's head (log_grep: a line whose head is not {"<name>": "<time>" was named, and is parsed), told without
+        reading each time: all of them, none, or None when a count cannot tell. The lines' times share the prefix
+        of the first and the last line's (a count says so: logs are nearly in time order); every time with that
+        prefix is inside the window, or none is."""
+        if since is None and until is None:
+            return lines
+        for key in (b'{"' + name + b'": "', b'{"' + name + b'":"'):
+            if segment.startswith(key):
+                break
+        else:
+            return None
+        last = segment.rfind(b"\n") + 1
+        if not segment.startswith(key, last):
+            return None
+        size = len(key)
+        low, high = segment[size:size + 24], segment[last + size:last + size + 24]
+        common = 0
+        while common < 24 and low[common:common + 1] == high[common:common + 1]:
+            common += 1
+        prefix = low[:common]
+        if segment.count(b"\n" + key + prefix) != lines - 1:
+            return None
+        if (since is None or since <= prefix) and (until is None or until[:common] > prefix):
+            return lines
+        if (until is not None and until < prefix) or (since is not None and since[:common] > prefix):
+            return 0
+        return None
 
 
 def has_unicode_escape(segment):

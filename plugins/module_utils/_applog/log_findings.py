@@ -4,7 +4,8 @@
 rate-limit hits in a time window, in bounded memory.
 
 feed() parses each line once (json.loads on the bytes; the reference path, parse_every_line); feed_blocks() reads
-blocks by bytes (log_fast_scan) and parses only the lines log_prefilter names, with the same findings. Fields are
+blocks by bytes (log_fast_scan) and parses only the lines log_prefilter names, or the host's grep beside it
+(log_grep: those lines and the ones whose head the bytes path cannot read), with the same findings. Fields are
 found by log_fields getters; message_contains is log_messages. Per file: lines (not
 empty), in_window, out_of_window, undated, skipped_bad_json (not JSON, or JSON but not an object), skipped_too_long
 (over max_line bytes: never parsed). A line in the window (or undated, with include_undated, or any line when there
@@ -32,10 +33,12 @@ import math
 from collections import deque
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.exact_sum import add_exact, exact_total
+from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_checks import CHECKS, MAX_KEYS
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fast_scan import (
     SMALLEST,
     SegmentHeads,
     count_inside,
+    has_unicode_escape,
     line_starts,
     scan_once,
     split_segment,
@@ -55,9 +58,6 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_sample
 from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_time import INSIDE
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.counter import Counter
 from ansible_collections.mcpops.runbooks.plugins.module_utils._audit.stream import block_lines
-
-CHECKS = ("errors", "slow", "auth_failures", "rate_limited")
-MAX_KEYS = 10000
 
 
 def number(raw):
@@ -245,19 +245,59 @@ class AppLogFindings:
             self._lines(counts, path, enumerate(batch, first))
         return counts
 
-    def feed_blocks(self, path, blocks):
+    def feed_blocks(self, path, blocks, grep=None):
         """Count the lines of one file as feed() does, parsing only the lines that may matter (log_fast_scan,
-        log_prefilter); blocks: log_file.line_blocks(path, ...) (first, block, overlong, lines)."""
+        log_prefilter); blocks: log_file.line_blocks(path, ...) (first, block, overlong, lines). grep: a
+        log_grep.GrepLines over the same bytes, which names those lines in place of log_prefilter's searches, up to
+        an overlong line (whose length is not known, so neither are the offsets after it)."""
         counts = self.start_file(path)
+        offset = 0 if grep is not None else None  # of the block, from the first byte blocks read
         for first, block, overlong, lines in blocks:
             if block is not None:
-                self._segment(counts, path, first, block, lines)
+                self._segment(counts, path, first, block, lines, offset, grep)
+                if offset is not None:
+                    offset += len(block) + 1
             if overlong:
                 counts.lines += 1
                 counts.skipped_too_long += 1
+                offset = None
         return counts
 
-    def _segment(self, counts, path, first, segment, lines):
+    def _numbered(self, segment, first, found):
+        """[(line number, start, end, checks)] of the lines found ({start: checks}) in segment, in order."""
+        numbered = []
+        lineno, seen = first, 0
+        find = segment.find
+        count = segment.count
+        size = len(segment)
+        for start in sorted(found):
+            lineno += count(b"\n", seen, start)
+            seen = start
+            end = find(b"\n", start)
+            numbered.append((lineno, start, size if end < 0 else end, found[start]))
+        return numbered
+
+    def _checked_segment(self, counts, path, first, segment, lines, offset, grep):
+        """Count a segment whose lines' heads grep checked (log_grep: checked), without reading each line's time:
+        True when done, False when the segment must be read the usual way (not ASCII, a \\u escape, an overlong
+        line, a last line that is not whole, a window that cuts it)."""
+        heads = self.heads
+        if (not segment.isascii() or has_unicode_escape(segment) or not segment.rstrip(b" \t\r").endswith(b"}")
+                or (len(segment) > heads.max_line and heads.long_line(segment))):
+            return False
+        inside = heads.inside_by_prefix(segment, lines, grep.time_key, self.since, self.until)
+        if inside is None:
+            return False
+        numbered = grep.numbered(offset, segment, first, lines)
+        if numbered is None:  # grep cannot tell: the heads are read here after all
+            return False
+        self._count_segment(counts, path, first, segment, lines, numbered, inside)
+        return True
+
+    def _segment(self, counts, path, first, segment, lines, offset=None, grep=None):
+        if offset is not None and grep.checked and not grep.failed:
+            if self._checked_segment(counts, path, first, segment, lines, offset, grep):
+                return
         stamps = self.heads.timestamps(segment, lines)
         if stamps is None:
             halves = split_segment(segment) if len(segment) > SMALLEST else None
@@ -265,29 +305,28 @@ class AppLogFindings:
                 self._lines(counts, path, enumerate(block_lines(segment), first))
             else:
                 left, right, left_lines = halves
-                self._segment(counts, path, first, left, left_lines)
-                self._segment(counts, path, first + left_lines, right, lines - left_lines)
+                self._segment(counts, path, first, left, left_lines, offset, grep)
+                self._segment(counts, path, first + left_lines, right, lines - left_lines,
+                              None if offset is None else offset + len(left) + 1, grep)
             return
         inside = count_inside(stamps, self.since, self.until)
-        if self.prefilter.everything:
-            found = dict.fromkeys(line_starts(segment), EVERY_CHECK)
-        else:
-            found = self.prefilter.candidates(segment)
-        if found:
-            starts = sorted(found)
-            numbered = []
-            lineno, seen = first, 0
-            find = segment.find
-            count = segment.count
-            size = len(segment)
-            for start in starts:
-                lineno += count(b"\n", seen, start)
-                seen = start
-                end = find(b"\n", start)
-                numbered.append((lineno, start, size if end < 0 else end, found[start]))
+        numbered = grep.numbered(offset, segment, first, lines) if offset is not None else None
+        if numbered is None:
+            if self.prefilter.everything:
+                found = dict.fromkeys(line_starts(segment), EVERY_CHECK)
+            else:
+                found = self.prefilter.candidates(segment)
+            numbered = self._numbered(segment, first, found) if found else None
+        self._count_segment(counts, path, first, segment, lines, numbered, inside, stamps)
+
+    def _count_segment(self, counts, path, first, segment, lines, numbered, inside, stamps=None):
+        """Count a segment read by bytes: numbered, its lines to parse ((line number, start, end, checks), or None),
+        inside, how many of its lines are in the window (stamps: each line's time, as timestamps() gives them; None
+        when inside is all or none of them)."""
+        if numbered:
             # the lines parsed are counted by _plain_lines: take them out of the in-window count by their times
             if inside == lines:
-                inside -= len(starts)
+                inside -= len(numbered)
             elif inside:
                 since, until = self.since, self.until
                 for lineno, start, end, checks in numbered:
@@ -296,7 +335,7 @@ class AppLogFindings:
                     stamp = stamps[lineno - first - 1]
                     if (since is None or stamp >= since) and (until is None or stamp <= until):
                         inside -= 1
-            lines -= len(starts)
+            lines -= len(numbered)
             counts.lines += lines
             counts.in_window += inside
             counts.out_of_window += lines - inside
@@ -332,6 +371,9 @@ class AppLogFindings:
                     try:
                         record = loads(segment[start:end])
                     except (ValueError, RecursionError):
+                        if start == end or segment[start:end].isspace():
+                            lines -= 1  # a blank line, which grep's check of the heads names: never counted
+                            continue
                         bad += 1
                         continue
                 if not isinstance(record, dict):

@@ -74,6 +74,26 @@ def anchored(quoted, rest):
     return re.compile(re.escape(quoted) + rest)
 
 
+_ERE_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-:'\",;=@#%&~`!<>/")
+
+
+def ere_literal(text, fold=False):
+    """text (bytes) as a POSIX extended regex for grep (log_grep) that matches exactly it, in any ASCII case with
+    fold: letters as [aA], every other character outside the plain ones in brackets ([.] [*] [\\]), ^ as \\^."""
+    out = []
+    for code in text:
+        char = bytes((code,))
+        if fold and char.isalpha():
+            out.append(b"[" + char.lower() + char.upper() + b"]")
+        elif code in _ERE_PLAIN:
+            out.append(char)
+        elif char == b"^":
+            out.append(b"\\^")
+        else:
+            out.append(b"[" + char + b"]")
+    return b"".join(out)
+
+
 # what a line is a candidate for: each search is a superset for its own check alone, so the judge of a line looks
 # only at the checks it was named for (a 429 line is not looked at as an error, a slow request or a message)
 ERRORS, SLOW, EVENTS, MESSAGES = 1, 2, 4, 8
@@ -95,6 +115,7 @@ class LinePrefilter:
         self.level_tokens = []
         self.level_lowered = set()
         self.level_patterns = []
+        self.ere = []          # the same searches as one POSIX extended regex's alternatives, for grep (log_grep)
         if "errors" in checks:
             wanted = frozenset(filter(None, (level_name(level) for level in error_levels)))
             for level in error_levels:
@@ -102,7 +123,8 @@ class LinePrefilter:
                 if name:
                     self._needle(name.lower(), self.level_lowered, None)
             self.level_patterns = self._key_patterns(
-                fields["level"], rb'"?' + _ONCE + rb'(?:[ \t\r]|\\[tnrf])*' + _ONCE + rb'[0-9]')
+                fields["level"], rb'"?' + _ONCE + rb'(?:[ \t\r]|\\[tnrf])*' + _ONCE + rb'[0-9]',
+                b'"?([ \t\r]|\\\\[tnrf])*[0-9]')  # grep's: no \\t in brackets, a real tab
             names = key_names(fields["level"])
             if names is not None:
                 self.level_tokens = [KeyTokens(name, lambda value: isinstance(value, str) and level_name(value) in wanted)
@@ -110,7 +132,8 @@ class LinePrefilter:
         if "slow" in checks:
             digits = len(str(int(slow_ms))) if slow_ms >= 1 else 1
             self.patterns += [(pattern, SLOW) for pattern in self._key_patterns(
-                fields["latency"], rb'(?:"|[0-9]{%d}|[0-9.]+%s[eE])' % (digits, _ONCE))]
+                fields["latency"], rb'(?:"|[0-9]{%d}|[0-9.]+%s[eE])' % (digits, _ONCE),
+                rb'("|[0-9]{%d}|[0-9.]+[eE])' % digits)]
         statuses = set()
         for check, names, codes in (("auth_failures", auth_events, auth_statuses),
                                     ("rate_limited", rate_limit_events, rate_limit_statuses)):
@@ -119,9 +142,10 @@ class LinePrefilter:
                     self._needle(str(name).strip().lower(), self.lowered, None)
                 statuses.update(int(code) for code in codes)
         if statuses:
+            codes = b"|".join(b"%d" % code for code in sorted(statuses))
             self.patterns += [(pattern, EVENTS) for pattern in self._key_patterns(
-                fields["status"], rb'(?:"|(?:%s)(?![0-9])|[0-9.]+%s[eE])'
-                % (b"|".join(b"%d" % code for code in sorted(statuses)), _ONCE))]
+                fields["status"], rb'(?:"|(?:%s)(?![0-9])|[0-9.]+%s[eE])' % (codes, _ONCE),
+                rb'("|(%s)([^0-9]|$)|[0-9.]+[eE])' % codes)]
         for text in messages:
             if ignore_case:
                 self._needle(text.lower(), self.messages_lowered, None)
@@ -134,15 +158,29 @@ class LinePrefilter:
             self.everything = True
         elif lowered is not None:
             lowered.add(needle.lower())
+            self.ere.append(ere_literal(needle, fold=True))
         else:
             raw.add(needle)
+            self.ere.append(ere_literal(needle))
 
-    def _key_patterns(self, paths, value):
+    def _key_patterns(self, paths, value, ere_value):
+        """The regexes of a key (paths: its names) followed by value; ere_value: the same as a POSIX extended regex
+        (grep's), kept in self.ere."""
         names = key_names(paths)
         if names is None:
             self.everything = True
             return []
+        self.ere += [ere_literal(name) + b"[ \t\r]*:[ \t\r]*" + ere_value for name in names]
         return [anchored(name, _WS + b":" + _WS + value) for name in names]
+
+    def grep_pattern(self):
+        """The lines candidates() may name for any check, as one POSIX extended regex (bytes) for grep -E (log_grep),
+        or None when every line is a candidate or there is nothing to search for. The error levels are its level
+        names in any case and the level key followed by digits (candidates()' way when counting cannot tell): a
+        superset of what counting names. A line it names is judged for every check."""
+        if self.everything or not self.ere:
+            return None
+        return b"|".join(dict.fromkeys(self.ere))
 
     def candidates(self, segment):
         """{start offset: what it is a candidate for (ERRORS | SLOW | EVENTS | MESSAGES)} for the candidate lines of

@@ -8,9 +8,11 @@ process reads about 50 MB/s; a range a CPU multiplies that by the CPUs the proce
 
 scan_in_ranges(findings, path, max_line) counts the log at path into findings (log_findings.AppLogFindings) as
 feed_blocks() would, over at most MAX_RANGES processes (memory stays bounded whatever the CPUs), and returns True;
-it returns False, having counted nothing, when splitting does not pay (one CPU, a file under two ranges of MIN_RANGE
-bytes, no os.fork) or when a range's counter went over its cap (which keys fall under "(other)" depends on the order
-the whole file is read in): the caller then reads the file in one pass. Each range is read as log_file.line_blocks
+where splitting does not pay (one CPU, a file under two ranges of MIN_RANGE bytes, no os.fork) the whole file is one
+range scanned in this process when the host's grep names its lines (log_grep: a file of log_grep.MIN_BYTES or
+more). It returns False, having counted nothing, when neither pays, or when a range's counter went over its cap
+(which keys fall under "(other)" depends on the order the whole file is read in): the caller then reads the file in
+one pass. Each range is read as log_file.line_blocks
 reads a whole file (RangeBlocks below: the same reads, the same overlong-line rule), its line numbers counted
 from the range's start and moved by the lines before it when merged. The ranges are fixed at the size the file had
 when the scan began: lines appended during the scan are not read (one pass reads up to where the end is when it
@@ -88,10 +90,18 @@ class RangeBlocks:
 
 
 def _scan_range(findings, path, fd, start, end, max_line):
-    """A fresh findings' tally of one range, and the newlines in it (what moves the next range's line numbers)."""
+    """A fresh findings' tally of one range, and the newlines in it (what moves the next range's line numbers). The
+    range's candidate lines are named by the host's grep when it can (log_grep), else by log_prefilter."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_grep import start_grep
+
     part = findings.fresh()
-    blocks = RangeBlocks(fd, start, end, max_line)
-    part.feed_blocks(path, blocks)
+    blocks = RangeBlocks(fd, start, end, max_line, BLOCK_SIZE)  # BLOCK_SIZE looked up here: tests make it small
+    grep = start_grep(part.prefilter, part.heads, fd, start, end, max_line)
+    try:
+        part.feed_blocks(path, blocks, grep)
+    finally:
+        if grep is not None:
+            grep.close()
     return part.tally(), blocks.newlines
 
 
@@ -118,21 +128,33 @@ def _child(findings, path, fd, start, end, max_line, write):
         os._exit(status)
 
 
+def _grep_may_pay(findings):
+    """Whether the host's grep may name a file's lines for findings' searches (log_grep)."""
+    from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_grep import grep_program
+
+    return findings.prefilter.grep_pattern() is not None and grep_program() is not None
+
+
 def scan_in_ranges(findings, path, max_line, min_range=None, cpus=None):
     """Count the log at path into findings over its byte ranges, one process a range; True when done, False (nothing
     counted) when the caller must read it in one pass. min_range, cpus: MIN_RANGE and processes() (tests)."""
     cpus = processes() if cpus is None else cpus
     min_range = MIN_RANGE if min_range is None else min_range
-    if cpus < 2 or not hasattr(os, "fork"):
+    forks = cpus >= 2 and hasattr(os, "fork")
+    if not forks and not _grep_may_pay(findings):
         return False
     fd = open_log(path)
     children = []
     try:
         size = os.fstat(fd).st_size
-        parts = min(cpus, MAX_RANGES, size // min_range)
+        parts = min(cpus, MAX_RANGES, size // min_range) if forks else 1
         ranges = byte_ranges(fd, size, parts) if parts >= 2 else []
         if len(ranges) < 2:
-            return False
+            from ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_grep import MIN_BYTES
+
+            if size < MIN_BYTES or not _grep_may_pay(findings):
+                return False
+            ranges = [(0, size)]  # one range, here: grep names its lines
         import pickle  # here: a small log (most runs) never pays its import
 
         for start, end in ranges[1:]:

@@ -104,7 +104,7 @@ def small_reads(monkeypatch):
     real = log_file.line_blocks
     monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fast_scan.SMALLEST", 512)
     monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings.SMALLEST", 512)
-    monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run.line_blocks",
+    monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file.line_blocks",
                         lambda path, max_line: real(path, max_line, chunk_size=64 * 1024))
 
 

@@ -119,7 +119,7 @@ def small_reads(monkeypatch):
     monkeypatch.setattr(log_needles, "SAMPLE", 2048)
     monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_fast_scan.SMALLEST", 512)
     monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_findings.SMALLEST", 512)
-    monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run.line_blocks",
+    monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.log_file.line_blocks",
                         lambda path, max_line: real(path, max_line, chunk_size=64 * 1024))
 
 
@@ -172,7 +172,6 @@ def test_ranges_equal_one_pass(tmp_path, monkeypatch):
         calls.append(real(*args, **kwargs))
         return calls[-1]
 
-    monkeypatch.setattr("ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run."
-                        "scan_in_ranges", counted)
+    monkeypatch.setattr(log_ranges, "scan_in_ranges", counted)
     assert scan(log) == one_pass
     assert calls == [True]

@@ -99,8 +99,7 @@ def test_ranges_equal_one_pass(tmp_path, monkeypatch):
 
     monkeypatch.setattr(log_ranges, "MIN_RANGE", 1)  # one range a CPU however small the file
     monkeypatch.setattr(log_ranges, "processes", lambda: 5)
-    import ansible_collections.mcpops.runbooks.plugins.module_utils._applog.app_log_scan_run as run_module
-    monkeypatch.setattr(run_module, "scan_in_ranges", counted)
+    monkeypatch.setattr(log_ranges, "scan_in_ranges", counted)
     in_ranges = run(_params(log), now=NOW)
     assert calls == [True]  # it did run in ranges, not fall back
     assert in_ranges == one_pass
