@@ -12,7 +12,9 @@ own certificate. Then, timed, each side reads every endpoint's validity dates:
   ansible   `ansible localhost -m mcpops.runbooks.cert_check` on all endpoints, Ansible's start-up included
 
 Each side is checked: 200 notAfter lines (shell) or 200 rows with status ok (module). --rounds (default 3) runs
-of each side; the best of each is compared. A figure, not a test: it exits 0 whatever the ratios are.
+of each side; the best of each is compared. Beside each best time the script prints that round's CPU seconds
+(user+sys) of the side (its processes, or this process for the in-process side) and of the TLS server, which say
+more than the time on a loaded machine. A figure, not a test: it exits 0 whatever the ratios are.
 
     .venv/bin/python bench/cert_check.py [--endpoints 200 | --sizes 50,200,1000] [--rounds 3] [--json out.json]
 
@@ -56,10 +58,33 @@ def start_endpoints(directory, count):
     return server, ca_file, [ports["e%d" % i] for i in range(count)]
 
 
-def timed(fn):
+def cpu_seconds():
+    """(this process, its waited-for children): CPU seconds, user+sys."""
+    times = os.times()
+    return times.user + times.system, times.children_user + times.children_system
+
+
+def process_cpu(pid):
+    """CPU seconds (user+sys) a running process has used so far (Linux /proc), None elsewhere."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def timed(fn, server_pid=None):
+    """(seconds, output, CPU of the side, CPU of the TLS server or None)."""
+    own, children = cpu_seconds()
+    server = process_cpu(server_pid)
     started = time.perf_counter()
     out = fn()
-    return time.perf_counter() - started, out
+    elapsed = time.perf_counter() - started
+    own_after, children_after = cpu_seconds()
+    server_after = process_cpu(server_pid)
+    server_cpu = server_after - server if None not in (server, server_after) else None
+    return elapsed, out, (own_after - own) + (children_after - children), server_cpu
 
 
 def shell_serial(ports):
@@ -109,7 +134,7 @@ def one_size(count, rounds):
     with tempfile.TemporaryDirectory(prefix="bench-cert-check-") as directory:
         server, ca_file, ports = start_endpoints(directory, count)
         try:
-            best = {}
+            best, cpu = {}, {}
             for _ in range(rounds):
                 sides = {
                     "serial": lambda: shell_serial(ports),
@@ -118,25 +143,30 @@ def one_size(count, rounds):
                     "ansible": lambda: module_through_ansible(ports, ca_file),
                 }
                 for side, fn in sides.items():
-                    seconds, out = timed(fn)
+                    seconds, out, side_cpu, server_cpu = timed(fn, server.pid)
                     if side in ("serial", "xargs"):
                         check_shell(out, count, side)
                     else:
                         check_module(out, count, side)
-                    best[side] = min(best.get(side, seconds), seconds)
+                    if seconds <= best.get(side, seconds):
+                        best[side], cpu[side] = seconds, {"cpu_s": side_cpu, "server_cpu_s": server_cpu}
         finally:
             server.stop()
     print("%d TLS endpoints on 127.0.0.1, best of %d rounds (%s, %d CPUs):" % (count, rounds, platform.python_version(),
                                                                             os.cpu_count() or 0))
-    print("  serial openssl s_client | openssl x509 loop  %7.2f s" % best["serial"])
-    print("  xargs -P 32 of the same pipeline              %7.2f s" % best["xargs"])
-    print("  cert_check (module_utils, concurrency 32)     %7.2f s" % best["module"])
-    print("  cert_check through ansible (start-up incl.)   %7.2f s" % best["ansible"])
+    for side, label in (("serial", "serial openssl s_client | openssl x509 loop"),
+                        ("xargs", "xargs -P 32 of the same pipeline"),
+                        ("module", "cert_check (module_utils, concurrency 32)"),
+                        ("ansible", "cert_check through ansible (start-up incl.)")):
+        server_cpu = cpu[side]["server_cpu_s"]
+        print("  %-45s %7.3f s   CPU %6.3f s, TLS server CPU %s" % (
+            label, best[side], cpu[side]["cpu_s"], "%.3f s" % server_cpu if server_cpu is not None else "unknown"))
     print("cert_check vs serial loop: %.1fx faster (target >= 20x); through ansible %.1fx"
           % (best["serial"] / best["module"], best["serial"] / best["ansible"]))
     print("cert_check vs xargs -P 32: %.2fx (target >= 1x, no slower); through ansible %.2fx"
           % (best["xargs"] / best["module"], best["xargs"] / best["ansible"]), flush=True)
-    return best
+    print("  load %.2f" % os.getloadavg()[0], flush=True)
+    return best, cpu
 
 
 def main():
@@ -149,7 +179,8 @@ def main():
     sizes = growth.parse_sizes(args.sizes) if args.sizes else [args.endpoints]
     machine_before = growth.machine()
     print(growth.machine_line("machine before"), flush=True)
-    results = {n: one_size(n, args.rounds) for n in sizes}
+    measured = {n: one_size(n, args.rounds) for n in sizes}
+    results = {n: measured[n][0] for n in sizes}
     print(growth.machine_line("machine after"))
     names = {"serial": "serial loop", "xargs": "xargs -P 32", "module": "in process", "ansible": "through ansible"}
     sides = {names[side]: {n: results[n][side] for n in sizes} for side in names}
@@ -162,6 +193,7 @@ def main():
                    "machine": growth.machine(), "statistic": "best of %d" % args.rounds,
                    "machine_before": machine_before, "machine_after": growth.machine(),
                    "curves": [growth.curve("cert_check", "cert_check: time against TLS endpoints", "endpoints", sides)]}
+            out["cpu_of_best_round"] = {str(n): measured[n][1] for n in sizes}
             if len(sizes) == 1:
                 out.update(endpoints=sizes[0], seconds=results[sizes[0]])
             json.dump(out, fh, indent=2)

@@ -10,21 +10,25 @@ kept-alive connections; untimed) in one org, `org_bench_curl` or `org_bench_modu
             http://127.0.0.1:PORT/api/mcp-tokens/$id/revoke` a token, over the ids listed first (untimed)
   module    ansible localhost -m mcpops.runbooks.token_revoke
             -a '{"org_id": ..., "all_in_org": true, "api_url": ..., "api_token": "{{ admin_token }}"}'
-            with the admin token in a 0600 extra-vars file (`-e @file`), run from the repo root
+            with the admin token in a 0600 extra-vars file (`-e @file`), run from the repo root; the module's
+            default concurrency unless --concurrency is given
 
 Afterwards each side is checked through the API: no active token left in its org, --tokens revoked.
 One timed run per side, no warm-up (each run needs a fresh set of active tokens; neither side reads files
 the other has warmed up). The module time includes Ansible's start-up (printed alone as `ansible ping`).
 The gateway rewrites the whole tokens.json (its cached per-token JSON joined, then fsync) for every revoke,
 with group commit; the script times one such save in process on the data dir's own tokens.json and prints
-what a serial client pays for --tokens revokes. A figure, not a test: it exits 0 whatever the ratio is.
+what a serial client pays for --tokens revokes. Beside each side's time it prints the CPU seconds (user+sys) of
+the side's processes (bash and curl, or ansible and the module) and of the gateway, which say more than the time
+on a loaded machine. A figure, not a test: it exits 0 whatever the ratio is.
 
-    .venv/bin/python bench/token_revoke.py [--tokens 5000] [--json out.json]
+    .venv/bin/python bench/token_revoke.py [--tokens 5000] [--concurrency N] [--sides curl,module] [--json out.json]
     .venv/bin/python bench/token_revoke.py --sizes 1000,5000,20000 --json out.json   # growth (issue 20)
 
 With --sizes each size is measured as above (a fresh gateway a side and size) and the script prints a growth
 table, module and curl loop side by side, with each side's slope (seconds per 1,000 more tokens, least squares)
-and the machine's load; --json then holds the seconds at each size and the slopes.
+and the machine's load; --json then holds the seconds at each size and the slopes. --sides module measures the module
+alone (the curl loop takes 10 minutes at 20,000 tokens), for trying a change; the ratio needs both sides.
 """
 
 import argparse
@@ -186,6 +190,22 @@ def ansible_env():
     )
 
 
+def children_cpu():
+    """CPU seconds (user+sys) of the child processes waited for so far: a side's processes once it has returned."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def process_cpu(pid):
+    """CPU seconds (user+sys) a running process has used so far (Linux /proc), None elsewhere."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_module(module, args, extra_vars_file=None):
     cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable]
@@ -232,17 +252,18 @@ def curl_side(gw, api, org, work):
     return time.perf_counter() - start, len(ids)
 
 
-def module_side(gw, org, work):
-    elapsed, result = run_module("mcpops.runbooks.token_revoke",
-                                 {"org_id": org, "all_in_org": True, "api_url": gw.url,
-                                  "api_token": "{{ admin_token }}"},
+def module_side(gw, org, work, concurrency=None):
+    args = {"org_id": org, "all_in_org": True, "api_url": gw.url, "api_token": "{{ admin_token }}"}
+    if concurrency:
+        args["concurrency"] = concurrency
+    elapsed, result = run_module("mcpops.runbooks.token_revoke", args,
                                  extra_vars_file=os.path.join(work, "admin.json"))
     if not result.get("changed"):
         raise RuntimeError("token_revoke reported no change")
     return elapsed, len(result.get("revoked") or [])
 
 
-def measure(side, work, admin_token, count):
+def measure(side, work, admin_token, count, concurrency=None):
     org = "org_bench_" + side
     gw = Gateway(work, "%s-%d" % (side, count), os.path.join(work, "admin_token"))
     try:
@@ -254,30 +275,36 @@ def measure(side, work, admin_token, count):
         if issued != count or active != count:
             raise RuntimeError("%s: issued %d, %d active, wanted %d" % (org, issued, active, count))
         floor, n_tokens = save_floor(gw.data_dir)
+        cpu_before, gateway_before = children_cpu(), process_cpu(gw.pid)
         if side == "curl":
             elapsed, reported = curl_side(gw, api, org, work)
         else:
-            elapsed, reported = module_side(gw, org, work)
+            elapsed, reported = module_side(gw, org, work, concurrency)
+        cpu, gateway_after = children_cpu() - cpu_before, process_cpu(gw.pid)
+        gateway_cpu = gateway_after - gateway_before if None not in (gateway_before, gateway_after) else None
         left = len(api.ids(org, "active"))
         revoked = len(api.ids(org, "revoked"))
         ok = left == 0 and revoked == count and reported == count
-        print("%s: issued %d in %s in %.1f s (untimed); revoked %.2f s (%.0f/s); after: %d active, %d revoked%s; "
-              "one tokens.json save at %d tokens %.1f ms"
-              % (side, count, org, issue_s, elapsed, count / elapsed if elapsed else 0, left, revoked,
-                 "" if ok else "  NOT ALL REVOKED (reported %d)" % reported, n_tokens, floor * 1000), flush=True)
-        return {"seconds": elapsed, "issue_s": issue_s, "active_after": left, "revoked_after": revoked,
-                "reported": reported, "all_revoked": ok, "save_s": floor, "store_tokens": n_tokens}
+        print("%s: issued %d in %s in %.1f s (untimed); revoked %.2f s (%.0f/s), CPU %.2f s, gateway CPU %s; "
+              "after: %d active, %d revoked%s; one tokens.json save at %d tokens %.1f ms; load %.2f"
+              % (side, count, org, issue_s, elapsed, count / elapsed if elapsed else 0, cpu,
+                 "%.2f s" % gateway_cpu if gateway_cpu is not None else "unknown", left, revoked,
+                 "" if ok else "  NOT ALL REVOKED (reported %d)" % reported, n_tokens, floor * 1000,
+                 os.getloadavg()[0]), flush=True)
+        return {"seconds": elapsed, "cpu_s": round(cpu, 3), "gateway_cpu_s": gateway_cpu, "issue_s": issue_s,
+                "active_after": left, "revoked_after": revoked, "reported": reported, "all_revoked": ok,
+                "save_s": floor, "store_tokens": n_tokens}
     finally:
         rc = gw.stop()
         if rc not in (0, None):
             print("%s: gateway %d exited %s" % (side, gw.pid, rc), file=sys.stderr)
 
 
-def one_size(work, admin_token, count, have_curl):
+def one_size(work, admin_token, count, have_curl, concurrency=None):
     results = {"tokens": count}
     if have_curl:
         results["curl"] = measure("curl", work, admin_token, count)
-    results["module"] = measure("module", work, admin_token, count)
+    results["module"] = measure("module", work, admin_token, count, concurrency)
     mod = results["module"]["seconds"]
     floor = results["module"]["save_s"] * count
     if have_curl:
@@ -287,7 +314,7 @@ def one_size(work, admin_token, count, have_curl):
         print("revoke %d tokens: module %.2f s, baseline curl loop %.2f s, ratio %.2fx faster (target >= %.0fx)%s"
               % (count, mod, base, ratio, TARGET, "" if ratio >= TARGET else "  BELOW TARGET"))
     else:
-        print("revoke %d tokens: module %.2f s, baseline curl loop unavailable (no curl on PATH)" % (count, mod))
+        print("revoke %d tokens: module %.2f s, curl loop not measured (--sides, or no curl on PATH)" % (count, mod))
     print("one tokens.json save %.1f ms: a serial client (the curl loop) waits for %d of them, %.1f s; "
           "concurrent requests share one (group commit)" % (results["module"]["save_s"] * 1000, count, floor),
           flush=True)
@@ -301,8 +328,14 @@ def main(argv=None):
                                         "curve; overrides --tokens")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--tmpdir", help="where to put the data dirs (default: the system temp dir)")
+    parser.add_argument("--concurrency", type=int, help="the module's concurrency option (default: the module's)")
+    parser.add_argument("--sides", default="curl,module", help="which sides to measure: curl,module (default) or "
+                                                               "module alone")
     args = parser.parse_args(argv)
     sizes = growth.parse_sizes(args.sizes) if args.sizes else [args.tokens]
+    sides_wanted = {part.strip() for part in args.sides.split(",") if part.strip()}
+    if not sides_wanted or sides_wanted - {"curl", "module"} or "module" not in sides_wanted:
+        parser.error("--sides wants module or curl,module")
 
     work = tempfile.mkdtemp(prefix="mcpops-bench-revoke-", dir=args.tmpdir)
     try:
@@ -315,11 +348,12 @@ def main(argv=None):
         ping = run_module("ansible.builtin.ping", {})[0]
         print("ansible ping (start-up alone, included in the module time): %.2f s; no warm-up round "
               "(each run revokes a fresh set of tokens on a fresh gateway)" % ping, flush=True)
-        have_curl = shutil.which("curl") is not None
-        by_size = [one_size(work, admin_token, count, have_curl) for count in sizes]
+        have_curl = "curl" in sides_wanted and shutil.which("curl") is not None
+        by_size = [one_size(work, admin_token, count, have_curl, args.concurrency) for count in sizes]
         print(growth.machine_line("machine after"))
         results = dict(by_size[-1]) if len(sizes) == 1 else {"sizes": by_size}
         results["ansible_ping_s"] = round(ping, 3)
+        results["concurrency"] = args.concurrency or "module default"
         sides = {"module": {r["tokens"]: r["module"]["seconds"] for r in by_size}}
         if have_curl:
             sides["curl loop"] = {r["tokens"]: r["curl"]["seconds"] for r in by_size}

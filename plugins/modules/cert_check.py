@@ -20,8 +20,8 @@ description:
     V(handshake failure), V(untrusted), V(wrong host), V(incomplete chain), V(self-signed), V(not yet valid)
     or V(unreadable) (files)."
   - An endpoint that does not answer is a row with status V(error), never a crash of the task.
-  - One verifying TLS context (and one non-verifying one, to still read what a refused server presents) is
-    built a run and shared by every connection.
+  - One verifying TLS context is built a run and shared by every connection; a non-verifying one, to still read
+    what a refused server presents, is built only when a chain is refused, and loads no trust store.
   - Unlike C(community.crypto.get_certificate), which is skipped in check mode, it runs and reports in check mode too.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)

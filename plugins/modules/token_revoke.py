@@ -25,9 +25,11 @@ description:
     letter is refused, never taken to select nothing.
   - Unknown O(ids) (HTTP 404) are listed under RV(not_found) and fail the task before anything is revoked,
     unless O(ignore_missing=true), which revokes the others and reports the unknown ones.
-  - Revokes over O(concurrency) kept-alive HTTP connections; a transient failure (no answer, timeout,
-    connection reset, HTTP 5xx) is retried O(retries) times with exponential backoff. When tokens are left
-    unrevoked the task fails, says how many were left and returns every list; re-running it is safe.
+  - Revokes over O(concurrency) kept-alive HTTP connections, opened at most 4 at a time (a new connection's first
+    request waits until fewer than 4 are unanswered, so that a short accept queue on the gateway never drops one);
+    a transient failure (no answer, timeout, connection reset, HTTP 5xx) is retried O(retries) times with
+    exponential backoff. When tokens are left unrevoked the task fails, says how many were left and returns every
+    list; re-running it is safe.
   - Neither the admin token nor any token secret appears in a result or an error.
 author:
   - mcpops-runbooks engineers (@mcpops-runbooks)
@@ -66,9 +68,12 @@ options:
     type: bool
     default: false
   concurrency:
-    description: How many revoke calls run at once (1 to 64), each worker over its own kept-alive connection.
+    description:
+      - How many revoke calls run at once (1 to 64), each worker over its own kept-alive connection.
+      - The gateway writes its token store once for all the revokes that arrived during its previous write, so
+        more calls in flight mean fewer writes; lower it for a gateway that must not take that many connections.
     type: int
-    default: 8
+    default: 32
   retries:
     description: How many more times a revoke is tried after a transient failure (no answer, timeout, reset, 5xx).
     type: int
@@ -109,7 +114,6 @@ EXAMPLES = r"""
     api_token: "{{ gateway_admin_token }}"
     org_id: org_acme
     all_in_org: true
-    concurrency: 16
   register: revoked
 
 - name: Expired but never revoked tokens of a client, revoked for the record
@@ -157,7 +161,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.module_tail import run_module
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import gateway_api_argument_spec
-from ansible_collections.mcpops.runbooks.plugins.module_utils._token.token_revoke_run import run
+from ansible_collections.mcpops.runbooks.plugins.module_utils._token.token_revoke_run import DEFAULT_CONCURRENCY, run
 
 
 def main():
@@ -170,7 +174,7 @@ def main():
             all_in_org=dict(type="bool", default=False),
             status=dict(type="str", default="active", choices=["active", "expired", "any"]),
             ignore_missing=dict(type="bool", default=False),
-            concurrency=dict(type="int", default=8),
+            concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
             retries=dict(type="int", default=3),
             **gateway_api_argument_spec()
         ),

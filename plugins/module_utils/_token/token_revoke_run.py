@@ -4,9 +4,9 @@
 
 revoke_tokens(make_client, tokens, concurrency, retries, backoff) runs POST /api/mcp-tokens/{id}/revoke over
 `concurrency` worker threads, each with its own kept-alive connection (make_client() -> a client with
-revoke_token(id) and close()); transient failures (no answer, timeout, reset, 5xx) are retried with
-exponential backoff. run(params, check_mode) is the module's whole run and returns the result or raises
-TaskError(msg, result). No Ansible here.
+revoke_token(id) and close()), opened a few at a time (OPENING_AT_ONCE); transient failures (no answer, timeout,
+reset, 5xx) are retried with exponential backoff. run(params, check_mode) is the module's whole run and returns
+the result or raises TaskError(msg, result). No Ansible here.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._token.selection i
 )
 
 MAX_BACKOFF = 5.0
+# Requests in flight: the gateway writes tokens.json once for every revoke that arrived during its previous write
+# (group commit), so the more are in flight, the fewer writes of the whole file. On the reference gateway with
+# 20,000 tokens, 32 revoked as fast as 64 and about 2x faster than 8; 96 and 128 were slower (its threads contend).
+DEFAULT_CONCURRENCY = 32
+MAX_CONCURRENCY = 64
+# New connections whose first request is not answered yet, at most: a server's accept queue may be short (Python's
+# socketserver listens with a backlog of 5), and a connection beyond it loses its SYN and waits 1 s, then 3 s, to retry.
+OPENING_AT_ONCE = 4
 
 
 def entry_id(entry):
@@ -79,11 +87,12 @@ def revoke_one(client, token, retries, backoff, outcome, sleep=time.sleep):
         return
 
 
-def revoke_tokens(make_client, tokens, concurrency=8, retries=3, backoff=0.2, sleep=time.sleep):
+def revoke_tokens(make_client, tokens, concurrency=DEFAULT_CONCURRENCY, retries=3, backoff=0.2, sleep=time.sleep):
     """Revoke every token (dicts with at least id) over min(concurrency, len(tokens)) threads. Returns an Outcome."""
     outcome = Outcome()
     queue = list(reversed(tokens))
     queue_lock = threading.Lock()
+    opening = threading.BoundedSemaphore(OPENING_AT_ONCE)
 
     def worker():
         client = None
@@ -93,13 +102,17 @@ def revoke_tokens(make_client, tokens, concurrency=8, retries=3, backoff=0.2, sl
                     if not queue:
                         return
                     token = queue.pop()
-                if client is None:
+                if client is not None:
+                    revoke_one(client, token, retries, backoff, outcome, sleep)
+                    continue
+                with opening:  # a new connection: its first request waits for a place (OPENING_AT_ONCE)
                     try:
                         client = make_client()
                     except Exception as exc:
-                        outcome.add("failed", dict(public_fields(token), status=None, message="no client: %s" % exc, attempts=0))
+                        outcome.add("failed", dict(public_fields(token), status=None, message="no client: %s" % exc,
+                                                   attempts=0))
                         continue
-                revoke_one(client, token, retries, backoff, outcome, sleep)
+                    revoke_one(client, token, retries, backoff, outcome, sleep)
         finally:
             if client is not None and hasattr(client, "close"):
                 client.close()
@@ -122,8 +135,10 @@ def revoke_tokens(make_client, tokens, concurrency=8, retries=3, backoff=0.2, sl
 def run(params, check_mode=False):
     """The token_revoke module's run: result dict, or TaskError(msg, result)."""
     result = dict(changed=False, revoked=[], already_revoked=[], not_found=[], failed_tokens=[], skipped=[])
-    if (params.get("concurrency") or 0) < 1 or (params.get("concurrency") or 0) > 64:
-        raise TaskError("concurrency must be 1..64", result)
+    concurrency = params.get("concurrency")
+    concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise TaskError("concurrency must be 1..%d" % MAX_CONCURRENCY, result)
     if (params.get("retries") or 0) < 0:
         raise TaskError("retries must be >= 0", result)
     try:
@@ -150,7 +165,7 @@ def run(params, check_mode=False):
         result["changed"] = bool(result["revoked"])
         return result
     outcome = revoke_tokens(lambda: KeepAliveGatewayClient.from_params(params), selection.to_revoke,
-                            params.get("concurrency") or 8, params.get("retries", 3), params.get("backoff", 0.2))
+                            concurrency, params.get("retries", 3), params.get("backoff", 0.2))
     lists = outcome.sorted()
     result["revoked"] = lists["revoked"]
     result["already_revoked"] = sorted(selection.already_revoked + lists["already_revoked"], key=entry_id)

@@ -84,13 +84,25 @@ def test_files_are_classified(servers):
 
 
 def test_one_context_pair_for_the_whole_run(servers, monkeypatch):
-    built = []
-    real = tls_probe.ssl.create_default_context
-    monkeypatch.setattr(tls_probe.ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    verifying, inspecting = [], []
+    real_verifying, real_inspecting = tls_probe.ssl.create_default_context, tls_probe.inspecting_context
+    monkeypatch.setattr(tls_probe.ssl, "create_default_context",
+                        lambda *a, **k: verifying.append(1) or real_verifying(*a, **k))
+    monkeypatch.setattr(tls_probe, "inspecting_context", lambda: inspecting.append(1) or real_inspecting())
     cases = ["valid", "expiring", "expired", "wrong-host", "self-signed", "untrusted-root", "incomplete-chain"]
     targets = [servers.target(c) for c in cases] + [servers.target(c).replace("127.0.0.1", "localhost") for c in cases]
     run_cert_check(params(servers, [], targets=targets))
-    assert len(built) == 2  # verifying + inspecting, shared by 14 connections
+    # one of each, shared by 14 connections; the inspecting one loads no trust store (it is not a default context)
+    assert len(verifying) == 1 and len(inspecting) == 1
+
+
+def test_a_run_whose_chains_all_verify_builds_no_inspecting_context(servers, monkeypatch):
+    """The inspecting context is built on the first refused chain only: 50 good endpoints pay for one context."""
+    inspecting = []
+    real_inspecting = tls_probe.inspecting_context
+    monkeypatch.setattr(tls_probe, "inspecting_context", lambda: inspecting.append(1) or real_inspecting())
+    result = run_cert_check(params(servers, [], targets=[servers.target("valid"), servers.target("expiring")]))
+    assert [r["chain_verified"] for r in result["targets"]] == [True, True] and inspecting == []
 
 
 @pytest.mark.parametrize("bad", [

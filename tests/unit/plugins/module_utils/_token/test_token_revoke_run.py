@@ -13,6 +13,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client im
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._token.token_revoke_run import (
+    DEFAULT_CONCURRENCY,
+    OPENING_AT_ONCE,
     revoke_tokens,
     run,
 )
@@ -70,6 +72,63 @@ def test_concurrent_revoke_one_client_per_worker():
         by_client.setdefault(cid, set()).add(thread)
     assert all(len(threads) == 1 for threads in by_client.values())
     assert out["revoked"][0] == {"id": "tok_0", "prefix": "mcp_0000", "clientId": "ci-bot", "orgId": "org_acme"}
+
+
+def wait_for(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_new_connections_open_a_few_at_a_time():
+    """A short accept queue (socketserver's backlog is 5) drops a burst of connects: at most OPENING_AT_ONCE new
+    clients have a first request unanswered; the others wait for one of them to be answered."""
+    release = threading.Event()
+    lock = threading.Lock()
+    state = {"opening": 0, "most": 0, "first_calls": 0}
+
+    class FirstCallHeld(FakeClient):
+        def revoke_token(self, token_id):
+            first = not getattr(self, "answered", False)
+            if first:
+                with lock:
+                    state["opening"] += 1
+                    state["first_calls"] += 1
+                    state["most"] = max(state["most"], state["opening"])
+                release.wait(10)
+            try:
+                return FakeClient.revoke_token(self, token_id)
+            finally:
+                if first:
+                    self.answered = True
+                    with lock:
+                        state["opening"] -= 1
+
+    tokens = [tok(n) for n in range(24)]
+    shared = fake_state([t["id"] for t in tokens])
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(
+        revoke_tokens(lambda: FirstCallHeld(shared), tokens, concurrency=12, retries=0).sorted()))
+    runner.start()
+    try:
+        assert wait_for(lambda: state["first_calls"] == OPENING_AT_ONCE)
+        time.sleep(0.2)  # the other 8 workers have a token each and would have connected by now without the gate
+        assert state["first_calls"] == OPENING_AT_ONCE
+    finally:
+        release.set()
+        runner.join(20)
+    assert len(outcome["revoked"]) == 24 and outcome["failed"] == []
+    assert state["most"] == OPENING_AT_ONCE and state["first_calls"] == 12
+
+
+def test_run_defaults_and_bounds_concurrency(stub):
+    list_route(stub, [])
+    base = {"api_url": stub.url, "api_token": CANARY, "client_id": "ci-bot", "retries": 3}
+    assert run(dict(base))["revoked"] == [] and DEFAULT_CONCURRENCY == 32
+    for bad in (0, 65, -1):
+        with pytest.raises(TaskError, match="concurrency must be 1..64"):
+            run(dict(base, concurrency=bad))
 
 
 def test_nothing_to_revoke_makes_no_client():
