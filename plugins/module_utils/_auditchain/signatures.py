@@ -5,11 +5,10 @@ a record's digest with `cryptography`, imported lazily (require_cryptography nam
 
 from __future__ import annotations
 
+# ssl and urllib load in fetch_public_key, not at import: a run given hsm_public_key (a PEM file) sends no request,
+# and on a host every run would otherwise pay about 10 ms for them (issue 20's <= 30 ms of own imports).
 import base64
 import binascii
-import ssl
-from urllib.error import HTTPError, URLError
-from urllib.request import HTTPSHandler, Request, build_opener
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 
@@ -45,6 +44,10 @@ def read_public_key(path):
 
 def fetch_public_key(url, ca_cert="", validate_certs=True, timeout=10, opener=None):
     """The PEM an HSM service serves at `url` (GET), over TLS verified with ca_cert (or the system's CAs)."""
+    import ssl
+    from urllib.error import HTTPError, URLError
+    from urllib.request import HTTPSHandler, Request, build_opener
+
     context = ssl.create_default_context(cafile=ca_cert or None)
     if not validate_certs:
         context.check_hostname = False

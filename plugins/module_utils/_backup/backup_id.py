@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
-import secrets
 
 # The contract's pattern. \Z instead of $ so that a trailing newline is not accepted.
 BACKUP_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z", re.ASCII)
@@ -48,11 +48,17 @@ def _stamp(now):
     return now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _random_hex(nbytes):
+    """What secrets.token_hex(nbytes) returns (os.urandom's bytes in hex), without importing secrets, which
+    brings base64 and hmac: the AnsiballZ start of every backup module imports this file."""
+    return os.urandom(nbytes).hex()
+
+
 def new_backup_id(now=None):
     """YYYYMMDDTHHMMSSZ-<6 hex>, the same shape as the gateway's own backups."""
-    return "%s-%s" % (_stamp(now), secrets.token_hex(3))
+    return "%s-%s" % (_stamp(now), _random_hex(3))
 
 
 def new_safety_backup_id(now=None):
     """YYYYMMDDTHHMMSSZ-pre-restore-<6 hex>, taken before a restore replaces the data."""
-    return "%s%s%s" % (_stamp(now), SAFETY_MARKER, secrets.token_hex(3))
+    return "%s%s%s" % (_stamp(now), SAFETY_MARKER, _random_hex(3))

@@ -32,8 +32,8 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.errors i
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.errors import GatewayError
 
 TASK_ERRORS = (
-    BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError, UnsafeFileError, FileTooLargeError,
-    SealedBackupError, ForensicError,
+    BackupError, LockHeldError, SwapError, GatewayError, ManifestError, BackupIdError, UnsafeFileError,
+    FileTooLargeError, SealedBackupError, ForensicError,
 )
 
 
@@ -154,63 +154,10 @@ class BackupTask:
         result["backup_id"] = manifest["id"]
         result["backup"] = summary(manifest)
 
-    # -- state: restored ---------------------------------------------------
-    def refuse_or_warn(self, refusal, forced_warning, check_warning):
-        """A guard against restoring under a running gateway: refuse, or warn with force or in check mode."""
-        if self.params["force"]:
-            self.warn(forced_warning)
-        elif self.check_mode:
-            # INC-003 stops the gateway in step 1, which check mode skips: report the plan anyway.
-            self.warn(check_warning)
-        else:
-            self.fail(refusal)
-
+    # -- state: restored (restore_state.py) ----------------------------------
     def restored(self):
-        params, store, result = self.params, self.store, self.result
-        backup_id = params["backup_id"]
-        if self.client is not None and self.client.answers():
-            url = self.client.base_url
-            self.refuse_or_warn(
-                "the gateway answers at %s/healthz: stop it before restoring (runbook INC-003 step 1, "
-                "role mcpops.runbooks.gateway_service) or set force: true" % url,
-                "restoring while the gateway answers at %s (force: true)" % url,
-                "the gateway answers at %s: a real run must stop it first (INC-003 step 1)" % url,
-            )
-        require_lock = True
-        if store.lock_is_held():
-            self.refuse_or_warn(
-                "the gateway (or another restore) holds %s/.gateway.lock: stop it before restoring "
-                "(runbook INC-003 step 1) or set force: true" % store.data_dir,
-                "restoring without the data dir lock, which another process holds (force: true); that process "
-                "may overwrite the restored data",
-                "the gateway (or another restore) holds %s/.gateway.lock: a real run must stop it first "
-                "(INC-003 step 1)" % store.data_dir,
-            )
-            require_lock = False
-        if self.check_mode:
-            plan = store.plan_restore(backup_id, params["max_schema_version"], key=self.key)
-            outcome = {
-                "changed": plan["needed"],
-                "backup_id": plan["backup_id"],
-                "safety_backup_id": None,
-                "safety_backup_sealed": (self.key is not None) if plan["needed"] else None,
-                "schema_version": plan["schema_version"],
-                "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
-            }
-        else:
-            outcome = store.restore(backup_id, params["max_schema_version"], require_lock=require_lock, key=self.key)
-            plan = outcome.pop("plan")
-            if outcome.get("recovered"):
-                result["recovered"] = outcome["recovered"]
-            outcome.pop("recovered", None)
-        result.update(outcome)
-        if self.diff and plan["needed"]:
-            result["diff"] = {
-                "before_header": "%s (current data)" % store.data_dir,
-                "after_header": "backup %s" % plan["backup_id"],
-                "before": {"files": plan["before"]},
-                "after": {"files": plan["after"]},
-            }
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.restore_state import restored
+        restored(self)
 
     # -- state: absent -----------------------------------------------------
     def absent(self):
@@ -236,10 +183,14 @@ def run(params, check_mode=False, *, diff=False, warn=None, client=None):
     key = None
     if params.get("forensic_key_file") and params.get("state") == "restored":
         from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.forensic_key import read_key_file
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import LIBRARY, has_cryptography
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._forensic.sealed_stream import (
+            LIBRARY,
+            has_cryptography,
+        )
         if not has_cryptography():
-            raise TaskError("the python library cryptography is needed on this host", dict(changed=False, recovered=None),
-                            library=LIBRARY, reason="to seal the safety backup (Debian/Ubuntu: python3-cryptography)")
+            raise TaskError("the python library cryptography is needed on this host",
+                            dict(changed=False, recovered=None), library=LIBRARY,
+                            reason="to seal the safety backup (Debian/Ubuntu: python3-cryptography)")
         try:
             key = read_key_file(params["forensic_key_file"])
         except ForensicError as exc:

@@ -2,49 +2,42 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """BackupStore: list, verify, create, restore and prune the backups of one gateway data dir, on the files.
 
-The swap (data_swap), the verification (verify) and the sealed safety backups (sealed_backup) are imported by
-the methods that use them: on a host every file a module imports is compiled from source (the AnsiballZ zip
-keeps no .pyc), and a create uses none of them (verify only when the newest backup may already hold the data).
+The create (store_create), the restore (store_restore, with the swap of data_swap), the prune (store_prune), the
+verification (verify) and the sealed safety backups (sealed_backup) are imported by the methods that use them: on a
+host every file a module imports is compiled from source (the AnsiballZ zip keeps no .pyc), and a run compiles only
+what it runs (a create: no restore, prune or sealing, and verify only when the newest backup may already hold the
+data).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
-import json
 import os
 import stat
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import (
     is_safety_backup_id,
-    new_backup_id,
-    new_safety_backup_id,
     validate_backup_id,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import (
-    DataDirLock,
     LockHeldError,
     lock_is_held,
 )
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.file_copy import copy_file
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.manifest import (
     BACKUPS_DIR,
     MANIFEST_NAME,
     ManifestError,
-    build_manifest,
     data_file_sizes,
     describe_files,
     parse_timestamp,
     read_manifest,
-    read_schema_version,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.restore_journal import interrupted_restore
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.safe_fs import (
     Dir,
     UnsafeFileError,
     kind_of,
-    write_all,
 )
 
 DEFAULT_MAX_SCHEMA_VERSION = 3
@@ -302,135 +295,45 @@ class BackupStore:
     def interrupted_restore(self):
         return interrupted_restore(self.data_dir)
 
-    # -- create ------------------------------------------------------------
+    # -- create (store_create.py) ------------------------------------------
     def create(self, backup_id=None, force=False, _locked=False):
-        """Copy every data file into backups/<id> (built in backups/.tmp-<id>, then renamed).
+        """Copy every data file into backups/<id>, refused under the gateway's lock unless force, and for a data dir
+        holding a link or a special file; nothing partial is left. Returns the manifest (store_create.create)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_create import create
+        return create(self, backup_id, force, _locked)
 
-        Refuses while the gateway holds the lock unless force (the copy may then
-        catch a store half-written), and refuses a data dir holding a link or a special file
-        (before anything is written). Any error removes the tmp dir: nothing partial.
-        Returns the manifest.
-        """
-        backup_id = validate_backup_id(new_backup_id() if backup_id is None else backup_id)
-        if not os.path.isdir(self.data_dir):
-            raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
-        if not _locked and not force and self.lock_is_held():
-            raise BackupError(
-                "the gateway holds %s/.gateway.lock: a backup on the files could copy a store half-written; "
-                "use transport: api (or auto with api_url) while it runs, stop it, or set force: true"
-                % self.data_dir
-            )
-        final = os.path.join(self.backups_dir, backup_id)
-        tmp_name = ".tmp-%s" % backup_id
-        tmp_path = os.path.join(self.backups_dir, tmp_name)
-        with Dir.open(self.data_dir) as root:
-            try:
-                rels = [rel for rel, _size in data_file_sizes(root)]  # refused before anything is written
-            except UnsafeFileError as exc:
-                raise refused(exc, "backup %s" % backup_id)
-            schema_version = read_schema_version(root)
-            try:
-                backups = root.subdir(BACKUPS_DIR, create=True, mode=0o755)
-            except UnsafeFileError as exc:
-                raise refused(exc, "backup %s" % backup_id)
-            with backups:
-                if backups.lstat(backup_id) is not None:
-                    raise BackupError("backup %s already exists at %s" % (backup_id, final))
-                made = False
-                try:
-                    backups.mkdir(tmp_name, 0o700)
-                    made = True
-                    with backups.subdir(tmp_name) as tmp:
-                        files = []
-                        for rel in rels:
-                            try:
-                                size, sha = copy_file(root, rel, tmp, "data/" + rel)  # one read: read -> sha256 -> write
-                            except OSError as exc:
-                                # A failed write names no file; say which data file was being copied, and that it was the copy.
-                                exc.filename = exc.filename or "the backup's copy of %s" % rel
-                                raise
-                            files.append({"path": rel, "size": size, "sha256": sha})
-                        manifest = build_manifest(backup_id, schema_version, files)
-                        fd = tmp.create_file(MANIFEST_NAME, 0o644)
-                        try:
-                            write_all(fd, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-                        finally:
-                            os.close(fd)
-                        # write everything, then fsync the files, then the dirs (batched, not write+fsync each)
-                        tmp.fsync_tree(["data/" + rel for rel in rels] + [MANIFEST_NAME])
-                    backups.rename(tmp_name, backups, backup_id)
-                    backups.fsync()
-                except BaseException as exc:
-                    if made:
-                        try:
-                            backups.remove(tmp_name)
-                        except (OSError, UnsafeFileError):
-                            pass
-                    if isinstance(exc, UnsafeFileError):
-                        raise refused(exc, "backup %s" % backup_id)
-                    if isinstance(exc, OSError):
-                        where = exc.filename or tmp_path
-                        if exc.errno == errno.ENOSPC:
-                            raise BackupError(
-                                "backup %s failed: no space left on device while writing %s; nothing partial was left "
-                                "(%s removed); free space on the data volume or prune old backups (state: absent) and "
-                                "run again" % (backup_id, where, tmp_path)
-                            )
-                        raise BackupError(
-                            "backup %s failed at %s: %s; nothing partial was left (%s removed)"
-                            % (backup_id, where, exc.strerror or exc, tmp_path)
-                        )
-                    raise
-        return manifest
-
-    # -- restore -----------------------------------------------------------
+    # -- restore (store_restore.py: only a run that restores or recovers compiles it) --
     def resolve(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
         """A concrete id for backup_id ('latest_valid' or an id), validated."""
-        if backup_id == LATEST_VALID:
-            found = self.latest_valid(max_schema_version)
-            if found is None:
-                raise UnknownBackupError(
-                    "no valid backup with schemaVersion <= %d in %s (safety backups are not candidates); "
-                    "run gateway_backup_info with verify: true to see each backup's problems"
-                    % (max_schema_version, self.backups_dir)
-                )
-            return found
-        validate_backup_id(backup_id)
-        if not self.has_backup(backup_id):
-            raise UnknownBackupError(
-                "unknown backup %r: %s does not exist; list backups with gateway_backup_info"
-                % (backup_id, self.backup_dir(backup_id))
-            )
-        return backup_id
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import resolve
+        return resolve(self, backup_id, max_schema_version)
 
     def check_restorable(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
         """The backup's manifest, or RestoreRefusedError: invalid or too new is never restored, force or not."""
-        manifest, problems, _vouched = self.check(backup_id)
-        if problems:
-            raise RestoreRefusedError(
-                "backup %s fails verification, refusing to restore it: %s; pick another backup "
-                "(backup_id: latest_valid)" % (backup_id, "; ".join(problems[:10]))
-            )
-        version = manifest.get("schemaVersion")
-        if version is not None and version > max_schema_version:
-            raise RestoreRefusedError(
-                "backup %s has schemaVersion %d, newer than max_schema_version %d that this gateway supports; "
-                "restoring it would crash the gateway at start (StoreMigrationRunner): pick an older backup"
-                % (backup_id, version, max_schema_version)
-            )
-        return manifest
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import check_restorable
+        return check_restorable(self, backup_id, max_schema_version)
+
+    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, manifest=None, current=None,
+                     key=None):
+        """What restore() would do, touching nothing (store_restore.plan_restore)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import plan_restore
+        return plan_restore(self, backup_id, max_schema_version, manifest, current, key)
+
+    def recover(self, _locked=False):
+        """Finish or undo an interrupted restore (under the lock). None when there was none."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import recover
+        return recover(self, _locked)
+
+    def restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, require_lock=True, key=None):
+        """Restore backup_id ('latest_valid' or an id) into the data dir under the lock (store_restore.restore)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import restore
+        return restore(self, backup_id, max_schema_version, require_lock, key)
 
     # -- sealed safety backups (backups/.sealed/, see sealed_backup.py) --------
     def is_sealed(self, backup_id):
         """True when backup_id names no backup but a sealed safety backup."""
-        if backup_id == LATEST_VALID:
-            return False
-        validate_backup_id(backup_id)
-        if self.has_backup(backup_id):
-            return False
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import has_sealed
-        with self._backups() as backups:
-            return has_sealed(backups, backup_id)
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import is_sealed
+        return is_sealed(self, backup_id)
 
     def sealed_backups(self):
         """The sealed safety backups, newest first (never candidates for latest_valid)."""
@@ -440,224 +343,25 @@ class BackupStore:
 
     def check_sealed(self, backup_id, key, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION):
         """The sealed backup's manifest when key opens it (by its key id) and it is not too new; else an error."""
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import check_key
-        with self._backups() as backups:
-            manifest = check_key(backups, backup_id, key)
-        version = manifest.get("schemaVersion")
-        if version is not None and version > max_schema_version:
-            raise RestoreRefusedError(
-                "sealed backup %s has schemaVersion %d, newer than max_schema_version %d: pick an older backup"
-                % (backup_id, version, max_schema_version))
-        return manifest
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import check_sealed
+        return check_sealed(self, backup_id, key, max_schema_version)
 
     def remove_sealed_strays(self):
         """.sealed/.tmp-* and .sealed/.open-* (a half-made or an opened copy left by a kill) are removed."""
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import SEALED_DIR
-        with self._backups() as backups:
-            if backups is None or backups.kind(SEALED_DIR) != "a directory":
-                return
-            with backups.subdir(SEALED_DIR) as sealed:
-                for name in sealed.names():
-                    if name.startswith("."):
-                        sealed.remove(name)
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_restore import remove_sealed_strays
+        return remove_sealed_strays(self)
 
-    def plan_restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, manifest=None, current=None, key=None):
-        """What restore() would do, touching nothing: {backup_id, schema_version, changed, added, changed_files, removed, before, after}.
-
-        manifest: backup_id's manifest when check_restorable() already passed it (backup_id then
-        is a concrete id); current: current_files() when already hashed.
-        """
-        if manifest is None and self.is_sealed(backup_id):
-            manifest = self.check_sealed(backup_id, key, max_schema_version)
-        if manifest is None:
-            backup_id = self.resolve(backup_id, max_schema_version)
-            manifest = self.check_restorable(backup_id, max_schema_version)
-        if current is None:
-            current = self.current_files()
-        plan = plan_changes(current, manifest["files"])
-        plan["backup_id"] = backup_id
-        plan["schema_version"] = manifest.get("schemaVersion")
-        plan["needed"] = bool(plan["added"] or plan["changed"] or plan["removed"])
-        return plan
-
-    def recover(self, _locked=False):
-        """Finish or undo an interrupted restore (under the lock). None when there was none."""
-        if not os.path.isdir(self.data_dir):
-            return None
-        if _locked:
-            return self._swap().recover()
-        with self._lock():
-            return self._swap().recover()
-
-    def _swap(self):
-        """The DataSwap of this data dir (its code loaded by the runs that restore or recover)."""
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_swap import DataSwap
-        return DataSwap(self.data_dir, on_step=self.on_step)
-
-    def _lock(self):
-        """The data dir lock (not taken yet); a lock file that is a link or special file is refused."""
-        return _SafeLock(self.data_dir)
-
-    def restore(self, backup_id, max_schema_version=DEFAULT_MAX_SCHEMA_VERSION, require_lock=True, key=None):
-        """Restore backup_id ('latest_valid' or an id) into the data dir.
-
-        Holds the gateway lock throughout (require_lock=False only for force with
-        the lock held by someone else). Returns {changed, backup_id, safety_backup_id,
-        schema_version, files_changed, recovered, plan, safety_backup_sealed}.
-
-        key (a _forensic ForensicKey): the safety backup is sealed under backups/.sealed/<safety-id> before the
-        swap (which then keeps no clear copy of the old data); a sealed backup_id is opened with it, each file
-        checked against its manifest, and restored. Without key the safety backup is clear, as before.
-        """
-        if backup_id != LATEST_VALID:
-            validate_backup_id(backup_id)  # before anything is touched, lock file included
-        if not os.path.isdir(self.data_dir):
-            raise BackupError("data dir %s does not exist; set data_dir to the gateway's ONEC_MCP_DATA_DIR" % self.data_dir)
-        # Read-only refusals (unknown, invalid, too new, a link or special file in the data) come before
-        # the lock file is even created.
-        sealed_manifest = None
-        if self.is_sealed(backup_id):
-            concrete = backup_id
-            sealed_manifest = self.check_sealed(backup_id, key, max_schema_version)
-        else:
-            concrete = self.resolve(backup_id, max_schema_version)
-            self.check_restorable(concrete, max_schema_version)
-        self.current_sizes()
-        lock = self._lock()
-        if require_lock:
-            lock.acquire()  # raises LockHeldError
-        try:
-            recovered = self._swap().recover()
-            if recovered and backup_id == LATEST_VALID:
-                concrete = self.resolve(backup_id, max_schema_version)  # a recovery may add a safety backup
-            self.remove_sealed_strays()
-            # verified above (once): check() answers from this run's result while the files are unchanged
-            if sealed_manifest is not None:
-                manifest = sealed_manifest
-            else:
-                manifest = self.check_restorable(concrete, max_schema_version)
-            current = self.current_files()
-            plan = self.plan_restore(concrete, max_schema_version, manifest=manifest, current=current)
-            result = {
-                "changed": plan["needed"],
-                "backup_id": plan["backup_id"],
-                "safety_backup_id": None,
-                "schema_version": plan["schema_version"],
-                "files_changed": {k: plan[k] for k in ("added", "changed", "removed")},
-                "recovered": recovered,
-                "plan": plan,
-                "safety_backup_sealed": None,
-            }
-            if not plan["needed"]:
-                return result
-            # The safety backup is the current data itself: its manifest from the sha256s just
-            # taken, its data/ the current entries renamed aside during the swap (DataSwap).
-            safety_id = validate_backup_id(new_safety_backup_id())
-            with self._backups() as backups:
-                if backups is not None and backups.lstat(safety_id) is not None:
-                    raise BackupError("backup %s already exists at %s" % (safety_id, self.backup_dir(safety_id)))
-            safety = build_manifest(safety_id, read_schema_version(self.data_dir), current)
-            result["safety_backup_id"] = safety_id
-            if sealed_manifest is not None:
-                return self._restore_sealed(concrete, manifest, safety, key, result)
-            _m, _p, vouched = self.check(concrete)
-            swap_safety = safety
-            if key is not None:
-                self._seal_safety(safety, key)
-                swap_safety = None
-            result["safety_backup_sealed"] = key is not None
-            with self._backups() as backups:
-                try:
-                    source = backups.subdir(concrete + "/data")
-                except UnsafeFileError as exc:
-                    raise refused(exc, "restore of %s" % concrete)
-                with source:
-                    self._swap().run(
-                        concrete, source, manifest["files"], safety_manifest=swap_safety, vouched=vouched
-                    )
-            return result
-        finally:
-            lock.release()
-
-    def _seal_safety(self, safety, key):
-        """The current data sealed as the safety backup (before the swap, which then keeps no clear copy)."""
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import seal_data
-        with self._backups(create=True) as backups, Dir.open(self.data_dir) as root:
-            try:
-                seal_data(root, backups, key, safety)
-            except UnsafeFileError as exc:
-                raise refused(exc, "sealing the safety backup")
-
-    def _restore_sealed(self, backup_id, manifest, safety, key, result):
-        """Open the sealed backup (each file checked against its manifest), seal the current data, swap."""
-        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.sealed_backup import open_sealed, remove_opened
-        with self._backups() as backups:
-            opened_rel = open_sealed(backups, backup_id, key, manifest)
-            try:
-                self._seal_safety(safety, key)
-                result["safety_backup_sealed"] = True
-                with backups.subdir(opened_rel) as source:
-                    self._swap().run(
-                        backup_id, source, manifest["files"], safety_manifest=None, vouched={}
-                    )
-            finally:
-                remove_opened(backups, backup_id)
-        return result
-
-    # -- prune -------------------------------------------------------------
+    # -- prune (store_prune.py) --------------------------------------------
     def plan_prune(self, keep_last=None, max_age_days=None, now=None):
-        """Ids prune() would remove. A backup goes when it is beyond the keep_last newest
-        or older than max_age_days; the newest valid backup always stays."""
-        if keep_last is None and max_age_days is None:
-            raise BackupError("prune needs keep_last and/or max_age_days")
-        if keep_last is not None and keep_last < 1:
-            raise BackupError("keep_last must be at least 1, got %d" % keep_last)
-        if max_age_days is not None and max_age_days < 0:
-            raise BackupError("max_age_days must not be negative, got %s" % max_age_days)
-        now = now or datetime.datetime.now(datetime.timezone.utc)
-        entries = self.list()
-        keep = self.newest_valid()
-        remove = []
-        for index, entry in enumerate(entries):
-            if entry["id"] == keep:
-                continue
-            too_many = keep_last is not None and index >= keep_last
-            created = parse_timestamp(entry["createdAt"])
-            too_old = (
-                max_age_days is not None
-                and created is not None
-                and (now - created) > datetime.timedelta(days=max_age_days)
-            )
-            if too_many or too_old:
-                remove.append(entry["id"])
-        return remove
+        """Ids prune() would remove: beyond the keep_last newest or older than max_age_days; the newest valid
+        backup always stays."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_prune import plan_prune
+        return plan_prune(self, keep_last, max_age_days, now)
 
     def prune(self, keep_last=None, max_age_days=None, now=None):
-        """Remove what plan_prune() names: each renamed to a dot name first (a half-removed backup is never
-        listed), then removed without following any link in it (a backup that is a link loses the link)."""
-        removed = []
-        for backup_id in self.plan_prune(keep_last, max_age_days, now):
-            validate_backup_id(backup_id)
-            trash = ".removing-%s" % backup_id
-            with self._backups() as backups:
-                try:
-                    backups.remove(trash)  # a leftover of an earlier prune (or a name someone put there)
-                    backups.rename(backup_id, backups, trash)
-                    backups.remove(trash)
-                except UnsafeFileError as exc:
-                    raise refused(exc, "removing backup %s" % backup_id)
-            removed.append(backup_id)
-        return removed
-
-
-class _SafeLock(DataDirLock):
-    """DataDirLock whose refusal of a linked or special lock file is a BackupError."""
-
-    def acquire(self):
-        try:
-            return super(_SafeLock, self).acquire()
-        except UnsafeFileError as exc:
-            raise refused(exc, "the data dir lock")
+        """Remove what plan_prune() names, never following a link (store_prune.prune)."""
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store_prune import prune
+        return prune(self, keep_last, max_age_days, now)
 
 
 __all__ = [

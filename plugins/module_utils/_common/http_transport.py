@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one HTTP request core of the collection, standard library only: a transport sends bytes and gives back an
-Answer (status, reason, headers, body) or raises NoAnswer. The gateway client and the health checks sit on it."""
+Answer (status, reason, headers, body) or raises NoAnswer. The gateway client and the health checks sit on it.
+The kept-alive transport, which only the gateway client's KeepAliveGatewayClient uses, is keepalive_transport's."""
 
 from __future__ import annotations
 
 # ssl, http.client and urllib.request load on first use, not at import: a module that talks HTTP only on one of its
 # paths (gateway_backup with api_url) would otherwise pay about 15 ms of imports on every run (issue 20's <= 30 ms).
 import socket
-from urllib.parse import urlsplit
 
 
 def make_ssl_context(validate_certs=True, ca_path=None):
@@ -16,7 +16,8 @@ def make_ssl_context(validate_certs=True, ca_path=None):
     system's."""
     import ssl
 
-    context = ssl.create_default_context(cafile=ca_path) if (validate_certs and ca_path) else ssl.create_default_context()
+    context = (ssl.create_default_context(cafile=ca_path) if (validate_certs and ca_path)
+               else ssl.create_default_context())
     if not validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -81,53 +82,3 @@ class UrllibTransport:
 
     def close(self):
         pass
-
-
-class KeepAliveTransport:
-    """One kept-alive http.client connection (HTTP/1.1) to one origin, for one thread at a time.
-
-    Any failure to get an answer closes the connection, so that the next request reconnects."""
-
-    def __init__(self, base_url, validate_certs=True, timeout=10):
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("api_url must be http(s)://host[:port][/path]")
-        self.timeout = timeout
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._context = make_ssl_context(validate_certs) if self._https else None
-        self._conn = None
-
-    def _connection(self):
-        from http import client as http_client
-
-        if self._conn is None:
-            if self._https:
-                self._conn = http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._context)
-            else:
-                self._conn = http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
-
-    def exchange(self, method, url, data, headers):
-        import ssl
-        from http import client as http_client
-
-        parts = urlsplit(url)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        try:
-            conn = self._connection()
-            conn.request(method, target, body=data, headers=headers)
-            response = conn.getresponse()
-            answer = Answer(response.status, response.reason, response.headers, response.read())
-            if response.will_close:
-                self.close()
-            return answer
-        except (socket.timeout, OSError, http_client.HTTPException, ssl.SSLError) as exc:
-            self.close()
-            raise NoAnswer("%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__)
-
-    def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

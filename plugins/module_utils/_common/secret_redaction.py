@@ -23,3 +23,16 @@ def redact(value, secrets):
     if isinstance(value, dict):
         return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
     return value
+
+
+def secret_values(secrets):
+    """Every non-empty secret value of a secrets mapping as text, longest first (so that no secret is left
+    half-redacted)."""
+    values = set()
+    for value in (secrets or {}).values():
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if text:
+            values.add(text)
+    return sorted(values, key=lambda v: (-len(v), v))

@@ -8,11 +8,7 @@ import json
 import re
 from urllib.parse import quote, urlencode
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import (
-    KeepAliveTransport,
-    NoAnswer,
-    UrllibTransport,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import NoAnswer, UrllibTransport
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact_text
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.api_args import DEFAULT_API_URL
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.errors import GatewayError
@@ -93,9 +89,10 @@ class GatewayClient:
     @classmethod
     def from_params(cls, params, token_key="api_token"):
         """The client for a module's gateway API options (doc fragment mcpops.runbooks.gateway_api), the operator
-        identity included. A bad identity value is not refused here but by the first changing call, before it is sent."""
-        return cls(params["api_url"], params.get(token_key), params.get("validate_certs", True), params.get("timeout", 10),
-                   identity=OperatorIdentity.from_params(params))
+        identity included. A bad identity value is not refused here but by the first changing call, before it is
+        sent."""
+        return cls(params["api_url"], params.get(token_key), params.get("validate_certs", True),
+                   params.get("timeout", 10), identity=OperatorIdentity.from_params(params))
 
     def identity_headers(self, method, endpoint):
         """The identity headers of a changing call ({} for a read); IdentityRefused when a value breaks the rule."""
@@ -136,7 +133,8 @@ class GatewayClient:
         try:
             parsed = json.loads(raw.decode("utf-8")) if raw else {}
         except ValueError:
-            raise GatewayError(method, endpoint, status, "bad_response", "the body is not JSON: %r" % self._redact(raw[:120].decode("utf-8", "replace")))
+            raise GatewayError(method, endpoint, status, "bad_response",
+                               "the body is not JSON: %r" % self._redact(raw[:120].decode("utf-8", "replace")))
         return status, parsed
 
     # -- the contract's endpoints -----------------------------------------
@@ -206,7 +204,8 @@ class GatewayClient:
         """(record, secret) of POST /api/mcp-tokens. The secret is the caller's to keep out of every result."""
         answer = self.request("POST", "/api/mcp-tokens", body=body, ok=(200, 201))[1]
         if not isinstance(answer, dict) or not isinstance(answer.get("token"), dict) or not answer.get("secret"):
-            raise GatewayError("POST", self.base_url + "/api/mcp-tokens", 201, "bad_response", "no token record and secret in the answer")
+            raise GatewayError("POST", self.base_url + "/api/mcp-tokens", 201, "bad_response",
+                               "no token record and secret in the answer")
         return answer["token"], answer["secret"]
 
     def update_token(self, token_id, body):
@@ -222,6 +221,10 @@ class KeepAliveGatewayClient(GatewayClient):
     failures from HTTP errors."""
 
     def __init__(self, base_url=DEFAULT_API_URL, token=None, validate_certs=True, timeout=10, identity=None):
+        from ansible_collections.mcpops.runbooks.plugins.module_utils._common.keepalive_transport import (
+            KeepAliveTransport,
+        )
+
         try:
             transport = KeepAliveTransport(base_url.rstrip("/"), validate_certs, timeout)
         except ValueError as exc:

@@ -9,13 +9,12 @@ result (every secret value redacted) or raises TaskError(msg, result). No Ansibl
 
 from __future__ import annotations
 
-import re
 import time
-from urllib.parse import urlsplit
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import UrllibTransport
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact, secret_values
+from ansible_collections.mcpops.runbooks.plugins.module_utils._health.base_url import check_base_url
 from ansible_collections.mcpops.runbooks.plugins.module_utils._health.http_check import (
     build_request,
     problem_line,
@@ -23,36 +22,7 @@ from ansible_collections.mcpops.runbooks.plugins.module_utils._health.http_check
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._health.selection import health_checks, roles_of, select
 
-_BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
-
-
-def check_base_url(base_url):
-    """base_url without a trailing /, when it is http(s)://host[:port][/path]; TaskError otherwise."""
-    if not isinstance(base_url, str) or _BAD_URL_CHARS.search(base_url):
-        raise TaskError("base_url must be http(s)://host[:port][/path] with no space or control character; nothing was checked")
-    parts = urlsplit(base_url)
-    try:
-        parts.port
-    except ValueError:
-        raise TaskError("base_url %r has a bad port; nothing was checked" % base_url)
-    if parts.username is not None or parts.password is not None:
-        raise TaskError("base_url must not carry a user or password (the auth section says how to authenticate); "
-                        "nothing was checked")
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise TaskError("base_url %r is not http(s)://host[:port][/path]; nothing was checked" % base_url)
-    return base_url.rstrip("/")
-
-
-def secret_values(secrets):
-    """Every non-empty secret value as text, longest first (so that no secret is left half-redacted)."""
-    values = set()
-    for value in (secrets or {}).values():
-        if value is None or isinstance(value, (dict, list)):
-            continue
-        text = value if isinstance(value, str) else str(value)
-        if text:
-            values.add(text)
-    return sorted(values, key=lambda v: (-len(v), v))
+__all__ = ["check_base_url", "run", "secret_values"]  # check_base_url and secret_values: their old import path
 
 
 def _numbers(params):
@@ -74,7 +44,8 @@ def run(params, check_mode=False, *, check=run_check, transport=None, sleep=time
         names = select(health, checks, params.get("select") or [])
         by_name = dict((spec["name"], spec) for spec in checks)
         # Every request is built (auth known, secret present) before the first is sent.
-        planned = [(by_name[name], build_request(by_name[name], base_url, params.get("auth") or {}, params.get("secrets")))
+        planned = [(by_name[name], build_request(by_name[name], base_url, params.get("auth") or {},
+                                                 params.get("secrets")))
                    for name in names]
     except TaskError as exc:
         raise TaskError(redact(exc.msg, secrets), redact(exc.result, secrets))

@@ -25,17 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.errors import TaskError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import UrllibTransport
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.secret_redaction import redact, secret_values
+from ansible_collections.mcpops.runbooks.plugins.module_utils._health.base_url import check_base_url
 from ansible_collections.mcpops.runbooks.plugins.module_utils._health.http_check import (
     build_request,
     problem_line,
     run_check,
 )
 from ansible_collections.mcpops.runbooks.plugins.module_utils._health.selection import health_checks, roles_of
-from ansible_collections.mcpops.runbooks.plugins.module_utils._health.service_health_run import (
-    check_base_url,
-    secret_values,
-)
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import compose_cli
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import compose_containers
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import docker_engine_api
@@ -51,7 +48,8 @@ READ_VIA = ("auto", "engine_api", "cli")
 def _whole(params, key, low, high):
     value = params.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise TaskError("%s must be a whole number from %d to %d, not %r; nothing was checked" % (key, low, high, value))
+        raise TaskError("%s must be a whole number from %d to %d, not %r; nothing was checked"
+                        % (key, low, high, value))
     return value
 
 

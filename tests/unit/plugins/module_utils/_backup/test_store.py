@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import data_swap
-from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import store as backup_store_module
+from ansible_collections.mcpops.runbooks.plugins.module_utils._backup import store_create
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.backup_id import BackupIdError
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.data_dir_lock import LockHeldError, lock_is_held
 from ansible_collections.mcpops.runbooks.plugins.module_utils._backup.store import (
@@ -74,7 +74,7 @@ def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
     data_dir = dd.make(tmp_path)
     store = BackupStore(data_dir)
     calls = {"n": 0}
-    real_copy = backup_store_module.copy_file
+    real_copy = store_create.copy_file
 
     def full_disk(src_dir, src_rel, dst_dir, dst_rel, **kwargs):
         calls["n"] += 1
@@ -82,7 +82,7 @@ def test_create_enospc_leaves_nothing_partial(tmp_path, dd, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", dst_dir.path(dst_rel))
         return real_copy(src_dir, src_rel, dst_dir, dst_rel, **kwargs)
 
-    monkeypatch.setattr(backup_store_module, "copy_file", full_disk)
+    monkeypatch.setattr(store_create, "copy_file", full_disk)  # BackupStore.create is store_create's
     with pytest.raises(BackupError) as exc:
         store.create()
     assert "no space left" in str(exc.value)

@@ -6,11 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import (
-    KeepAliveTransport,
-    NoAnswer,
-    UrllibTransport,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import NoAnswer, UrllibTransport
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.keepalive_transport import KeepAliveTransport
 
 
 class _Redirect(BaseHTTPRequestHandler):

@@ -5,11 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import (
-    KeepAliveTransport,
-    NoAnswer,
-    UrllibTransport,
-)
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.http_transport import NoAnswer, UrllibTransport
+from ansible_collections.mcpops.runbooks.plugins.module_utils._common.keepalive_transport import KeepAliveTransport
 from ansible_collections.mcpops.runbooks.plugins.module_utils._gateway.client import (
     GatewayClient,
     GatewayError,
