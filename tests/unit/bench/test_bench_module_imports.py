@@ -50,7 +50,7 @@ def test_gateway_backup_starts_without_the_code_that_only_some_runs_use(tmp_path
     # restore, verify, sealing and the API client: imported inside the functions that use them, so not at the
     # start, and still in the payload (a host has nothing else to import them from)
     only_some_runs = {"data_swap", "verify", "parallel_jsonl", "sealed_backup", "sealed_stream", "forensic_key",
-                      "client", "http_transport"}
+                      "client", "http_transport", "store_create", "store_restore", "store_prune", "restore_state"}
     assert not only_some_runs & started
     assert only_some_runs <= later
     assert result["own_ms"] > 0 and result["our_source_kib"] > 0
