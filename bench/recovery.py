@@ -23,7 +23,7 @@ gateway stopped, before the drill's backup), so that its backup and restore carr
 A figure, not a test: it exits 0 whatever the numbers are (1 only when a drill could not run at all).
 
     .venv/bin/python bench/recovery.py [--repeat 3] [--runbooks inc-001-gateway-down,inc-003-restore]
-        [--all] [--inc003-size-mb 1024] [--json out.json]
+        [--faults corrupt-store] [--all] [--inc003-size-mb 1024] [--json out.json]
 """
 
 import argparse
@@ -48,8 +48,9 @@ TARGET_S = 15.0
 INC003 = "inc-003-restore"
 
 
-def local_drills(all_faults, runbooks=None, service="onec-gateway"):
-    """[(runbook id, scenario)]: the local lab's drills of service, repairing ones only unless all_faults."""
+def local_drills(all_faults, runbooks=None, service="onec-gateway", faults=None):
+    """[(runbook id, scenario)]: the local lab's drills of service, repairing ones only unless all_faults; only
+    the faults named in faults when given."""
     from mcpops.drill import scenarios
 
     out = []
@@ -60,6 +61,8 @@ def local_drills(all_faults, runbooks=None, service="onec-gateway"):
             if scenarios.LOCAL not in scenario.labs or service not in scenario.services:
                 continue
             if scenario.expect_exit != 0 and not all_faults:
+                continue
+            if faults and scenario.fault not in faults:
                 continue
             out.append((runbook_id, scenario))
     return out
@@ -223,6 +226,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="drills a scenario (default 3); the median counts")
     parser.add_argument("--runbooks", help="only these runbook ids, comma-separated (default: every drillable one)")
+    parser.add_argument("--faults", help="only these faults, comma-separated (default: every one of the runbooks)")
     parser.add_argument("--all", action="store_true", help="also the read-only drills (the runbook names the fault)")
     parser.add_argument("--inc003-size-mb", type=int, default=0,
                         help="also drill INC-003 with this many MiB more in the data dir (1024 on the quiet machine)")
@@ -231,11 +235,13 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temp dir with the drills' run dirs")
     args = parser.parse_args(argv)
     wanted = set(args.runbooks.split(",")) if args.runbooks else None
-    drills = [(rid, s, 0) for rid, s in local_drills(args.all, wanted)]
+    faults = set(args.faults.split(",")) if args.faults else None
+    drills = [(rid, s, 0) for rid, s in local_drills(args.all, wanted, faults=faults)]
     if args.inc003_size_mb:
-        drills += [(rid, s, args.inc003_size_mb) for rid, s in local_drills(args.all, {INC003})]
+        drills += [(rid, s, args.inc003_size_mb) for rid, s in local_drills(args.all, {INC003}, faults=faults)]
     if not drills:
-        print("bench/recovery.py: no local-lab drill matches %s" % (args.runbooks or "(all)"), file=sys.stderr)
+        print("bench/recovery.py: no local-lab drill matches %s %s" % (args.runbooks or "(all)", args.faults or ""),
+              file=sys.stderr)
         return 1
     work = tempfile.mkdtemp(prefix="bench-recovery-")
     results, summaries = {}, []

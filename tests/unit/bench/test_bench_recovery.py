@@ -33,3 +33,16 @@ def test_a_step_whose_name_comes_back_later_is_charged_with_its_own_tasks_only(t
     assert round(steps[IDENTITY], 3) == 0.5  # 0.2 + 0.3, not 1.0 -> 11.8
     assert round(steps["Step 4: Restart"], 3) == 4.0 and round(steps["Step 5: Capture the logs"], 3) == 6.0
     assert round(in_steps, 3) == 10.5
+
+
+def test_faults_pick_the_drills_of_those_faults_only():
+    picked = recovery.local_drills(False, {"inc-001-gateway-down", "inc-003-restore"}, faults={"corrupt-store"})
+    assert sorted((runbook, scenario.fault) for runbook, scenario in picked) == [
+        ("inc-001-gateway-down", "corrupt-store"), ("inc-003-restore", "corrupt-store")]
+    every = recovery.local_drills(False, {"inc-001-gateway-down"})
+    assert {scenario.fault for _, scenario in every} == {"stop", "crash", "corrupt-store"}
+
+
+def test_the_command_line_takes_faults_and_refuses_a_fault_no_drill_has(capsys):
+    assert recovery.main(["--runbooks", "inc-001-gateway-down", "--faults", "no-such-fault"]) == 1
+    assert "no local-lab drill matches inc-001-gateway-down no-such-fault" in capsys.readouterr().err
