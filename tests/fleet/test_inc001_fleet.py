@@ -5,6 +5,7 @@ the disk threshold, and the index-job guard."""
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -123,8 +124,13 @@ def test_inc001_crash_loop_debugged_on_a_copy_then_escalated_to_inc003(make_flee
     for host, says in ((one, "invalid JSON in tokens.json"), (two, "schemaVersion 99 in storage-meta.json")):
         assert data_checksums(host) == before[host.name], host.name
         assert scratch_dirs(fleet, host) == scratch_before[host.name]  # the scratch copy is gone again
+        # systemd restarted it again after INC-001's restart, until it gave up (INC-001 need not wait for that: its
+        # restart's wait ends at the first attempt that died on its data)
+        deadline = time.monotonic() + 90
         state = unit(fleet, host)
-        # systemd restarted it again after INC-001's restart, until it gave up.
+        while state["ActiveState"] != "failed" and time.monotonic() < deadline:
+            time.sleep(1)
+            state = unit(fleet, host)
         assert state["ActiveState"] == "failed" and int(state["NRestarts"]) >= max(restarts_before[host.name], 3)
         captured = (logs / ("%s-gateway.log" % host.name)).read_text()
         # the state when INC-001 stopped waiting: its restart's wait ends at the first attempt that died on its data
