@@ -98,5 +98,5 @@ def test_stale_backup_without_a_backup_is_refused_and_touches_nothing(lab):
     with pytest.raises(LabError, match="no backup under .* to age"):
         lab.break_("stale-backup")
     assert not Path(lab.state_dir, "faults", "stale-backup.json").exists()
-    with pytest.raises(LabError, match="no repair for 'auth-spike'"):
+    with pytest.raises(LabError, match="cannot undo auth-spike itself"):
         faults.repair(lab, "auth-spike")

@@ -426,19 +426,21 @@ class Handler(BaseHTTPRequestHandler):
         except HttpError as exc:
             resp = Response(exc.status, exc.body, exc.headers)
         data = resp.payload()
+        # Logged and counted before the answer leaves: a client that has the answer can read its line and metric.
         try:
-            self.send_response(resp.status)
-            if resp.body is not None:
-                self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            for key, value in resp.headers.items():
-                self.send_header(key, str(value))
-            self.end_headers()
-            if data and self.command != "HEAD":
-                self.wfile.write(data)
-        finally:
             self.app.record(req, resp, time.monotonic() - started)
+        except OSError:  # a log that cannot be written (disk full) does not cost the client its answer
+            pass
+        self.send_response(resp.status)
+        if resp.body is not None:
+            self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in resp.headers.items():
+            self.send_header(key, str(value))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = lambda self: self._handle()
 
