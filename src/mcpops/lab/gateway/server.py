@@ -118,6 +118,14 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # one line per request, no headers, no query secrets
         pass
 
+    def _counted(self, status):
+        # Counted and logged before the answer leaves: a client that has the answer can read its metric and line.
+        self.gw.metrics.response(status)
+        try:
+            self._log(status)
+        except OSError:  # a log that cannot be written does not cost the client its answer
+            pass
+
     def _log(self, status):
         path = urlsplit(self.path).path
         sys.stderr.write("%s %s %s %s %d\n" % (fsutil.iso_ms(), self.client_address[0], self.command, path, status))
@@ -140,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         data = b""
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._counted(status)
         self.send_response(status)
         if body is not None:
             self.send_header("Content-Type", content_type)
@@ -150,12 +159,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data and self.command != "HEAD":
             self.wfile.write(data)
-        self.gw.metrics.response(status)
-        self._log(status)
 
     def _send_metrics(self):
         gw = self.gw
         data = render(gw.metrics.families(VERSION, gw.readiness(), gw.backups.list())).encode("utf-8")
+        self._counted(200)
         self.send_response(200)
         self.send_header("Content-Type", PROMETHEUS_TYPE)
         self.send_header("Content-Length", str(len(data)))
@@ -163,8 +171,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        gw.metrics.response(200)
-        self._log(200)
 
     def _json_body(self, raw, required=True):
         if not raw.strip():
