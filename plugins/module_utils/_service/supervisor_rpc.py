@@ -76,7 +76,7 @@ class SupervisorRPC:
         import xmlrpc.client  # pylint: disable=import-outside-toplevel  # module import cost: only when read
 
         try:
-            with _proxy(self.sock) as proxy:
+            with unix_proxy(self.sock) as proxy:
                 return getattr(proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
             if exc.faultCode in error_faults:
@@ -111,8 +111,10 @@ def reader(config_path):
     return SupervisorRPC(sock)
 
 
-def _proxy(sock):
-    """An xmlrpc ServerProxy whose HTTP goes over the unix socket sock (as supervisor's own transport does)."""
+def unix_proxy(sock, timeout=SOCKET_TIMEOUT):
+    """An xmlrpc ServerProxy whose HTTP goes over the unix socket sock (as supervisor's own transport does).
+
+    timeout: seconds for each socket operation (a start that waits for startsecs needs more than a read)."""
     # pylint: disable=import-outside-toplevel  # module import cost: only when read
     import http.client
     import socket
@@ -121,14 +123,14 @@ def _proxy(sock):
     class UnixHTTPConnection(http.client.HTTPConnection):
         def connect(self):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(SOCKET_TIMEOUT)
+            self.sock.settimeout(timeout)
             self.sock.connect(sock)
 
     class UnixTransport(xmlrpc.client.Transport):
         def make_connection(self, host):
             # Kept where Transport.close() (the proxy's `with` exit) closes it.
             if self._connection[1] is None:
-                self._connection = host, UnixHTTPConnection("localhost", timeout=SOCKET_TIMEOUT)
+                self._connection = host, UnixHTTPConnection("localhost", timeout=timeout)
             return self._connection[1]
 
     return xmlrpc.client.ServerProxy("http://localhost", transport=UnixTransport())

@@ -1,75 +1,46 @@
 """The supervisor state read over supervisord's XML-RPC socket gives what the three supervisorctl runs give.
 
-A real private supervisord (the lab's config writer and starter, socket under a short tmp dir, stopped by
+A real private supervisord (conftest.py: the lab's config writer and starter, stopped by
 PID) with a program in each state we can make cheaply; every read is made both ways and compared field
 for field. A config supervisorctl would use with credentials, or a socket that does not answer, is read
 with supervisorctl, as before."""
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.mcpops.runbooks.plugins.module_utils._service import readers, supervisor_rpc
-from mcpops.lab import pids
-from mcpops.lab.local import supervisor as lab_sup
-from mcpops.lab.local import supervisord_conf as sc
 
 SUPERVISORCTL = str(Path(sys.executable).with_name("supervisorctl"))
-WAIT = 60.0  # generous: a loaded CI host; every wait ends on the event, not the deadline
 STDERR_LINES = ["starting up", "ошибка: connection refused", "listening on 127.0.0.1"]
 # What the RUNNING program prints to stderr before it idles.
 LOUD = "import sys, time; [print(l, file=sys.stderr, flush=True) for l in %r]; time.sleep(3600)" % STDERR_LINES
 
 
-def _program(name, code, *extra):
-    return "\n[program:%s]\ncommand=%s -c %s\n%s\n" % (name, sys.executable, repr(code).replace("%", "%%"),
-                                                      "\n".join(extra))
-
-
 @pytest.fixture(scope="module")
-def supervisord():
-    """A private supervisord: RUNNING (stderr lines), STOPPED (never started), FATAL (exits at once, no retries),
-    and pool:member (a group member, stderr redirected: its stderr tail is "no log file")."""
-    state = Path(tempfile.mkdtemp(prefix="srpc-", dir="/tmp"))  # short: a unix socket path holds 108 bytes
-    logs = state / "logs"
-    logs.mkdir()
-    sock, conf = state / "supervisor.sock", state / "supervisord.conf"
-    logs_s = str(logs).replace("%", "%%")
-    conf.write_text(
-        sc.render_header(sock, state / "supervisord.pid", logs, state)
-        + _program("gw-running", LOUD, "startsecs=1", "stderr_logfile=%s/running.err" % logs_s)
-        + _program("gw-stopped", "pass", "autostart=false", "stderr_logfile=%s/stopped.err" % logs_s)
-        + _program("gw-fatal", "import sys; sys.exit(3)", "startsecs=1", "startretries=0", "autorestart=false",
-                   "stderr_logfile=%s/fatal.err" % logs_s)
-        + _program("member", "pass", "autostart=false", "redirect_stderr=true")
-        + "\n[group:pool]\nprograms=member\n")
-    popen = sc.start(sys.executable, conf, logs, state, sock)
-    client = lab_sup.SupervisorClient(sock)
-    try:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            err = (logs / "running.err").read_text(encoding="utf-8") if (logs / "running.err").exists() else ""
-            if (client.process_info("gw-fatal")["statename"] == "FATAL"
-                    and client.process_info("gw-running")["statename"] == "RUNNING"
-                    and STDERR_LINES[-1] in err):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the lab supervisord's programs did not settle within %ss" % WAIT)
-        yield conf
-    finally:
-        sc.stop(popen.pid, client, conf, timeout=WAIT, kill_timeout=10)
-        popen.wait(timeout=10)
-        pids.wait_gone([popen.pid], 10)
-        shutil.rmtree(state, ignore_errors=True)
+def supervisord(private_supervisord):
+    """RUNNING (stderr lines), STOPPED (never started), FATAL (exits at once, no retries), and pool:member (a group
+    member, stderr redirected: its stderr tail is "no log file")."""
+
+    def settled(client, logs):
+        err = (logs / "running.err").read_text(encoding="utf-8") if (logs / "running.err").exists() else ""
+        return (client.process_info("gw-fatal")["statename"] == "FATAL"
+                and client.process_info("gw-running")["statename"] == "RUNNING"
+                and STDERR_LINES[-1] in err)
+
+    conf, _ = private_supervisord([
+        ("gw-running", LOUD, "startsecs=1", "stderr_logfile=%(logs)s/running.err"),
+        ("gw-stopped", "pass", "autostart=false", "stderr_logfile=%(logs)s/stopped.err"),
+        ("gw-fatal", "import sys; sys.exit(3)", "startsecs=1", "startretries=0", "autorestart=false",
+         "stderr_logfile=%(logs)s/fatal.err"),
+        ("member", "pass", "autostart=false", "redirect_stderr=true"),
+    ], settled, extra="\n[group:pool]\nprograms=member\n")
+    return conf
 
 
 def _run(argv):
