@@ -57,8 +57,8 @@ def lab_secrets(lab_dir):
     return found
 
 
-def alert_drill(lab, runbook, runs):
-    return mcpops("drill", runbook, "--service", "connector-mcp", "--via-alert", "--approval", "approve",
+def alert_drill(lab, runbook, runs, approval="approve"):
+    return mcpops("drill", runbook, "--service", "connector-mcp", "--via-alert", "--approval", approval,
                   "--dir", str(lab.state_dir), lab_dir=lab.state_dir, runs_dir=runs)
 
 
@@ -132,6 +132,41 @@ def test_a_stopped_connector_backend_fails_its_health_probe_and_the_approved_res
     # the chain's four daemons stopped by PID, the lab left running and healthy (checked: healthy, both), no secret
     chain_gone(out, ("mcpops watch", "alertmanager", "blackbox_exporter", "prometheus"))
     assert checks[("healthy", "backend-1")]["ok"] and connector_lab.supervisord_pid()
+    secrets = lab_secrets(connector_lab.state_dir)
+    assert [s for s in secrets if s in out] == [] and files_containing(runs, secrets) == []
+
+
+def test_a_denied_restart_leaves_the_backend_stopped_until_the_drill_starts_it_itself(connector_lab, tmp_path):
+    _require(*CHAIN_BINARIES, "prometheus-blackbox-exporter")
+    runbook, alert, runs = "connector-restart", "ConnectorMcpHealthFailing", tmp_path / "runs"
+    proc = alert_drill(connector_lab, runbook, runs, approval="deny")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-8000:]
+    assert "via alert %s, denied): PASSED, denied: the lab was left as it was" % alert in out, out[-4000:]
+
+    # the one run is the check run, on backend-1 alone; the approval was denied, the alert resolved into it
+    [check_run] = sorted(runs.glob("*-%s*" % runbook))
+    report = json.loads((check_run / "report.json").read_text())
+    assert report["check_mode"] is True and report["approval"]["status"] == "denied"
+    assert set(report["hosts"]) == {"backend-1"} and report["alert"]["name"] == alert
+    assert report["alert"]["instance"] == "backend-1" and report["alert"]["resolved_at"]
+    said = decisions(runs)
+    assert [d["decision"] for d in said] == ["pending approval", "denied", "resolved"], said
+    assert said[0]["path"] == "check, then approval" and said[2]["runs"] == [str(check_run)]
+
+    # backend-1 stayed stopped through the check run and the denial; only the drill's own repair started it, after
+    verdict = json.loads((check_run / "drill.json").read_text())
+    checks = {(c["name"], c["target"]): c for c in verdict["checks"]}
+    for name in ("check_changed_nothing", "denied_changed_nothing"):
+        [check] = [c for (n, _), c in checks.items() if n == name]
+        assert check["ok"] and "service STOPPED" in check["detail"], check
+    assert [c for (n, _), c in checks.items() if n == "check_run_denied"][0]["ok"]
+    assert not [key for key in checks if key[0] == "instances_restarted"]
+    assert out.index("denied_changed_nothing") < out.index("the drill repairs its own fault: supervisorctl start")
+    assert verdict["passed"] and verdict["runbook_exit"] is None and verdict["recover_seconds"] is None
+
+    chain_gone(out, ("mcpops watch", "alertmanager", "blackbox_exporter", "prometheus"))
+    assert connector_lab.supervisord_pid()
     secrets = lab_secrets(connector_lab.state_dir)
     assert [s for s in secrets if s in out] == [] and files_containing(runs, secrets) == []
 
