@@ -159,6 +159,26 @@ def test_a_stopped_api_fires_loyalty_api_down_and_the_approved_runbook_starts_it
     assert_left_clean(loyalty_lab, runs, out)
 
 
+def test_a_denied_start_leaves_the_api_stopped_until_the_drill_starts_it_itself(loyalty_lab, tmp_path, chain_binaries):
+    runs = tmp_path / "runs"
+    verdict, out = drill(loyalty_lab, runs, "loyalty-api-down", "LoyaltyApiDown", approval="deny")
+    assert verdict.passed and verdict.runbook_exit is None and verdict.recover_seconds is None, out[-6000:]
+    assert "denied: the lab was left as it was" in verdict.summary()
+    # the one run is the check run: denied, the alert resolved into it (after the drill's own repair)
+    [check_run] = sorted(runs.glob("*-loyalty-api-down*"))
+    check = json.loads((check_run / "report.json").read_text())
+    assert check["check_mode"] is True and check["approval"]["status"] == "denied" and set(check["hosts"]) == {HOST}
+    assert check["alert"]["name"] == "LoyaltyApiDown" and check["alert"]["resolved_at"]
+    assert [d["decision"] for d in decisions(runs)] == ["pending approval", "denied", "resolved"]
+    # the api stayed stopped through the check run and the denial; only the drill's repair started it, after
+    checks = {c.name: c for c in verdict.checks}
+    for name in ("check_changed_nothing", "denied_changed_nothing"):
+        assert checks[name].ok and "api_running: compose service api: exited" in checks[name].detail, checks[name]
+    assert checks["check_run_denied"].ok and checks["resolved"].ok
+    assert out.index("denied_changed_nothing") < out.index("the drill repairs its own fault: api-stopped: repaired")
+    assert_left_clean(loyalty_lab, runs, out)
+
+
 def test_a_5xx_storm_under_traffic_starts_triage_at_once_and_its_bundle_names_the_5xx(loyalty_lab, tmp_path,
                                                                                      chain_binaries):
     runs = tmp_path / "runs"
