@@ -18,6 +18,8 @@ BIN = Path(sys.executable).parent
 # A module key (`community.general.foo:`) or a role's name (`name: mcpops.runbooks.bar`); not a `when:` item such as
 # `- result.stat.exists`, which has the same dots.
 FQCN = re.compile(r"^\s*(?:-\s+)?(?:name:\s+([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+|([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:)\s*$")
+# A filter or test plugin by its full name in a Jinja expression: `| community.general.keep_keys(...)`.
+FQCN_FILTER = re.compile(r"\|\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+\b")
 
 
 def test_the_awx_export_is_in_sync_with_the_playbooks():
@@ -57,6 +59,7 @@ def used_collections():
             match = FQCN.match(line)
             if match:
                 found.add("%s.%s" % tuple(group for group in match.groups() if group))
+            found.update("%s.%s" % pair for pair in FQCN_FILTER.findall(line))
     return found
 
 
