@@ -248,6 +248,11 @@ def test_up_clears_every_new_fault_without_a_reboot(fleet):
     leaked_rss = services.metric(three, "process_memory_bytes")
     result = fleet.up(3)
     assert result["started"] == [] and {h.name: fleet.pid(h) for h in fleet.hosts()} == nspawn
+    # memory-leak: `up` queues the restart (--no-block); until it has run, /health still answers from the leaky process
+    deadline = time.monotonic() + 60
+    while three.unit_state(fleet.pid(three))["MainPID"] in (leaky_pid, "0"):
+        assert time.monotonic() < deadline, "up did not restart the leaking cctelegram-mcp within 60 s"
+        time.sleep(0.5)
     for host in (one, two, three):
         wait_cctelegram_health(host, 200)
     # bad-release: current back on 2.4.0 (and previous on 2.3.0), which answers.
