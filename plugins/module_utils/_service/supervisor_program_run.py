@@ -62,12 +62,15 @@ def _by_rpc(control, name, state, before, check_mode, result):
     result.update(via="xmlrpc", state_before=before, calls=calls, changed=bool(calls))
     if check_mode or not calls:
         return result
+    done, current = [], calls[0]
     try:
-        done = [call for call in calls if getattr(control, call)(name)]
+        for current in calls:
+            if getattr(control, current)(name):
+                done.append(current)
     except sc.ActionFailed as exc:
         result["state_after"] = _state_or_none(control, name)
         raise TaskError("supervisor_program: %s %s: ERROR (%s); the program is %s. Its log says why "
-                        "(`supervisorctl tail %s stderr`)." % (calls[-1], name, exc, result["state_after"], name),
+                        "(`supervisorctl tail %s stderr`)." % (current, name, exc, result["state_after"], name),
                         result)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # the socket after a call was sent
         result["state_after"] = _state_or_none(control, name)
