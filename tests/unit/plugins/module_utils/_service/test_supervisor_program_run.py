@@ -1,6 +1,7 @@
 """supervisor_program stops, starts and restarts a real private supervisord's programs over its socket, as supervisorctl
 would, and through supervisorctl when the socket is not one it may use; check mode sends nothing."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -144,8 +145,6 @@ def test_a_config_with_credentials_goes_through_supervisorctl(sup, tmp_path):
 
 
 def test_a_socket_that_does_not_answer_is_left_to_supervisorctl(tmp_path):
-    import socket  # pylint: disable=import-outside-toplevel
-
     sock = tmp_path / "dead.sock"
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dead.bind(str(sock))  # bound, never listening: a supervisord that died
